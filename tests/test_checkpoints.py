@@ -1,0 +1,123 @@
+"""Google TF1 checkpoints: exact round trip, clear errors, HF conversion."""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints, modeling
+from bert_tf.errors import UsageError
+from conftest import TINY_CONFIG, TINY_VOCAB, random_google_weights, write_google_model
+
+
+def test_round_trip_is_exact(tmp_path):
+  model_dir, weights = write_google_model(str(tmp_path / "m"))
+  encoder = modeling.load_encoder(model_dir)
+  prefix = str(tmp_path / "out" / "bert_model.ckpt")
+  modeling.save_google_checkpoint(encoder, prefix)
+  reader = tf.train.load_checkpoint(prefix)
+  assert set(reader.get_variable_to_shape_map()) == set(weights)
+  for name, value in weights.items():
+    np.testing.assert_array_equal(reader.get_tensor(name), value)
+  assert not [f for f in os.listdir(tmp_path / "out") if f.startswith(".tmp")]
+
+
+def test_missing_and_misshaped_variables_are_named(tmp_path):
+  model_dir, weights = write_google_model(str(tmp_path / "m"))
+  broken = dict(weights)
+  del broken["bert/encoder/layer_1/output/dense/kernel"]
+  broken["bert/pooler/dense/bias"] = np.zeros(5, np.float32)
+  checkpoints.write_checkpoint(broken, os.path.join(model_dir, "bert_model.ckpt"))
+  with pytest.raises(UsageError) as info:
+    modeling.load_encoder(model_dir)
+  message = str(info.value)
+  assert "\n" not in message
+  assert "missing 1: bert/encoder/layer_1/output/dense/kernel" in message
+  assert "bert/pooler/dense/bias [5] vs model [24]" in message
+
+
+def test_truncated_checkpoint_is_a_one_line_error(tmp_path):
+  model_dir, _ = write_google_model(str(tmp_path / "m"))
+  data = os.path.join(model_dir, "bert_model.ckpt.data-00000-of-00001")
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  with pytest.raises(UsageError) as info:
+    modeling.load_encoder(model_dir)
+  assert "\n" not in str(info.value) and "bert_model.ckpt" in str(info.value)
+
+
+def test_wrong_checkpoint_path(tmp_path):
+  with pytest.raises(UsageError, match="not found"):
+    checkpoints.list_checkpoint(str(tmp_path / "nothing" / "bert_model.ckpt"))
+
+
+def test_unused_checkpoint_variables_are_allowed_for_encoders(tmp_path):
+  # Google's pre-training checkpoints also hold cls/predictions/...; they are skipped.
+  model_dir, weights = write_google_model(str(tmp_path / "m"))
+  extra = dict(weights, **{"cls/predictions/output_bias": np.zeros(3, np.float32)})
+  checkpoints.write_checkpoint(extra, os.path.join(model_dir, "bert_model.ckpt"))
+  modeling.load_encoder(model_dir)
+
+
+def _write_safetensors(path, arrays):
+  header, blobs, offset = {}, [], 0
+  for name, value in arrays.items():
+    data = np.ascontiguousarray(value, np.float32).tobytes()
+    header[name] = {"dtype": "F32", "shape": list(value.shape),
+                    "data_offsets": [offset, offset + len(data)]}
+    blobs.append(data)
+    offset += len(data)
+  raw = json.dumps(header).encode()
+  with open(path, "wb") as f:
+    f.write(struct.pack("<Q", len(raw)) + raw + b"".join(blobs))
+
+
+def _google_to_hf(weights):
+  """Google names -> HF BertModel names (the inverse mapping, written out by hand)."""
+  hf = {}
+  for name, value in weights.items():
+    n = name[len("bert/"):].replace("layer_", "layer.").replace("/", ".")
+    if n.endswith(".gamma"):
+      n = n[:-len("gamma")] + "weight"
+    elif n.endswith(".beta"):
+      n = n[:-len("beta")] + "bias"
+    elif n.endswith(".kernel"):
+      n, value = n[:-len("kernel")] + "weight", value.T
+    elif n.endswith("_embeddings"):
+      n += ".weight"
+    hf[n] = value
+  return hf
+
+
+def test_convert_hf_directory_from_command_line(tmp_path):
+  weights = random_google_weights(TINY_CONFIG, seed=3)
+  hf_dir = tmp_path / "hf"
+  hf_dir.mkdir()
+  _write_safetensors(str(hf_dir / "model.safetensors"), _google_to_hf(weights))
+  hf_config = dict(TINY_CONFIG, hidden_act="gelu", model_type="bert")
+  (hf_dir / "config.json").write_text(json.dumps(hf_config))
+  (hf_dir / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
+  out = tmp_path / "google"
+  result = subprocess.run(
+      [sys.executable, "-m", "bert_tf.convert", "--hf_dir", str(hf_dir), "--output_dir", str(out)],
+      capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+  assert result.returncode == 0, result.stderr
+  assert sorted(os.listdir(out)) == ["bert_config.json", "bert_model.ckpt.data-00000-of-00001",
+                                     "bert_model.ckpt.index", "tokenizer_config.json", "vocab.txt"]
+  # HF's "gelu" is the exact erf form: the converted config must say so.
+  assert json.load(open(out / "bert_config.json"))["hidden_act"] == "gelu_exact"
+  reader = tf.train.load_checkpoint(str(out / "bert_model.ckpt"))
+  for name, value in weights.items():
+    np.testing.assert_array_equal(reader.get_tensor(name), value)
+
+
+def test_convert_rejects_incomplete_directory(tmp_path):
+  with pytest.raises(UsageError, match="model.safetensors is missing"):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "vocab.txt").write_text("a\n")
+    checkpoints.convert_hf_to_google(str(tmp_path), str(tmp_path / "out"))

@@ -1,0 +1,115 @@
+"""The Keras encoder against an independent NumPy forward pass, tiny and real."""
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from bert_tf import modeling
+from bert_tf.config import BertConfig
+from bert_tf.errors import UsageError
+from conftest import TINY_CONFIG, minilm_hf_dir, write_google_model
+from numpy_bert import bert_forward
+
+
+def _batch(vocab_size, lengths, seq, pair_at=None, seed=0):
+  """A padded batch of mixed lengths; rows listed in pair_at get a segment B."""
+  rng = np.random.default_rng(seed)
+  ids = np.zeros((len(lengths), seq), np.int32)
+  mask = np.zeros_like(ids)
+  types = np.zeros_like(ids)
+  for r, n in enumerate(lengths):
+    ids[r, :n] = rng.integers(5, vocab_size, n)
+    ids[r, 0], ids[r, n - 1] = 2, 3
+    mask[r, :n] = 1
+    if pair_at and r in pair_at:
+      types[r, n // 2:n] = 1
+  return ids, mask, types
+
+
+def _assert_matches(encoder, weights, config, ids, mask, types, atol):
+  out = encoder(dict(input_word_ids=ids, input_mask=mask, input_type_ids=types))
+  seq_ref, pooled_ref = bert_forward(weights, config, ids, mask, types)
+  real = mask.astype(bool)
+  seq_diff = np.abs(out["sequence_output"].numpy() - seq_ref)[real].max()
+  pooled_diff = np.abs(out["pooled_output"].numpy() - pooled_ref).max()
+  assert seq_diff <= atol and pooled_diff <= atol, (seq_diff, pooled_diff)
+  assert len(out["encoder_outputs"]) == config["num_hidden_layers"]
+  np.testing.assert_allclose(out["encoder_outputs"][-1].numpy(), out["sequence_output"].numpy())
+  return seq_diff, pooled_diff
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "gelu_exact"])
+def test_tiny_encoder_matches_numpy(tmp_path, hidden_act):
+  config = dict(TINY_CONFIG, hidden_act=hidden_act)
+  model_dir, weights = write_google_model(str(tmp_path / "m"), config)
+  encoder = modeling.load_encoder(model_dir)
+  ids, mask, types = _batch(config["vocab_size"], [7, 3, 11, 5], 11, pair_at={0, 2})
+  _assert_matches(encoder, weights, config, ids, mask, types, atol=1e-5)
+
+
+def test_padding_does_not_change_real_positions(tiny_model_dir):
+  encoder = modeling.load_encoder(tiny_model_dir)
+  ids, mask, types = _batch(50, [6], 6)
+  short = encoder(dict(input_word_ids=ids, input_mask=mask, input_type_ids=types))
+  pad = lambda a: np.pad(a, [[0, 0], [0, 5]])
+  long = encoder(dict(input_word_ids=pad(ids), input_mask=pad(mask), input_type_ids=pad(types)))
+  np.testing.assert_allclose(long["sequence_output"].numpy()[:, :6],
+                             short["sequence_output"].numpy(), atol=1e-5)
+  np.testing.assert_allclose(long["pooled_output"].numpy(), short["pooled_output"].numpy(),
+                             atol=1e-5)
+
+
+def test_config_validation_errors(tmp_path):
+  path = tmp_path / "bert_config.json"
+  path.write_text(json.dumps(dict(TINY_CONFIG, hidden_size=25)))
+  with pytest.raises(UsageError, match="not a multiple of num_attention_heads"):
+    BertConfig.from_json_file(str(path))
+  path.write_text(json.dumps(dict(TINY_CONFIG, hidden_act="mish")))
+  with pytest.raises(UsageError, match="hidden_act"):
+    BertConfig.from_json_file(str(path))
+  path.write_text("{not json")
+  with pytest.raises(UsageError, match="not valid JSON"):
+    BertConfig.from_json_file(str(path))
+  with pytest.raises(UsageError, match="does not exist"):
+    BertConfig.from_json_file(str(tmp_path / "missing.json"))
+  config = BertConfig.from_dict(TINY_CONFIG)
+  assert BertConfig.from_dict(json.loads(config.to_json_string())) == config
+
+
+def _read_hf_weights_as_google(path):
+  """Reads HF safetensors by hand (independent of bert_tf) into Google names."""
+  with open(path, "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    header = json.loads(f.read(n))
+    blob = f.read()
+  out = {}
+  for name, info in header.items():
+    if name == "__metadata__" or info["dtype"] != "F32":
+      continue
+    a, b = info["data_offsets"]
+    value = np.frombuffer(blob[a:b], np.float32).reshape(info["shape"])
+    g = "bert/" + name.replace(".", "/").replace("layer/", "layer_")
+    g = g.replace("LayerNorm/weight", "LayerNorm/gamma").replace("LayerNorm/bias", "LayerNorm/beta")
+    if g.endswith("embeddings/weight"):
+      g = g[:-len("/weight")]
+    elif g.endswith("/weight"):
+      g, value = g[:-len("weight")] + "kernel", value.T
+    out[g] = value
+  return out
+
+
+@pytest.mark.slow
+def test_minilm_matches_numpy_forward(tmp_path):
+  """The converted all-MiniLM-L6-v2 vs a NumPy pass over the raw safetensors."""
+  hf_dir = minilm_hf_dir()
+  from bert_tf.checkpoints import convert_hf_to_google
+  out_dir = convert_hf_to_google(hf_dir, str(tmp_path / "minilm"))
+  config = json.load(open(out_dir + "/bert_config.json"))
+  assert config["hidden_act"] == "gelu_exact"
+  weights = _read_hf_weights_as_google(hf_dir + "/model.safetensors")
+  encoder = modeling.load_encoder(out_dir)
+  ids, mask, types = _batch(config["vocab_size"], [128, 17, 64, 3, 90], 128, pair_at={1, 2, 4})
+  seq_diff, pooled_diff = _assert_matches(encoder, weights, config, ids, mask, types, atol=1e-4)
+  print("MiniLM parity: sequence_output %.2e, pooled_output %.2e" % (seq_diff, pooled_diff))

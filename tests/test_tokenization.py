@@ -1,0 +1,122 @@
+"""Our tokenizer against Google's: golden vectors, edge cases, and random Unicode."""
+
+import random
+import unicodedata
+
+import pytest
+
+from bert_tf import tokenization
+from bert_tf.errors import UsageError
+from conftest import minilm_hf_dir
+from google_reference import google_full_tokenizer
+
+# Edge cases the issue names: accents, CJK, emoji, control and zero-width
+# characters, URLs, >200-char words, empty strings, mixed scripts.
+EDGE_CASES = [
+    "", " ", "\t\n\r", "Hello, World!", "UNwant\u00E9d,running", "Héllò hôw are ü?",
+    "ah\u535A\u63A8zz", "中国人民 好", "日本語のテキストとカタカナ", "한국어 문장입니다",
+    "I love it 😀👍🏽 !!", "zero\u200bwidth\u200cjoiner\u200d here", "soft\u00adhyphen",
+    "ctrl\x00chars\x07\x1b\x7f and \ufffd replacement", "bidi \u202emark\u202c end",
+    "https://example.com/path?q=1&b=two#frag", "email me: a.b@c.de",
+    "x" * 201, "y" * 200, "short " + "z" * 250 + " tail", "ΣΊΣΥΦΟΣ ΟΔΥΣΣΕΎΣ", "straße İstanbul",
+    "Ǆemal ǅ ǆ", "ﬁne ﬂow", "①②③ ½ x² H₂O", "e\u0301t\u00e9 cafe\u0301", "\u3000full\u3000width\uff01",
+    "Ｆｕｌｌｗｉｄｔｈ ＡＳＣＩＩ", "tab\tsep\u00a0nbsp\u2009thin\u2028line\u2029para",
+    "private\ue40cuse", "арабский عربي עברית हिन्दी ไทย", "$100 #tag @user ^_^ `code` ~tilde",
+    "don't stop-believing... (really)?!", "\u0085next\u001cfile sep", "a\u0300\u0301\u0302",
+    "𠀋𠂉 ext-b", "…ellipsis “quotes” ‘single’ — dash",
+]
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_google_golden_vectors(tiny_vocab_file, do_lower_case):
+  # From Google's tokenization_test.py (expected values written by Google).
+  tok = tokenization.FullTokenizer(tiny_vocab_file, do_lower_case=True)
+  assert tok.tokenize("UNwant\u00E9d,running") == ["un", "##want", "##ed", ",", "runn", "##ing"]
+  assert tok.convert_tokens_to_ids(["un", "##want", "##ed", "runn", "##ing"]) == [12, 13, 14, 22, 23]
+  basic = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
+  text = " \tHeLLo!how  \n Are yoU?  "
+  expected = (["hello", "!", "how", "are", "you", "?"] if do_lower_case
+              else ["HeLLo", "!", "how", "Are", "yoU", "?"])
+  assert basic.tokenize(text) == expected
+  assert basic.tokenize("ah\u535A\u63A8zz") == ["ah", "\u535A", "\u63A8", "zz"]
+  if do_lower_case:
+    assert basic.tokenize("H\u00E9llo") == ["hello"]
+
+
+def test_wordpiece_and_long_words(tiny_vocab_file):
+  tok = tokenization.FullTokenizer(tiny_vocab_file, do_lower_case=True)
+  assert tok.tokenize("unwanted running") == ["un", "##want", "##ed", "runn", "##ing"]
+  assert tok.tokenize("unwantedX running") == ["[UNK]", "runn", "##ing"]
+  assert tok.tokenize("a" * 201) == ["[UNK]"]
+  assert tok.tokenize("") == []
+
+
+def test_validate_case_matches_checkpoint():
+  tokenization.validate_case_matches_checkpoint(True, "/x/uncased_L-12_H-768_A-12/bert_model.ckpt")
+  tokenization.validate_case_matches_checkpoint(False, "/x/my_model/bert_model.ckpt")
+  with pytest.raises(UsageError, match="--do_lower_case=False"):
+    tokenization.validate_case_matches_checkpoint(True, "/x/cased_L-12_H-768_A-12/bert_model.ckpt")
+  with pytest.raises(UsageError, match="lowercased"):
+    tokenization.validate_case_matches_checkpoint(False, "/x/uncased_L-12_H-768_A-12/bert_model.ckpt")
+
+
+def test_missing_vocab_is_a_usage_error(tmp_path):
+  with pytest.raises(UsageError, match="does not exist"):
+    tokenization.FullTokenizer(str(tmp_path / "nope.txt"))
+
+
+def _vocab_files(tiny_vocab_file):
+  files = [tiny_vocab_file]
+  try:
+    files.append(minilm_hf_dir() + "/vocab.txt")
+  except pytest.skip.Exception:
+    pass
+  return files
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_edge_cases_match_google(tiny_vocab_file, do_lower_case):
+  for vocab_file in _vocab_files(tiny_vocab_file):
+    ours = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
+    google = google_full_tokenizer(vocab_file, do_lower_case)
+    for text in EDGE_CASES:
+      expected = google.convert_tokens_to_ids(google.tokenize(text))
+      assert ours.convert_tokens_to_ids(ours.tokenize(text)) == expected, repr(text)
+      assert ours.tokenize_to_ids(text) == expected, repr(text)
+      assert ours.tokenize_to_ids(text.encode("utf-8")) == expected, repr(text)
+
+
+def _random_text(rng, ascii_only):
+  if ascii_only:
+    return "".join(chr(rng.randrange(0, 128)) for _ in range(rng.randrange(0, 60)))
+  pools = [(0, 128), (0x80, 0x250), (0x370, 0x400), (0x2000, 0x2070), (0x3000, 0x3100),
+           (0x4E00, 0x4E40), (0xFF00, 0xFF60), (0x1F600, 0x1F610), (0xE000, 0xE010),
+           (0x0300, 0x0370)]
+  chars = []
+  for _ in range(rng.randrange(0, 40)):
+    lo, hi = rng.choice(pools)
+    chars.append(chr(rng.randrange(lo, hi)))
+  return "".join(chars)
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_random_text_matches_google(tiny_vocab_file, ascii_only):
+  """Fuzz: 3,000 random strings per vocab and case, ids identical to Google's."""
+  rng = random.Random(1234)
+  texts = [_random_text(rng, ascii_only) for _ in range(3000)]
+  for vocab_file in _vocab_files(tiny_vocab_file):
+    for do_lower_case in (True, False):
+      ours = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
+      google = google_full_tokenizer(vocab_file, do_lower_case)
+      for text in texts:
+        assert ours.tokenize_to_ids(text) == google.convert_tokens_to_ids(
+            google.tokenize(text)), repr(text)
+
+
+def test_ascii_fast_path_equals_unicode_path():
+  rng = random.Random(7)
+  for do_lower_case in (True, False):
+    basic = tokenization.BasicTokenizer(do_lower_case)
+    for _ in range(3000):
+      text = _random_text(rng, ascii_only=True)
+      assert basic.tokenize(text) == basic.tokenize_unicode(text), repr(text)
