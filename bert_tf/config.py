@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import json
+from typing import Optional
 
 from bert_tf.errors import UsageError
 
@@ -85,3 +86,133 @@ class BertConfig:
 
   def to_json_string(self):
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+@dataclasses.dataclass
+class RunConfig:
+  """Every option of a fine-tuning run; `run_classifier.py` flags map 1:1 onto it.
+
+  Saved as output_dir/run_config.json so that eval/predict/resume see the same run.
+  """
+  output_dir: str
+  # ---- Google's run_classifier.py flags (same names, defaults and meaning) ----
+  data_dir: Optional[str] = None
+  bert_config_file: Optional[str] = None
+  task_name: Optional[str] = None
+  vocab_file: Optional[str] = None
+  init_checkpoint: Optional[str] = None
+  do_lower_case: Optional[bool] = None   # None: the model's own (Google: True)
+  max_seq_length: int = 128
+  do_train: bool = False
+  do_eval: bool = False
+  do_predict: bool = False
+  train_batch_size: int = 32
+  eval_batch_size: int = 8
+  predict_batch_size: int = 8
+  learning_rate: float = 5e-5
+  num_train_epochs: float = 3.0
+  warmup_proportion: float = 0.1
+  save_checkpoints_steps: int = 1000
+  iterations_per_loop: int = 1000
+  use_tpu: bool = False
+  tpu_name: Optional[str] = None
+  tpu_zone: Optional[str] = None
+  gcp_project: Optional[str] = None
+  master: Optional[str] = None
+  num_tpu_cores: int = 8
+  # ---- model source ----
+  model: Optional[str] = None             # a named model or Google-format directory
+  bert_hub_module_handle: Optional[str] = None
+  # ---- data (generic files) ----
+  train_file: Optional[str] = None
+  dev_file: Optional[str] = None
+  test_file: Optional[str] = None
+  file_format: Optional[str] = None
+  text_column: str = "text"
+  text_b_column: Optional[str] = None
+  label_column: str = "label"             # comma-separated: several 0/1 columns
+  label_delimiter: Optional[str] = None
+  labels_file: Optional[str] = None
+  label_list: Optional[str] = None        # comma-separated, fixes order
+  header: Optional[bool] = None
+  encoding: str = "utf-8"
+  regression: bool = False
+  dev_split: float = 0.1
+  test_split: float = 0.0
+  max_train_examples: int = 0             # 0: all; else the first N rows
+  max_eval_examples: int = 0
+  truncation: str = "head"
+  head_tokens: int = 128
+  # ---- model head and training ----
+  head_hidden_size: int = 0               # 0: Google's single dense layer
+  head_dropout: float = 0.1
+  freeze_encoder: bool = False
+  weight_decay: float = 0.01
+  clip_norm: float = 1.0
+  adam_bias_correction: bool = False      # False: Google's AdamWeightDecay exactly
+  layerwise_lr_decay: float = 1.0         # 1.0: off
+  strategy: str = "auto"                  # auto, default, mirrored, tpu, multi_worker
+  mixed_precision: Optional[str] = None   # None, "mixed_float16", "mixed_bfloat16"
+  use_xla: bool = False
+  seed: int = 12345
+  dynamic_padding: bool = True
+  keep_checkpoint_max: int = 5
+  eval_every_steps: int = 0               # 0: at the end only (and each epoch if early stopping)
+  early_stopping_patience: int = 0        # evaluations without improvement; 0: off
+  best_metric: Optional[str] = None       # None: the task's main metric
+  eval_checkpoint: Optional[str] = None   # eval/predict this model.ckpt-N instead of latest
+  log_every_steps: int = 50
+
+  def __post_init__(self):
+    self.validate()
+
+  def validate(self):
+    def fail(message):
+      raise UsageError(message)
+    if not self.output_dir:
+      fail("--output_dir is required.")
+    if not (self.do_train or self.do_eval or self.do_predict):
+      fail("At least one of --do_train, --do_eval or --do_predict must be True.")
+    if self.max_seq_length < 3 or self.max_seq_length > 512:
+      fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
+                 "save_checkpoints_steps", "iterations_per_loop", "num_tpu_cores"):
+      if getattr(self, name) <= 0:
+        fail("--%s must be positive, got %r." % (name, getattr(self, name)))
+    if self.learning_rate <= 0 or self.num_train_epochs <= 0:
+      fail("--learning_rate and --num_train_epochs must be positive.")
+    if not 0.0 <= self.warmup_proportion < 1.0:
+      fail("--warmup_proportion must be in [0, 1), got %r." % self.warmup_proportion)
+    if self.use_tpu and not (self.tpu_name or self.master):
+      fail("--use_tpu needs --tpu_name (or --master).")
+    if self.init_checkpoint and self.bert_hub_module_handle:
+      fail("Pass either --init_checkpoint or --bert_hub_module_handle, not both.")
+    if self.bert_hub_module_handle and self.model:
+      fail("Pass either --model or --bert_hub_module_handle, not both.")
+    if self.strategy not in ("auto", "default", "mirrored", "tpu", "multi_worker"):
+      fail("--strategy must be auto, default, mirrored, tpu or multi_worker, got %r." %
+           self.strategy)
+    if self.mixed_precision not in (None, "", "mixed_float16", "mixed_bfloat16", "float32"):
+      fail("--mixed_precision must be mixed_float16, mixed_bfloat16 or float32.")
+    if self.truncation not in ("head", "tail", "head_tail"):
+      fail("--truncation must be head, tail or head_tail, got %r." % self.truncation)
+    if self.regression and (self.label_delimiter or "," in self.label_column):
+      fail("--regression cannot be combined with multi-label columns or --label_delimiter.")
+    if not 0 <= self.dev_split < 1 or not 0 <= self.test_split < 1:
+      fail("--dev_split and --test_split must be in [0, 1).")
+    if self.layerwise_lr_decay <= 0 or self.layerwise_lr_decay > 1:
+      fail("--layerwise_lr_decay must be in (0, 1].")
+    if not (self.task_name or self.train_file or self.dev_file or self.test_file
+            or self.data_dir):
+      fail("Say where the data is: --task_name with --data_dir, or --train_file/--dev_file/"
+           "--test_file (or --data_dir with train/dev/test files).")
+
+  def to_json_string(self):
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+  @classmethod
+  def from_json_file(cls, path):
+    with open(path, encoding="utf-8") as f:
+      data = json.load(f)
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})

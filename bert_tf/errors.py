@@ -47,3 +47,18 @@ def write_text_atomic(path, text):
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:
       f.write(text)
+
+
+def run_main(main):
+  """absl.app.run(main), printing a UsageError as one line and exiting 2."""
+  import sys  # pylint: disable=g-import-not-at-top
+  from absl import app  # pylint: disable=g-import-not-at-top
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except UsageError as e:
+      print("error: %s" % e, file=sys.stderr)
+      sys.exit(2)
+
+  app.run(guarded)

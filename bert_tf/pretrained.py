@@ -85,3 +85,30 @@ def model_files(model_dir, do_lower_case=None):
       vocab_file=os.path.join(model_dir, "vocab.txt"),
       do_lower_case=(do_lower_case if do_lower_case is not None
                      else stored_case if stored_case is not None else True))
+
+
+def resolve_model_files(config):
+  """ModelFiles for a RunConfig: explicit Google flags win over --model.
+
+  With none of --init_checkpoint/--bert_config_file/--vocab_file/--model, the
+  embedded default model is used.
+  """
+  explicit = (config.init_checkpoint, config.bert_config_file, config.vocab_file)
+  if config.bert_hub_module_handle:
+    return ModelFiles(None, None, config.vocab_file, config.do_lower_case
+                      if config.do_lower_case is not None else True)
+  if all(explicit) or (config.vocab_file and config.bert_config_file and not config.model):
+    return ModelFiles(config.bert_config_file, config.init_checkpoint, config.vocab_file,
+                      True if config.do_lower_case is None else config.do_lower_case)
+  if config.init_checkpoint and not config.model:
+    # Google's layout: the config and vocab sit beside bert_model.ckpt.
+    base = os.path.dirname(config.init_checkpoint)
+    files = model_files(base, config.do_lower_case) if os.path.isdir(base) else None
+  else:
+    files = model_files(config.model or DEFAULT_MODEL, config.do_lower_case)
+  if files is None:
+    raise UsageError("--init_checkpoint %s: pass --bert_config_file and --vocab_file too." %
+                     config.init_checkpoint)
+  return ModelFiles(config.bert_config_file or files.bert_config_file,
+                    config.init_checkpoint or files.init_checkpoint,
+                    config.vocab_file or files.vocab_file, files.do_lower_case)

@@ -1,0 +1,65 @@
+"""tf.data input pipelines over our TFRecords.
+
+The one place where Google's TFRecord names become the encoder's input names
+(input_ids -> input_word_ids, segment_ids -> input_type_ids), as in TF Model
+Garden's sentence_prediction_dataloader.
+"""
+
+import tensorflow as tf
+
+from bert_tf.features import name_to_features
+
+
+def _decode(record, spec):
+  example = tf.io.parse_single_example(record, spec)
+  # tf.Example only stores int64; the model wants int32.
+  return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in example.items()}
+
+
+def _to_model_inputs(example):
+  features = dict(input_word_ids=example["input_ids"], input_mask=example["input_mask"],
+                  input_type_ids=example["segment_ids"])
+  return features, example["label_ids"], tf.cast(example["is_real_example"], tf.float32)
+
+
+def _trim_to_longest(features, labels, weights):
+  """Drops padding columns that no example of the batch uses (dynamic padding)."""
+  length = tf.maximum(tf.reduce_max(tf.reduce_sum(features["input_mask"], axis=1)), 1)
+  return {k: v[:, :length] for k, v in features.items()}, labels, weights
+
+
+def make_dataset(file_paths, seq_length, batch_size, is_training, task_type="classification",
+                 num_labels=1, drop_remainder=False, dynamic_padding=False,
+                 shuffle_buffer=10000, seed=None, repeat=None):
+  """Returns a dataset of (features, labels, sample_weights) batches.
+
+  `sample_weights` is `is_real_example`, so TPU padding examples weigh nothing.
+  Training shuffles and repeats; `dynamic_padding` trims each batch to its longest
+  example and groups examples of similar length (for CPU and GPU, not TPU).
+  """
+  spec = name_to_features(seq_length, task_type, num_labels)
+  files = list(file_paths) if not isinstance(file_paths, str) else [file_paths]
+  dataset = tf.data.TFRecordDataset(files)
+  if is_training:
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  if repeat if repeat is not None else is_training:
+    dataset = dataset.repeat()
+  dataset = dataset.map(lambda r: _to_model_inputs(_decode(r, spec)),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if dynamic_padding and is_training:
+    # Sort within windows of 32 batches by length, so batches need little padding.
+    window = batch_size * 32
+    dataset = dataset.batch(window).flat_map(_sorted_unbatch)
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+  if dynamic_padding:
+    dataset = dataset.map(_trim_to_longest)
+    if is_training:
+      dataset = dataset.shuffle(64, seed=seed)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _sorted_unbatch(features, labels, weights):
+  order = tf.argsort(tf.reduce_sum(features["input_mask"], axis=1))
+  sort = lambda t: tf.gather(t, order)
+  return tf.data.Dataset.from_tensor_slices(
+      (tf.nest.map_structure(sort, features), sort(labels), sort(weights)))

@@ -1,0 +1,679 @@
+"""Reading labelled text into `InputExample`s: GLUE layouts and users' own files.
+
+Two kinds of processor share one interface (`DataProcessor`):
+
+  * GLUE/XNLI processors with Google's exact column handling (run_classifier.py).
+  * `FileProcessor` for users' files: CSV, TSV, JSON array, JSON Lines, or a folder
+    per class; columns by name or index; single-label, multi-label (several 0/1
+    columns or one delimited column) or regression; a seeded stratified dev/test
+    split when a set has no file of its own.
+
+Every reader reports bad input as a UsageError naming the file and line.
+"""
+
+import csv
+import dataclasses
+import glob
+import json
+import os
+import random
+import sys
+from typing import List, Optional, Sequence, Union
+
+from absl import logging
+
+from bert_tf.errors import UsageError, write_text_atomic
+
+csv.field_size_limit(sys.maxsize)
+
+Label = Union[None, str, float, List[str]]
+
+
+@dataclasses.dataclass
+class InputExample:
+  """A single example: text_a, optional text_b, and a label.
+
+  label is a string (classification), a list of strings (multi-label), a float
+  (regression), or None (unlabelled test data).
+  """
+  guid: str
+  text_a: str
+  text_b: Optional[str] = None
+  label: Label = None
+  where: Optional[str] = None  # "file line N" it came from, for error messages
+
+
+class PaddingInputExample:
+  """A fake example padding the last eval/predict batch to a full batch on TPU.
+
+  Its features are all zeros with is_real_example=0, so metrics and
+  test_results.tsv ignore it.
+  """
+
+
+# ============================================================================
+# Low-level readers that know line numbers
+# ============================================================================
+def _open_text(path, encoding):
+  if not os.path.exists(path):
+    raise UsageError("Data file %s does not exist." % path)
+  return open(path, "r", encoding=encoding, newline="")
+
+
+def _decode_error(path, error, encoding):
+  """A UsageError naming the line of an undecodable byte."""
+  with open(path, "rb") as f:
+    line = f.read(error.start).count(b"\n") + 1
+  return UsageError("%s line %d: bytes are not valid %s (%s); pass --encoding latin-1 (or the "
+                    "file's encoding)." % (path, line, encoding, error.reason))
+
+
+def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):
+  """Yields (line_number, fields) of a CSV/TSV file; quotechar=None disables quoting."""
+  try:
+    with _open_text(path, encoding) as f:
+      if quotechar is None:
+        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+      else:
+        reader = csv.reader(f, delimiter=delimiter, quotechar=quotechar)
+      start = 1
+      for fields in reader:
+        yield start, fields
+        start = reader.line_num + 1
+  except UnicodeDecodeError as e:
+    raise _decode_error(path, e, encoding) from None
+  except csv.Error as e:
+    raise UsageError("%s: malformed CSV/TSV: %s" % (path, e)) from None
+
+
+def read_tsv(path, encoding="utf-8-sig"):
+  """Google's _read_tsv: tab-separated, no quoting. utf-8-sig drops MRPC's BOM."""
+  return list(read_delimited(path, "\t", encoding=encoding, quotechar=None))
+
+
+def read_json_records(path, encoding="utf-8"):
+  """Yields (line_number, record) of a JSON array file or a JSON Lines file."""
+  try:
+    with _open_text(path, encoding) as f:
+      text = f.read()
+  except UnicodeDecodeError as e:
+    raise _decode_error(path, e, encoding) from None
+  if text.startswith("\ufeff"):
+    text = text[1:]
+  stripped = text.lstrip()
+  if stripped.startswith("["):
+    try:
+      records = json.loads(text)
+    except json.JSONDecodeError as e:
+      raise UsageError("%s line %d: invalid JSON: %s" % (path, e.lineno, e.msg)) from None
+    # Line numbers of array items are not kept by json; count from the record.
+    for index, record in enumerate(records):
+      yield index + 1, record
+    return
+  for number, line in enumerate(text.splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      yield number, json.loads(line)
+    except json.JSONDecodeError as e:
+      raise UsageError("%s line %d: invalid JSON Lines record: %s" % (path, number, e.msg)) from None
+
+
+# ============================================================================
+# The processor interface and Google's GLUE processors
+# ============================================================================
+class DataProcessor:
+  """Base class for data converters for sequence classification data sets."""
+
+  # "classification", "multi_label" or "regression".
+  task_type = "classification"
+
+  def get_train_examples(self, data_dir):
+    raise NotImplementedError()
+
+  def get_dev_examples(self, data_dir):
+    raise NotImplementedError()
+
+  def get_test_examples(self, data_dir):
+    raise NotImplementedError()
+
+  def get_labels(self):
+    """The label list; for regression an empty list."""
+    raise NotImplementedError()
+
+
+def _field(path, number, line, index):
+  try:
+    return line[index]
+  except IndexError:
+    raise UsageError("%s line %d: expected at least %d tab-separated fields, found %d." %
+                     (path, number, (index if index >= 0 else -index - 1) + 1, len(line))) from None
+
+
+class _GlueProcessor(DataProcessor):
+  """Shared GLUE reading: a header row, then fields picked by index."""
+  train_file, dev_file, test_file = "train.tsv", "dev.tsv", "test.tsv"
+  labels: Sequence[str] = ("0", "1")
+  has_header = True
+  # Column indexes (Google's): text_a, text_b (None for single sentences), label.
+  columns = (0, None, 1)
+  test_columns = (1, None)
+
+  def get_labels(self):
+    return list(self.labels)
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, self.train_file), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, self.dev_file), "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._create_examples(os.path.join(data_dir, self.test_file), "test")
+
+  def _label(self, value):
+    return value
+
+  def _create_examples(self, path, set_type):
+    lines = read_tsv(path)
+    is_test = set_type == "test"
+    if self.has_header or is_test:
+      lines = lines[1:]
+    a_col, b_col = self.test_columns if is_test else self.columns[:2]
+    examples = []
+    for number, line in lines:
+      guid = "%s-%d" % (set_type, len(examples))
+      text_a = _field(path, number, line, a_col)
+      text_b = None if b_col is None else _field(path, number, line, b_col)
+      label = None
+      if not is_test:
+        label = self._label(_field(path, number, line, self.columns[2]))
+        if self.labels and label not in self.labels:
+          raise UsageError("%s line %d: label %r is not one of %s." %
+                           (path, number, label, ", ".join(self.labels)))
+      examples.append(InputExample(guid, text_a, text_b, label, "%s line %d" % (path, number)))
+    return examples
+
+
+class ColaProcessor(_GlueProcessor):
+  """CoLA: train/dev have no header (source, label, original label, sentence)."""
+  has_header = False
+  columns = (3, None, 1)
+
+
+class Sst2Processor(_GlueProcessor):
+  columns = (0, None, 1)
+
+
+class MrpcProcessor(_GlueProcessor):
+  columns = (3, 4, 0)
+  test_columns = (3, 4)
+
+
+class QnliProcessor(_GlueProcessor):
+  labels = ("entailment", "not_entailment")
+  columns = (1, 2, -1)
+  test_columns = (1, 2)
+
+
+class RteProcessor(QnliProcessor):
+  pass
+
+
+class WnliProcessor(_GlueProcessor):
+  columns = (1, 2, -1)
+  test_columns = (1, 2)
+
+
+class QqpProcessor(_GlueProcessor):
+  columns = (3, 4, 5)
+  test_columns = (1, 2)
+
+
+class MnliProcessor(_GlueProcessor):
+  """MultiNLI; `matched=False` reads the mismatched dev/test sets."""
+  labels = ("contradiction", "entailment", "neutral")
+  columns = (8, 9, -1)
+  test_columns = (8, 9)
+
+  def __init__(self, matched=True):
+    suffix = "matched" if matched else "mismatched"
+    self.dev_file = "dev_%s.tsv" % suffix
+    self.test_file = "test_%s.tsv" % suffix
+
+
+class StsbProcessor(_GlueProcessor):
+  """STS-B: a 0-5 similarity score, regression."""
+  task_type = "regression"
+  labels = ()
+  columns = (7, 8, -1)
+  test_columns = (7, 8)
+
+  def _label(self, value):
+    try:
+      return float(value)
+    except ValueError:
+      raise UsageError("STS-B score %r is not a number." % value) from None
+
+
+class XnliProcessor(DataProcessor):
+  """XNLI: MultiNLI machine-translated train set, XNLI dev set, for one language."""
+  labels = ("contradiction", "entailment", "neutral")
+
+  def __init__(self, language="zh"):
+    self.language = language
+
+  def get_labels(self):
+    return list(self.labels)
+
+  def get_train_examples(self, data_dir):
+    path = os.path.join(data_dir, "multinli", "multinli.train.%s.tsv" % self.language)
+    examples = []
+    for number, line in read_tsv(path)[1:]:
+      label = _field(path, number, line, 2)
+      examples.append(InputExample("train-%d" % len(examples), _field(path, number, line, 0),
+                                   _field(path, number, line, 1),
+                                   "contradiction" if label == "contradictory" else label))
+    return examples
+
+  def get_dev_examples(self, data_dir):
+    path = os.path.join(data_dir, "xnli.dev.tsv")
+    examples = []
+    for number, line in read_tsv(path)[1:]:
+      if _field(path, number, line, 0) != self.language:
+        continue
+      examples.append(InputExample("dev-%d" % len(examples), _field(path, number, line, 6),
+                                   _field(path, number, line, 7), _field(path, number, line, 1)))
+    return examples
+
+  def get_test_examples(self, data_dir):
+    raise UsageError("XNLI has no test set in Google's layout; use --do_predict with another task.")
+
+
+class TrecProcessor(DataProcessor):
+  """TREC questions: `COARSE:fine question` per line (latin-1; train_5500.label)."""
+
+  def __init__(self, fine=False, encoding="latin-1"):
+    self.fine = fine
+    self.encoding = encoding
+    self._labels = None
+
+  def _read(self, path, set_type):
+    examples = []
+    try:
+      with open(path, encoding=self.encoding) as f:
+        for number, line in enumerate(f, start=1):
+          if not line.strip():
+            continue
+          label, _, text = line.rstrip("\n").partition(" ")
+          if ":" not in label or not text:
+            raise UsageError("%s line %d: expected 'COARSE:fine question'." % (path, number))
+          label = label if self.fine else label.split(":")[0]
+          examples.append(InputExample("%s-%d" % (set_type, len(examples)), text.strip(), None,
+                                       label))
+    except FileNotFoundError:
+      raise UsageError("Data file %s does not exist." % path) from None
+    return examples
+
+  def get_train_examples(self, data_dir):
+    examples = self._read(os.path.join(data_dir, "train_5500.label"), "train")
+    self._labels = sorted({e.label for e in examples})
+    return examples
+
+  def get_dev_examples(self, data_dir):
+    return self._read(os.path.join(data_dir, "TREC_10.label"), "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._read(os.path.join(data_dir, "TREC_10.label"), "test")
+
+  def get_labels(self):
+    if self._labels is None:
+      raise UsageError("The TREC label list comes from the training data: read it first.")
+    return list(self._labels)
+
+
+GLUE_PROCESSORS = {
+    "cola": ColaProcessor, "sst-2": Sst2Processor, "sst2": Sst2Processor,
+    "mrpc": MrpcProcessor, "mnli": MnliProcessor,
+    "mnli-mm": lambda: MnliProcessor(matched=False), "xnli": XnliProcessor,
+    "qnli": QnliProcessor, "qqp": QqpProcessor, "rte": RteProcessor, "wnli": WnliProcessor,
+    "sts-b": StsbProcessor, "stsb": StsbProcessor, "trec": TrecProcessor,
+}
+
+
+# ============================================================================
+# Users' own files
+# ============================================================================
+@dataclasses.dataclass
+class FileDataConfig:
+  """How to read a user's data files (the generic data flags)."""
+  train_file: Optional[str] = None
+  dev_file: Optional[str] = None
+  test_file: Optional[str] = None
+  # "csv", "tsv", "json" (array or lines), "jsonl", "folder"; None: from the extension.
+  file_format: Optional[str] = None
+  text_column: Union[str, int] = "text"
+  text_b_column: Union[None, str, int] = None
+  # One column, or several (multi-label, one 0/1 column per label).
+  label_columns: Sequence[Union[str, int]] = ("label",)
+  label_delimiter: Optional[str] = None   # set: one column holds "3,12" (multi-label)
+  labels_file: Optional[str] = None       # label names; int labels index into it
+  header: Optional[bool] = None           # None: CSV/TSV have a header row
+  encoding: str = "utf-8"
+  regression: bool = False
+  dev_split: float = 0.1                  # used only when there is no dev file
+  test_split: float = 0.0                 # used only when there is no test file
+  split_seed: int = 12345
+
+  @property
+  def multi_label(self):
+    return len(self.label_columns) > 1 or self.label_delimiter is not None
+
+
+def _format_of(path, explicit):
+  if explicit:
+    return explicit
+  if os.path.isdir(path):
+    return "folder"
+  ext = os.path.splitext(path)[1].lower()
+  return {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "jsonl",
+          ".ndjson": "jsonl"}.get(ext, "tsv")
+
+
+def _looks_int(value):
+  try:
+    int(value)
+    return True
+  except (TypeError, ValueError):
+    return False
+
+
+def sort_labels(labels):
+  """Stable label order: numerically when all labels are integers, else by string."""
+  labels = set(labels)
+  if all(_looks_int(l) for l in labels):
+    return sorted(labels, key=int)
+  return sorted(labels)
+
+
+def read_labels_file(path):
+  try:
+    with open(path, encoding="utf-8-sig") as f:
+      return [line.strip() for line in f if line.strip()]
+  except FileNotFoundError:
+    raise UsageError("Labels file %s does not exist." % path) from None
+
+
+class FileProcessor(DataProcessor):
+  """Reads CSV/TSV/JSON/JSONL files or class folders as configured by FileDataConfig."""
+
+  def __init__(self, config, label_list=None):
+    self.config = config
+    self.task_type = ("regression" if config.regression else
+                      "multi_label" if config.multi_label else "classification")
+    self._label_names = read_labels_file(config.labels_file) if config.labels_file else None
+    self._labels = list(label_list) if label_list else None
+    if self._labels is None and self._label_names is not None:
+      self._labels = list(self._label_names)
+    if self._labels is None and len(config.label_columns) > 1:
+      self._labels = [str(c) for c in config.label_columns]
+    self._splits = None
+
+  # ---- public interface ----
+  def get_labels(self):
+    if self.task_type == "regression":
+      return []
+    if self._labels is None:
+      train = self.get_train_examples(None)
+      self._labels = sort_labels(
+          l for e in train for l in (e.label if isinstance(e.label, list) else [e.label]))
+    return list(self._labels)
+
+  def get_train_examples(self, data_dir):
+    return self._split(data_dir)["train"]
+
+  def get_dev_examples(self, data_dir):
+    return self._split(data_dir)["dev"]
+
+  def get_test_examples(self, data_dir):
+    return self._split(data_dir)["test"]
+
+  # ---- files and splits ----
+  def _path(self, data_dir, set_name):
+    explicit = getattr(self.config, "%s_file" % set_name)
+    if explicit:
+      return explicit
+    if not data_dir:
+      return None
+    for ext in (".tsv", ".csv", ".jsonl", ".json", ".txt", ""):
+      candidate = os.path.join(data_dir, set_name + ext)
+      if os.path.exists(candidate):
+        return candidate
+    if set_name == "dev":
+      for alias in ("dev", "val", "valid", "validation", "eval"):
+        for ext in (".tsv", ".csv", ".jsonl", ".json"):
+          candidate = os.path.join(data_dir, alias + ext)
+          if os.path.exists(candidate):
+            return candidate
+    return None
+
+  def _split(self, data_dir):
+    if self._splits is not None:
+      return self._splits
+    paths = {name: self._path(data_dir, name) for name in ("train", "dev", "test")}
+    if not paths["train"] and not paths["dev"] and not paths["test"]:
+      raise UsageError("No data files: pass --train_file/--dev_file/--test_file, or a "
+                       "--data_dir holding train/dev/test .tsv/.csv/.json files.")
+    sets = {name: (self._read_file(path, name, require_label=(name != "test"))
+                   if path else []) for name, path in paths.items()}
+    # A set with no file of its own is split off train, seeded and stratified.
+    for name, fraction in (("test", self.config.test_split), ("dev", self.config.dev_split)):
+      if not paths[name] and sets["train"] and fraction > 0:
+        sets["train"], sets[name] = stratified_split(sets["train"], fraction,
+                                                     self.config.split_seed)
+        for i, example in enumerate(sets[name]):
+          example.guid = "%s-%d" % (name, i)
+        logging.info("No %s file: split %d examples off train (seed %d).", name,
+                     len(sets[name]), self.config.split_seed)
+    self._splits = sets
+    return sets
+
+  def _read_file(self, path, set_name, require_label):
+    fmt = _format_of(path, self.config.file_format)
+    if fmt == "folder":
+      rows = self._read_folder(path)
+    elif fmt in ("json", "jsonl"):
+      rows = self._read_json(path)
+    elif fmt in ("csv", "tsv"):
+      rows = self._read_delimited(path, "," if fmt == "csv" else "\t",
+                                  labels_optional=not require_label)
+    else:
+      raise UsageError("--file_format %r is not one of csv, tsv, json, jsonl, folder." % fmt)
+    examples, skipped = [], 0
+    for where, text_a, text_b, raw_label in rows:
+      if not text_a.strip() and set_name != "test":
+        skipped += 1  # documented: empty texts teach nothing; test rows are kept.
+        continue
+      label = self._parse_label(where, raw_label, require_label)
+      examples.append(InputExample("%s-%d" % (set_name, len(examples)), text_a, text_b, label,
+                                   where))
+    if skipped:
+      logging.warning("%s: skipped %d rows with empty text.", path, skipped)
+    if not examples and set_name != "test":
+      raise UsageError("%s: no examples found." % path)
+    return examples
+
+  def _column_index(self, path, header, column):
+    if isinstance(column, int) or _looks_int(column):
+      return int(column)
+    if header is None:
+      raise UsageError("%s has no header row, so column %r must be given as a 0-based index." %
+                       (path, column))
+    if column not in header:
+      raise UsageError("%s: column %r not found; the columns are %s." %
+                       (path, column, ", ".join(header)))
+    return header.index(column)
+
+  def _read_delimited(self, path, delimiter, labels_optional=False):
+    rows = read_delimited(path, delimiter, encoding=self.config.encoding,
+                          quotechar='"' if delimiter == "," else None)
+    has_header = self.config.header if self.config.header is not None else True
+    header = None
+    if has_header:
+      first = next(rows, None)
+      if first is None:
+        raise UsageError("%s is empty." % path)
+      header = [h.strip().lstrip("\ufeff") for h in first[1]]
+    col = lambda c: self._column_index(path, header, c)
+    text_idx = col(self.config.text_column)
+    text_b_idx = None if self.config.text_b_column is None else col(self.config.text_b_column)
+    if labels_optional and header is not None and not all(
+        isinstance(c, int) or _looks_int(c) or c in header for c in self.config.label_columns):
+      label_idx = []  # unlabelled test file
+    else:
+      label_idx = [col(c) for c in self.config.label_columns]
+    needed = max([text_idx] + ([text_b_idx] if text_b_idx is not None else []))
+    for number, fields in rows:
+      if not fields:
+        continue
+      where = "%s line %d" % (path, number)
+      if len(fields) <= needed:
+        raise UsageError("%s: expected at least %d fields, found %d." % (where, needed + 1,
+                                                                           len(fields)))
+      labels = [fields[i] if i < len(fields) else None for i in label_idx] or [None]
+      yield (where, fields[text_idx], None if text_b_idx is None else fields[text_b_idx],
+             labels)
+
+  def _read_json(self, path):
+    for number, record in read_json_records(path, self.config.encoding):
+      where = "%s record %d" % (path, number)
+      if not isinstance(record, dict):
+        raise UsageError("%s: expected a JSON object, got %s." % (where, type(record).__name__))
+      def get(column, required=True):
+        if column in record:
+          value = record[column]
+          return value if isinstance(value, (list, float, int)) and not isinstance(value, bool) \
+              else ("" if value is None else str(value))
+        if required:
+          raise UsageError("%s: field %r not found; the fields are %s." %
+                           (where, column, ", ".join(record)))
+        return None
+      text_b = None if self.config.text_b_column is None else str(get(self.config.text_b_column))
+      labels = [get(c, required=False) for c in self.config.label_columns]
+      yield where, str(get(self.config.text_column)), text_b, labels
+
+  def _read_folder(self, path):
+    """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups)."""
+    classes = self._labels or sorted(
+        d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+    if not classes:
+      raise UsageError("%s has no class sub-folders." % path)
+    for label in classes:
+      folder = os.path.join(path, label)
+      if not os.path.isdir(folder):
+        raise UsageError("%s: class folder %r not found." % (path, label))
+      for name in sorted(os.listdir(folder)):
+        file_path = os.path.join(folder, name)
+        if not os.path.isfile(file_path):
+          continue
+        try:
+          with open(file_path, encoding=self.config.encoding) as f:
+            text = f.read()
+        except UnicodeDecodeError as e:
+          raise _decode_error(file_path, e, self.config.encoding) from None
+        yield file_path, text, None, [label]
+
+  def _parse_label(self, where, raw, require_label):
+    """Raw label field(s) -> str / list of str / float, validated."""
+    missing = [r is None or (isinstance(r, str) and not r.strip()) for r in raw]
+    if any(missing):
+      if require_label:
+        raise UsageError("%s: the label is missing or empty." % where)
+      return None
+    if self.task_type == "regression":
+      try:
+        return float(raw[0])
+      except (TypeError, ValueError):
+        raise UsageError("%s: regression label %r is not a number." % (where, raw[0])) from None
+    if len(raw) > 1:  # one 0/1 column per label
+      labels = []
+      for name, value in zip(self._labels, raw):
+        value = str(value).strip()
+        if value not in ("0", "1", "0.0", "1.0"):
+          raise UsageError("%s: label column %r holds %r, expected 0 or 1." % (where, name, value))
+        if value.startswith("1"):
+          labels.append(name)
+      return labels
+    value = raw[0]
+    if self.config.label_delimiter is not None:
+      parts = value if isinstance(value, list) else str(value).split(self.config.label_delimiter)
+      return [self._name_label(where, str(p).strip()) for p in parts if str(p).strip()]
+    if isinstance(value, list):
+      raise UsageError("%s: the label is a list; pass --label_delimiter for multi-label data." %
+                       where)
+    return self._name_label(where, str(value).strip())
+
+  def _name_label(self, where, value):
+    names = self._label_names
+    if names is not None and value not in names:
+      if _looks_int(value) and 0 <= int(value) < len(names):
+        return names[int(value)]  # ids into the labels file (GoEmotions, THUCNews)
+      raise UsageError("%s: label %r is not in the labels file (%d labels)." %
+                       (where, value, len(names)))
+    return value
+
+
+def stratified_split(examples, fraction, seed):
+  """Splits off `fraction` of examples, stratified by label, deterministically."""
+  by_label = {}
+  for example in examples:
+    key = json.dumps(example.label, sort_keys=True)
+    by_label.setdefault(key, []).append(example)
+  rng = random.Random(seed)
+  keep, split = [], []
+  for key in sorted(by_label):
+    group = list(by_label[key])
+    rng.shuffle(group)
+    n = int(round(len(group) * fraction))
+    if len(group) > 1:
+      n = min(max(n, 1), len(group) - 1)
+    split.extend(group[:n])
+    keep.extend(group[n:])
+  order = {id(e): i for i, e in enumerate(examples)}  # keep file order within each part
+  keep.sort(key=lambda e: order[id(e)])
+  split.sort(key=lambda e: order[id(e)])
+  return keep, split
+
+
+# ============================================================================
+# Label lists saved with a run
+# ============================================================================
+def save_label_list(labels, path):
+  write_text_atomic(path, "".join("%s\n" % l for l in labels))
+
+
+def load_label_list(path):
+  return read_labels_file(path)
+
+
+def check_labels(examples, labels, source):
+  """Raises a UsageError for a label that is not in the label list."""
+  allowed = set(labels)
+  for example in examples:
+    values = example.label if isinstance(example.label, list) else [example.label]
+    for value in values:
+      if value is not None and not isinstance(value, float) and value not in allowed:
+        raise UsageError("%s: label %r is not in the label list (%s)." %
+                         (example.where or "%s, example %s" % (source, example.guid), value,
+                          ", ".join(labels[:20])))
+
+
+def get_processor(task_name, data_config=None, label_list=None):
+  """The processor for a GLUE task name, or FileProcessor for task_name 'file'/None."""
+  name = (task_name or "file").lower()
+  if name in ("file", "csv", "tsv", "json", "generic"):
+    return FileProcessor(data_config or FileDataConfig(), label_list=label_list)
+  if name not in GLUE_PROCESSORS:
+    raise UsageError("--task_name=%s is not known; use one of %s, or 'file' with --train_file." %
+                     (task_name, ", ".join(sorted(GLUE_PROCESSORS) + ["file"])))
+  return GLUE_PROCESSORS[name]()

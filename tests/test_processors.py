@@ -1,0 +1,215 @@
+"""Processors: GLUE layouts against Google's processors, and users' own files."""
+
+import json
+import os
+
+import pytest
+
+from bert_tf import processors
+from bert_tf.errors import UsageError
+from bert_tf.processors import FileDataConfig, FileProcessor
+from google_reference import google_run_classifier
+
+
+def _write(path, text, encoding="utf-8"):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w", encoding=encoding, newline="") as f:
+    f.write(text)
+  return path
+
+
+@pytest.fixture
+def glue_dir(tmp_path):
+  d = str(tmp_path)
+  # CoLA: train/dev without header, test with one.
+  _write(d + "/CoLA/train.tsv", "gj04\t1\t\tOur friends won't buy this.\ngj04\t0\t*\tThey drank the pub.\n")
+  _write(d + "/CoLA/dev.tsv", "gj04\t1\t\tThe sailors rode the breeze.\n")
+  _write(d + "/CoLA/test.tsv", "index\tsentence\n0\tBill whistled past the house.\n")
+  # MRPC: header starting with a UTF-8 BOM; strings hold bare double quotes.
+  mrpc_header = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+  _write(d + "/MRPC/train.tsv", mrpc_header + '1\t1\t2\tHe said " the witness " .\tThe "witness" spoke .\n'
+         "0\t3\t4\tA dog .\tA cat runs .\n")
+  _write(d + "/MRPC/dev.tsv", mrpc_header + "1\t5\t6\tx y\tz w\n")
+  _write(d + "/MRPC/test.tsv", "index\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t7\t8\tp q\tr s\n")
+  mnli_header = "\t".join("c%d" % i for i in range(11)) + "\tgold_label\n"
+  mnli_row = lambda label: "\t".join(["id", "p1", "p2", "g", "b1", "b2", "pb1", "pb2",
+                                      "The premise .", "The hypothesis ."] + ["x", label]) + "\n"
+  _write(d + "/MNLI/train.tsv", mnli_header + mnli_row("neutral") + mnli_row("entailment"))
+  _write(d + "/MNLI/dev_matched.tsv", mnli_header + mnli_row("contradiction"))
+  _write(d + "/SST-2/train.tsv", "sentence\tlabel\nhide new secretions \t0\ngreat fun \t1\n")
+  _write(d + "/SST-2/test.tsv", "index\tsentence\n0\tuneasy mishmash .\n")
+  _write(d + "/STS-B/train.tsv", "\t".join(["index", "genre", "filename", "year", "old_index",
+                                             "source1", "source2", "sentence1", "sentence2",
+                                             "score"]) + "\n0\tg\tf\ty\t1\tn\tn\tA plane.\tAn air plane.\t5.000\n")
+  _write(d + "/RTE/train.tsv", "index\tsentence1\tsentence2\tlabel\n0\tA b.\tC d.\tnot_entailment\n")
+  return d
+
+
+@pytest.mark.parametrize("task,reader", [("cola", "ColaProcessor"), ("mrpc", "MrpcProcessor"),
+                                         ("mnli", "MnliProcessor")])
+def test_glue_processors_match_google(glue_dir, task, reader):
+  google = google_run_classifier()[reader]()
+  ours = processors.get_processor(task)
+  data_dir = os.path.join(glue_dir, {"cola": "CoLA", "mrpc": "MRPC", "mnli": "MNLI"}[task])
+  assert ours.get_labels() == google.get_labels()
+  sets = [("get_train_examples", True), ("get_dev_examples", True)]
+  if task != "mnli":
+    sets.append(("get_test_examples", False))
+  for method, labelled in sets:
+    theirs = getattr(google, method)(data_dir)
+    mine = getattr(ours, method)(data_dir)
+    assert [(e.text_a, e.text_b) for e in mine] == [(e.text_a, e.text_b) for e in theirs]
+    if labelled:
+      assert [e.label for e in mine] == [e.label for e in theirs]
+    else:
+      assert all(e.label is None for e in mine)  # Google fills in a dummy label
+
+
+def test_sst2_stsb_rte(glue_dir):
+  sst = processors.get_processor("sst-2").get_train_examples(glue_dir + "/SST-2")
+  assert [(e.text_a, e.label) for e in sst] == [("hide new secretions ", "0"), ("great fun ", "1")]
+  test = processors.get_processor("sst-2").get_test_examples(glue_dir + "/SST-2")
+  assert test[0].text_a == "uneasy mishmash ." and test[0].label is None
+  stsb = processors.get_processor("sts-b")
+  assert stsb.task_type == "regression"
+  (e,) = stsb.get_train_examples(glue_dir + "/STS-B")
+  assert (e.text_a, e.text_b, e.label) == ("A plane.", "An air plane.", 5.0)
+  (e,) = processors.get_processor("rte").get_train_examples(glue_dir + "/RTE")
+  assert e.label == "not_entailment"
+
+
+def test_glue_bad_label_names_file_and_line(glue_dir):
+  _write(glue_dir + "/SST-2/dev.tsv", "sentence\tlabel\nok\t1\nbad row\t7\n")
+  with pytest.raises(UsageError, match=r"SST-2/dev.tsv line 3: label '7'"):
+    processors.get_processor("sst-2").get_dev_examples(glue_dir + "/SST-2")
+  _write(glue_dir + "/SST-2/dev.tsv", "sentence\tlabel\nonly one field\n")
+  with pytest.raises(UsageError, match=r"line 2: expected at least 2"):
+    processors.get_processor("sst-2").get_dev_examples(glue_dir + "/SST-2")
+
+
+def test_unknown_task_name():
+  with pytest.raises(UsageError, match="--task_name=nope"):
+    processors.get_processor("nope")
+
+
+def test_csv_with_quoted_newlines_and_split(tmp_path):
+  rows = ['"line one\nline two",pos'] + ["text %d,%s" % (i, "pos" if i % 2 else "neg")
+                                         for i in range(39)]
+  path = _write(str(tmp_path / "data.csv"), "text,label\n" + "\n".join(rows) + "\n")
+  p = FileProcessor(FileDataConfig(train_file=path, dev_split=0.25, split_seed=3))
+  train, dev = p.get_train_examples(None), p.get_dev_examples(None)
+  assert len(train) + len(dev) == 40 and len(dev) == 10
+  assert sorted(e.label for e in dev) == ["neg"] * 5 + ["pos"] * 5  # stratified
+  assert p.get_labels() == ["neg", "pos"]
+  again = FileProcessor(FileDataConfig(train_file=path, dev_split=0.25, split_seed=3))
+  assert [e.text_a for e in again.get_dev_examples(None)] == [e.text_a for e in dev]
+  assert any(e.text_a == "line one\nline two" for e in train + dev)
+
+
+def test_tsv_without_header_by_index_and_int_labels(tmp_path):
+  path = _write(str(tmp_path / "train.tsv"), "2\tthe text\n10\tanother\n1\tthird\n")
+  p = FileProcessor(FileDataConfig(train_file=path, header=False, text_column=1,
+                                   label_columns=[0], dev_split=0))
+  assert p.get_labels() == ["1", "2", "10"]  # numeric order
+  assert [e.text_a for e in p.get_train_examples(None)] == ["the text", "another", "third"]
+
+
+def test_json_array_and_jsonl(tmp_path):
+  records = [{"id": 1, "content": "天使", "label": "happy"},
+             {"id": 2, "content": "悲伤", "label": "sad"}]
+  array = _write(str(tmp_path / "a.json"), json.dumps(records, ensure_ascii=False))
+  lines = _write(str(tmp_path / "b.jsonl"), "\n".join(json.dumps(r) for r in records) + "\n")
+  for path in (array, lines):
+    p = FileProcessor(FileDataConfig(train_file=path, text_column="content", dev_split=0))
+    assert [(e.text_a, e.label) for e in p.get_train_examples(None)] == [("天使", "happy"),
+                                                                         ("悲伤", "sad")]
+  p = FileProcessor(FileDataConfig(train_file=array, text_column="text", dev_split=0))
+  with pytest.raises(UsageError, match=r"a.json record 1: field 'text' not found"):
+    p.get_train_examples(None)
+
+
+def test_multi_label_columns_in_any_order(tmp_path):
+  train = _write(str(tmp_path / "train.csv"),
+                 "id,comment_text,toxic,obscene,insult\n1,you are bad,1,0,1\n2,nice,0,0,0\n")
+  dev = _write(str(tmp_path / "val.csv"),
+               "id,insult,toxic,obscene,comment_text\n3,1,0,0,meh\n")
+  config = FileDataConfig(train_file=train, dev_file=dev, text_column="comment_text",
+                          label_columns=["toxic", "obscene", "insult"])
+  p = FileProcessor(config)
+  assert p.task_type == "multi_label" and p.get_labels() == ["toxic", "obscene", "insult"]
+  assert [e.label for e in p.get_train_examples(None)] == [["toxic", "insult"], []]
+  assert [e.label for e in p.get_dev_examples(None)] == [["insult"]]
+
+
+def test_delimited_multi_label_with_labels_file(tmp_path):
+  labels = _write(str(tmp_path / "labels.txt"), "admiration\namusement\nanger\n")
+  path = _write(str(tmp_path / "train.tsv"), "text\tlabel\tid\nhaha\t1,2\ta\nwow\t0\tb\n")
+  p = FileProcessor(FileDataConfig(train_file=path, label_delimiter=",", labels_file=labels,
+                                   dev_split=0))
+  assert p.get_labels() == ["admiration", "amusement", "anger"]
+  assert [e.label for e in p.get_train_examples(None)] == [["amusement", "anger"], ["admiration"]]
+  bad = _write(str(tmp_path / "dev.tsv"), "text\tlabel\tid\nx\t1,7\tc\n")
+  p = FileProcessor(FileDataConfig(train_file=path, dev_file=bad, label_delimiter=",",
+                                   labels_file=labels))
+  with pytest.raises(UsageError, match=r"dev.tsv line 2: label '7' is not in the labels file"):
+    p.get_dev_examples(None)
+
+
+def test_folder_per_class(tmp_path):
+  for label, texts in (("neg", ["awful", "boring"]), ("pos", ["great"])):
+    for i, text in enumerate(texts):
+      _write(str(tmp_path / "train" / label / ("%d_1.txt" % i)), text)
+  p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0))
+  assert [(e.text_a, e.label) for e in p.get_train_examples(None)] == [
+      ("awful", "neg"), ("boring", "neg"), ("great", "pos")]
+  assert p.get_labels() == ["neg", "pos"]
+
+
+def test_encoding_error_names_line_and_latin1_works(tmp_path):
+  path = str(tmp_path / "train.tsv")
+  with open(path, "wb") as f:
+    f.write("text\tlabel\nfine\ta\ncaf\xe9\tb\n".encode("latin-1"))
+  with pytest.raises(UsageError, match=r"train.tsv line 3: .*--encoding latin-1"):
+    FileProcessor(FileDataConfig(train_file=path)).get_train_examples(None)
+  p = FileProcessor(FileDataConfig(train_file=path, encoding="latin-1", dev_split=0))
+  assert p.get_train_examples(None)[1].text_a == "café"
+
+
+def test_missing_column_and_unknown_dev_label(tmp_path):
+  train = _write(str(tmp_path / "train.csv"), "review,label\ngood,1\nbad,0\n")
+  with pytest.raises(UsageError, match=r"column 'text' not found; the columns are review, label"):
+    FileProcessor(FileDataConfig(train_file=train)).get_train_examples(None)
+  dev = _write(str(tmp_path / "dev.csv"), "review,label\nok,1\nhuh,2\n")
+  p = FileProcessor(FileDataConfig(train_file=train, dev_file=dev, text_column="review"))
+  labels = p.get_labels()
+  with pytest.raises(UsageError, match=r"dev.csv line 3: label '2' is not in the label list"):
+    processors.check_labels(p.get_dev_examples(None), labels, "dev set")
+
+
+def test_empty_texts_skipped_in_train_kept_in_test(tmp_path):
+  train = _write(str(tmp_path / "train.csv"), "text,label\n,1\nok,0\n  ,1\nfine,1\n")
+  test = _write(str(tmp_path / "test.csv"), "text\n\"\"\nsomething\n")
+  p = FileProcessor(FileDataConfig(train_file=train, test_file=test, dev_split=0))
+  assert [e.text_a for e in p.get_train_examples(None)] == ["ok", "fine"]
+  assert [e.text_a for e in p.get_test_examples(None)] == ["", "something"]
+
+
+def test_data_dir_with_train_dev_test_files(tmp_path):
+  _write(str(tmp_path / "train.csv"), "text,label\na,x\nb,y\n")
+  _write(str(tmp_path / "dev.csv"), "text,label\nc,x\n")
+  _write(str(tmp_path / "test.csv"), "text\nd\n")
+  p = processors.get_processor("file", FileDataConfig())
+  assert len(p.get_train_examples(str(tmp_path))) == 2
+  assert [e.text_a for e in p.get_dev_examples(str(tmp_path))] == ["c"]
+  assert [e.label for e in p.get_test_examples(str(tmp_path))] == [None]
+
+
+def test_trec_layout(tmp_path):
+  path = str(tmp_path / "train_5500.label")
+  with open(path, "wb") as f:
+    f.write(b"DESC:manner How did serfdom develop ?\nHUM:ind Who was \xf0 ?\n")
+  p = processors.get_processor("trec")
+  examples = p.get_train_examples(str(tmp_path))
+  assert [(e.label, e.text_a) for e in examples] == [("DESC", "How did serfdom develop ?"),
+                                                     ("HUM", "Who was \xf0 ?")]
+  assert p.get_labels() == ["DESC", "HUM"]
