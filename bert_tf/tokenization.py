@@ -101,7 +101,7 @@ class FullTokenizer(object):
     self.do_lower_case = do_lower_case
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
-    # word -> its WordPiece ids (memo); bounded so huge corpora cannot exhaust RAM.
+    # word -> its WordPiece ids (memo for tokenize_to_ids).
     self._word_ids = {}
 
   def tokenize(self, text):
@@ -111,18 +111,21 @@ class FullTokenizer(object):
     return split_tokens
 
   def tokenize_to_ids(self, text):
-    """`convert_tokens_to_ids(tokenize(text))`, fast: memoised per basic token."""
-    ids = []
+    """`convert_tokens_to_ids(tokenize(text))`, fast: WordPiece memoised per word."""
+    if isinstance(text, str) and text.isascii():  # inlined fast path of BasicTokenizer
+      words = _ASCII_TOKEN.findall(text.translate(self.basic_tokenizer.ascii_table))
+    else:
+      words = self.basic_tokenizer.tokenize(text)
     cache = self._word_ids
-    for word in self.basic_tokenizer.tokenize(text):
-      word_ids = cache.get(word)
-      if word_ids is None:
-        word_ids = convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
-        if len(cache) > 2_000_000:
-          cache.clear()
-        cache[word] = word_ids
-      ids.extend(word_ids)
-    return ids
+    try:
+      return [i for word in words for i in cache[word]]
+    except KeyError:
+      if len(cache) > 2_000_000:  # bounded, so huge corpora cannot exhaust RAM
+        cache.clear()
+      for word in words:
+        if word not in cache:
+          cache[word] = convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
+      return [i for word in words for i in cache[word]]
 
   def convert_tokens_to_ids(self, tokens):
     return convert_by_vocab(self.vocab, tokens)
@@ -137,6 +140,7 @@ class FullTokenizer(object):
 # the single other printable characters.
 _ASCII_CLEAN = {cp: None for cp in list(range(0, 32)) + [127]}
 _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+_ASCII_LOWER = str.maketrans(dict(_ASCII_CLEAN, **{chr(c): chr(c + 32) for c in range(65, 91)}))
 _ASCII_CLEAN = str.maketrans(_ASCII_CLEAN)
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 ]")
 
@@ -146,26 +150,43 @@ class BasicTokenizer(object):
 
   def __init__(self, do_lower_case=True):
     self.do_lower_case = do_lower_case
+    # Cleans (and lower-cases) ASCII text in one pass.
+    self.ascii_table = _ASCII_LOWER if do_lower_case else _ASCII_CLEAN
 
   def tokenize(self, text):
     """Tokenizes a piece of text."""
     text = convert_to_unicode(text)
     if text.isascii():
-      text = text.translate(_ASCII_CLEAN)
-      if self.do_lower_case:
-        text = text.lower()
-      return _ASCII_TOKEN.findall(text)
+      return _ASCII_TOKEN.findall(text.translate(self.ascii_table))
     return self.tokenize_unicode(text)
 
   def tokenize_unicode(self, text):
-    """Google's algorithm, character by character, for any text."""
-    text = self._clean_text(text)
+    """Google's algorithm for any text, with its per-character loops done by regexes.
+
+    Each regex is built from the same per-character predicates as Google's code
+    (`_is_control`, `_is_whitespace`, `_is_chinese_char`, `_is_punctuation`).
+    """
+    tables = _unicode_tables()
+    text = tables.control.sub("", text)
+    text = tables.whitespace.sub(" ", text)
+    text = tables.chinese.sub(r" \g<0> ", text)
+    split_tokens = []
+    for token in whitespace_tokenize(text):
+      if self.do_lower_case:
+        token = token.lower()
+        if not token.isascii():
+          token = self._run_strip_accents(token)
+      split_tokens.extend(tables.punctuation_split.findall(token))
+    return whitespace_tokenize(" ".join(split_tokens))
+
+  def tokenize_reference(self, text):
+    """Google's per-character algorithm, line by line (slow; for checking)."""
+    text = self._clean_text(convert_to_unicode(text))
     # Added in Google's Nov 2018 release for the multilingual and Chinese models;
     # harmless for English since its vocab holds few CJK characters.
     text = self._tokenize_chinese_chars(text)
-    orig_tokens = whitespace_tokenize(text)
     split_tokens = []
-    for token in orig_tokens:
+    for token in whitespace_tokenize(text):
       if self.do_lower_case:
         token = token.lower()
         token = self._run_strip_accents(token)
@@ -257,12 +278,62 @@ class WordpieceTokenizer(object):
     return output_tokens
 
 
+class _UnicodeTables:
+  """Regexes over every code point for Google's character predicates (built once)."""
+
+  def __init__(self):
+    control, whitespace, punctuation = [], [], []
+    for cp in range(0x110000):
+      if 0xD800 <= cp <= 0xDFFF:  # surrogates cannot appear in decoded text
+        continue
+      char = chr(cp)
+      if cp == 0 or cp == 0xfffd or _is_control(char):
+        control.append(cp)
+      elif _is_whitespace(char):
+        whitespace.append(cp)
+      if _is_punctuation(char):
+        punctuation.append(cp)
+    self.control = re.compile(_char_class(control))
+    self.whitespace = re.compile(_char_class(whitespace))
+    self.chinese = re.compile(_char_class([cp for lo, hi in _CJK_RANGES
+                                           for cp in range(lo, hi + 1)]))
+    punct = _char_class(punctuation)
+    self.punctuation_split = re.compile("%s|%s+" % (punct, "[^" + punct[1:]))
+
+
+def _char_class(code_points):
+  """A regex character class matching exactly `code_points` (as ranges)."""
+  ranges, start, prev = [], None, None
+  for cp in sorted(code_points):
+    if start is None:
+      start = prev = cp
+    elif cp == prev + 1:
+      prev = cp
+    else:
+      ranges.append((start, prev))
+      start = prev = cp
+  if start is not None:
+    ranges.append((start, prev))
+  esc = lambda cp: "\\U%08x" % cp
+  return "[" + "".join(esc(a) if a == b else "%s-%s" % (esc(a), esc(b)) for a, b in ranges) + "]"
+
+
+_TABLES = []
+
+
+def _unicode_tables():
+  if not _TABLES:
+    _TABLES.append(_UnicodeTables())
+  return _TABLES[0]
+
+
+_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
 def _is_chinese_char(cp):
   """Whether `cp` is in the CJK Unified Ideographs blocks (not Hangul or kana)."""
-  return ((0x4E00 <= cp <= 0x9FFF) or (0x3400 <= cp <= 0x4DBF) or
-          (0x20000 <= cp <= 0x2A6DF) or (0x2A700 <= cp <= 0x2B73F) or
-          (0x2B740 <= cp <= 0x2B81F) or (0x2B820 <= cp <= 0x2CEAF) or
-          (0xF900 <= cp <= 0xFAFF) or (0x2F800 <= cp <= 0x2FA1F))
+  return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
 
 
 def _is_whitespace(char):

@@ -111,7 +111,7 @@ def test_cache_reuse_and_rebuild(tmp_path, tiny_vocab_file):
   assert not build(tokenization.FullTokenizer(str(other_vocab), False), 32).reused
 
 
-def test_sharded_records_and_parallel_featurize(tmp_path, tiny_vocab_file):
+def test_sharded_records_and_parallel_featurize(tmp_path, tiny_vocab_file, monkeypatch):
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   examples = [InputExample(str(i), TEXTS[i % len(TEXTS)], None, "01"[i % 2]) for i in range(25)]
   out = str(tmp_path / "train.tf_record")
@@ -125,7 +125,8 @@ def test_sharded_records_and_parallel_featurize(tmp_path, tiny_vocab_file):
   serial = features.featurize(examples, ["0", "1"], 16, tok, num_workers=1)
   np.testing.assert_array_equal(feats["input_word_ids"].numpy(), serial.input_ids)
   np.testing.assert_array_equal(y.numpy(), serial.label_ids)
-  many = examples * 1000  # over the threshold for worker processes
+  many = examples * 1000
+  monkeypatch.setattr(features, "_PARALLEL_MIN_CHARS", 0)  # force worker processes
   parallel = features.featurize(many, ["0", "1"], 16, tok, num_workers=2, show_progress=False)
   np.testing.assert_array_equal(parallel.input_ids, np.tile(serial.input_ids, (1000, 1)))
   np.testing.assert_array_equal(parallel.label_ids, np.tile(serial.label_ids, 1000))

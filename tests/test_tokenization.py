@@ -113,10 +113,14 @@ def test_random_text_matches_google(tiny_vocab_file, ascii_only):
             google.tokenize(text)), repr(text)
 
 
-def test_ascii_fast_path_equals_unicode_path():
+def test_fast_paths_equal_the_per_character_algorithm():
+  """The ASCII regex path and the Unicode regex path vs Google's loops, as ported."""
   rng = random.Random(7)
   for do_lower_case in (True, False):
     basic = tokenization.BasicTokenizer(do_lower_case)
-    for _ in range(3000):
-      text = _random_text(rng, ascii_only=True)
-      assert basic.tokenize(text) == basic.tokenize_unicode(text), repr(text)
+    for ascii_only in (True, False):
+      for _ in range(3000):
+        text = _random_text(rng, ascii_only=ascii_only)
+        expected = basic.tokenize_reference(text)
+        assert basic.tokenize(text) == expected, repr(text)
+        assert basic.tokenize_unicode(text) == expected, repr(text)
