@@ -18,6 +18,7 @@ setup(
         "tensorflow-text>=2.21,<2.22",
         "tf-keras>=2.21,<2.22",
         "tensorflow-hub>=0.16.1,<0.17",
+        "tensorboard>=2.20",  # TensorBoard logs (TF 2.21 no longer pulls it in)
         "pandas>=2.0",
         "scikit-learn>=1.3",
         "numpy>=1.26",

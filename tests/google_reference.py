@@ -44,3 +44,8 @@ def google_run_classifier():
   namespace = dict(tf=tf, tokenization=tokenization, collections=collections, csv=csv, os=os)
   exec(compile(ast.Module(body=body, type_ignores=[]), path, "exec"), namespace)  # pylint: disable=exec-used
   return namespace
+
+
+def google_optimization():
+  """Google's optimization.py (create_optimizer, AdamWeightDecayOptimizer)."""
+  return pytest.importorskip("bert.optimization")

@@ -1,0 +1,94 @@
+"""Classification heads over an encoder, and the full classifier model.
+
+The head keeps Google's run_classifier.py variables, `output_weights`
+[num_labels, hidden] and `output_bias` [num_labels], so fine-tuned checkpoints
+read the same in both directions. The encoder is anything that maps the three
+input tensors to `pooled_output` (our Keras BERT or a hub.KerasLayer).
+"""
+
+import tensorflow as tf
+import tf_keras as keras
+
+TASK_TYPES = ("classification", "multi_label", "regression")
+
+
+class ClassifierHead(keras.layers.Layer):
+  """logits = x @ output_weights^T + output_bias, laid out as in Google's code."""
+
+  def __init__(self, num_labels, initializer_range=0.02, **kwargs):
+    super().__init__(**kwargs)
+    self.num_labels = num_labels
+    self.initializer_range = initializer_range
+
+  def build(self, input_shape):
+    self.output_weights = self.add_weight(
+        "output_weights", shape=[self.num_labels, input_shape[-1]],
+        initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range))
+    self.output_bias = self.add_weight("output_bias", shape=[self.num_labels],
+                                       initializer="zeros")
+    super().build(input_shape)
+
+  def call(self, inputs):
+    weights = tf.cast(self.output_weights, inputs.dtype)
+    return tf.matmul(inputs, weights, transpose_b=True) + tf.cast(self.output_bias, inputs.dtype)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_labels=self.num_labels, initializer_range=self.initializer_range)
+    return config
+
+
+def build_classifier(encoder, num_labels, head_hidden_size=0, dropout=0.1,
+                     freeze_encoder=False, initializer_range=0.02, name="bert_classifier"):
+  """encoder -> dropout -> [dense + tanh -> dropout] -> ClassifierHead (logits, float32).
+
+  The output is logits: softmax (single-label), sigmoid (multi-label) or identity
+  (regression) are applied by the loss and by `probabilities`.
+  """
+  encoder.trainable = not freeze_encoder
+  inputs = dict(
+      input_word_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_word_ids"),
+      input_mask=keras.Input(shape=(None,), dtype=tf.int32, name="input_mask"),
+      input_type_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_type_ids"))
+  pooled = encoder(inputs)["pooled_output"]
+  x = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
+  if head_hidden_size:
+    x = keras.layers.Dense(head_hidden_size, activation="tanh", name="head_hidden",
+                           kernel_initializer=keras.initializers.TruncatedNormal(
+                               stddev=initializer_range))(x)
+    x = keras.layers.Dropout(dropout, name="head_hidden_dropout")(x)
+  logits = ClassifierHead(num_labels, initializer_range, name="output")(x)
+  logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+  return keras.Model(inputs=inputs, outputs=logits, name=name)
+
+
+def probabilities(logits, task_type):
+  """Logits -> what test_results.tsv holds: class probabilities, or the score."""
+  if task_type == "classification":
+    return tf.nn.softmax(logits, axis=-1)
+  if task_type == "multi_label":
+    return tf.sigmoid(logits)
+  return logits
+
+
+def per_example_loss(labels, logits, task_type):
+  """Cross-entropy (softmax or sigmoid) or squared error, one value per example."""
+  logits = tf.cast(logits, tf.float32)
+  if task_type == "classification":
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(labels, tf.int32), logits)
+  if task_type == "multi_label":
+    per_label = tf.nn.sigmoid_cross_entropy_with_logits(tf.cast(labels, tf.float32), logits)
+    return tf.reduce_mean(per_label, axis=-1)
+  return tf.square(tf.squeeze(logits, -1) - tf.cast(labels, tf.float32))
+
+
+def head_variable_map(model):
+  """{Google checkpoint name: variable} for the head (Google's names where they exist)."""
+  head = model.get_layer("output")
+  names = {"output_weights": head.output_weights, "output_bias": head.output_bias}
+  try:
+    hidden = model.get_layer("head_hidden")
+    names.update({"head/hidden/kernel": hidden.kernel, "head/hidden/bias": hidden.bias})
+  except ValueError:
+    pass
+  return names

@@ -1,0 +1,67 @@
+"""The tf.distribute strategy for a run: default, mirrored, TPU or multi-worker.
+
+Batch-size flags are global batch sizes, as in Google's run_classifier.py: each
+of N replicas sees batch_size / N examples per step.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+from absl import logging
+
+from bert_tf.errors import UsageError
+
+
+def _num_workers_in_tf_config():
+  try:
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  except ValueError:
+    raise UsageError("The TF_CONFIG environment variable is not valid JSON.") from None
+  return sum(len(v) for k, v in cluster.items() if k in ("worker", "chief"))
+
+
+def get_strategy(config):
+  """Chooses and builds the strategy named by --strategy (auto picks one)."""
+  kind = config.strategy
+  if kind == "auto":
+    if config.use_tpu:
+      kind = "tpu"
+    elif _num_workers_in_tf_config() > 1:
+      kind = "multi_worker"
+    elif len(tf.config.list_logical_devices("GPU")) > 1:
+      kind = "mirrored"
+    else:
+      kind = "default"
+  if kind == "tpu":
+    if not (config.tpu_name or config.master):
+      raise UsageError("--strategy=tpu needs --tpu_name (or --master).")
+    try:
+      resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+          tpu=config.tpu_name or config.master, zone=config.tpu_zone, project=config.gcp_project)
+      tf.config.experimental_connect_to_cluster(resolver)
+      tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError) as e:
+      raise UsageError("Cannot reach TPU %r: %s" % (config.tpu_name or config.master,
+                                                    str(e).splitlines()[0])) from None
+    strategy = tf.distribute.TPUStrategy(resolver)
+  elif kind == "multi_worker":
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+  elif kind == "mirrored":
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    strategy = tf.distribute.MirroredStrategy(devices=devices)
+  else:
+    strategy = tf.distribute.get_strategy()
+  logging.info("Strategy: %s with %d replica(s).", type(strategy).__name__,
+               strategy.num_replicas_in_sync)
+  return strategy
+
+
+def check_batch_sizes(config, strategy):
+  n = strategy.num_replicas_in_sync
+  for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
+    value = getattr(config, name)
+    if value % n:
+      raise UsageError("--%s=%d is not divisible by the %d replicas of the strategy." %
+                       (name, value, n))
