@@ -456,7 +456,7 @@ def create_finetuning_data(config, tokenizer, sets=None, eval_pad_to=None,
   else:
     label_list = None
   processor = processors.get_processor(config.task_name, data_config_from_run_config(config),
-                                       label_list=label_list)
+                                       label_list=label_list, data_dir=config.data_dir)
   data_dir = config.data_dir
   task_type = processor.task_type
   if label_list is None:

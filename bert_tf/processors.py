@@ -407,8 +407,9 @@ def read_labels_file(path):
 class FileProcessor(DataProcessor):
   """Reads CSV/TSV/JSON/JSONL files or class folders as configured by FileDataConfig."""
 
-  def __init__(self, config, label_list=None):
+  def __init__(self, config, label_list=None, data_dir=None):
     self.config = config
+    self.data_dir = data_dir  # used when a get_*_examples call passes no data_dir
     self.task_type = ("regression" if config.regression else
                       "multi_label" if config.multi_label else "classification")
     self._label_names = read_labels_file(config.labels_file) if config.labels_file else None
@@ -424,7 +425,7 @@ class FileProcessor(DataProcessor):
     if self.task_type == "regression":
       return []
     if self._labels is None:
-      train = self.get_train_examples(None)
+      train = self.get_train_examples(self.data_dir)
       self._labels = sort_labels(
           l for e in train for l in (e.label if isinstance(e.label, list) else [e.label]))
     return list(self._labels)
@@ -460,6 +461,7 @@ class FileProcessor(DataProcessor):
   def _split(self, data_dir):
     if self._splits is not None:
       return self._splits
+    data_dir = data_dir or self.data_dir
     paths = {name: self._path(data_dir, name) for name in ("train", "dev", "test")}
     if not paths["train"] and not paths["dev"] and not paths["test"]:
       raise UsageError("No data files: pass --train_file/--dev_file/--test_file, or a "
@@ -668,11 +670,12 @@ def check_labels(examples, labels, source):
                           ", ".join(labels[:20])))
 
 
-def get_processor(task_name, data_config=None, label_list=None):
+def get_processor(task_name, data_config=None, label_list=None, data_dir=None):
   """The processor for a GLUE task name, or FileProcessor for task_name 'file'/None."""
   name = (task_name or "file").lower()
   if name in ("file", "csv", "tsv", "json", "generic"):
-    return FileProcessor(data_config or FileDataConfig(), label_list=label_list)
+    return FileProcessor(data_config or FileDataConfig(), label_list=label_list,
+                         data_dir=data_dir)
   if name not in GLUE_PROCESSORS:
     raise UsageError("--task_name=%s is not known; use one of %s, or 'file' with --train_file." %
                      (task_name, ", ".join(sorted(GLUE_PROCESSORS) + ["file"])))

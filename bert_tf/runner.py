@@ -120,14 +120,14 @@ def run_classifier(config):
     logging.info("Restored %s (global_step %d) for eval/predict.", path, global_step)
 
   if config.do_eval:
-    results = training.evaluate(model, strategy, eval_dataset(), data.task_type,
-                                data.label_list, tune=data.task_type == "multi_label")
-    results = _google_eval_keys(results, global_step, main_metric)
+    raw = training.evaluate(model, strategy, eval_dataset(), data.task_type, data.label_list,
+                            tune=data.task_type == "multi_label")
+    results = _google_eval_keys(raw, global_step, main_metric)
     results["checkpoint_path"] = path
     metrics_lib.write_eval_results(config.output_dir, results)
-    if "thresholds" in results:
+    if raw.get("thresholds") is not None:  # tuned on dev, used by --do_predict
       write_text_atomic(os.path.join(config.output_dir, THRESHOLDS_FILE),
-                        json.dumps(dict(zip(data.label_list, results["thresholds"])), indent=1))
+                        json.dumps(dict(zip(data.label_list, raw["thresholds"])), indent=1))
     result["eval"] = results
 
   if config.do_predict:

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+import weakref
 from typing import Dict, Optional
 
 import numpy as np
@@ -126,14 +127,7 @@ class Predictions:
 def predict_logits(model, strategy, dataset):
   """Runs the model over a finite dataset; returns logits, labels and is_real (in order)."""
   dist = strategy.experimental_distribute_dataset(dataset)
-
-  @tf.function(reduce_retracing=True)
-  def step(features, labels, weights):
-    def replica_fn(features, labels, weights):
-      return model(features, training=False), labels, weights
-    out = strategy.run(replica_fn, args=(features, labels, weights))
-    return tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), out)
-
+  step = _predict_step(model, strategy)
   logits, labels, weights = [], [], []
   for features, y, w in dist:
     out = step(features, y, w)
@@ -143,6 +137,23 @@ def predict_logits(model, strategy, dataset):
   if not logits:
     raise UsageError("No examples to evaluate or predict.")
   return Predictions(np.concatenate(logits), np.concatenate(labels), np.concatenate(weights))
+
+
+_PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> traced predict step
+
+
+def _predict_step(model, strategy):
+  """One traced predict function per model, reused across evaluations."""
+  key = model
+  if key not in _PREDICT_STEPS:
+    @tf.function(reduce_retracing=True)
+    def step(features, labels, weights):
+      def replica_fn(features, labels, weights):
+        return model(features, training=False), labels, weights
+      out = strategy.run(replica_fn, args=(features, labels, weights))
+      return tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), out)
+    _PREDICT_STEPS[key] = step
+  return _PREDICT_STEPS[key]
 
 
 def probabilities_of(predictions, task_type):

@@ -1,0 +1,250 @@
+"""End to end on a tiny random BERT: train/eval/predict, checkpoints, resume, mirrored."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from bert_tf.config import RunConfig
+from bert_tf.errors import UsageError
+from bert_tf.runner import run_classifier
+from conftest import TINY_CONFIG, write_google_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POSITIVE = ["good", "great", "fun", "love"]
+NEGATIVE = ["bad", "boring", "hate", "not"]
+FILLER = ["the", "a", "movie", "film", "this", "that", "it", "was", "very", "and"]
+
+
+def _sentence(rng, words):
+  tokens = [rng.choice(FILLER) for _ in range(rng.randint(1, 3))] + [rng.choice(words)]
+  rng.shuffle(tokens)
+  return " ".join(tokens)
+
+
+def write_sentiment_csv(path, n, seed, with_label=True, multi_label=False):
+  rng = random.Random(seed)
+  lines = ["text,label" if with_label else "text"]
+  if multi_label:
+    lines = ["text,pos,neg"]
+  for i in range(n):
+    positive = i % 2 == 0
+    text = _sentence(rng, POSITIVE if positive else NEGATIVE)
+    if multi_label:
+      lines.append("%s,%d,%d" % (text, int(positive), int(not positive)))
+    else:
+      lines.append("%s,%s" % (text, "pos" if positive else "neg") if with_label else text)
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  return path
+
+
+@pytest.fixture
+def tiny_setup(tmp_path):
+  config = dict(TINY_CONFIG, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  model_dir, _ = write_google_model(str(tmp_path / "tiny"), config)
+  data = tmp_path / "data"
+  data.mkdir()
+  write_sentiment_csv(str(data / "train.csv"), 256, seed=1)
+  write_sentiment_csv(str(data / "dev.csv"), 32, seed=2)
+  write_sentiment_csv(str(data / "test.csv"), 10, seed=3, with_label=False)
+  return dict(model_dir=model_dir, data_dir=str(data), tmp=tmp_path)
+
+
+def _config(setup, output_dir, **overrides):
+  m = setup["model_dir"]
+  kwargs = dict(output_dir=output_dir, data_dir=setup["data_dir"], task_name="file",
+                init_checkpoint=m + "/bert_model.ckpt", bert_config_file=m + "/bert_config.json",
+                vocab_file=m + "/vocab.txt", max_seq_length=16, train_batch_size=16,
+                eval_batch_size=8, predict_batch_size=8, learning_rate=2e-3,
+                num_train_epochs=4, save_checkpoints_steps=16, head_dropout=0.0)
+  kwargs.update(overrides)
+  return RunConfig(**kwargs)
+
+
+def test_train_eval_predict_outputs(tiny_setup):
+  out = str(tiny_setup["tmp"] / "out")
+  result = run_classifier(_config(tiny_setup, out, do_train=True, do_eval=True, do_predict=True))
+  assert result["train"]["global_step"] == 64  # int(256 / 16 * 4)
+  # Google's checkpoint layout, readable by tf.train.load_checkpoint.
+  stored = tf.train.load_checkpoint(os.path.join(out, "model.ckpt-64")).get_variable_to_shape_map()
+  assert stored["output_weights"] == [2, 24] and stored["output_bias"] == [2]
+  assert "bert/encoder/layer_1/attention/self/query/kernel/adam_m" in stored
+  assert "global_step" in stored
+  assert tf.train.latest_checkpoint(out).endswith("model.ckpt-64")
+  # keep_checkpoint_max=5 of 16, 32, 48, 64 -> all kept.
+  assert [os.path.basename(p) for p in tf.train.get_checkpoint_state(out).all_model_checkpoint_paths] == [
+      "model.ckpt-16", "model.ckpt-32", "model.ckpt-48", "model.ckpt-64"]
+  text = open(os.path.join(out, "eval_results.txt")).read()
+  for key in ("eval_accuracy = ", "eval_loss = ", "global_step = 64", "loss = ", "eval_f1 = ",
+              "eval_mcc = "):
+    assert key in text
+  results = json.load(open(os.path.join(out, "eval_results.json")))
+  assert results["eval_accuracy"] >= 0.9, results  # the words decide the label
+  lines = open(os.path.join(out, "test_results.tsv")).read().splitlines()
+  assert len(lines) == 10
+  probs = np.array([[float(x) for x in line.split("\t")] for line in lines])
+  np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+  header = open(os.path.join(out, "predictions.csv")).readline().strip()
+  assert header == "guid,text_a,prediction,prob_neg,prob_pos"
+  assert open(os.path.join(out, "label_list.txt")).read() == "neg\npos\n"
+
+
+def test_predict_only_and_eval_named_checkpoint(tiny_setup):
+  out = str(tiny_setup["tmp"] / "out")
+  run_classifier(_config(tiny_setup, out, do_train=True))
+  os.remove(os.path.join(out, "predict.tf_record")) if os.path.exists(
+      os.path.join(out, "predict.tf_record")) else None
+  # A fresh config with no model flags: the output_dir's own copies are used.
+  config = RunConfig(output_dir=out, data_dir=tiny_setup["data_dir"], task_name="file",
+                     do_predict=True, max_seq_length=16)
+  assert run_classifier(config)["predict"]["num_examples"] == 10
+  assert len(open(os.path.join(out, "test_results.tsv")).read().splitlines()) == 10
+  config = RunConfig(output_dir=out, data_dir=tiny_setup["data_dir"], task_name="file",
+                     do_eval=True, max_seq_length=16,
+                     eval_checkpoint=os.path.join(out, "model.ckpt-16"))
+  assert run_classifier(config)["eval"]["global_step"] == 16
+  with pytest.raises(UsageError, match="does not exist"):
+    run_classifier(RunConfig(output_dir=out, data_dir=tiny_setup["data_dir"], task_name="file",
+                             do_eval=True, max_seq_length=16,
+                             eval_checkpoint=out + "/model.ckpt-999"))
+
+
+def test_google_finetuned_checkpoint_restores_for_predict(tiny_setup):
+  """A checkpoint with only Google's names (bert/..., output_weights, ...) predicts."""
+  out = str(tiny_setup["tmp"] / "out")
+  run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=1))
+  reader = tf.train.load_checkpoint(os.path.join(out, "model.ckpt-16"))
+  google_names = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+  google_dir = tiny_setup["tmp"] / "google_run"
+  checkpoints.write_checkpoint(google_names, str(google_dir / "model.ckpt-16"))
+  before = open(os.path.join(out, "label_list.txt")).read()
+  result = run_classifier(_config(tiny_setup, str(tiny_setup["tmp"] / "pred"), do_predict=True,
+                                  eval_checkpoint=str(google_dir / "model.ckpt-16"),
+                                  label_list="neg,pos"))
+  assert result["predict"]["num_examples"] == 10 and before == "neg\npos\n"
+
+
+def test_multi_label_thresholds_and_regression(tiny_setup):
+  data = tiny_setup["tmp"] / "ml"
+  data.mkdir()
+  write_sentiment_csv(str(data / "train.csv"), 48, 1, multi_label=True)
+  write_sentiment_csv(str(data / "dev.csv"), 16, 2, multi_label=True)
+  write_sentiment_csv(str(data / "test.csv"), 6, 3, multi_label=True)
+  out = str(tiny_setup["tmp"] / "ml_out")
+  result = run_classifier(_config(tiny_setup, out, data_dir=str(data), label_column="pos,neg",
+                                  do_train=True, do_eval=True, do_predict=True))
+  assert result["task_type"] == "multi_label"
+  results = json.load(open(os.path.join(out, "eval_results.json")))
+  for key in ("eval_roc_auc_micro", "eval_f1_micro", "eval_f1_macro", "eval_exact_match"):
+    assert key in results
+  assert set(results["eval_per_label"]) == {"pos", "neg"}
+  thresholds = json.load(open(os.path.join(out, "thresholds.json")))
+  assert set(thresholds) == {"pos", "neg"}
+  assert len(open(os.path.join(out, "test_results.tsv")).read().splitlines()) == 6
+
+  reg = tiny_setup["tmp"] / "reg"
+  reg.mkdir()
+  rows = ["text,score"] + ["good %s,%d" % ("great " * k, k) for k in range(8)] * 4
+  (reg / "train.csv").write_text("\n".join(rows) + "\n")
+  (reg / "dev.csv").write_text("\n".join(rows[:9]) + "\n")
+  out = str(tiny_setup["tmp"] / "reg_out")
+  result = run_classifier(_config(tiny_setup, out, data_dir=str(reg), label_column="score",
+                                  regression=True, do_train=True, do_eval=True))
+  assert "eval_pearson" in result["eval"] and "eval_spearman" in result["eval"]
+
+
+def test_best_checkpoint_and_early_stopping(tiny_setup):
+  out = str(tiny_setup["tmp"] / "out")
+  result = run_classifier(_config(tiny_setup, out, do_train=True, do_eval=True,
+                                  eval_every_steps=4, early_stopping_patience=2,
+                                  learning_rate=1e-9, num_train_epochs=20))
+  # A rate this small cannot improve accuracy: stops after 1 + 2 evaluations.
+  assert result["train"]["global_step"] == 12
+  assert tf.train.latest_checkpoint(os.path.join(out, "best")).endswith("model.ckpt-4")
+  assert result["eval"]["checkpoint_path"].endswith("best/model.ckpt-4")
+  history = [json.loads(l) for l in open(os.path.join(out, "eval_history.jsonl"))]
+  assert [h["step"] for h in history] == [4, 8, 12]
+
+
+def _run_cli(args, **kwargs):
+  env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+  return subprocess.Popen([sys.executable, os.path.join(REPO, "run_classifier.py")] + args,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                          **kwargs)
+
+
+def _cli_args(setup, out, extra=()):
+  m = setup["model_dir"]
+  return ["--task_name=file", "--data_dir=" + setup["data_dir"], "--output_dir=" + out,
+          "--init_checkpoint=%s/bert_model.ckpt" % m, "--bert_config_file=%s/bert_config.json" % m,
+          "--vocab_file=%s/vocab.txt" % m, "--max_seq_length=16", "--train_batch_size=16",
+          "--learning_rate=2e-3", "--num_train_epochs=4", "--save_checkpoints_steps=4",
+          "--iterations_per_loop=1", "--head_dropout=0", "--do_train=true"] + list(extra)
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tiny_setup):
+  """Kill -9 after a checkpoint; the rerun resumes and ends with the same weights."""
+  straight = str(tiny_setup["tmp"] / "straight")
+  proc = _run_cli(_cli_args(tiny_setup, straight))
+  assert proc.wait(timeout=300) == 0, proc.stdout.read()
+
+  killed = str(tiny_setup["tmp"] / "killed")
+  proc = _run_cli(_cli_args(tiny_setup, killed, ["--log_every_steps=1"]))
+  deadline = time.time() + 300
+  while not os.path.exists(os.path.join(killed, "model.ckpt-16.index")):
+    assert proc.poll() is None and time.time() < deadline, "training ended before the kill"
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  last = tf.train.latest_checkpoint(killed)
+  step_at_kill = int(last.rsplit("-", 1)[1])
+  assert 16 <= step_at_kill < 64
+  proc = _run_cli(_cli_args(tiny_setup, killed))
+  output = proc.communicate(timeout=300)[0]
+  assert proc.returncode == 0, output
+  assert "Resuming from %s at step %d" % (last, step_at_kill) in output
+  a = tf.train.load_checkpoint(os.path.join(straight, "model.ckpt-64"))
+  b = tf.train.load_checkpoint(os.path.join(killed, "model.ckpt-64"))
+  for name in ("output_weights", "bert/encoder/layer_0/attention/self/query/kernel",
+               "bert/embeddings/word_embeddings/adam_v"):
+    np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), rtol=1e-5, atol=1e-6)
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tiny_setup):
+  out = str(tiny_setup["tmp"] / "mirrored")
+  script = (
+      "import tensorflow as tf\n"
+      "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+      "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+      "import runpy, sys\n"
+      "sys.argv = ['run_classifier.py'] + %r\n"
+      "runpy.run_path(%r, run_name='__main__')\n" % (
+          _cli_args(tiny_setup, out, ["--strategy=mirrored", "--do_eval=true"]),
+          os.path.join(REPO, "run_classifier.py")))
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "MirroredStrategy with 2 replica(s)" in proc.stderr
+  results = json.load(open(os.path.join(out, "eval_results.json")))
+  assert results["global_step"] == 64 and results["eval_accuracy"] >= 0.9
+
+
+def test_bad_flags_are_one_line_errors(tiny_setup):
+  proc = _run_cli(["--output_dir=" + str(tiny_setup["tmp"] / "x"), "--task_name=cola",
+                   "--data_dir=/nonexistent"])
+  out = proc.communicate(timeout=120)[0]
+  assert proc.returncode == 2
+  assert out.strip().splitlines()[-1] == (
+      "error: At least one of --do_train, --do_eval or --do_predict must be True.")
+  proc = _run_cli(_cli_args(tiny_setup, str(tiny_setup["tmp"] / "y"), ["--max_seq_length=1000"]))
+  out = proc.communicate(timeout=120)[0]
+  assert proc.returncode == 2 and "--max_seq_length" in out.strip().splitlines()[-1]
