@@ -9,6 +9,9 @@ input tensors to `pooled_output` (our Keras BERT or a hub.KerasLayer).
 import tensorflow as tf
 import tf_keras as keras
 
+from bert_tf import hub
+from bert_tf import modeling
+
 TASK_TYPES = ("classification", "multi_label", "regression")
 
 
@@ -92,3 +95,26 @@ def head_variable_map(model):
   except ValueError:
     pass
   return names
+
+
+def create_classifier(num_labels, bert_config=None, hub_handle=None, head_hidden_size=0,
+                      dropout=0.1, freeze_encoder=False):
+  """Encoder (ours from a BertConfig, or a TF-Hub module) + head.
+
+  Returns (model, encoder, variable_map) where variable_map is {checkpoint name:
+  variable}: Google's names for our encoder and the head, `hub/<name>` for a hub
+  encoder's own variables. Call under the strategy's scope.
+  """
+  if hub_handle:
+    encoder = hub.load_hub_encoder(hub_handle, trainable=not freeze_encoder)
+    initializer_range = 0.02
+  else:
+    encoder = modeling.build_encoder(bert_config)
+    initializer_range = bert_config.initializer_range
+  model = build_classifier(encoder, num_labels, head_hidden_size=head_hidden_size,
+                           dropout=dropout, freeze_encoder=freeze_encoder,
+                           initializer_range=initializer_range)
+  variables = (hub.hub_variable_map(encoder) if hub_handle
+               else dict(modeling.google_variable_map(encoder)))
+  variables.update(head_variable_map(model))
+  return model, encoder, variables

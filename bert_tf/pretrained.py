@@ -95,8 +95,14 @@ def resolve_model_files(config):
   """
   explicit = (config.init_checkpoint, config.bert_config_file, config.vocab_file)
   if config.bert_hub_module_handle:
-    return ModelFiles(None, None, config.vocab_file, config.do_lower_case
-                      if config.do_lower_case is not None else True)
+    vocab_file, lower = config.vocab_file, config.do_lower_case
+    if not vocab_file or lower is None:
+      from bert_tf import hub  # pylint: disable=g-import-not-at-top
+      module_vocab_file, module_lower = hub.module_vocab(config.bert_hub_module_handle)
+      vocab_file = vocab_file or module_vocab_file
+      lower = lower if lower is not None else (module_lower if module_lower is not None
+                                                else True)
+    return ModelFiles(None, None, vocab_file, lower)
   if all(explicit) or (config.vocab_file and config.bert_config_file and not config.model):
     return ModelFiles(config.bert_config_file, config.init_checkpoint, config.vocab_file,
                       True if config.do_lower_case is None else config.do_lower_case)

@@ -8,6 +8,7 @@ vocab.txt, so the directory alone is enough to export or serve the model).
 """
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -24,19 +25,23 @@ from bert_tf import features
 from bert_tf import metrics as metrics_lib
 from bert_tf import modeling
 from bert_tf import pretrained
+from bert_tf.predictor import (MODEL_INFO_FILE, THRESHOLDS_FILE, decide, load_model_info,
+                               load_thresholds)
 from bert_tf import tokenization
 from bert_tf import training
 from bert_tf.config import BertConfig
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError, atomic_path, write_text_atomic
 
-MODEL_INFO_FILE = "model_info.json"
-THRESHOLDS_FILE = "thresholds.json"
 
 
 def run_classifier(config):
   """Runs what config asks for (do_train/do_eval/do_predict); returns a result dict."""
   os.makedirs(config.output_dir, exist_ok=True)
+  info = load_model_info(config.output_dir, required=False)
+  if info and info.get("bert_hub_module_handle") and not config.do_train and not (
+      config.bert_hub_module_handle or config.init_checkpoint or config.model):
+    config = dataclasses.replace(config, bert_hub_module_handle=info["bert_hub_module_handle"])
   write_text_atomic(os.path.join(config.output_dir, "run_config.json"), config.to_json_string())
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
@@ -45,11 +50,13 @@ def run_classifier(config):
   files = _model_files(config)
   tokenization.validate_case_matches_checkpoint(files.do_lower_case, files.init_checkpoint)
   tokenizer = tokenization.FullTokenizer(files.vocab_file, files.do_lower_case)
-  bert_config = BertConfig.from_json_file(files.bert_config_file)
-  if config.max_seq_length > bert_config.max_position_embeddings:
-    raise UsageError("Cannot use --max_seq_length=%d because the BERT model was only trained "
-                     "up to sequence length %d." % (config.max_seq_length,
-                                                    bert_config.max_position_embeddings))
+  bert_config = None
+  if not config.bert_hub_module_handle:
+    bert_config = BertConfig.from_json_file(files.bert_config_file)
+    if config.max_seq_length > bert_config.max_position_embeddings:
+      raise UsageError("Cannot use --max_seq_length=%d because the BERT model was only trained "
+                       "up to sequence length %d." % (config.max_seq_length,
+                                                      bert_config.max_position_embeddings))
   strategy = distribute.get_strategy(config)
   distribute.check_batch_sizes(config, strategy)
 
@@ -65,13 +72,10 @@ def run_classifier(config):
   _save_model_info(config, files, bert_config, data)
 
   with strategy.scope():
-    encoder = modeling.build_encoder(bert_config)
-    model = classifier.build_classifier(
-        encoder, data.num_labels, head_hidden_size=config.head_hidden_size,
-        dropout=config.head_dropout, freeze_encoder=config.freeze_encoder,
-        initializer_range=bert_config.initializer_range)
-  variables = dict(modeling.google_variable_map(encoder))
-  variables.update(classifier.head_variable_map(model))
+    model, encoder, variables = classifier.create_classifier(
+        data.num_labels, bert_config, config.bert_hub_module_handle,
+        head_hidden_size=config.head_hidden_size, dropout=config.head_dropout,
+        freeze_encoder=config.freeze_encoder)
   main_metric = config.best_metric or metrics_lib.main_metric_name(config.task_name,
                                                                    data.task_type)
 
@@ -92,7 +96,7 @@ def run_classifier(config):
         warmup_proportion=config.warmup_proportion, weight_decay=config.weight_decay,
         clip_norm=config.clip_norm, adam_bias_correction=config.adam_bias_correction,
         layerwise_lr_decay=config.layerwise_lr_decay,
-        num_layers=bert_config.num_hidden_layers,
+        num_layers=bert_config.num_hidden_layers if bert_config else 12,
         save_checkpoints_steps=config.save_checkpoints_steps,
         iterations_per_loop=config.iterations_per_loop,
         keep_checkpoint_max=config.keep_checkpoint_max,
@@ -105,7 +109,7 @@ def run_classifier(config):
                  settings.num_train_examples, settings.train_batch_size,
                  settings.num_train_steps, settings.num_warmup_steps)
     init_fn = None
-    if files.init_checkpoint:
+    if files.init_checkpoint and not config.bert_hub_module_handle:
       init_fn = lambda: modeling.load_google_checkpoint(encoder, files.init_checkpoint)
     evaluate_fn = None
     if eval_during_training:
@@ -147,12 +151,10 @@ def run_classifier(config):
 
 def _model_files(config):
   """Model files; eval/predict on a trained output_dir use the copies saved there."""
-  info_path = os.path.join(config.output_dir, MODEL_INFO_FILE)
+  info = load_model_info(config.output_dir, required=False)
   explicit = config.vocab_file or config.bert_config_file or config.model or \
-      config.init_checkpoint
-  if not config.do_train and not explicit and os.path.exists(info_path):
-    with open(info_path) as f:
-      info = json.load(f)
+      config.init_checkpoint or config.bert_hub_module_handle
+  if not config.do_train and not explicit and info:
     return pretrained.ModelFiles(
         os.path.join(config.output_dir, "bert_config.json"), None,
         os.path.join(config.output_dir, "vocab.txt"),
@@ -169,15 +171,6 @@ def _google_eval_keys(results, global_step, main_metric):
   return out
 
 
-def load_thresholds(output_dir, label_list):
-  path = os.path.join(output_dir, THRESHOLDS_FILE)
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    saved = json.load(f)
-  return np.array([saved.get(label, 0.5) for label in label_list])
-
-
 def write_test_results(output_dir, probs, task_type):
   """test_results.tsv exactly as Google writes it: one line per real test example."""
   with atomic_path(os.path.join(output_dir, "test_results.tsv")) as tmp:
@@ -185,16 +178,6 @@ def write_test_results(output_dir, probs, task_type):
       for row in probs:
         row = np.atleast_1d(row).astype(np.float32)
         writer.write("\t".join(str(p) for p in row) + "\n")
-
-
-def decide(probs, task_type, label_list, thresholds=None):
-  """Probabilities -> the predicted label (str), labels (list) or score (float)."""
-  if task_type == "regression":
-    return [float(np.atleast_1d(p)[0]) for p in probs]
-  if task_type == "multi_label":
-    cut = np.full(len(label_list), 0.5) if thresholds is None else thresholds
-    return [[label_list[j] for j in np.flatnonzero(p >= cut)] for p in probs]
-  return [label_list[int(np.argmax(p))] for p in probs]
 
 
 def write_predictions_csv(output_dir, examples, probs, task_type, label_list, thresholds=None):
@@ -218,17 +201,17 @@ def write_predictions_csv(output_dir, examples, probs, task_type, label_list, th
 def _save_model_info(config, files, bert_config, data):
   """Copies config + vocab and records what export and the predictor need."""
   out = config.output_dir
-  with atomic_path(os.path.join(out, "bert_config.json")) as tmp:
-    with open(tmp, "w") as f:
-      f.write(bert_config.to_json_string())
+  if bert_config is not None:
+    write_text_atomic(os.path.join(out, "bert_config.json"), bert_config.to_json_string())
   if os.path.abspath(files.vocab_file) != os.path.abspath(os.path.join(out, "vocab.txt")):
     with atomic_path(os.path.join(out, "vocab.txt")) as tmp:
       shutil.copyfile(files.vocab_file, tmp)
   info = dict(task_name=config.task_name, task_type=data.task_type, label_list=data.label_list,
               max_seq_length=config.max_seq_length, do_lower_case=files.do_lower_case,
               head_hidden_size=config.head_hidden_size, truncation=config.truncation,
-              head_tokens=config.head_tokens, text_pair=config.text_b_column is not None or
-              _is_pair_task(config.task_name))
+              head_tokens=config.head_tokens,
+              bert_hub_module_handle=config.bert_hub_module_handle,
+              text_pair=config.text_b_column is not None or _is_pair_task(config.task_name))
   write_text_atomic(os.path.join(out, MODEL_INFO_FILE), json.dumps(info, indent=1) + "\n")
 
 

@@ -289,6 +289,10 @@ def train(model, model_variables, strategy, settings, evaluate_fn=None, init_fn=
     examples_seen += n * s.train_batch_size
     if progress is not None:
       progress.update(step, values=[("loss", last_loss)])
+    if step % s.log_every_steps == 0 or step == s.num_train_steps:
+      logging.info("step %d/%d: loss %.4f, lr %.3g, %.1f examples/s", step, s.num_train_steps,
+                   last_loss, float(optimizer.learning_rate()),
+                   examples_seen / (time.time() - started))
     with writer.as_default(step=step):
       tf.summary.scalar("loss", last_loss)
       tf.summary.scalar("learning_rate", optimizer.learning_rate())

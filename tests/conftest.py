@@ -24,10 +24,6 @@ TINY_CONFIG = dict(vocab_size=len(TINY_VOCAB), hidden_size=24, num_hidden_layers
                    max_position_embeddings=40, type_vocab_size=2, initializer_range=0.02)
 
 
-def pytest_configure(config):
-  config.addinivalue_line("markers", "slow: uses the real MiniLM model (minutes on CPU)")
-
-
 def random_google_weights(config, seed=0):
   """Random weights under Google's checkpoint names, as NumPy arrays."""
   rng = np.random.default_rng(seed)

@@ -100,7 +100,7 @@ def _read_hf_weights_as_google(path):
   return out
 
 
-@pytest.mark.slow
+@pytest.mark.real_model
 def test_minilm_matches_numpy_forward(tmp_path):
   """The converted all-MiniLM-L6-v2 vs a NumPy pass over the raw safetensors."""
   hf_dir = minilm_hf_dir()

@@ -1,0 +1,288 @@
+"""Exports: SavedModel for TF Serving (text in), TF-Hub encoder + preprocessor, TFLite.
+
+  python -m bert_tf.export --output_dir=RUN --export_dir=EXPORT            # SavedModel
+  python -m bert_tf.export --output_dir=RUN --export_dir=EXPORT --format=tflite \
+      --quantization=int8                                                  # TFLite
+  python -m bert_tf.export --model=all-MiniLM-L6-v2 --export_dir=HUB --format=hub
+
+SavedModel layout: EXPORT/<version>/ (TF Serving's versioned layout) with
+  serving_default: text_a (and text_b for pair tasks) [batch] string ->
+      probabilities, label_ids, label_names (multi-label: labels, 0/1 per label;
+      regression: score)
+  serve_ids: input_word_ids, input_mask, input_type_ids [batch, seq] int32 -> same;
+      it needs no tensorflow-text ops, so any TF runtime serves it.
+A string-in SavedModel needs `import tensorflow_text` before loading (its ops).
+Every export is written to a temporary directory and renamed into place.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+from absl import flags
+
+from bert_tf import classifier
+from bert_tf import modeling
+from bert_tf import pretrained
+from bert_tf.errors import UsageError, run_main
+from bert_tf.predictor import MODEL_INFO_FILE, load_trained_classifier
+from bert_tf.text_graph import BertTextPreprocessor
+
+ID_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def _ids_signature(seq_length=None, batch=None):
+  return {name: tf.TensorSpec([batch, seq_length], tf.int32, name=name) for name in ID_INPUTS}
+
+
+class ClassifierServingModule(tf.Module):
+  """The fine-tuned classifier with text-in and ids-in serving functions."""
+
+  def __init__(self, model, info, vocab_file):
+    super().__init__(name="bert_tf_classifier")
+    self.model = model
+    self.task_type = info["task_type"]
+    self.preprocessor = BertTextPreprocessor(
+        vocab_file, info["do_lower_case"], info["max_seq_length"],
+        truncation=info.get("truncation", "head"), head_tokens=info.get("head_tokens", 128))
+    labels = info["label_list"] or ["score"]
+    self.label_names = tf.constant(labels)
+    thresholds = info.get("thresholds") or [0.5] * len(labels)
+    self.thresholds = tf.constant(np.asarray(thresholds, np.float32))
+    self.text_pair = bool(info.get("text_pair"))
+
+  def _outputs(self, features):
+    logits = self.model(features, training=False)
+    probs = classifier.probabilities(logits, self.task_type)
+    if self.task_type == "regression":
+      return {"score": tf.squeeze(probs, -1)}
+    if self.task_type == "multi_label":
+      decided = tf.cast(probs >= self.thresholds, tf.int32)
+      names = tf.strings.reduce_join(
+          tf.where(decided > 0, self.label_names, ""), axis=-1, separator=",")
+      names = tf.strings.regex_replace(tf.strings.regex_replace(names, ",+", ","), "^,|,$", "")
+      return {"probabilities": probs, "label_ids": decided, "label_names": names}
+    ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+    return {"probabilities": probs, "label_ids": ids,
+            "label_names": tf.gather(self.label_names, ids)}
+
+  def serve_ids(self, input_word_ids, input_mask, input_type_ids):
+    return self._outputs(dict(input_word_ids=input_word_ids, input_mask=input_mask,
+                              input_type_ids=input_type_ids))
+
+  def serve_text(self, text_a, text_b=None):
+    return self._outputs(self.preprocessor(text_a, text_b))
+
+  def signatures(self):
+    ids_fn = tf.function(self.serve_ids).get_concrete_function(**_ids_signature())
+    text = tf.TensorSpec([None], tf.string, name="text_a")
+    if self.text_pair:
+      text_fn = tf.function(lambda text_a, text_b: self.serve_text(text_a, text_b))
+      text_fn = text_fn.get_concrete_function(text, tf.TensorSpec([None], tf.string,
+                                                                  name="text_b"))
+    else:
+      text_fn = tf.function(lambda text_a: self.serve_text(text_a)).get_concrete_function(text)
+    return {"serving_default": text_fn, "serve_ids": ids_fn}
+
+
+def _next_version(export_dir):
+  versions = [int(d) for d in os.listdir(export_dir) if d.isdigit()] if os.path.isdir(
+      export_dir) else []
+  return max(versions, default=0) + 1
+
+
+def _save_atomic(module, path, signatures=None, extra_files=None):
+  """tf.saved_model.save into a temporary sibling directory, then rename to `path`."""
+  parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+  try:
+    tf.saved_model.save(module, tmp, signatures=signatures)
+    for name, content in (extra_files or {}).items():
+      os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+      with open(os.path.join(tmp, "assets.extra", name), "w") as f:
+        f.write(content)
+    if os.path.exists(path):
+      shutil.rmtree(path)
+    os.replace(tmp, path)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return path
+
+
+def export_saved_model(output_dir, export_dir, checkpoint=None, version=None):
+  """Exports a trained output_dir to export_dir/<version>/; returns that path."""
+  model, info = load_trained_classifier(output_dir, checkpoint)
+  module = ClassifierServingModule(model, info, os.path.join(output_dir, "vocab.txt"))
+  version = version or _next_version(export_dir)
+  path = os.path.join(export_dir, str(version))
+  extra = {MODEL_INFO_FILE: json.dumps(info, indent=1)}
+  return _save_atomic(module, path, signatures=module.signatures(), extra_files=extra)
+
+
+# ============================================================================
+# TF-Hub format
+# ============================================================================
+class _HubPreprocessor(tf.Module):
+  """TF-Hub style preprocessor: __call__(strings) -> encoder inputs; tokenize()."""
+
+  def __init__(self, preprocessor):
+    super().__init__(name="bert_preprocessor")
+    self.preprocessor = preprocessor
+    self.vocab_file = preprocessor.vocab_file
+    self.do_lower_case = preprocessor.do_lower_case
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def __call__(self, text):
+    return self.preprocessor(text)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def tokenize(self, text):
+    return self.preprocessor.tokenize(text)
+
+
+def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_length=128):
+  """Writes export_dir/encoder (hub BERT encoder) and export_dir/preprocessor."""
+  # Attributes that hub consumers (and our hub.module_vocab) read.
+  encoder.vocab_file = tf.saved_model.Asset(vocab_file)
+  encoder.do_lower_case = tf.Variable(do_lower_case, trainable=False)
+  parent = os.path.abspath(export_dir)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=".tmp-hub-", dir=parent)
+  try:
+    encoder.save(os.path.join(tmp, "model"), include_optimizer=False, save_format="tf")
+    _replace_dir(os.path.join(tmp, "model"), os.path.join(export_dir, "encoder"))
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  preprocessor = _HubPreprocessor(BertTextPreprocessor(vocab_file, do_lower_case,
+                                                       max_seq_length))
+  _save_atomic(preprocessor, os.path.join(export_dir, "preprocessor"))
+  return os.path.join(export_dir, "encoder"), os.path.join(export_dir, "preprocessor")
+
+
+def _replace_dir(src, dst):
+  if os.path.exists(dst):
+    shutil.rmtree(dst)
+  os.replace(src, dst)
+
+
+def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
+  """A Google-format model directory (or named model) -> TF-Hub encoder + preprocessor."""
+  files = pretrained.model_files(model_dir)
+  encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
+  return export_hub_encoder(encoder, files.vocab_file, files.do_lower_case, export_dir,
+                            max_seq_length)
+
+
+# ============================================================================
+# TFLite
+# ============================================================================
+QUANTIZATIONS = ("float32", "float16", "int8")
+
+
+def export_tflite(output_dir, path, quantization="float32", checkpoint=None, batch_size=1):
+  """The classifier as a builtin-ops TFLite model: ids in ([batch, max_seq_length]),
+  probabilities out. int8 is dynamic-range quantization (weights int8)."""
+  if quantization not in QUANTIZATIONS:
+    raise UsageError("--quantization must be one of %s." % ", ".join(QUANTIZATIONS))
+  model, info = load_trained_classifier(output_dir, checkpoint)
+  task_type = info["task_type"]
+
+  @tf.function
+  def probabilities(input_word_ids, input_mask, input_type_ids):
+    logits = model(dict(input_word_ids=input_word_ids, input_mask=input_mask,
+                        input_type_ids=input_type_ids), training=False)
+    return {"probabilities": classifier.probabilities(logits, task_type)}
+
+  concrete = probabilities.get_concrete_function(
+      **_ids_signature(info["max_seq_length"], batch_size))
+  converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+  if quantization == "float16":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+  elif quantization == "int8":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  flatbuffer = converter.convert()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "wb") as f:
+    f.write(flatbuffer)
+  os.replace(tmp, path)
+  return path
+
+
+def tflite_interpreter(path):
+  """A TFLite interpreter: ai-edge-litert's when installed, else TF's (builtin ops)."""
+  try:
+    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
+  interpreter = Interpreter(model_path=path)
+  interpreter.allocate_tensors()
+  return interpreter
+
+
+def run_tflite(interpreter, features):
+  """Feeds dict(input_word_ids, input_mask, input_type_ids) and returns the output array."""
+  for detail in interpreter.get_input_details():
+    name = next(n for n in ID_INPUTS if n in detail["name"])
+    interpreter.set_tensor(detail["index"], np.asarray(features[name], detail["dtype"]))
+  interpreter.invoke()
+  return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+# ============================================================================
+# Command line
+# ============================================================================
+def main(argv):
+  del argv
+  f = flags.FLAGS
+  if f.format == "hub":
+    source = f.output_dir or f.model or pretrained.DEFAULT_MODEL
+    if f.output_dir:
+      model, info = load_trained_classifier(f.output_dir, f.checkpoint)
+      encoder = _encoder_of(model)
+      paths = export_hub_encoder(encoder, os.path.join(f.output_dir, "vocab.txt"),
+                                 info["do_lower_case"], f.export_dir, info["max_seq_length"])
+    else:
+      paths = export_pretrained_to_hub(source, f.export_dir, f.max_seq_length)
+    print("TF-Hub encoder: %s\nTF-Hub preprocessor: %s" % paths)
+  elif f.format == "tflite":
+    if not f.output_dir:
+      raise UsageError("--format=tflite needs --output_dir (a training run).")
+    path = f.export_dir if f.export_dir.endswith(".tflite") else os.path.join(
+        f.export_dir, "model_%s.tflite" % f.quantization)
+    export_tflite(f.output_dir, path, f.quantization, f.checkpoint)
+    print("TFLite model: %s (%.1f MB)" % (path, os.path.getsize(path) / 1e6))
+  else:
+    if not f.output_dir:
+      raise UsageError("--format=saved_model needs --output_dir (a training run).")
+    path = export_saved_model(f.output_dir, f.export_dir, f.checkpoint, f.version)
+    print("SavedModel for TF Serving: %s" % path)
+
+
+def _encoder_of(model):
+  """The encoder inside a classifier built by classifier.build_classifier."""
+  for name in ("bert_encoder", "hub_encoder"):
+    try:
+      return model.get_layer(name)
+    except ValueError:
+      pass
+  raise UsageError("No encoder layer found in the classifier.")
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("output_dir", None, "A training output_dir to export.")
+  flags.DEFINE_string("model", None, "With --format=hub and no --output_dir: a named model or "
+                      "Google-format directory to export as a TF-Hub encoder.")
+  flags.DEFINE_string("export_dir", None, "Where to write the export.")
+  flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "hub"], "What to export.")
+  flags.DEFINE_enum("quantization", "float32", list(QUANTIZATIONS), "TFLite weights.")
+  flags.DEFINE_string("checkpoint", None, "model.ckpt-N to export (default: best, else latest).")
+  flags.DEFINE_integer("version", None, "SavedModel version directory (default: next).")
+  flags.DEFINE_integer("max_seq_length", 128, "Preprocessor sequence length (--format=hub).")
+  flags.mark_flag_as_required("export_dir")
+  run_main(main)

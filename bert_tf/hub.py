@@ -1,0 +1,84 @@
+"""TF-Hub BERT encoders (a hub handle or a local SavedModel) under our encoder contract.
+
+A TF2 hub BERT encoder takes dict(input_word_ids, input_mask, input_type_ids) and
+returns dict(pooled_output, sequence_output, encoder_outputs): the same contract
+as modeling.build_encoder, so classifier.build_classifier takes either. The vocab
+and casing come from the module's `vocab_file` asset and `do_lower_case` variable.
+
+No network is reachable at run time here: a handle that is not a local directory
+is tried through tensorflow_hub once and fails with one clear line.
+"""
+
+import os
+
+import tensorflow as tf
+
+from bert_tf.errors import UsageError
+
+
+def _hub():
+  import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+  return hub
+
+
+def resolve_handle(handle):
+  """A local SavedModel directory for `handle` (downloading only if it is a URL)."""
+  if os.path.isdir(handle):
+    if not os.path.exists(os.path.join(handle, "saved_model.pb")):
+      raise UsageError("--bert_hub_module_handle=%s is a directory without saved_model.pb." %
+                       handle)
+    return handle
+  if not handle.startswith(("http://", "https://", "gs://")):
+    raise UsageError("--bert_hub_module_handle=%s: no such directory (and not a URL)." % handle)
+  try:
+    return _hub().resolve(handle)
+  except Exception as e:  # pylint: disable=broad-except
+    raise UsageError("Cannot download TF-Hub module %s (%s): without network access, download "
+                     "it elsewhere and pass its local directory." %
+                     (handle, str(e).splitlines()[0][:200] if str(e) else type(e).__name__)
+                     ) from None
+
+
+def module_vocab(handle):
+  """(vocab_file, do_lower_case) from a hub encoder's or preprocessor's assets."""
+  path = resolve_handle(handle)
+  loaded = tf.saved_model.load(path)
+  vocab = getattr(loaded, "vocab_file", None)
+  if vocab is None:
+    asset = os.path.join(path, "assets", "vocab.txt")
+    if not os.path.exists(asset):
+      raise UsageError("TF-Hub module %s has no vocab_file asset: pass --vocab_file." % handle)
+    vocab_file = asset
+  else:
+    vocab_file = vocab.asset_path.numpy().decode("utf-8")
+  lower = getattr(loaded, "do_lower_case", None)
+  return vocab_file, (bool(lower.numpy()) if lower is not None else None)
+
+
+def load_hub_encoder(handle, trainable=True, name="hub_encoder"):
+  """A Keras encoder model wrapping hub.KerasLayer (fine-tunable when trainable)."""
+  import tf_keras as keras  # pylint: disable=g-import-not-at-top
+  path = resolve_handle(handle)
+  layer = _hub().KerasLayer(path, trainable=trainable, name="hub_layer")
+  inputs = dict(
+      input_word_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_word_ids"),
+      input_mask=keras.Input(shape=(None,), dtype=tf.int32, name="input_mask"),
+      input_type_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_type_ids"))
+  outputs = layer(inputs)
+  missing = {"pooled_output", "sequence_output"} - set(outputs)
+  if missing:
+    raise UsageError("TF-Hub module %s is not a BERT encoder: outputs lack %s." %
+                     (handle, ", ".join(sorted(missing))))
+  return keras.Model(inputs, dict(pooled_output=outputs["pooled_output"],
+                                  sequence_output=outputs["sequence_output"]), name=name)
+
+
+def hub_variable_map(encoder, scope="hub"):
+  """{checkpoint name: variable} for a hub encoder's variables, by their own names."""
+  names = {}
+  for variable in encoder.variables:
+    name = "%s/%s" % (scope, variable.name.split(":")[0])
+    if name in names:
+      raise ValueError("Duplicate variable name %s in the hub module." % name)
+    names[name] = variable
+  return names
