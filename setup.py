@@ -19,6 +19,8 @@ setup(
         "tf-keras>=2.21,<2.22",
         "tensorflow-hub>=0.16.1,<0.17",
         "tensorboard>=2.20",  # TensorBoard logs (TF 2.21 no longer pulls it in)
+        # tensorflow-hub 0.16 imports pkg_resources, which setuptools 81 removed.
+        "setuptools<81",
         "pandas>=2.0",
         "scikit-learn>=1.3",
         "numpy>=1.26",

@@ -1,0 +1,138 @@
+"""SavedModel (text in / ids in), TFLite, TF-Hub export and fine-tuning, predictor."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import export, hub, modeling, predictor, text_graph
+from bert_tf.config import RunConfig
+from bert_tf.runner import run_classifier
+from conftest import TINY_CONFIG, write_google_model
+from test_training import write_sentiment_csv
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEXTS = ["the good movie", "a bad film !", "unwanted running is not very fun", "中国 好", ""]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  tmp = tmp_path_factory.mktemp("export")
+  model_dir, _ = write_google_model(str(tmp / "tiny"), TINY_CONFIG)
+  data = tmp / "data"
+  data.mkdir()
+  write_sentiment_csv(str(data / "train.csv"), 64, seed=1)
+  out = str(tmp / "run")
+  run_classifier(RunConfig(
+      output_dir=out, data_dir=str(data), task_name="file", do_train=True,
+      init_checkpoint=model_dir + "/bert_model.ckpt", bert_config_file=model_dir +
+      "/bert_config.json", vocab_file=model_dir + "/vocab.txt", max_seq_length=16,
+      train_batch_size=16, learning_rate=1e-3, num_train_epochs=1, save_checkpoints_steps=4))
+  return dict(tmp=tmp, out=out, model_dir=model_dir, data=str(data))
+
+
+def test_saved_model_signatures_match_predictor(trained):
+  export_dir = str(trained["tmp"] / "serving")
+  path = export.export_saved_model(trained["out"], export_dir)
+  assert path.endswith(os.path.join("serving", "1"))
+  assert export.export_saved_model(trained["out"], export_dir).endswith("2")  # next version
+  reference = predictor.Predictor(trained["out"]).predict_proba(TEXTS)
+
+  import tensorflow_text  # noqa: F401  (the string-in signature's ops)
+  loaded = tf.saved_model.load(path)
+  text_sig = loaded.signatures["serving_default"]
+  out = text_sig(text_a=tf.constant(TEXTS))
+  assert np.abs(out["probabilities"].numpy() - reference).max() <= 1e-5
+  assert [x.decode() for x in out["label_names"].numpy()] == [
+      ["neg", "pos"][i] for i in reference.argmax(1)]
+  ids_sig = loaded.signatures["serve_ids"]
+  features = text_graph.BertTextPreprocessor(trained["out"] + "/vocab.txt", True, 16)(
+      tf.constant(TEXTS))
+  ids_out = ids_sig(**features)
+  np.testing.assert_allclose(ids_out["probabilities"].numpy(), reference, atol=1e-5)
+  # The model_info the predictor needs travels with the export.
+  info = json.load(open(os.path.join(path, "assets.extra", "model_info.json")))
+  assert info["label_list"] == ["neg", "pos"]
+  saved_predictor = predictor.Predictor(path)
+  np.testing.assert_allclose(saved_predictor.predict_proba(TEXTS), reference, atol=1e-5)
+
+
+def test_tflite_float_and_int8(trained):
+  ref = predictor.Predictor(trained["out"])
+  from bert_tf.features import featurize
+  from bert_tf.processors import InputExample
+  arrays = featurize([InputExample(str(i), t) for i, t in enumerate(TEXTS)], ref.label_list, 16,
+                     ref.tokenizer, num_workers=1, show_progress=False)
+  expected = ref.predict_proba(TEXTS)
+  for quantization, tolerance in (("float32", 1e-4), ("float16", 5e-2), ("int8", 0.2)):
+    path = export.export_tflite(trained["out"], str(trained["tmp"] / ("m_%s.tflite" % quantization)),
+                                quantization)
+    interpreter = export.tflite_interpreter(path)
+    got = np.concatenate([export.run_tflite(interpreter, dict(
+        input_word_ids=arrays.input_ids[i:i + 1], input_mask=arrays.input_mask[i:i + 1],
+        input_type_ids=arrays.segment_ids[i:i + 1])) for i in range(len(TEXTS))])
+    assert np.abs(got - expected).max() <= tolerance, quantization
+
+
+def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
+  encoder_dir, preprocessor_dir = export.export_pretrained_to_hub(
+      trained["model_dir"], str(tmp_path / "hub"), max_seq_length=16)
+  ours = modeling.load_encoder(trained["model_dir"])
+  hub_encoder = hub.load_hub_encoder(encoder_dir, trainable=True)
+  vocab_file, lower = hub.module_vocab(encoder_dir)
+  assert lower is True and open(vocab_file).read() == open(
+      trained["model_dir"] + "/vocab.txt").read()
+  import tensorflow_hub
+  import tensorflow_text  # noqa: F401
+  preprocess = tensorflow_hub.KerasLayer(preprocessor_dir)
+  inputs = preprocess(tf.constant(TEXTS))
+  np.testing.assert_allclose(hub_encoder(inputs)["pooled_output"].numpy(),
+                             ours(inputs)["pooled_output"].numpy(), atol=1e-5)
+
+  out = str(tmp_path / "hub_run")
+  config = RunConfig(output_dir=out, data_dir=trained["data"], task_name="file", do_train=True,
+                     do_predict=True, test_file=trained["data"] + "/train.csv",
+                     bert_hub_module_handle=encoder_dir, max_seq_length=16,
+                     train_batch_size=16, learning_rate=1e-3, num_train_epochs=1)
+  result = run_classifier(config)
+  assert result["train"]["global_step"] == 3  # int(57 train rows / 16) after the dev split
+  stored = tf.train.load_checkpoint(os.path.join(out, "model.ckpt-3"))
+  names = stored.get_variable_to_shape_map()
+  assert "output_weights" in names and any(n.startswith("hub/") for n in names)
+  # The encoder itself was fine-tuned, not only the head.
+  changed = [n for n in names if n.startswith("hub/") and not n.endswith(("adam_m", "adam_v"))
+             and "word_embeddings" in n]
+  assert changed
+  before = dict((v.name.split(":")[0], v.numpy()) for v in ours.variables)
+  after = stored.get_tensor(changed[0])
+  assert not any(np.array_equal(after, b) for b in before.values() if b.shape == after.shape)
+  # Predict-only later on that output_dir finds the hub module from model_info.json.
+  again = run_classifier(RunConfig(output_dir=out, data_dir=trained["data"], task_name="file",
+                                   do_predict=True, test_file=trained["data"] + "/train.csv",
+                                   max_seq_length=16))
+  assert again["predict"]["num_examples"] == 64
+
+
+def test_hub_handle_without_network_is_one_clear_line():
+  from bert_tf.errors import UsageError
+  with pytest.raises(UsageError, match="Cannot download TF-Hub module .*local directory"):
+    hub.resolve_handle("https://tfhub.dev/tensorflow/bert_en_uncased_L-12_H-768_A-12/4")
+  with pytest.raises(UsageError, match="no such directory"):
+    hub.resolve_handle("/nonexistent/module")
+
+
+def test_predictor_cli(trained, tmp_path):
+  texts = tmp_path / "texts.txt"
+  texts.write_text("the good movie\na bad film\n")
+  proc = subprocess.run([sys.executable, "-m", "bert_tf.predictor", "--model_dir=" + trained["out"],
+                         "--input_file=" + str(texts)], capture_output=True, text=True,
+                        cwd=REPO, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = [json.loads(l) for l in proc.stdout.splitlines()]
+  assert [l["text"] for l in lines] == ["the good movie", "a bad film"]
+  assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
+             for l in lines)

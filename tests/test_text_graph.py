@@ -1,0 +1,61 @@
+"""The in-graph (tensorflow-text) tokenizer and packer against FullTokenizer + featurize."""
+
+import random
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import features, text_graph, tokenization
+from bert_tf.processors import InputExample
+from conftest import minilm_hf_dir
+from test_tokenization import EDGE_CASES
+
+# Documented differences: TF lower-cases Greek capital sigma to 'σ' everywhere,
+# Python to 'ς' at the end of a word.
+KNOWN_DIFFERENT = {"ΣΊΣΥΦΟΣ ΟΔΥΣΣΕΎΣ"}
+
+
+def _vocab_files(tiny_vocab_file):
+  files = [tiny_vocab_file]
+  try:
+    files.append(minilm_hf_dir() + "/vocab.txt")
+  except pytest.skip.Exception:
+    pass
+  return files
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_in_graph_tokenizer_matches_full_tokenizer(tiny_vocab_file, do_lower_case):
+  rng = random.Random(5)
+  ascii_texts = ["".join(chr(rng.randrange(32, 127)) for _ in range(rng.randrange(0, 50)))
+                 for _ in range(300)]
+  for vocab_file in _vocab_files(tiny_vocab_file):
+    reference = tokenization.FullTokenizer(vocab_file, do_lower_case)
+    graph = text_graph.BertTextPreprocessor(vocab_file, do_lower_case)
+    texts = EDGE_CASES + ascii_texts
+    got = graph.tokenize(tf.constant(texts)).to_list()
+    for text, ids in zip(texts, got):
+      if do_lower_case and text in KNOWN_DIFFERENT:
+        continue
+      assert ids == reference.tokenize_to_ids(text), repr(text)
+
+
+@pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
+def test_in_graph_packing_matches_featurize(tiny_vocab_file, truncation):
+  words = ["the", "good", "movie", "unwanted", "running", "is", "not", "very", "fun", "中", ","]
+  rng = random.Random(3)
+  sentence = lambda: " ".join(rng.choice(words) for _ in range(rng.randrange(0, 14)))
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  for pairs in (False, True):
+    texts_a = [sentence() for _ in range(60)]
+    texts_b = [sentence() for _ in range(60)] if pairs else None
+    examples = [InputExample(str(i), a, texts_b[i] if pairs else None, "0")
+                for i, a in enumerate(texts_a)]
+    expected = features.featurize(examples, ["0"], 12, tok, truncation=truncation,
+                                  head_tokens=4, num_workers=1)
+    graph = text_graph.BertTextPreprocessor(tiny_vocab_file, True, 12, truncation, 4)
+    got = graph(tf.constant(texts_a), tf.constant(texts_b) if pairs else None)
+    np.testing.assert_array_equal(got["input_word_ids"].numpy(), expected.input_ids)
+    np.testing.assert_array_equal(got["input_mask"].numpy(), expected.input_mask)
+    np.testing.assert_array_equal(got["input_type_ids"].numpy(), expected.segment_ids)
