@@ -28,8 +28,9 @@ setup(
     extras_require={
         # bert-tensorflow is Google's own tokenization.py etc.: the independent
         # reference our tokenizer and TFRecords are checked against.
-        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "six"],
-        "bench": ["ai-edge-litert>=2.3"],
+        # ai-edge-litert runs TFLite models with tf-text's custom ops (string in).
+        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "six", "ai-edge-litert>=2.3"],
+        "bench": ["tokenizers>=0.20"],
     },
     entry_points={"console_scripts": [
         "bert-tf-classifier=run_classifier:console_main",

@@ -120,6 +120,7 @@ class RunConfig:
   gcp_project: Optional[str] = None
   master: Optional[str] = None
   num_tpu_cores: int = 8
+  tpu_job_name: Optional[str] = None      # in the PyPI release of Google's script
   # ---- model source ----
   model: Optional[str] = None             # a named model or Google-format directory
   bert_hub_module_handle: Optional[str] = None

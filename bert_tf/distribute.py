@@ -38,7 +38,8 @@ def get_strategy(config):
       raise UsageError("--strategy=tpu needs --tpu_name (or --master).")
     try:
       resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-          tpu=config.tpu_name or config.master, zone=config.tpu_zone, project=config.gcp_project)
+          tpu=config.tpu_name or config.master, zone=config.tpu_zone, project=config.gcp_project,
+          **({"job_name": config.tpu_job_name} if config.tpu_job_name else {}))
       tf.config.experimental_connect_to_cluster(resolver)
       tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, tf.errors.OpError) as e:

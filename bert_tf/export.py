@@ -29,7 +29,8 @@ from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf.errors import UsageError, run_main
 from bert_tf.predictor import MODEL_INFO_FILE, load_trained_classifier
-from bert_tf.text_graph import BertTextPreprocessor
+from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
+from bert_tf.tokenization import load_vocab
 
 ID_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
@@ -183,23 +184,47 @@ def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
 QUANTIZATIONS = ("float32", "float16", "int8")
 
 
-def export_tflite(output_dir, path, quantization="float32", checkpoint=None, batch_size=1):
-  """The classifier as a builtin-ops TFLite model: ids in ([batch, max_seq_length]),
-  probabilities out. int8 is dynamic-range quantization (weights int8)."""
+def export_tflite(output_dir, path, quantization="float32", checkpoint=None, batch_size=1,
+                  text_input=False):
+  """The classifier as a TFLite model, probabilities out.
+
+  ids in ([batch, max_seq_length] int32, builtin ops only) by default; with
+  `text_input`, one raw string in ([1]), tokenized inside by tf-text's
+  FastBertTokenizer, which needs tf-text's TFLite custom ops at run time (see
+  `tflite_interpreter`) and normalises text slightly differently from Google's
+  tokenizer (NFKC-style case folding); single-text tasks only. int8 is
+  dynamic-range quantization (int8 weights).
+  """
   if quantization not in QUANTIZATIONS:
     raise UsageError("--quantization must be one of %s." % ", ".join(QUANTIZATIONS))
   model, info = load_trained_classifier(output_dir, checkpoint)
-  task_type = info["task_type"]
+  task_type, length = info["task_type"], info["max_seq_length"]
 
-  @tf.function
-  def probabilities(input_word_ids, input_mask, input_type_ids):
-    logits = model(dict(input_word_ids=input_word_ids, input_mask=input_mask,
-                        input_type_ids=input_type_ids), training=False)
+  def probabilities(word_ids, mask, type_ids):
+    logits = model(dict(input_word_ids=word_ids, input_mask=mask, input_type_ids=type_ids),
+                   training=False)
     return {"probabilities": classifier.probabilities(logits, task_type)}
 
-  concrete = probabilities.get_concrete_function(
-      **_ids_signature(info["max_seq_length"], batch_size))
+  if text_input:
+    if info.get("text_pair"):
+      raise UsageError("String-in TFLite takes one text; export pair tasks with ids in.")
+    tokenizer = fast_bert_tokenizer(os.path.join(output_dir, "vocab.txt"), info["do_lower_case"])
+    vocab = load_vocab(os.path.join(output_dir, "vocab.txt"))
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="text")])
+    def serve(text):
+      # Plain tensor ops only (ragged ops have no TFLite kernels): one text, head-truncated.
+      ids = tf.cast(tokenizer.tokenize(text).flat_values[:length - 2], tf.int32)
+      ids = tf.concat([[vocab["[CLS]"]], ids, [vocab["[SEP]"]]], axis=0)
+      word_ids = tf.reshape(tf.pad(ids, [[0, length - tf.shape(ids)[0]]]), [1, length])
+      return probabilities(word_ids, tf.cast(word_ids > 0, tf.int32), tf.zeros_like(word_ids))
+    concrete = serve.get_concrete_function()
+  else:
+    concrete = tf.function(lambda input_word_ids, input_mask, input_type_ids: probabilities(
+        input_word_ids, input_mask, input_type_ids)).get_concrete_function(
+            **_ids_signature(length, batch_size))
   converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+  converter.allow_custom_ops = text_input
   if quantization == "float16":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
@@ -214,15 +239,33 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   return path
 
 
-def tflite_interpreter(path):
-  """A TFLite interpreter: ai-edge-litert's when installed, else TF's (builtin ops)."""
+def tflite_interpreter(path, text_input=False):
+  """A TFLite interpreter: ai-edge-litert's when installed (with tf-text's custom ops
+  for string-in models), else TF's own (builtin ops only)."""
   try:
-    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+    from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
   except ImportError:
-    Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
-  interpreter = Interpreter(model_path=path)
+    if text_input:
+      raise UsageError("String-in TFLite models need ai-edge-litert: "
+                       "pip install ai-edge-litert") from None
+    litert = None
+  if text_input:
+    import tensorflow_text  # pylint: disable=g-import-not-at-top
+    interpreter = litert.InterpreterWithCustomOps(
+        custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS,
+        model_path=path)
+  else:
+    interpreter = (litert.Interpreter if litert else tf.lite.Interpreter)(model_path=path)
   interpreter.allocate_tensors()
   return interpreter
+
+
+def run_tflite_text(interpreter, text):
+  """Runs a string-in TFLite model on one text; returns its probabilities [1, labels]."""
+  interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
+                         np.array([text], dtype=object))
+  interpreter.invoke()
+  return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
 def run_tflite(interpreter, features):
@@ -254,8 +297,9 @@ def main(argv):
     if not f.output_dir:
       raise UsageError("--format=tflite needs --output_dir (a training run).")
     path = f.export_dir if f.export_dir.endswith(".tflite") else os.path.join(
-        f.export_dir, "model_%s.tflite" % f.quantization)
-    export_tflite(f.output_dir, path, f.quantization, f.checkpoint)
+        f.export_dir, "model_%s_%s.tflite" % (f.tflite_input, f.quantization))
+    export_tflite(f.output_dir, path, f.quantization, f.checkpoint,
+                  text_input=f.tflite_input == "text")
     print("TFLite model: %s (%.1f MB)" % (path, os.path.getsize(path) / 1e6))
   else:
     if not f.output_dir:
@@ -281,6 +325,8 @@ if __name__ == "__main__":
   flags.DEFINE_string("export_dir", None, "Where to write the export.")
   flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "hub"], "What to export.")
   flags.DEFINE_enum("quantization", "float32", list(QUANTIZATIONS), "TFLite weights.")
+  flags.DEFINE_enum("tflite_input", "ids", ["ids", "text"], "TFLite inputs: token ids "
+                    "(builtin ops) or one raw string (needs tf-text's TFLite custom ops).")
   flags.DEFINE_string("checkpoint", None, "model.ckpt-N to export (default: best, else latest).")
   flags.DEFINE_integer("version", None, "SavedModel version directory (default: next).")
   flags.DEFINE_integer("max_seq_length", 128, "Preprocessor sequence length (--format=hub).")

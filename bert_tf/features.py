@@ -494,17 +494,22 @@ def create_finetuning_data(config, tokenizer, sets=None, eval_pad_to=None,
   return FinetuningData(task_type, label_list, config.max_seq_length, tfrecords, examples_by_set)
 
 
-def _log_counts(name, examples, task_type):
-  if task_type == "regression":
-    logging.info("%s: %d examples (regression).", name, len(examples))
-    return
+def label_counts(examples):
+  """{label: count} over examples (multi-label examples count once per label)."""
   counts = {}
   for example in examples:
     for label in example.label if isinstance(example.label, list) else [example.label]:
       label = "(unlabelled)" if label is None else label
       counts[label] = counts.get(label, 0) + 1
+  return counts
+
+
+def _log_counts(name, examples, task_type):
+  if task_type == "regression":
+    logging.info("%s: %d examples (regression).", name, len(examples))
+    return
   logging.info("%s: %d examples; label counts: %s", name, len(examples),
-               ", ".join("%s=%d" % (k, v) for k, v in sorted(counts.items(), key=str)))
+               ", ".join("%s=%d" % kv for kv in sorted(label_counts(examples).items(), key=str)))
 
 
 def main(argv):
@@ -520,7 +525,11 @@ def main(argv):
   for name, info in data.tfrecords.items():
     print("%-5s %7d examples -> %s%s" % (name, info.num_real_examples, ", ".join(info.paths),
                                          " (reused)" if info.reused else ""))
-  print("labels (%d): %s" % (len(data.label_list), ", ".join(data.label_list[:50])))
+    if data.task_type != "regression":
+      counts = label_counts(data.examples[name])
+      print("      labels: %s" % ", ".join("%s=%d" % kv for kv in sorted(counts.items(),
+                                                                         key=str)))
+  print("label list (%d): %s" % (len(data.label_list), ", ".join(data.label_list[:50])))
 
 
 if __name__ == "__main__":

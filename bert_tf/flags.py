@@ -78,6 +78,9 @@ def define_flags():
       "num_tpu_cores", 8,
       "Only used if `use_tpu` is True. Total number of TPU cores to use.")
 
+  flags.DEFINE_string("tpu_job_name", None,
+                      "Name of TPU worker, if anything other than 'tpu_worker'.")
+
   # ---- bert_tf: model source ----
   flags.DEFINE_string(
       "model", None,

@@ -25,6 +25,7 @@ from bert_tf import features
 from bert_tf import metrics as metrics_lib
 from bert_tf import modeling
 from bert_tf import pretrained
+from bert_tf import report
 from bert_tf.predictor import (MODEL_INFO_FILE, THRESHOLDS_FILE, decide, load_model_info,
                                load_thresholds)
 from bert_tf import tokenization
@@ -146,6 +147,8 @@ def run_classifier(config):
     write_predictions_csv(config.output_dir, data.examples["test"], probs, data.task_type,
                           data.label_list, thresholds)
     result["predict"] = dict(num_examples=len(probs), checkpoint_path=path)
+  if config.do_train or config.do_eval:
+    result["report"] = report.write_report(config.output_dir)
   return result
 
 

@@ -290,9 +290,12 @@ def train(model, model_variables, strategy, settings, evaluate_fn=None, init_fn=
     if progress is not None:
       progress.update(step, values=[("loss", last_loss)])
     if step % s.log_every_steps == 0 or step == s.num_train_steps:
-      logging.info("step %d/%d: loss %.4f, lr %.3g, %.1f examples/s", step, s.num_train_steps,
-                   last_loss, float(optimizer.learning_rate()),
-                   examples_seen / (time.time() - started))
+      record = dict(step=step, loss=last_loss, learning_rate=float(optimizer.learning_rate()),
+                    examples_per_second=examples_seen / (time.time() - started))
+      logging.info("step %(step)d: loss %(loss).4f, lr %(learning_rate).3g, "
+                   "%(examples_per_second).1f examples/s", record)
+      with open(os.path.join(s.output_dir, "train_history.jsonl"), "a") as f:
+        f.write(json.dumps(record) + "\n")
     with writer.as_default(step=step):
       tf.summary.scalar("loss", last_loss)
       tf.summary.scalar("learning_rate", optimizer.learning_rate())

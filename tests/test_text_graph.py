@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from bert_tf import features, text_graph, tokenization
 from bert_tf.processors import InputExample
-from conftest import minilm_hf_dir
+from conftest import vocab_files
 from test_tokenization import EDGE_CASES
 
 # Documented differences: TF lower-cases Greek capital sigma to 'σ' everywhere,
@@ -16,21 +16,12 @@ from test_tokenization import EDGE_CASES
 KNOWN_DIFFERENT = {"ΣΊΣΥΦΟΣ ΟΔΥΣΣΕΎΣ"}
 
 
-def _vocab_files(tiny_vocab_file):
-  files = [tiny_vocab_file]
-  try:
-    files.append(minilm_hf_dir() + "/vocab.txt")
-  except pytest.skip.Exception:
-    pass
-  return files
-
-
 @pytest.mark.parametrize("do_lower_case", [True, False])
 def test_in_graph_tokenizer_matches_full_tokenizer(tiny_vocab_file, do_lower_case):
   rng = random.Random(5)
   ascii_texts = ["".join(chr(rng.randrange(32, 127)) for _ in range(rng.randrange(0, 50)))
                  for _ in range(300)]
-  for vocab_file in _vocab_files(tiny_vocab_file):
+  for vocab_file in vocab_files(tiny_vocab_file):
     reference = tokenization.FullTokenizer(vocab_file, do_lower_case)
     graph = text_graph.BertTextPreprocessor(vocab_file, do_lower_case)
     texts = EDGE_CASES + ascii_texts

@@ -7,7 +7,7 @@ import pytest
 
 from bert_tf import tokenization
 from bert_tf.errors import UsageError
-from conftest import minilm_hf_dir
+from conftest import vocab_files
 from google_reference import google_full_tokenizer
 
 # Edge cases the issue names: accents, CJK, emoji, control and zero-width
@@ -65,18 +65,9 @@ def test_missing_vocab_is_a_usage_error(tmp_path):
     tokenization.FullTokenizer(str(tmp_path / "nope.txt"))
 
 
-def _vocab_files(tiny_vocab_file):
-  files = [tiny_vocab_file]
-  try:
-    files.append(minilm_hf_dir() + "/vocab.txt")
-  except pytest.skip.Exception:
-    pass
-  return files
-
-
 @pytest.mark.parametrize("do_lower_case", [True, False])
 def test_edge_cases_match_google(tiny_vocab_file, do_lower_case):
-  for vocab_file in _vocab_files(tiny_vocab_file):
+  for vocab_file in vocab_files(tiny_vocab_file):
     ours = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
     google = google_full_tokenizer(vocab_file, do_lower_case)
     for text in EDGE_CASES:
@@ -104,7 +95,7 @@ def test_random_text_matches_google(tiny_vocab_file, ascii_only):
   """Fuzz: 3,000 random strings per vocab and case, ids identical to Google's."""
   rng = random.Random(1234)
   texts = [_random_text(rng, ascii_only) for _ in range(3000)]
-  for vocab_file in _vocab_files(tiny_vocab_file):
+  for vocab_file in vocab_files(tiny_vocab_file):
     for do_lower_case in (True, False):
       ours = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
       google = google_full_tokenizer(vocab_file, do_lower_case)

@@ -96,6 +96,8 @@ def test_train_eval_predict_outputs(tiny_setup):
   header = open(os.path.join(out, "predictions.csv")).readline().strip()
   assert header == "guid,text_a,prediction,prob_neg,prob_pos"
   assert open(os.path.join(out, "label_list.txt")).read() == "neg\npos\n"
+  page = open(os.path.join(out, "report.html")).read()
+  assert page.count("<svg") == 2 and "Confusion matrix" in page  # loss and learning rate
 
 
 def test_predict_only_and_eval_named_checkpoint(tiny_setup):
