@@ -7,7 +7,10 @@ prints its one line and exits 2, without a traceback. Bugs keep their tracebacks
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
+
+from absl import app
 
 
 class UsageError(ValueError):
@@ -51,9 +54,6 @@ def write_text_atomic(path, text):
 
 def run_main(main):
   """absl.app.run(main), printing a UsageError as one line and exiting 2."""
-  import sys  # pylint: disable=g-import-not-at-top
-  from absl import app  # pylint: disable=g-import-not-at-top
-
   def guarded(argv):
     try:
       return main(argv)

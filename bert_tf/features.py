@@ -17,16 +17,16 @@ import hashlib
 import json
 import multiprocessing
 import os
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf.errors import UsageError, atomic_path
-from bert_tf.progress import progress_bar
 from bert_tf import processors
+from bert_tf.errors import UsageError, atomic_path
 from bert_tf.processors import PaddingInputExample
+from bert_tf.progress import progress_bar
 
 TRUNCATION_STRATEGIES = ("head", "tail", "head_tail")
 EXAMPLES_PER_SHARD = 250_000
@@ -533,7 +533,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  from absl import app
   from bert_tf import flags as _flags
   from bert_tf.errors import run_main
   _flags.define_flags()

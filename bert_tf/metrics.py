@@ -6,6 +6,7 @@ metrics; eval_results.json holds everything, per-label metrics included.
 """
 
 import json
+import os
 
 import numpy as np
 from scipy import stats
@@ -107,7 +108,6 @@ def compute_metrics(task_type, labels, probs, label_list, thresholds=None):
 
 def write_eval_results(output_dir, results):
   """eval_results.txt (Google's `key = value`, scalars, eval_ prefix) and .json."""
-  import os  # pylint: disable=g-import-not-at-top
   lines = []
   for key in sorted(results):
     value = results[key]

@@ -19,7 +19,6 @@ import tf_keras as keras
 from bert_tf import checkpoints
 from bert_tf import pretrained
 from bert_tf.config import BertConfig
-from bert_tf.errors import UsageError
 
 LAYER_NORM_EPSILON = 1e-12
 # Google adds -10000 to attention logits of padding positions, not -inf.

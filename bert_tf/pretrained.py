@@ -97,7 +97,7 @@ def resolve_model_files(config):
   if config.bert_hub_module_handle:
     vocab_file, lower = config.vocab_file, config.do_lower_case
     if not vocab_file or lower is None:
-      from bert_tf import hub  # pylint: disable=g-import-not-at-top
+      from bert_tf import hub  # lazy: only hub runs need tensorflow_hub's loader
       module_vocab_file, module_lower = hub.module_vocab(config.bert_hub_module_handle)
       vocab_file = vocab_file or module_vocab_file
       lower = lower if lower is not None else (module_lower if module_lower is not None

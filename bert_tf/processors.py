@@ -13,7 +13,6 @@ Every reader reports bad input as a UsageError naming the file and line.
 
 import csv
 import dataclasses
-import glob
 import json
 import os
 import random
@@ -292,11 +291,12 @@ class XnliProcessor(DataProcessor):
 
 class TrecProcessor(DataProcessor):
   """TREC questions: `COARSE:fine question` per line (latin-1; train_5500.label)."""
+  COARSE_LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
 
-  def __init__(self, fine=False, encoding="latin-1"):
+  def __init__(self, fine=False, encoding="latin-1", data_dir=None):
     self.fine = fine
     self.encoding = encoding
-    self._labels = None
+    self.data_dir = data_dir
 
   def _read(self, path, set_type):
     examples = []
@@ -310,26 +310,26 @@ class TrecProcessor(DataProcessor):
             raise UsageError("%s line %d: expected 'COARSE:fine question'." % (path, number))
           label = label if self.fine else label.split(":")[0]
           examples.append(InputExample("%s-%d" % (set_type, len(examples)), text.strip(), None,
-                                       label))
+                                       label, "%s line %d" % (path, number)))
     except FileNotFoundError:
       raise UsageError("Data file %s does not exist." % path) from None
     return examples
 
   def get_train_examples(self, data_dir):
-    examples = self._read(os.path.join(data_dir, "train_5500.label"), "train")
-    self._labels = sorted({e.label for e in examples})
-    return examples
+    return self._read(os.path.join(data_dir or self.data_dir, "train_5500.label"), "train")
 
   def get_dev_examples(self, data_dir):
-    return self._read(os.path.join(data_dir, "TREC_10.label"), "dev")
+    return self._read(os.path.join(data_dir or self.data_dir, "TREC_10.label"), "dev")
 
   def get_test_examples(self, data_dir):
-    return self._read(os.path.join(data_dir, "TREC_10.label"), "test")
+    return self.get_dev_examples(data_dir)
 
   def get_labels(self):
-    if self._labels is None:
-      raise UsageError("The TREC label list comes from the training data: read it first.")
-    return list(self._labels)
+    if not self.fine:
+      return list(self.COARSE_LABELS)
+    if not self.data_dir:
+      raise UsageError("TREC fine labels come from the training data: pass --data_dir.")
+    return sort_labels(e.label for e in self.get_train_examples(self.data_dir))
 
 
 GLUE_PROCESSORS = {
@@ -338,6 +338,7 @@ GLUE_PROCESSORS = {
     "mnli-mm": lambda: MnliProcessor(matched=False), "xnli": XnliProcessor,
     "qnli": QnliProcessor, "qqp": QqpProcessor, "rte": RteProcessor, "wnli": WnliProcessor,
     "sts-b": StsbProcessor, "stsb": StsbProcessor, "trec": TrecProcessor,
+    "trec-fine": lambda: TrecProcessor(fine=True),
 }
 
 
@@ -551,18 +552,11 @@ class FileProcessor(DataProcessor):
       where = "%s record %d" % (path, number)
       if not isinstance(record, dict):
         raise UsageError("%s: expected a JSON object, got %s." % (where, type(record).__name__))
-      def get(column, required=True):
-        if column in record:
-          value = record[column]
-          return value if isinstance(value, (list, float, int)) and not isinstance(value, bool) \
-              else ("" if value is None else str(value))
-        if required:
-          raise UsageError("%s: field %r not found; the fields are %s." %
-                           (where, column, ", ".join(record)))
-        return None
-      text_b = None if self.config.text_b_column is None else str(get(self.config.text_b_column))
-      labels = [get(c, required=False) for c in self.config.label_columns]
-      yield where, str(get(self.config.text_column)), text_b, labels
+      text_b = None
+      if self.config.text_b_column is not None:
+        text_b = str(_json_field(record, self.config.text_b_column, where))
+      labels = [_json_field(record, c, where, required=False) for c in self.config.label_columns]
+      yield where, str(_json_field(record, self.config.text_column, where)), text_b, labels
 
   def _read_folder(self, path):
     """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups)."""
@@ -625,6 +619,19 @@ class FileProcessor(DataProcessor):
     return value
 
 
+def _json_field(record, column, where, required=True):
+  """A JSON record's field: lists and numbers as they are, anything else as text."""
+  if column not in record:
+    if required:
+      raise UsageError("%s: field %r not found; the fields are %s." %
+                       (where, column, ", ".join(record)))
+    return None
+  value = record[column]
+  if isinstance(value, (list, float, int)) and not isinstance(value, bool):
+    return value
+  return "" if value is None else str(value)
+
+
 def stratified_split(examples, fraction, seed):
   """Splits off `fraction` of examples, stratified by label, deterministically."""
   by_label = {}
@@ -679,4 +686,7 @@ def get_processor(task_name, data_config=None, label_list=None, data_dir=None):
   if name not in GLUE_PROCESSORS:
     raise UsageError("--task_name=%s is not known; use one of %s, or 'file' with --train_file." %
                      (task_name, ", ".join(sorted(GLUE_PROCESSORS) + ["file"])))
-  return GLUE_PROCESSORS[name]()
+  processor = GLUE_PROCESSORS[name]()
+  if isinstance(processor, TrecProcessor):
+    processor.data_dir = data_dir
+  return processor

@@ -1,4 +1,4 @@
-"""Progress bars for long loops: live on a terminal, one summary line in logs."""
+"""Progress bars for long loops on a terminal."""
 
 import sys
 
@@ -6,8 +6,8 @@ import tf_keras as keras
 
 
 def progress_bar(total, unit_name="step", min_total=5000):
-  """A keras Progbar for `total` items, or None when the loop is too short to need one."""
-  if total < min_total:
+  """A keras Progbar for `total` items on a terminal; None when the loop is short or the
+  output goes to a log (which gets periodic logging.info lines instead)."""
+  if total < min_total or not sys.stdout.isatty():
     return None
-  return keras.utils.Progbar(total, unit_name=unit_name,
-                             verbose=1 if sys.stdout.isatty() else 2)
+  return keras.utils.Progbar(total, unit_name=unit_name)

@@ -15,7 +15,6 @@ import os
 import shutil
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 from absl import logging
 

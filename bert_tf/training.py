@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import weakref
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf

@@ -208,8 +208,10 @@ def test_trec_layout(tmp_path):
   path = str(tmp_path / "train_5500.label")
   with open(path, "wb") as f:
     f.write(b"DESC:manner How did serfdom develop ?\nHUM:ind Who was \xf0 ?\n")
-  p = processors.get_processor("trec")
+  p = processors.get_processor("trec", data_dir=str(tmp_path))
+  assert p.get_labels() == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]  # before reading
   examples = p.get_train_examples(str(tmp_path))
   assert [(e.label, e.text_a) for e in examples] == [("DESC", "How did serfdom develop ?"),
                                                      ("HUM", "Who was \xf0 ?")]
-  assert p.get_labels() == ["DESC", "HUM"]
+  fine = processors.get_processor("trec-fine", data_dir=str(tmp_path))
+  assert fine.get_labels() == ["DESC:manner", "HUM:ind"]

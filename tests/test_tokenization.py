@@ -1,7 +1,6 @@
 """Our tokenizer against Google's: golden vectors, edge cases, and random Unicode."""
 
 import random
-import unicodedata
 
 import pytest
 
