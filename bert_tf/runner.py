@@ -37,6 +37,14 @@ from bert_tf.errors import UsageError, atomic_path, write_text_atomic
 
 def run_classifier(config):
   """Runs what config asks for (do_train/do_eval/do_predict); returns a result dict."""
+  previous_policy = keras.mixed_precision.global_policy()
+  try:
+    return _run(config)
+  finally:  # the policy is process-wide: leave it as we found it
+    keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _run(config):
   os.makedirs(config.output_dir, exist_ok=True)
   info = load_model_info(config.output_dir, required=False)
   if info and info.get("bert_hub_module_handle") and not config.do_train and not (

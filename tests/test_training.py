@@ -265,3 +265,24 @@ def test_minilm_fine_tunes_on_the_demo_data(tmp_path):
   assert result["eval"]["eval_accuracy"] >= 0.9, result["eval"]
   assert len(open(os.path.join(out, "test_results.tsv")).read().splitlines()) == 20
   assert json.load(open(os.path.join(out, "model_info.json")))["do_lower_case"] is True
+
+
+@pytest.mark.parametrize("options", [dict(mixed_precision="mixed_bfloat16"),
+                                     dict(mixed_precision="mixed_float16"),
+                                     dict(use_xla=True),
+                                     dict(head_hidden_size=7, freeze_encoder=True,
+                                          layerwise_lr_decay=0.8, adam_bias_correction=True)])
+def test_training_options(tiny_setup, options):
+  out = str(tiny_setup["tmp"] / "opts")
+  result = run_classifier(_config(tiny_setup, out, do_train=True, do_eval=True,
+                                  num_train_epochs=1, **options))
+  assert np.isfinite(result["train"]["loss"]) and result["train"]["global_step"] == 16
+  assert result["eval"]["eval_accuracy"] >= 0.5
+  stored = tf.train.load_checkpoint(os.path.join(out, "model.ckpt-16"))
+  assert stored.get_tensor("output_weights").dtype == np.float32  # variables stay float32
+  if options.get("freeze_encoder"):
+    names = stored.get_variable_to_shape_map()
+    assert "head/hidden/kernel/adam_m" in names
+    assert not any(n.startswith("bert/") and n.endswith("adam_m") for n in names)
+  import tf_keras
+  assert tf_keras.mixed_precision.global_policy().name == "float32"
