@@ -66,3 +66,14 @@ def check_batch_sizes(config, strategy):
     if value % n:
       raise UsageError("--%s=%d is not divisible by the %d replicas of the strategy." %
                        (name, value, n))
+
+
+def is_chief(strategy):
+  """Whether this process writes checkpoints and results (multi-worker: the chief only)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not getattr(resolver, "task_type", None):
+    return True
+  cluster = resolver.cluster_spec().as_dict()
+  if "chief" in cluster:
+    return resolver.task_type == "chief"
+  return resolver.task_type == "worker" and resolver.task_id == 0

@@ -22,6 +22,7 @@ from absl import logging
 
 from bert_tf import checkpoints
 from bert_tf import classifier
+from bert_tf import distribute
 from bert_tf import metrics as metrics_lib
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError, write_text_atomic
@@ -38,8 +39,10 @@ BEST_DIR = "best"
 class CheckpointManager:
   """Writes, lists, prunes and restores `model.ckpt-<step>` in output_dir."""
 
-  def __init__(self, output_dir, model_variables, optimizer=None, keep_checkpoint_max=5):
+  def __init__(self, output_dir, model_variables, optimizer=None, keep_checkpoint_max=5,
+               write=True):
     self.output_dir = output_dir
+    self.write = write  # False on multi-worker non-chief workers
     self.model_variables = model_variables    # {checkpoint name: variable}
     self.optimizer = optimizer
     self.keep_checkpoint_max = keep_checkpoint_max
@@ -66,6 +69,8 @@ class CheckpointManager:
   def save(self, step, protect=()):
     """Writes model.ckpt-<step> (atomically), updates `checkpoint`, prunes old ones."""
     prefix = self.prefix(step)
+    if not self.write:
+      return prefix
     arrays = {name: var.numpy() for name, var in self._all_variables().items()}
     checkpoints.write_checkpoint(arrays, prefix)
     kept = [p for p in self.all_checkpoints() if p != prefix] + [prefix]
@@ -246,7 +251,8 @@ def train(model, model_variables, strategy, settings, evaluate_fn=None, init_fn=
     loss_scale = tf.Variable(2.0 ** 15 if s.float16_loss_scale else 1.0, trainable=False,
                              name="loss_scale",
                              aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-  manager = CheckpointManager(s.output_dir, model_variables, optimizer, s.keep_checkpoint_max)
+  manager = CheckpointManager(s.output_dir, model_variables, optimizer, s.keep_checkpoint_max,
+                              write=distribute.is_chief(strategy))
   state = _load_training_state(s.output_dir)
   latest = manager.latest()
   if latest:
@@ -256,7 +262,7 @@ def train(model, model_variables, strategy, settings, evaluate_fn=None, init_fn=
     start_step = 0
     if init_fn is not None:
       init_fn()
-  if start_step >= s.num_train_steps:
+  if start_step >= s.num_train_steps or state.get("stopped_early_at") == start_step:
     logging.info("Training already finished at step %d.", start_step)
     return dict(global_step=start_step, resumed_from=start_step, **state)
 
@@ -328,8 +334,10 @@ def train(model, model_variables, strategy, settings, evaluate_fn=None, init_fn=
       logging.info("Early stopping at step %d: no %s improvement in %d evaluations (best %s at "
                    "step %s).", step, best_name, s.early_stopping_patience,
                    state.get("best_value"), state.get("best_step"))
+      state["stopped_early_at"] = step
       if step % s.save_checkpoints_steps:
         manager.save(step, protect=_protected(s.output_dir, state))
+      _save_training_state(s.output_dir, state)
       break
   elapsed = time.time() - started
   return dict(global_step=step, resumed_from=start_step, loss=last_loss,

@@ -175,6 +175,11 @@ def test_best_checkpoint_and_early_stopping(tiny_setup):
   assert result["eval"]["checkpoint_path"].endswith("best/model.ckpt-4")
   history = [json.loads(l) for l in open(os.path.join(out, "eval_history.jsonl"))]
   assert [h["step"] for h in history] == [4, 8, 12]
+  # Rerunning does not train on past the early stop.
+  again = run_classifier(_config(tiny_setup, out, do_train=True, eval_every_steps=4,
+                                 early_stopping_patience=2, learning_rate=1e-9,
+                                 num_train_epochs=20))
+  assert again["train"]["global_step"] == 12 and again["train"]["resumed_from"] == 12
 
 
 def _run_cli(args, **kwargs):
