@@ -45,9 +45,12 @@ def main():
   parser.add_argument("--task", default="sst-2")
   parser.add_argument("--data_dir", required=True)
   parser.add_argument("--work_dir", default=None)
+  parser.add_argument("--max_examples", type=int, default=0, help="0: the whole dev set")
   args = parser.parse_args()
   work = args.work_dir or tempfile.mkdtemp(prefix="bert_tf_export_")
   examples = processors.get_processor(args.task).get_dev_examples(args.data_dir)
+  if args.max_examples:
+    examples = examples[:args.max_examples]
   texts = [e.text_a for e in examples]
   keras_predictor = predictor.Predictor(args.output_dir, batch_size=64)
   labels = np.array([keras_predictor.label_list.index(e.label) for e in examples])

@@ -48,7 +48,8 @@ class ClassifierServingModule(tf.Module):
     self.task_type = info["task_type"]
     self.preprocessor = BertTextPreprocessor(
         vocab_file, info["do_lower_case"], info["max_seq_length"],
-        truncation=info.get("truncation", "head"), head_tokens=info.get("head_tokens", 128))
+        truncation=info.get("truncation", "head"), head_tokens=info.get("head_tokens", 128),
+        pad_to_longest=True)
     labels = info["label_list"] or ["score"]
     self.label_names = tf.constant(labels)
     thresholds = info.get("thresholds") or [0.5] * len(labels)

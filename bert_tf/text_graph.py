@@ -50,8 +50,11 @@ class BertTextPreprocessor(tf.Module):
   """Raw strings -> input_word_ids / input_mask / input_type_ids, in the graph."""
 
   def __init__(self, vocab_file, do_lower_case=True, max_seq_length=128, truncation="head",
-               head_tokens=128, name="bert_preprocessor"):
+               head_tokens=128, pad_to_longest=False, name="bert_preprocessor"):
+    """`pad_to_longest` pads a batch to its longest sequence (faster serving) instead
+    of to max_seq_length (fixed shapes, as TF-Hub preprocessors do)."""
     super().__init__(name=name)
+    self.pad_to_longest = pad_to_longest
     _require_tf_text()
     vocab = load_vocab(vocab_file)
     ids = sorted(vocab.values())
@@ -106,9 +109,9 @@ class BertTextPreprocessor(tf.Module):
             tf.expand_dims(lengths <= budget, 1))
     return tf.ragged.boolean_mask(ids, keep)
 
-  def pack(self, ids_a, ids_b=None, pad_to=None):
-    """Ragged ids -> padded dict of int32 [batch, pad_to or max_seq_length]."""
-    length = pad_to or self.max_seq_length
+  def pack(self, ids_a, ids_b=None):
+    """Ragged ids -> padded dict of int32 [batch, max_seq_length (or longest)]."""
+    length = None if self.pad_to_longest else self.max_seq_length
     if ids_b is None:
       ids_a = self._keep_single(ids_a, self.max_seq_length - 2)
       segments = [ids_a]
