@@ -148,6 +148,7 @@ class RunConfig:
   head_hidden_size: int = 0               # 0: Google's single dense layer
   head_dropout: float = 0.1
   freeze_encoder: bool = False
+  class_weights: Optional[str] = None     # "balanced" or one weight per label, comma-separated
   weight_decay: float = 0.01
   clip_norm: float = 1.0
   adam_bias_correction: bool = False      # False: Google's AdamWeightDecay exactly
@@ -199,6 +200,12 @@ class RunConfig:
       fail("--truncation must be head, tail or head_tail, got %r." % self.truncation)
     if self.regression and (self.label_delimiter or "," in self.label_column):
       fail("--regression cannot be combined with multi-label columns or --label_delimiter.")
+    if self.class_weights and self.class_weights != "balanced":
+      try:
+        [float(w) for w in self.class_weights.split(",")]
+      except ValueError:
+        fail("--class_weights must be 'balanced' or comma-separated numbers, got %r." %
+             self.class_weights)
     if not 0 <= self.dev_split < 1 or not 0 <= self.test_split < 1:
       fail("--dev_split and --test_split must be in [0, 1).")
     if self.layerwise_lr_decay <= 0 or self.layerwise_lr_decay > 1:

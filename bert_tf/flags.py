@@ -129,6 +129,8 @@ def define_flags():
   flags.DEFINE_integer("head_hidden_size", 0, "Hidden layer of the classifier head (0: none).")
   flags.DEFINE_float("head_dropout", 0.1, "Dropout before the classifier head.")
   flags.DEFINE_bool("freeze_encoder", False, "Train only the classifier head.")
+  flags.DEFINE_string("class_weights", None, "Single-label loss weight per class: 'balanced' "
+                      "(n / (num_labels * count)) or one number per label in label order.")
   flags.DEFINE_float("weight_decay", 0.01, "AdamW weight decay (not on LayerNorm or biases).")
   flags.DEFINE_float("clip_norm", 1.0, "Global-norm gradient clipping (0: off).")
   flags.DEFINE_bool("adam_bias_correction", False,

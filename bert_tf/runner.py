@@ -112,7 +112,8 @@ def _run(config):
         early_stopping_patience=config.early_stopping_patience, best_metric=main_metric,
         seed=config.seed, dynamic_padding=config.dynamic_padding and not config.use_tpu,
         drop_remainder=config.use_tpu, use_xla=config.use_xla,
-        float16_loss_scale=config.mixed_precision == "mixed_float16")
+        float16_loss_scale=config.mixed_precision == "mixed_float16",
+        class_weights=_class_weights(config, data))
     logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
                  settings.num_train_examples, settings.train_batch_size,
                  settings.num_train_steps, settings.num_warmup_steps)
@@ -157,6 +158,23 @@ def _run(config):
   if config.do_train or config.do_eval:
     result["report"] = report.write_report(config.output_dir)
   return result
+
+
+def _class_weights(config, data):
+  """--class_weights as a list aligned with the label list (single-label only)."""
+  if not config.class_weights:
+    return None
+  if data.task_type != "classification":
+    raise UsageError("--class_weights applies to single-label classification only.")
+  if config.class_weights == "balanced":
+    counts = features.label_counts(data.examples["train"])
+    total = sum(counts.values())
+    return [total / (len(data.label_list) * max(counts.get(l, 0), 1)) for l in data.label_list]
+  weights = [float(w) for w in config.class_weights.split(",")]
+  if len(weights) != len(data.label_list):
+    raise UsageError("--class_weights has %d values but there are %d labels (%s)." %
+                     (len(weights), len(data.label_list), ", ".join(data.label_list)))
+  return weights
 
 
 def _model_files(config):

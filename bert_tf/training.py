@@ -216,6 +216,7 @@ class TrainSettings:
   drop_remainder: bool = False
   use_xla: bool = False
   float16_loss_scale: bool = False
+  class_weights: Optional[list] = None   # single-label: loss weight per class id
 
   @property
   def num_train_steps(self):
@@ -352,6 +353,9 @@ def _make_train_loop(model, optimizer, strategy, s, loss_scale):
     with tf.GradientTape() as tape:
       logits = model(features, training=True)
       per_example = classifier.per_example_loss(labels, logits, s.task_type)
+      if s.class_weights:
+        per_example *= tf.gather(tf.constant(s.class_weights, tf.float32),
+                                 tf.cast(labels, tf.int32))
       loss = tf.reduce_sum(per_example * weights) / s.train_batch_size
       scaled = loss * loss_scale if s.float16_loss_scale else loss
     grads = tape.gradient(scaled, variables)

@@ -275,6 +275,7 @@ def test_minilm_fine_tunes_on_the_demo_data(tmp_path):
 @pytest.mark.parametrize("options", [dict(mixed_precision="mixed_bfloat16"),
                                      dict(mixed_precision="mixed_float16"),
                                      dict(use_xla=True),
+                                     dict(class_weights="balanced"),
                                      dict(head_hidden_size=7, freeze_encoder=True,
                                           layerwise_lr_decay=0.8, adam_bias_correction=True)])
 def test_training_options(tiny_setup, options):
@@ -291,3 +292,16 @@ def test_training_options(tiny_setup, options):
     assert not any(n.startswith("bert/") and n.endswith("adam_m") for n in names)
   import tf_keras
   assert tf_keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_balanced_class_weights():
+  from types import SimpleNamespace
+  from bert_tf import runner
+  from bert_tf.processors import InputExample
+  examples = [InputExample(str(i), "x", None, "a" if i < 6 else "b") for i in range(8)]
+  data = SimpleNamespace(task_type="classification", label_list=["a", "b"],
+                         examples={"train": examples})
+  config = SimpleNamespace(class_weights="balanced")
+  assert runner._class_weights(config, data) == [8 / (2 * 6), 8 / (2 * 2)]  # pylint: disable=protected-access
+  with pytest.raises(UsageError, match="has 3 values but there are 2 labels"):
+    runner._class_weights(SimpleNamespace(class_weights="1,2,3"), data)  # pylint: disable=protected-access
