@@ -13,6 +13,7 @@ atomically, sharded when large, and reuses them when nothing changed.
 """
 
 import dataclasses
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -174,7 +175,22 @@ _WORKER = {}
 
 
 def _pack_range(start, end):
-  """Packs examples[start:end] into flat ids plus per-row length and segment-B start."""
+  """Packs examples[start:end] into flat ids plus per-row length and segment-B start.
+
+  The cyclic garbage collector is paused meanwhile: the loop allocates millions of
+  small lists that hold no cycles, and each full collection would walk the whole
+  TensorFlow heap (measured: it made this loop up to 2x slower, and erratic).
+  """
+  was_enabled = gc.isenabled()
+  gc.disable()
+  try:
+    return _pack_range_gc_off(start, end)
+  finally:
+    if was_enabled:
+      gc.enable()
+
+
+def _pack_range_gc_off(start, end):
   examples, tokenizer, max_seq_length, truncation, head_tokens, show_progress = _WORKER["args"]
   vocab, tokenize = tokenizer.vocab, tokenizer.tokenize_to_ids
   flat, lengths, b_starts = [], [], []

@@ -283,15 +283,19 @@ class _UnicodeTables:
 
   def __init__(self):
     control, whitespace, punctuation = [], [], []
+    category = unicodedata.category
     for cp in range(0x110000):
       if 0xD800 <= cp <= 0xDFFF:  # surrogates cannot appear in decoded text
         continue
-      char = chr(cp)
-      if cp == 0 or cp == 0xfffd or _is_control(char):
-        control.append(cp)
-      elif _is_whitespace(char):
+      # One category() call per code point; the same tests as _is_control,
+      # _is_whitespace and _is_punctuation (checked against them in the tests).
+      cat = category(chr(cp))
+      if cp in (9, 10, 13, 32) or cat == "Zs":
         whitespace.append(cp)
-      if _is_punctuation(char):
+      elif cp == 0 or cp == 0xfffd or cat in ("Cc", "Cf"):
+        control.append(cp)
+      if cat[0] == "P" or (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (
+          123 <= cp <= 126):
         punctuation.append(cp)
     self.control = re.compile(_char_class(control))
     self.whitespace = re.compile(_char_class(whitespace))

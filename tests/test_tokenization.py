@@ -114,3 +114,16 @@ def test_fast_paths_equal_the_per_character_algorithm():
         expected = basic.tokenize_reference(text)
         assert basic.tokenize(text) == expected, repr(text)
         assert basic.tokenize_unicode(text) == expected, repr(text)
+
+
+def test_unicode_tables_agree_with_the_character_predicates():
+  tables = tokenization._unicode_tables()  # pylint: disable=protected-access
+  for cp in list(range(0, 0x3100)) + list(range(0xFE00, 0x10000)) + [0x1F600, 0xE0001]:
+    char = chr(cp)
+    removed = cp == 0 or cp == 0xfffd or tokenization._is_control(char)  # pylint: disable=protected-access
+    assert bool(tables.control.fullmatch(char)) == removed, hex(cp)
+    spaced = not removed and tokenization._is_whitespace(char)  # pylint: disable=protected-access
+    assert bool(tables.whitespace.fullmatch(char)) == spaced, hex(cp)
+    punct = tokenization._is_punctuation(char)  # pylint: disable=protected-access
+    assert (tables.punctuation_split.fullmatch(char) is not None and
+            len(tables.punctuation_split.findall(char + "a")) == 2) == punct, hex(cp)
