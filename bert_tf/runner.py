@@ -47,10 +47,16 @@ def run_classifier(config):
 def _run(config):
   os.makedirs(config.output_dir, exist_ok=True)
   info = load_model_info(config.output_dir, required=False)
-  if info and info.get("bert_hub_module_handle") and not config.do_train and not (
-      config.bert_hub_module_handle or config.init_checkpoint or config.model):
-    config = dataclasses.replace(config, bert_hub_module_handle=info["bert_hub_module_handle"])
-  write_text_atomic(os.path.join(config.output_dir, "run_config.json"), config.to_json_string())
+  if info and not config.do_train:
+    # Eval/predict on a trained output_dir: the model's structure comes from the run.
+    config = dataclasses.replace(config, head_hidden_size=info.get("head_hidden_size", 0))
+    if info.get("bert_hub_module_handle") and not (
+        config.bert_hub_module_handle or config.init_checkpoint or config.model):
+      config = dataclasses.replace(config,
+                                   bert_hub_module_handle=info["bert_hub_module_handle"])
+  if config.do_train:
+    write_text_atomic(os.path.join(config.output_dir, "run_config.json"),
+                      config.to_json_string())
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)
@@ -77,7 +83,8 @@ def _run(config):
   data = features.create_finetuning_data(
       config, tokenizer, sets=sets, eval_pad_to=config.eval_batch_size if pad else None,
       predict_pad_to=config.predict_batch_size if pad else None)
-  _save_model_info(config, files, bert_config, data)
+  if config.do_train or not info:
+    _save_model_info(config, files, bert_config, data)
 
   with strategy.scope():
     model, encoder, variables = classifier.create_classifier(

@@ -290,6 +290,11 @@ def test_training_options(tiny_setup, options):
     names = stored.get_variable_to_shape_map()
     assert "head/hidden/kernel/adam_m" in names
     assert not any(n.startswith("bert/") and n.endswith("adam_m") for n in names)
+    # Predict-only needs no head flags: the structure comes from model_info.json.
+    config = RunConfig(output_dir=out, data_dir=tiny_setup["data_dir"], task_name="file",
+                       do_predict=True, max_seq_length=16)
+    assert run_classifier(config)["predict"]["num_examples"] == 10
+    assert json.load(open(os.path.join(out, "model_info.json")))["head_hidden_size"] == 7
   import tf_keras
   assert tf_keras.mixed_precision.global_policy().name == "float32"
 
