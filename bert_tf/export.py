@@ -17,8 +17,6 @@ Every export is written to a temporary directory and renamed into place.
 
 import json
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -27,7 +25,7 @@ from absl import flags
 from bert_tf import classifier
 from bert_tf import modeling
 from bert_tf import pretrained
-from bert_tf.errors import UsageError, run_main
+from bert_tf.errors import UsageError, atomic_path, run_main
 from bert_tf.predictor import MODEL_INFO_FILE, load_trained_classifier
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
 from bert_tf.tokenization import load_vocab
@@ -97,21 +95,13 @@ def _next_version(export_dir):
 
 
 def _save_atomic(module, path, signatures=None, extra_files=None):
-  """tf.saved_model.save into a temporary sibling directory, then rename to `path`."""
-  parent = os.path.dirname(os.path.abspath(path))
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
-  try:
+  """tf.saved_model.save to a temporary sibling directory, renamed onto `path`."""
+  with atomic_path(path) as tmp:
     tf.saved_model.save(module, tmp, signatures=signatures)
     for name, content in (extra_files or {}).items():
       os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
       with open(os.path.join(tmp, "assets.extra", name), "w") as f:
         f.write(content)
-    if os.path.exists(path):
-      shutil.rmtree(path)
-    os.replace(tmp, path)
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
   return path
 
 
@@ -151,24 +141,12 @@ def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_l
   # Attributes that hub consumers (and our hub.module_vocab) read.
   encoder.vocab_file = tf.saved_model.Asset(vocab_file)
   encoder.do_lower_case = tf.Variable(do_lower_case, trainable=False)
-  parent = os.path.abspath(export_dir)
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=".tmp-hub-", dir=parent)
-  try:
-    encoder.save(os.path.join(tmp, "model"), include_optimizer=False, save_format="tf")
-    _replace_dir(os.path.join(tmp, "model"), os.path.join(export_dir, "encoder"))
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
+  with atomic_path(os.path.join(export_dir, "encoder")) as tmp:
+    encoder.save(tmp, include_optimizer=False, save_format="tf")
   preprocessor = _HubPreprocessor(BertTextPreprocessor(vocab_file, do_lower_case,
                                                        max_seq_length))
   _save_atomic(preprocessor, os.path.join(export_dir, "preprocessor"))
   return os.path.join(export_dir, "encoder"), os.path.join(export_dir, "preprocessor")
-
-
-def _replace_dir(src, dst):
-  if os.path.exists(dst):
-    shutil.rmtree(dst)
-  os.replace(src, dst)
 
 
 def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
@@ -232,11 +210,9 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   elif quantization == "int8":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
   flatbuffer = converter.convert()
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + ".tmp"
-  with open(tmp, "wb") as f:
-    f.write(flatbuffer)
-  os.replace(tmp, path)
+  with atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
+      f.write(flatbuffer)
   return path
 
 

@@ -158,7 +158,7 @@ def _run(config):
     preds = training.predict_logits(model, strategy, dataset)
     probs = training.probabilities_of(preds, data.task_type)[preds.is_real > 0]
     thresholds = load_thresholds(config.output_dir, data.label_list)
-    write_test_results(config.output_dir, probs, data.task_type)
+    write_test_results(config.output_dir, probs)
     write_predictions_csv(config.output_dir, data.examples["test"], probs, data.task_type,
                           data.label_list, thresholds)
     result["predict"] = dict(num_examples=len(probs), checkpoint_path=path)
@@ -206,7 +206,7 @@ def _google_eval_keys(results, global_step, main_metric):
   return out
 
 
-def write_test_results(output_dir, probs, task_type):
+def write_test_results(output_dir, probs):
   """test_results.tsv exactly as Google writes it: one line per real test example."""
   with atomic_path(os.path.join(output_dir, "test_results.tsv")) as tmp:
     with open(tmp, "w") as writer:
