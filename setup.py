@@ -4,7 +4,7 @@ from setuptools import find_packages, setup
 
 setup(
     name="bert_tf",
-    version="0.1.0",
+    version="0.2.0",
     description="Fine-tune BERT text classifiers in TensorFlow/Keras, compatible with "
                 "Google's run_classifier.py, checkpoints and TFRecords.",
     long_description=open("README.md", encoding="utf-8").read(),
@@ -33,7 +33,11 @@ setup(
         "bench": ["tokenizers>=0.20"],
     },
     entry_points={"console_scripts": [
-        "bert-tf-classifier=run_classifier:console_main",
-        "bert-tf-convert=bert_tf.convert:main",
+        "bert-tf-classifier=bert_tf.cli.train:console_main",  # Google's flags
+        "bert-tf-train=bert_tf.cli.train:console_main",
+        "bert-tf-features=bert_tf.cli.features:console_main",
+        "bert-tf-predict=bert_tf.cli.predict:console_main",
+        "bert-tf-export=bert_tf.cli.export:console_main",
+        "bert-tf-convert=bert_tf.cli.convert:console_main",
     ]},
 )

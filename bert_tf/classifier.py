@@ -12,9 +12,6 @@ import tf_keras as keras
 from bert_tf import hub
 from bert_tf import modeling
 
-TASK_TYPES = ("classification", "multi_label", "regression")
-
-
 class ClassifierHead(keras.layers.Layer):
   """logits = x @ output_weights^T + output_bias, laid out as in Google's code."""
 
@@ -45,8 +42,7 @@ def build_classifier(encoder, num_labels, head_hidden_size=0, dropout=0.1,
                      freeze_encoder=False, initializer_range=0.02, name="bert_classifier"):
   """encoder -> dropout -> [dense + tanh -> dropout] -> ClassifierHead (logits, float32).
 
-  The output is logits: softmax (single-label), sigmoid (multi-label) or identity
-  (regression) are applied by the loss and by `probabilities`.
+  The output is logits; the task turns them into probabilities and a loss.
   """
   encoder.trainable = not freeze_encoder
   inputs = dict(
@@ -65,24 +61,9 @@ def build_classifier(encoder, num_labels, head_hidden_size=0, dropout=0.1,
   return keras.Model(inputs=inputs, outputs=logits, name=name)
 
 
-def probabilities(logits, task_type):
-  """Logits -> what test_results.tsv holds: class probabilities, or the score."""
-  if task_type == "classification":
-    return tf.nn.softmax(logits, axis=-1)
-  if task_type == "multi_label":
-    return tf.sigmoid(logits)
-  return logits
-
-
-def per_example_loss(labels, logits, task_type):
-  """Cross-entropy (softmax or sigmoid) or squared error, one value per example."""
-  logits = tf.cast(logits, tf.float32)
-  if task_type == "classification":
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(labels, tf.int32), logits)
-  if task_type == "multi_label":
-    per_label = tf.nn.sigmoid_cross_entropy_with_logits(tf.cast(labels, tf.float32), logits)
-    return tf.reduce_mean(per_label, axis=-1)
-  return tf.square(tf.squeeze(logits, -1) - tf.cast(labels, tf.float32))
+def set_output_bias(model, bias):
+  """Starts the head from a given output_bias (e.g. label priors for multi-label)."""
+  model.get_layer("output").output_bias.assign(bias)
 
 
 def head_variable_map(model):
@@ -97,7 +78,7 @@ def head_variable_map(model):
   return names
 
 
-def create_classifier(num_labels, bert_config=None, hub_handle=None, head_hidden_size=0,
+def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidden_size=0,
                       dropout=0.1, freeze_encoder=False):
   """Encoder (ours from a BertConfig, or a TF-Hub module) + head.
 
@@ -111,7 +92,7 @@ def create_classifier(num_labels, bert_config=None, hub_handle=None, head_hidden
   else:
     encoder = modeling.build_encoder(bert_config)
     initializer_range = bert_config.initializer_range
-  model = build_classifier(encoder, num_labels, head_hidden_size=head_hidden_size,
+  model = build_classifier(encoder, num_outputs, head_hidden_size=head_hidden_size,
                            dropout=dropout, freeze_encoder=freeze_encoder,
                            initializer_range=initializer_range)
   variables = (hub.hub_variable_map(encoder) if hub_handle

@@ -3,7 +3,10 @@
 import copy
 import dataclasses
 import json
+import math
 from typing import Optional
+
+from absl import logging
 
 from bert_tf.errors import UsageError
 
@@ -88,82 +91,169 @@ class BertConfig:
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
+def option(default, help, flag_default=None, choices=None):  # pylint: disable=redefined-builtin
+  """A RunConfig field: declared once, with the help text its command-line flag shows.
+
+  `flag_default` is what the flag shows (Google's default) when the field's own
+  default is None, meaning "the trained run's setting, else flag_default".
+  """
+  return dataclasses.field(default=default, metadata=dict(help=help, flag_default=flag_default,
+                                                          choices=choices))
+
+
+# Settings a trained run fixes: eval/predict/export take them from its directory.
+# None in a RunConfig means "the run's own, else this default".
+RUN_SETTING_DEFAULTS = dict(max_seq_length=128, truncation="head", head_tokens=128,
+                            head_hidden_size=0)
+STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
+PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
+
+
 @dataclasses.dataclass
 class RunConfig:
-  """Every option of a fine-tuning run; `run_classifier.py` flags map 1:1 onto it.
+  """Every option of a fine-tuning run, each declared once; the command-line flags of
+  run_classifier.py are generated from these fields and their help texts.
 
-  Saved as output_dir/run_config.json so that eval/predict/resume see the same run.
+  Saved as output_dir/run_config.json.
   """
-  output_dir: str
+  output_dir: str = option(None, "The output directory where the model checkpoints will be "
+                           "written.")
   # ---- Google's run_classifier.py flags (same names, defaults and meaning) ----
-  data_dir: Optional[str] = None
-  bert_config_file: Optional[str] = None
-  task_name: Optional[str] = None
-  vocab_file: Optional[str] = None
-  init_checkpoint: Optional[str] = None
-  do_lower_case: Optional[bool] = None   # None: the model's own (Google: True)
-  max_seq_length: int = 128
-  do_train: bool = False
-  do_eval: bool = False
-  do_predict: bool = False
-  train_batch_size: int = 32
-  eval_batch_size: int = 8
-  predict_batch_size: int = 8
-  learning_rate: float = 5e-5
-  num_train_epochs: float = 3.0
-  warmup_proportion: float = 0.1
-  save_checkpoints_steps: int = 1000
-  iterations_per_loop: int = 1000
-  use_tpu: bool = False
-  tpu_name: Optional[str] = None
-  tpu_zone: Optional[str] = None
-  gcp_project: Optional[str] = None
-  master: Optional[str] = None
-  num_tpu_cores: int = 8
-  tpu_job_name: Optional[str] = None      # in the PyPI release of Google's script
+  data_dir: Optional[str] = option(
+      None, "The input data dir. Should contain the .tsv files (or other data files) for the "
+      "task.")
+  bert_config_file: Optional[str] = option(
+      None, "The config json file corresponding to the pre-trained BERT model. This specifies "
+      "the model architecture. Defaults to the one beside --init_checkpoint or of --model.")
+  task_name: Optional[str] = option(
+      None, "The name of the task to train (cola, mnli, mrpc, sst-2, ... or 'file' for your own "
+      "CSV/TSV/JSON data).")
+  vocab_file: Optional[str] = option(None, "The vocabulary file that the BERT model was trained "
+                                     "on.")
+  init_checkpoint: Optional[str] = option(
+      None, "Initial checkpoint (usually from a pre-trained BERT model).")
+  do_lower_case: Optional[bool] = option(
+      None, "Whether to lower case the input text. Should be True for uncased models and False "
+      "for cased models. Defaults to the model's own setting (True for Google's).")
+  max_seq_length: Optional[int] = option(
+      None, "The maximum total input sequence length after WordPiece tokenization. Sequences "
+      "longer than this will be truncated, and sequences shorter than this will be padded. "
+      "Eval/predict on a trained output_dir use the run's own.", flag_default=128)
+  do_train: bool = option(False, "Whether to run training.")
+  do_eval: bool = option(False, "Whether to run eval on the dev set.")
+  do_predict: bool = option(False, "Whether to run the model in inference mode on the test "
+                            "set.")
+  train_batch_size: int = option(32, "Total batch size for training.")
+  eval_batch_size: int = option(8, "Total batch size for eval.")
+  predict_batch_size: int = option(8, "Total batch size for predict.")
+  learning_rate: float = option(5e-5, "The initial learning rate for Adam.")
+  num_train_epochs: float = option(3.0, "Total number of training epochs to perform.")
+  warmup_proportion: float = option(
+      0.1, "Proportion of training to perform linear learning rate warmup for. E.g., 0.1 = 10% "
+      "of training.")
+  save_checkpoints_steps: int = option(1000, "How often to save the model checkpoint.")
+  iterations_per_loop: int = option(1000, "How many steps to make in each estimator call "
+                                    "(steps per tf.function call here).")
+  use_tpu: bool = option(False, "Whether to use TPU or GPU/CPU.")
+  tpu_name: Optional[str] = option(
+      None, "The Cloud TPU to use for training. This should be either the name used when "
+      "creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 url.")
+  tpu_zone: Optional[str] = option(
+      None, "[Optional] GCE zone where the Cloud TPU is located in. If not specified, we will "
+      "attempt to automatically detect the GCE project from metadata.")
+  gcp_project: Optional[str] = option(
+      None, "[Optional] Project name for the Cloud TPU-enabled project. If not specified, we "
+      "will attempt to automatically detect the GCE project from metadata.")
+  master: Optional[str] = option(None, "[Optional] TensorFlow master URL.")
+  num_tpu_cores: int = option(8, "Only used if `use_tpu` is True. Total number of TPU cores to "
+                              "use.")
+  tpu_job_name: Optional[str] = option(None, "Name of TPU worker, if anything other than "
+                                       "'tpu_worker'.")
   # ---- model source ----
-  model: Optional[str] = None             # a named model or Google-format directory
-  bert_hub_module_handle: Optional[str] = None
-  # ---- data (generic files) ----
-  train_file: Optional[str] = None
-  dev_file: Optional[str] = None
-  test_file: Optional[str] = None
-  file_format: Optional[str] = None
-  text_column: str = "text"
-  text_b_column: Optional[str] = None
-  label_column: str = "label"             # comma-separated: several 0/1 columns
-  label_delimiter: Optional[str] = None
-  labels_file: Optional[str] = None
-  label_list: Optional[str] = None        # comma-separated, fixes order
-  header: Optional[bool] = None
-  encoding: str = "utf-8"
-  regression: bool = False
-  dev_split: float = 0.1
-  test_split: float = 0.0
-  max_train_examples: int = 0             # 0: all; else the first N rows
-  max_eval_examples: int = 0
-  truncation: str = "head"
-  head_tokens: int = 128
+  model: Optional[str] = option(
+      None, "A named pretrained model (all-MiniLM-L6-v2, the embedded default) or a "
+      "Google-format directory (bert_config.json, bert_model.ckpt, vocab.txt). Used when "
+      "--init_checkpoint is not given.")
+  bert_hub_module_handle: Optional[str] = option(
+      None, "A TF-Hub BERT encoder: a local SavedModel directory or a hub handle (needs "
+      "network). Its vocab and casing come from the module's assets.")
+  # ---- data (your own files) ----
+  train_file: Optional[str] = option(None, "Training data file (CSV/TSV/JSON/JSONL) or a "
+                                     "folder with one sub-folder per class.")
+  dev_file: Optional[str] = option(None, "Dev data file; without it, --dev_split of train.")
+  test_file: Optional[str] = option(None, "Test data file for --do_predict.")
+  file_format: Optional[str] = option(None, "Format of the data files; default: from the file "
+                                      "extension.",
+                                      choices=("csv", "tsv", "json", "jsonl", "folder"))
+  text_column: str = option("text", "Text column: a header name or a 0-based index.")
+  text_b_column: Optional[str] = option(None, "Second text column, for sentence-pair tasks.")
+  label_column: str = option("label", "Label column (name or index). Several comma-separated "
+                             "columns mean multi-label with one 0/1 column per label.")
+  label_delimiter: Optional[str] = option(
+      None, "Multi-label in one column: the delimiter between labels, e.g. ','.")
+  labels_file: Optional[str] = option(
+      None, "File with one label name per line; integer labels index into it.")
+  label_list: Optional[str] = option(
+      None, "Comma-separated label names, fixing their order (default: sorted labels of the "
+      "training data).")
+  header: Optional[bool] = option(None, "Whether CSV/TSV files have a header row (default: "
+                                  "yes).")
+  encoding: str = option("utf-8", "Encoding of the data files (utf-8, utf-8-sig, latin-1, ...).")
+  regression: bool = option(False, "The label is a number (e.g. STS-B scores).")
+  dev_split: float = option(0.1, "Fraction of train used as dev when there is no dev file "
+                            "(stratified, seeded by --seed).")
+  test_split: float = option(0.0, "Fraction of train used as test when there is no test file.")
+  max_train_examples: int = option(0, "Use only the first N training examples (0: all).")
+  max_eval_examples: int = option(0, "Use only the first N dev examples (0: all).")
+  truncation: Optional[str] = option(None, "How to cut single texts longer than "
+                                     "max_seq_length.", flag_default="head",
+                                     choices=("head", "tail", "head_tail"))
+  head_tokens: Optional[int] = option(None, "Tokens kept from the start with "
+                                      "--truncation=head_tail; the rest come from the end.",
+                                      flag_default=128)
   # ---- model head and training ----
-  head_hidden_size: int = 0               # 0: Google's single dense layer
-  head_dropout: float = 0.1
-  freeze_encoder: bool = False
-  class_weights: Optional[str] = None     # "balanced" or one weight per label, comma-separated
-  weight_decay: float = 0.01
-  clip_norm: float = 1.0
-  adam_bias_correction: bool = False      # False: Google's AdamWeightDecay exactly
-  layerwise_lr_decay: float = 1.0         # 1.0: off
-  strategy: str = "auto"                  # auto, default, mirrored, tpu, multi_worker
-  mixed_precision: Optional[str] = None   # None, "mixed_float16", "mixed_bfloat16"
-  use_xla: bool = False
-  seed: int = 12345
-  dynamic_padding: bool = True
-  keep_checkpoint_max: int = 5
-  eval_every_steps: int = 0               # 0: at the end only (and each epoch if early stopping)
-  early_stopping_patience: int = 0        # evaluations without improvement; 0: off
-  best_metric: Optional[str] = None       # None: the task's main metric
-  eval_checkpoint: Optional[str] = None   # eval/predict this model.ckpt-N instead of latest
-  log_every_steps: int = 50
+  head_hidden_size: Optional[int] = option(None, "Hidden layer of the classifier head "
+                                           "(0: none).", flag_default=0)
+  head_dropout: float = option(0.1, "Dropout before the classifier head.")
+  freeze_encoder: bool = option(False, "Train only the classifier head.")
+  class_weights: Optional[str] = option(
+      None, "Single-label loss weight per class: 'balanced' (n / (num_labels * count)) or one "
+      "number per label in label order.")
+  pos_weight: Optional[str] = option(
+      None, "Multi-label weight of each label's positives in the loss: 'balanced' "
+      "(negatives / positives in train) or one number per label in label order.")
+  weight_decay: float = option(0.01, "AdamW weight decay (not on LayerNorm or biases).")
+  clip_norm: float = option(1.0, "Global-norm gradient clipping (0: off).")
+  adam_bias_correction: bool = option(False, "Use Adam bias correction (Google's "
+                                      "AdamWeightDecay has none).")
+  layerwise_lr_decay: float = option(1.0, "Multiply the learning rate by this per layer below "
+                                     "the top (1: off).")
+  strategy: str = option("auto", "tf.distribute strategy; auto: TPU with --use_tpu, "
+                         "multi-worker with TF_CONFIG, mirrored with several GPUs, else "
+                         "default.", choices=STRATEGIES)
+  mixed_precision: Optional[str] = option(None, "Keras mixed precision policy.",
+                                          choices=PRECISIONS)
+  use_xla: bool = option(False, "Compile the train step with XLA.")
+  seed: int = option(12345, "Random seed (initialisation, shuffling, dev split).")
+  dynamic_padding: bool = option(True, "Trim batches to their longest example and group "
+                                 "similar lengths (CPU/GPU; off on TPU).")
+  keep_checkpoint_max: int = option(5, "How many model.ckpt-N to keep.")
+  eval_every_steps: int = option(0, "Evaluate on dev every N steps (0: at the end, or each "
+                                 "epoch with early stopping).")
+  early_stopping_patience: int = option(0, "Stop after this many evaluations without "
+                                        "improvement (0: off).")
+  best_metric: Optional[str] = option(None, "Dev metric that picks the best checkpoint "
+                                      "(default: the task's main metric).")
+  eval_checkpoint: Optional[str] = option(None, "Evaluate/predict with this checkpoint (e.g. "
+                                          "output_dir/model.ckpt-1000) instead of the latest.")
+  log_every_steps: int = option(50, "Log training loss every N steps.")
+  # ---- the run directory ----
+  overwrite_output_dir: bool = option(
+      False, "Delete a different run's files in --output_dir and start over (without it, "
+      "training into a directory that holds another run stops with an error).")
+  retune_thresholds: bool = option(
+      False, "Multi-label: tune the decision thresholds again on this --do_eval data and save "
+      "them (by default an eval-only run uses the thresholds the run chose).")
 
   def __post_init__(self):
     self.validate()
@@ -175,45 +265,68 @@ class RunConfig:
       fail("--output_dir is required.")
     if not (self.do_train or self.do_eval or self.do_predict):
       fail("At least one of --do_train, --do_eval or --do_predict must be True.")
-    if self.max_seq_length < 3 or self.max_seq_length > 512:
+    self._check_numbers(fail)
+    if self.max_seq_length is not None and not 3 <= self.max_seq_length <= 512:
       fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
-    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
-                 "save_checkpoints_steps", "iterations_per_loop", "num_tpu_cores"):
-      if getattr(self, name) <= 0:
-        fail("--%s must be positive, got %r." % (name, getattr(self, name)))
-    if self.learning_rate <= 0 or self.num_train_epochs <= 0:
-      fail("--learning_rate and --num_train_epochs must be positive.")
-    if not 0.0 <= self.warmup_proportion < 1.0:
-      fail("--warmup_proportion must be in [0, 1), got %r." % self.warmup_proportion)
     if self.use_tpu and not (self.tpu_name or self.master):
       fail("--use_tpu needs --tpu_name (or --master).")
     if self.init_checkpoint and self.bert_hub_module_handle:
       fail("Pass either --init_checkpoint or --bert_hub_module_handle, not both.")
     if self.bert_hub_module_handle and self.model:
       fail("Pass either --model or --bert_hub_module_handle, not both.")
-    if self.strategy not in ("auto", "default", "mirrored", "tpu", "multi_worker"):
-      fail("--strategy must be auto, default, mirrored, tpu or multi_worker, got %r." %
-           self.strategy)
-    if self.mixed_precision not in (None, "", "mixed_float16", "mixed_bfloat16", "float32"):
-      fail("--mixed_precision must be mixed_float16, mixed_bfloat16 or float32.")
-    if self.truncation not in ("head", "tail", "head_tail"):
-      fail("--truncation must be head, tail or head_tail, got %r." % self.truncation)
+    for name in ("strategy", "mixed_precision", "truncation", "file_format"):
+      choices = _field(name).metadata["choices"]
+      value = getattr(self, name)
+      if value not in (None, "") and value not in choices:
+        fail("--%s must be one of %s, got %r." % (name, ", ".join(choices), value))
     if self.regression and (self.label_delimiter or "," in self.label_column):
       fail("--regression cannot be combined with multi-label columns or --label_delimiter.")
-    if self.class_weights and self.class_weights != "balanced":
-      try:
-        [float(w) for w in self.class_weights.split(",")]
-      except ValueError:
-        fail("--class_weights must be 'balanced' or comma-separated numbers, got %r." %
-             self.class_weights)
-    if not 0 <= self.dev_split < 1 or not 0 <= self.test_split < 1:
-      fail("--dev_split and --test_split must be in [0, 1).")
-    if self.layerwise_lr_decay <= 0 or self.layerwise_lr_decay > 1:
-      fail("--layerwise_lr_decay must be in (0, 1].")
+    for name in ("class_weights", "pos_weight"):
+      value = getattr(self, name)
+      if value and value != "balanced":
+        try:
+          numbers = [float(w) for w in value.split(",")]
+        except ValueError:
+          numbers = [math.nan]
+        if not all(math.isfinite(w) and w > 0 for w in numbers):
+          fail("--%s must be 'balanced' or comma-separated positive numbers, got %r." %
+               (name, value))
     if not (self.task_name or self.train_file or self.dev_file or self.test_file
             or self.data_dir):
       fail("Say where the data is: --task_name with --data_dir, or --train_file/--dev_file/"
            "--test_file (or --data_dir with train/dev/test files).")
+
+  def _check_numbers(self, fail):
+    """Finite and in range; legal but unusual values are warned about."""
+    for f in dataclasses.fields(self):
+      value = getattr(self, f.name)
+      if isinstance(value, float) and not math.isfinite(value):
+        fail("--%s must be a finite number, got %r." % (f.name, value))
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
+                 "save_checkpoints_steps", "iterations_per_loop", "num_tpu_cores",
+                 "keep_checkpoint_max", "log_every_steps"):
+      if getattr(self, name) <= 0:
+        fail("--%s must be positive, got %r." % (name, getattr(self, name)))
+    if self.learning_rate <= 0 or self.num_train_epochs <= 0:
+      fail("--learning_rate and --num_train_epochs must be positive.")
+    if not 0.0 <= self.warmup_proportion < 1.0:
+      fail("--warmup_proportion must be in [0, 1), got %r." % self.warmup_proportion)
+    if not 0 <= self.dev_split < 1 or not 0 <= self.test_split < 1:
+      fail("--dev_split and --test_split must be in [0, 1).")
+    if not 0 <= self.head_dropout < 1:
+      fail("--head_dropout must be in [0, 1), got %r." % self.head_dropout)
+    if self.layerwise_lr_decay <= 0 or self.layerwise_lr_decay > 1:
+      fail("--layerwise_lr_decay must be in (0, 1].")
+    for name in ("weight_decay", "clip_norm", "max_train_examples", "max_eval_examples",
+                 "eval_every_steps", "early_stopping_patience"):
+      if getattr(self, name) < 0:
+        fail("--%s must be >= 0, got %r." % (name, getattr(self, name)))
+    if self.do_train and self.learning_rate > 1e-2:
+      logging.warning("--learning_rate=%g is far above BERT's usual 1e-5..1e-4; training will "
+                      "likely diverge.", self.learning_rate)
+    if self.do_train and self.num_train_epochs > 100:
+      logging.warning("--num_train_epochs=%g is unusually many for fine-tuning (2-4 is "
+                      "usual).", self.num_train_epochs)
 
   def to_json_string(self):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
@@ -224,3 +337,7 @@ class RunConfig:
       data = json.load(f)
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _field(name):
+  return next(f for f in dataclasses.fields(RunConfig) if f.name == name)

@@ -28,8 +28,8 @@ def _trim_to_longest(features, labels, weights):
   return {k: v[:, :length] for k, v in features.items()}, labels, weights
 
 
-def make_dataset(file_paths, seq_length, batch_size, is_training, task_type="classification",
-                 num_labels=1, drop_remainder=False, dynamic_padding=False,
+def make_dataset(file_paths, seq_length, batch_size, is_training, task, drop_remainder=False,
+                 dynamic_padding=False,
                  shuffle_buffer=10000, seed=None, repeat=None):
   """Returns a dataset of (features, labels, sample_weights) batches.
 
@@ -37,7 +37,7 @@ def make_dataset(file_paths, seq_length, batch_size, is_training, task_type="cla
   Training shuffles and repeats; `dynamic_padding` trims each batch to its longest
   example and groups examples of similar length (for CPU and GPU, not TPU).
   """
-  spec = name_to_features(seq_length, task_type, num_labels)
+  spec = name_to_features(seq_length, task)
   files = list(file_paths) if not isinstance(file_paths, str) else [file_paths]
   dataset = tf.data.TFRecordDataset(files)
   if is_training:

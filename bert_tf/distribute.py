@@ -71,9 +71,10 @@ def check_batch_sizes(config, strategy):
 def is_chief(strategy):
   """Whether this process writes checkpoints and results (multi-worker: the chief only)."""
   resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not getattr(resolver, "task_type", None):
+  role = getattr(resolver, "task_type", None) if resolver is not None else None
+  if not role:
     return True
   cluster = resolver.cluster_spec().as_dict()
   if "chief" in cluster:
-    return resolver.task_type == "chief"
-  return resolver.task_type == "worker" and resolver.task_id == 0
+    return role == "chief"
+  return role == "worker" and resolver.task_id == 0

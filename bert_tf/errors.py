@@ -1,16 +1,20 @@
 """User-facing errors and atomic file writing.
 
-A `UsageError` is a mistake in the user's input (a flag, a file, a label): the CLI
-prints its one line and exits 2, without a traceback. Bugs keep their tracebacks.
+A `UsageError` is a mistake in the user's input (a flag, a file, a label) or its
+environment (a full disk, a read-only directory): the CLI prints its one line and
+exits 2, without a traceback. Bugs keep their tracebacks.
 """
 
 import contextlib
+import errno
 import os
 import shutil
-import sys
 import tempfile
 
-from absl import app
+# Temporaries are siblings named TMP_PREFIX...; run_dir removes those an
+# interrupted write left behind.
+TMP_PREFIX = ".tmp-"
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 class UsageError(ValueError):
@@ -19,9 +23,12 @@ class UsageError(ValueError):
 
 def _tmp_sibling(path):
   directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  base = os.path.basename(path)
-  return tempfile.mkdtemp(prefix=".tmp-" + base + "-", dir=directory)
+  try:
+    os.makedirs(directory, exist_ok=True)
+    base = os.path.basename(path)
+    return tempfile.mkdtemp(prefix=TMP_PREFIX + base + "-", dir=directory)
+  except OSError as e:
+    raise UsageError("Cannot write %s: %s." % (path, e.strerror or e)) from None
 
 
 @contextlib.contextmanager
@@ -42,23 +49,31 @@ def atomic_path(path):
       shutil.rmtree(old, ignore_errors=True)
     else:
       os.replace(tmp_path, path)
+  except Exception as e:  # pylint: disable=broad-except
+    if is_disk_error(e):
+      raise UsageError("Cannot write %s: %s; free some space (or fix the permissions) and "
+                       "rerun: the run resumes." % (path, _reason(e))) from None
+    raise
   finally:
     shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def is_disk_error(error):
+  """A full disk, quota or read-only file system, from Python or TensorFlow's writers."""
+  if isinstance(error, OSError):
+    return error.errno in _ENVIRONMENT_ERRNOS
+  text = str(error)
+  return type(error).__module__.startswith("tensorflow") and (
+      "No space left" in text or "Disk quota" in text or "Read-only file system" in text)
+
+
+def _reason(error):
+  if isinstance(error, OSError) and error.strerror:
+    return error.strerror
+  return str(error).splitlines()[0][:160]
 
 
 def write_text_atomic(path, text):
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:
       f.write(text)
-
-
-def run_main(main):
-  """absl.app.run(main), printing a UsageError as one line and exiting 2."""
-  def guarded(argv):
-    try:
-      return main(argv)
-    except UsageError as e:
-      print("error: %s" % e, file=sys.stderr)
-      sys.exit(2)
-
-  app.run(guarded)

@@ -1,9 +1,6 @@
 """Exports: SavedModel for TF Serving (text in), TF-Hub encoder + preprocessor, TFLite.
 
-  python -m bert_tf.export --output_dir=RUN --export_dir=EXPORT            # SavedModel
-  python -m bert_tf.export --output_dir=RUN --export_dir=EXPORT --format=tflite \
-      --quantization=int8                                                  # TFLite
-  python -m bert_tf.export --model=all-MiniLM-L6-v2 --export_dir=HUB --format=hub
+The command line is `bert-tf-export` (bert_tf/cli/export.py).
 
 SavedModel layout: EXPORT/<version>/ (TF Serving's versioned layout) with
   serving_default: text_a (and text_b for pair tasks) [batch] string ->
@@ -15,18 +12,18 @@ A string-in SavedModel needs `import tensorflow_text` before loading (its ops).
 Every export is written to a temporary directory and renamed into place.
 """
 
+import dataclasses
 import json
 import os
 
 import numpy as np
 import tensorflow as tf
-from absl import flags
 
-from bert_tf import classifier
 from bert_tf import modeling
 from bert_tf import pretrained
-from bert_tf.errors import UsageError, atomic_path, run_main
-from bert_tf.predictor import MODEL_INFO_FILE, load_trained_classifier
+from bert_tf import run_dir
+from bert_tf.errors import UsageError, atomic_path
+from bert_tf.predictor import load_trained_model
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
 from bert_tf.tokenization import load_vocab
 
@@ -40,34 +37,15 @@ def _ids_signature(seq_length=None, batch=None):
 class ClassifierServingModule(tf.Module):
   """The fine-tuned classifier with text-in and ids-in serving functions."""
 
-  def __init__(self, model, info, vocab_file):
+  def __init__(self, trained):
     super().__init__(name="bert_tf_classifier")
-    self.model = model
-    self.task_type = info["task_type"]
-    self.preprocessor = BertTextPreprocessor(
-        vocab_file, info["do_lower_case"], info["max_seq_length"],
-        truncation=info.get("truncation", "head"), head_tokens=info.get("head_tokens", 128),
-        pad_to_longest=True)
-    labels = info["label_list"] or ["score"]
-    self.label_names = tf.constant(labels)
-    thresholds = info.get("thresholds") or [0.5] * len(labels)
-    self.thresholds = tf.constant(np.asarray(thresholds, np.float32))
-    self.text_pair = bool(info.get("text_pair"))
+    self.model = trained.model
+    self.task = trained.task
+    self.preprocessor = trained.preprocessor.in_graph(pad_to_longest=True)
+    self.text_pair = bool(trained.info.text_pair)
 
   def _outputs(self, features):
-    logits = self.model(features, training=False)
-    probs = classifier.probabilities(logits, self.task_type)
-    if self.task_type == "regression":
-      return {"score": tf.squeeze(probs, -1)}
-    if self.task_type == "multi_label":
-      decided = tf.cast(probs >= self.thresholds, tf.int32)
-      names = tf.strings.reduce_join(
-          tf.where(decided > 0, self.label_names, ""), axis=-1, separator=",")
-      names = tf.strings.regex_replace(tf.strings.regex_replace(names, ",+", ","), "^,|,$", "")
-      return {"probabilities": probs, "label_ids": decided, "label_names": names}
-    ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
-    return {"probabilities": probs, "label_ids": ids,
-            "label_names": tf.gather(self.label_names, ids)}
+    return self.task.serving_outputs(self.model(features, training=False))
 
   def serve_ids(self, input_word_ids, input_mask, input_type_ids):
     return self._outputs(dict(input_word_ids=input_word_ids, input_mask=input_mask,
@@ -105,13 +83,29 @@ def _save_atomic(module, path, signatures=None, extra_files=None):
   return path
 
 
+def _served_info(trained):
+  """model_info.json for an export: the run's, with the task's decided thresholds."""
+  info = dataclasses.replace(trained.info, task=trained.task.to_dict(), identity=None)
+  return json.dumps(info.to_dict(), indent=1)
+
+
+def check_export_dir(export_dir):
+  if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+    raise UsageError("--export_dir %s is a file, not a directory: pass a directory path." %
+                     export_dir)
+
+
 def export_saved_model(output_dir, export_dir, checkpoint=None, version=None):
   """Exports a trained output_dir to export_dir/<version>/; returns that path."""
-  model, info = load_trained_classifier(output_dir, checkpoint)
-  module = ClassifierServingModule(model, info, os.path.join(output_dir, "vocab.txt"))
+  check_export_dir(export_dir)
+  trained = load_trained_model(output_dir, checkpoint)
+  module = ClassifierServingModule(trained)
   version = version or _next_version(export_dir)
   path = os.path.join(export_dir, str(version))
-  extra = {MODEL_INFO_FILE: json.dumps(info, indent=1)}
+  if os.path.exists(path):
+    raise UsageError("%s already exists: pass another --version (or leave it out for the next "
+                     "one)." % path)
+  extra = {run_dir.MODEL_INFO: _served_info(trained)}
   return _save_atomic(module, path, signatures=module.signatures(), extra_files=extra)
 
 
@@ -176,19 +170,20 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   """
   if quantization not in QUANTIZATIONS:
     raise UsageError("--quantization must be one of %s." % ", ".join(QUANTIZATIONS))
-  model, info = load_trained_classifier(output_dir, checkpoint)
-  task_type, length = info["task_type"], info["max_seq_length"]
+  trained = load_trained_model(output_dir, checkpoint)
+  model, task = trained.model, trained.task
+  length = trained.preprocessor.max_seq_length
 
   def probabilities(word_ids, mask, type_ids):
     logits = model(dict(input_word_ids=word_ids, input_mask=mask, input_type_ids=type_ids),
                    training=False)
-    return {"probabilities": classifier.probabilities(logits, task_type)}
+    return {"probabilities": task.probabilities(logits)}
 
   if text_input:
-    if info.get("text_pair"):
+    if trained.info.text_pair:
       raise UsageError("String-in TFLite takes one text; export pair tasks with ids in.")
-    tokenizer = fast_bert_tokenizer(os.path.join(output_dir, "vocab.txt"), info["do_lower_case"])
-    vocab = load_vocab(os.path.join(output_dir, "vocab.txt"))
+    tokenizer = fast_bert_tokenizer(trained.vocab_file, trained.preprocessor.do_lower_case)
+    vocab = load_vocab(trained.vocab_file)
 
     @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="text")])
     def serve(text):
@@ -254,38 +249,7 @@ def run_tflite(interpreter, features):
   return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
-# ============================================================================
-# Command line
-# ============================================================================
-def main(argv):
-  del argv
-  f = flags.FLAGS
-  if f.format == "hub":
-    source = f.output_dir or f.model or pretrained.DEFAULT_MODEL
-    if f.output_dir:
-      model, info = load_trained_classifier(f.output_dir, f.checkpoint)
-      encoder = _encoder_of(model)
-      paths = export_hub_encoder(encoder, os.path.join(f.output_dir, "vocab.txt"),
-                                 info["do_lower_case"], f.export_dir, info["max_seq_length"])
-    else:
-      paths = export_pretrained_to_hub(source, f.export_dir, f.max_seq_length)
-    print("TF-Hub encoder: %s\nTF-Hub preprocessor: %s" % paths)
-  elif f.format == "tflite":
-    if not f.output_dir:
-      raise UsageError("--format=tflite needs --output_dir (a training run).")
-    path = f.export_dir if f.export_dir.endswith(".tflite") else os.path.join(
-        f.export_dir, "model_%s_%s.tflite" % (f.tflite_input, f.quantization))
-    export_tflite(f.output_dir, path, f.quantization, f.checkpoint,
-                  text_input=f.tflite_input == "text")
-    print("TFLite model: %s (%.1f MB)" % (path, os.path.getsize(path) / 1e6))
-  else:
-    if not f.output_dir:
-      raise UsageError("--format=saved_model needs --output_dir (a training run).")
-    path = export_saved_model(f.output_dir, f.export_dir, f.checkpoint, f.version)
-    print("SavedModel for TF Serving: %s" % path)
-
-
-def _encoder_of(model):
+def encoder_of(model):
   """The encoder inside a classifier built by classifier.build_classifier."""
   for name in ("bert_encoder", "hub_encoder"):
     try:
@@ -295,17 +259,9 @@ def _encoder_of(model):
   raise UsageError("No encoder layer found in the classifier.")
 
 
-if __name__ == "__main__":
-  flags.DEFINE_string("output_dir", None, "A training output_dir to export.")
-  flags.DEFINE_string("model", None, "With --format=hub and no --output_dir: a named model or "
-                      "Google-format directory to export as a TF-Hub encoder.")
-  flags.DEFINE_string("export_dir", None, "Where to write the export.")
-  flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "hub"], "What to export.")
-  flags.DEFINE_enum("quantization", "float32", list(QUANTIZATIONS), "TFLite weights.")
-  flags.DEFINE_enum("tflite_input", "ids", ["ids", "text"], "TFLite inputs: token ids "
-                    "(builtin ops) or one raw string (needs tf-text's TFLite custom ops).")
-  flags.DEFINE_string("checkpoint", None, "model.ckpt-N to export (default: best, else latest).")
-  flags.DEFINE_integer("version", None, "SavedModel version directory (default: next).")
-  flags.DEFINE_integer("max_seq_length", 128, "Preprocessor sequence length (--format=hub).")
-  flags.mark_flag_as_required("export_dir")
-  run_main(main)
+def export_run_to_hub(output_dir, export_dir, checkpoint=None):
+  """A trained run's fine-tuned encoder (and its preprocessor) in TF-Hub format."""
+  trained = load_trained_model(output_dir, checkpoint)
+  return export_hub_encoder(encoder_of(trained.model), trained.vocab_file,
+                            trained.preprocessor.do_lower_case, export_dir,
+                            trained.preprocessor.max_seq_length)

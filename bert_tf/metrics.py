@@ -1,30 +1,12 @@
-"""Task metrics, multi-label thresholds, and eval_results.txt / .json.
+"""Metrics of each kind of task (sklearn/scipy), and multi-label threshold tuning.
 
-eval_results.txt keeps Google's format (`key = value`, sorted keys, with
-eval_accuracy, eval_loss, global_step and loss) and adds the task's scalar
-metrics; eval_results.json holds everything, per-label metrics included.
+The task objects (tasks.py) choose which of these apply; run_dir writes them to
+eval_results.txt (Google's `key = value`) and eval_results.json (everything).
 """
-
-import json
-import os
 
 import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
-
-from bert_tf.errors import write_text_atomic
-
-
-def main_metric_name(task_name, task_type):
-  """The metric that picks the best checkpoint by default."""
-  task = (task_name or "").lower()
-  if task_type == "regression":
-    return "pearson"
-  if task_type == "multi_label":
-    return "f1_micro"
-  if task == "cola":
-    return "mcc"
-  return "accuracy"
 
 
 def classification_metrics(label_ids, probs, label_list):
@@ -38,6 +20,7 @@ def classification_metrics(label_ids, probs, label_list):
   if len(label_list) == 2:
     # Binary F1 of the second label ("1" for GLUE, the positive class), as in GLUE.
     out["f1"] = float(skm.f1_score(label_ids, predictions, pos_label=1, zero_division=0))
+    out["f1_positive_label"] = str(label_list[1])
     if len(set(label_ids.tolist())) == 2:
       out["roc_auc"] = float(skm.roc_auc_score(label_ids, probs[:, 1]))
   labels = list(range(len(label_list)))
@@ -56,17 +39,68 @@ def regression_metrics(labels, predictions):
           "mse": float(np.mean((predictions - labels) ** 2))}
 
 
-def tune_thresholds(labels, probs, grid=None):
-  """Per-label decision thresholds maximising each label's F1 on these examples."""
-  grid = np.arange(0.05, 0.96, 0.05) if grid is None else grid
-  thresholds = []
+# A label with fewer dev positives than this gets the global threshold: a per-label
+# cut tuned on 1-4 positives fits those examples, not the label.
+MIN_POSITIVES_FOR_OWN_THRESHOLD = 5
+
+
+def best_f1_cut(labels, scores):
+  """(threshold, F1) maximising the F1 of `scores >= threshold`, exactly.
+
+  Every distinct score is a candidate cut (sorted once, cumulative counts); the
+  threshold returned lies halfway to the next lower score, so it does not sit on
+  a training example's score.
+  """
+  labels, scores = np.asarray(labels, np.float64).ravel(), np.asarray(scores, np.float64).ravel()
+  positives = labels.sum()
+  if positives == 0:
+    return 0.5, 0.0
+  order = np.argsort(-scores, kind="stable")
+  scores, labels = scores[order], labels[order]
+  last_of_tie = np.r_[scores[1:] != scores[:-1], True]  # ties are predicted together
+  tp, fp = np.cumsum(labels)[last_of_tie], np.cumsum(1 - labels)[last_of_tie]
+  cuts = scores[last_of_tie]
+  f1 = 2 * tp / (tp + fp + positives)
+  best = int(np.argmax(f1))
+  lower = cuts[best + 1] if best + 1 < len(cuts) else max(cuts[best] - 1e-3, 0.0)
+  return float((cuts[best] + lower) / 2), float(f1[best])
+
+
+def tune_thresholds(labels, probs, min_positives=MIN_POSITIVES_FOR_OWN_THRESHOLD):
+  """Per-label thresholds maximising F1 on these examples, and how each was chosen.
+
+  Labels with at least `min_positives` positives get their own F1-optimal cut; the
+  others get one global cut, the micro-F1 optimum over all labels.
+  """
+  labels, probs = np.asarray(labels), np.asarray(probs)
+  global_cut, _ = best_f1_cut(labels, probs)
+  thresholds, how = [], []
   for j in range(labels.shape[1]):
-    if labels[:, j].sum() == 0:
-      thresholds.append(0.5)  # nothing to learn from: keep the neutral threshold
-      continue
-    scores = [skm.f1_score(labels[:, j], probs[:, j] >= t, zero_division=0) for t in grid]
-    thresholds.append(float(np.round(grid[int(np.argmax(scores))], 2)))
-  return thresholds
+    positives = int(labels[:, j].sum())
+    if positives >= min_positives:
+      thresholds.append(best_f1_cut(labels[:, j], probs[:, j])[0])
+      how.append("per-label F1 optimum (%d dev positives)" % positives)
+    else:
+      thresholds.append(global_cut)
+      how.append("global micro-F1 optimum (only %d dev positives)" % positives)
+  return [round(t, 6) for t in thresholds], how
+
+
+def degenerate_predictions(labels, predicted, label_list):
+  """Warnings for multi-label decisions a user should not trust."""
+  warnings = []
+  n = len(labels)
+  rates = predicted.mean(axis=0)
+  always = [str(label_list[j]) for j in np.flatnonzero(rates >= 0.95) if labels[:, j].mean() < 0.9]
+  if always and n >= 20:
+    warnings.append("%d label(s) predicted for >= 95%% of examples (%s)" % (
+        len(always), ", ".join(always[:8])))
+  true_cardinality, predicted_cardinality = labels.sum(axis=1).mean(), predicted.sum(axis=1).mean()
+  if n >= 20 and true_cardinality > 0 and not (
+      true_cardinality / 3 <= predicted_cardinality <= 3 * true_cardinality):
+    warnings.append("%.2f labels predicted per example against %.2f true" % (
+        predicted_cardinality, true_cardinality))
+  return warnings
 
 
 def multi_label_metrics(labels, probs, label_list, thresholds=None):
@@ -81,11 +115,19 @@ def multi_label_metrics(labels, probs, label_list, thresholds=None):
   }
   at_half = (probs >= 0.5).astype(int)
   out["f1_micro_at_0.5"] = float(skm.f1_score(labels, at_half, average="micro", zero_division=0))
+  out["f1_weighted"] = float(skm.f1_score(labels, predicted, average="weighted", zero_division=0))
+  out["f1_samples"] = float(skm.f1_score(labels, predicted, average="samples", zero_division=0))
+  out["label_cardinality_true"] = float(labels.sum(axis=1).mean())
+  out["label_cardinality_predicted"] = float(predicted.sum(axis=1).mean())
+  out["multilabel_confusion_matrix"] = skm.multilabel_confusion_matrix(labels, predicted).tolist()
+  out["warnings"] = degenerate_predictions(labels, predicted, label_list)
   present = [j for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
   per_label = {}
   for j, name in enumerate(label_list):
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        labels[:, j], predicted[:, j], average="binary", zero_division=0)
     entry = {"threshold": float(thresholds[j]), "support": int(labels[:, j].sum()),
-             "f1": float(skm.f1_score(labels[:, j], predicted[:, j], zero_division=0))}
+             "precision": float(precision), "recall": float(recall), "f1": float(f1)}
     if j in present:
       entry["roc_auc"] = float(skm.roc_auc_score(labels[:, j], probs[:, j]))
     per_label[str(name)] = entry
@@ -96,23 +138,3 @@ def multi_label_metrics(labels, probs, label_list, thresholds=None):
                                           for j in present]))
   out["per_label"] = per_label
   return out
-
-
-def compute_metrics(task_type, labels, probs, label_list, thresholds=None):
-  if task_type == "regression":
-    return regression_metrics(labels, probs)
-  if task_type == "multi_label":
-    return multi_label_metrics(labels, probs, label_list, thresholds)
-  return classification_metrics(labels, probs, label_list)
-
-
-def write_eval_results(output_dir, results):
-  """eval_results.txt (Google's `key = value`, scalars, eval_ prefix) and .json."""
-  lines = []
-  for key in sorted(results):
-    value = results[key]
-    if isinstance(value, (int, float, np.floating, np.integer)):
-      lines.append("%s = %s\n" % (key, str(value)))
-  write_text_atomic(os.path.join(output_dir, "eval_results.txt"), "".join(lines))
-  write_text_atomic(os.path.join(output_dir, "eval_results.json"),
-                    json.dumps(results, indent=2, sort_keys=True, default=float) + "\n")

@@ -10,6 +10,7 @@ bert_config.json + bert_model.ckpt.* + vocab.txt, so a run needs no
 import dataclasses
 import json
 import os
+from typing import Optional
 
 from absl import logging
 
@@ -64,6 +65,7 @@ class ModelFiles:
   init_checkpoint: str
   vocab_file: str
   do_lower_case: bool
+  hub_module_handle: Optional[str] = None
 
 
 def model_files(model_dir, do_lower_case=None):
@@ -79,6 +81,10 @@ def model_files(model_dir, do_lower_case=None):
   if os.path.exists(tokenizer_config):
     with open(tokenizer_config, encoding="utf-8") as f:
       stored_case = json.load(f).get("do_lower_case")
+  if do_lower_case is not None and stored_case is not None and do_lower_case != stored_case:
+    logging.warning("--do_lower_case=%s contradicts %s (do_lower_case=%s): the ids will not be "
+                    "the ones the model was trained with.", do_lower_case, tokenizer_config,
+                    stored_case)
   return ModelFiles(
       bert_config_file=os.path.join(model_dir, "bert_config.json"),
       init_checkpoint=os.path.join(model_dir, "bert_model.ckpt"),
@@ -102,7 +108,7 @@ def resolve_model_files(config):
       vocab_file = vocab_file or module_vocab_file
       lower = lower if lower is not None else (module_lower if module_lower is not None
                                                 else True)
-    return ModelFiles(None, None, vocab_file, lower)
+    return ModelFiles(None, None, vocab_file, lower, config.bert_hub_module_handle)
   if all(explicit) or (config.vocab_file and config.bert_config_file and not config.model):
     return ModelFiles(config.bert_config_file, config.init_checkpoint, config.vocab_file,
                       True if config.do_lower_case is None else config.do_lower_case)

@@ -14,6 +14,7 @@ Every reader reports bad input as a UsageError naming the file and line.
 import csv
 import dataclasses
 import json
+import math
 import os
 import random
 import sys
@@ -21,7 +22,7 @@ from typing import List, Optional, Sequence, Union
 
 from absl import logging
 
-from bert_tf.errors import UsageError, write_text_atomic
+from bert_tf.errors import UsageError
 
 csv.field_size_limit(sys.maxsize)
 
@@ -124,8 +125,12 @@ def read_json_records(path, encoding="utf-8"):
 class DataProcessor:
   """Base class for data converters for sequence classification data sets."""
 
-  # "classification", "multi_label" or "regression".
-  task_type = "classification"
+  # The kind of task the data describes: a tasks.KINDS name.
+  task_kind = "classification"
+  # The metric that picks the best checkpoint, when not the task's default.
+  main_metric = None
+  # Whether examples have a second text (sentence-pair tasks).
+  has_text_b = False
 
   def get_train_examples(self, data_dir):
     raise NotImplementedError()
@@ -160,6 +165,10 @@ class _GlueProcessor(DataProcessor):
 
   def get_labels(self):
     return list(self.labels)
+
+  @property
+  def has_text_b(self):
+    return self.columns[1] is not None
 
   def get_train_examples(self, data_dir):
     return self._create_examples(os.path.join(data_dir, self.train_file), "train")
@@ -198,6 +207,7 @@ class ColaProcessor(_GlueProcessor):
   """CoLA: train/dev have no header (source, label, original label, sentence)."""
   has_header = False
   columns = (3, None, 1)
+  main_metric = "mcc"
 
 
 class Sst2Processor(_GlueProcessor):
@@ -243,7 +253,7 @@ class MnliProcessor(_GlueProcessor):
 
 class StsbProcessor(_GlueProcessor):
   """STS-B: a 0-5 similarity score, regression."""
-  task_type = "regression"
+  task_kind = "regression"
   labels = ()
   columns = (7, 8, -1)
   test_columns = (7, 8)
@@ -258,6 +268,7 @@ class StsbProcessor(_GlueProcessor):
 class XnliProcessor(DataProcessor):
   """XNLI: MultiNLI machine-translated train set, XNLI dev set, for one language."""
   labels = ("contradiction", "entailment", "neutral")
+  has_text_b = True
 
   def __init__(self, language="zh"):
     self.language = language
@@ -370,6 +381,17 @@ class FileDataConfig:
   def multi_label(self):
     return len(self.label_columns) > 1 or self.label_delimiter is not None
 
+  @classmethod
+  def from_run_config(cls, config):
+    return cls(
+        train_file=config.train_file, dev_file=config.dev_file, test_file=config.test_file,
+        file_format=config.file_format, text_column=config.text_column,
+        text_b_column=config.text_b_column,
+        label_columns=[c.strip() for c in config.label_column.split(",") if c.strip()],
+        label_delimiter=config.label_delimiter, labels_file=config.labels_file,
+        header=config.header, encoding=config.encoding, regression=config.regression,
+        dev_split=config.dev_split, test_split=config.test_split, split_seed=config.seed)
+
 
 def _format_of(path, explicit):
   if explicit:
@@ -408,11 +430,13 @@ def read_labels_file(path):
 class FileProcessor(DataProcessor):
   """Reads CSV/TSV/JSON/JSONL files or class folders as configured by FileDataConfig."""
 
-  def __init__(self, config, label_list=None, data_dir=None):
+  def __init__(self, config, label_list=None, data_dir=None, data_frames=None):
     self.config = config
     self.data_dir = data_dir  # used when a get_*_examples call passes no data_dir
-    self.task_type = ("regression" if config.regression else
+    self.data_frames = dict(data_frames or {})  # set name -> pandas DataFrame (the API)
+    self.task_kind = ("regression" if config.regression else
                       "multi_label" if config.multi_label else "classification")
+    self.has_text_b = config.text_b_column is not None
     self._label_names = read_labels_file(config.labels_file) if config.labels_file else None
     self._labels = list(label_list) if label_list else None
     if self._labels is None and self._label_names is not None:
@@ -423,7 +447,7 @@ class FileProcessor(DataProcessor):
 
   # ---- public interface ----
   def get_labels(self):
-    if self.task_type == "regression":
+    if self.config.regression:
       return []
     if self._labels is None:
       train = self.get_train_examples(self.data_dir)
@@ -463,7 +487,8 @@ class FileProcessor(DataProcessor):
     if self._splits is not None:
       return self._splits
     data_dir = data_dir or self.data_dir
-    paths = {name: self._path(data_dir, name) for name in ("train", "dev", "test")}
+    paths = {name: ("%s DataFrame" % name if name in self.data_frames else
+                    self._path(data_dir, name)) for name in ("train", "dev", "test")}
     if not paths["train"] and not paths["dev"] and not paths["test"]:
       raise UsageError("No data files: pass --train_file/--dev_file/--test_file, or a "
                        "--data_dir holding train/dev/test .tsv/.csv/.json files.")
@@ -482,8 +507,10 @@ class FileProcessor(DataProcessor):
     return sets
 
   def _read_file(self, path, set_name, require_label):
-    fmt = _format_of(path, self.config.file_format)
-    if fmt == "folder":
+    fmt = "frame" if set_name in self.data_frames else _format_of(path, self.config.file_format)
+    if fmt == "frame":
+      rows = self._read_frame(self.data_frames[set_name], path, labels_optional=not require_label)
+    elif fmt == "folder":
       rows = self._read_folder(path)
     elif fmt in ("json", "jsonl"):
       rows = self._read_json(path)
@@ -547,6 +574,22 @@ class FileProcessor(DataProcessor):
       yield (where, fields[text_idx], None if text_b_idx is None else fields[text_b_idx],
              labels)
 
+  def _read_frame(self, frame, name, labels_optional=False):
+    """Rows of a pandas DataFrame, columns by name (or position), like a CSV with a header."""
+    header = [str(c) for c in frame.columns]
+    col = lambda c: self._column_index(name, header, c)
+    text_idx = col(self.config.text_column)
+    text_b_idx = None if self.config.text_b_column is None else col(self.config.text_b_column)
+    label_idx = ([] if labels_optional and not all(str(c) in header or _looks_int(c)
+                                                   for c in self.config.label_columns)
+                 else [col(c) for c in self.config.label_columns])
+    for number, values in enumerate(frame.itertuples(index=False, name=None)):
+      where = "%s row %d" % (name, number)
+      texts = [_frame_text(values[i], where) for i in [text_idx] + (
+          [text_b_idx] if text_b_idx is not None else [])]
+      labels = [_frame_label(values[i]) for i in label_idx] or [None]
+      yield where, texts[0], texts[1] if len(texts) > 1 else None, labels
+
   def _read_json(self, path):
     for number, record in read_json_records(path, self.config.encoding):
       where = "%s record %d" % (path, number)
@@ -581,16 +624,21 @@ class FileProcessor(DataProcessor):
 
   def _parse_label(self, where, raw, require_label):
     """Raw label field(s) -> str / list of str / float, validated."""
-    missing = [r is None or (isinstance(r, str) and not r.strip()) for r in raw]
+    missing = [_is_missing(r) for r in raw]
     if any(missing):
       if require_label:
-        raise UsageError("%s: the label is missing or empty." % where)
+        shown = next(r for r, m in zip(raw, missing) if m)
+        raise UsageError("%s: the label is missing (%r); fill it in or remove the row." %
+                         (where, shown))
       return None
-    if self.task_type == "regression":
+    if self.config.regression:
       try:
-        return float(raw[0])
+        score = float(raw[0])
       except (TypeError, ValueError):
         raise UsageError("%s: regression label %r is not a number." % (where, raw[0])) from None
+      if not math.isfinite(score):
+        raise UsageError("%s: regression label %r is not a finite number." % (where, raw[0]))
+      return score
     if len(raw) > 1:  # one 0/1 column per label
       labels = []
       for name, value in zip(self._labels, raw):
@@ -617,6 +665,40 @@ class FileProcessor(DataProcessor):
       raise UsageError("%s: label %r is not in the labels file (%d labels)." %
                        (where, value, len(names)))
     return value
+
+
+# Cells that pandas, spreadsheets and JSON write for "no value": never a class name.
+_MISSING_LABELS = ("", "nan", "none", "null", "n/a")
+
+
+def _is_missing(value):
+  if value is None:
+    return True
+  if isinstance(value, float):
+    return value != value
+  return isinstance(value, str) and value.strip().lower() in _MISSING_LABELS
+
+
+def _frame_text(value, where):
+  if isinstance(value, str):
+    return value
+  if value is None or (isinstance(value, float) and value != value):
+    return ""
+  raise UsageError("%s: the text is a %s (%r), not a string." % (where, type(value).__name__,
+                                                                 value))
+
+
+def _frame_label(value):
+  """A DataFrame cell as a raw label: strings as they are, integral numbers as "3"."""
+  if value is None or isinstance(value, str) or isinstance(value, list):
+    return value
+  if isinstance(value, float) and value != value:
+    return None  # NaN: a missing label
+  if hasattr(value, "item"):
+    value = value.item()  # numpy scalar
+  if isinstance(value, float) and value.is_integer():
+    return str(int(value))
+  return str(value) if not isinstance(value, float) else value
 
 
 def _json_field(record, column, where, required=True):
@@ -654,35 +736,13 @@ def stratified_split(examples, fraction, seed):
   return keep, split
 
 
-# ============================================================================
-# Label lists saved with a run
-# ============================================================================
-def save_label_list(labels, path):
-  write_text_atomic(path, "".join("%s\n" % l for l in labels))
-
-
-def load_label_list(path):
-  return read_labels_file(path)
-
-
-def check_labels(examples, labels, source):
-  """Raises a UsageError for a label that is not in the label list."""
-  allowed = set(labels)
-  for example in examples:
-    values = example.label if isinstance(example.label, list) else [example.label]
-    for value in values:
-      if value is not None and not isinstance(value, float) and value not in allowed:
-        raise UsageError("%s: label %r is not in the label list (%s)." %
-                         (example.where or "%s, example %s" % (source, example.guid), value,
-                          ", ".join(labels[:20])))
-
-
-def get_processor(task_name, data_config=None, label_list=None, data_dir=None):
+def get_processor(task_name, data_config=None, label_list=None, data_dir=None,
+                  data_frames=None):
   """The processor for a GLUE task name, or FileProcessor for task_name 'file'/None."""
   name = (task_name or "file").lower()
   if name in ("file", "csv", "tsv", "json", "generic"):
     return FileProcessor(data_config or FileDataConfig(), label_list=label_list,
-                         data_dir=data_dir)
+                         data_dir=data_dir, data_frames=data_frames)
   if name not in GLUE_PROCESSORS:
     raise UsageError("--task_name=%s is not known; use one of %s, or 'file' with --train_file." %
                      (task_name, ", ".join(sorted(GLUE_PROCESSORS) + ["file"])))

@@ -5,19 +5,12 @@ output_dir after training and evaluation; open it in any browser.
 """
 
 import html
-import json
 import os
 
+from bert_tf import run_dir
 from bert_tf.errors import write_text_atomic
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
-
-
-def _read_jsonl(path):
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
 
 
 def line_chart(title, series, width=520, height=260):
@@ -64,10 +57,10 @@ def confusion_table(matrix, labels):
   return '<table class="cm">%s</table>' % "".join(rows)
 
 
-def write_report(output_dir):
-  """Writes output_dir/report.html from the run's histories and eval results."""
-  train = _read_jsonl(os.path.join(output_dir, "train_history.jsonl"))
-  evals = _read_jsonl(os.path.join(output_dir, "eval_history.jsonl"))
+def write_report(run):
+  """Writes the run directory's report.html from its histories and eval results."""
+  train = [r for r in run.history(run_dir.TRAIN_HISTORY) if r.get("loss") is not None]
+  evals = run.history(run_dir.EVAL_HISTORY)
   sections = []
   if train:
     sections.append(line_chart("Training loss", {"loss": [(r["step"], r["loss"])
@@ -80,25 +73,22 @@ def write_report(output_dir):
     sections.append(line_chart("Dev metrics", {k: [(r["step"], r[k]) for r in evals]
                                                for k in keys}))
     sections.append(line_chart("Dev loss", {"loss": [(r["step"], r["loss"]) for r in evals]}))
-  results_path = os.path.join(output_dir, "eval_results.json")
+  results = run.read_eval_results()
   table = ""
-  if os.path.exists(results_path):
-    with open(results_path) as f:
-      results = json.load(f)
-    scalars = sorted((k, v) for k, v in results.items() if isinstance(v, (int, float)))
+  if results:
+    scalars = sorted((k, v) for k, v in results.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool))
     table = "<table>%s</table>" % "".join("<tr><td>%s</td><td>%.4g</td></tr>" % (
         html.escape(k), v) for k, v in scalars)
-    label_path = os.path.join(output_dir, "label_list.txt")
-    if "eval_confusion_matrix" in results and os.path.exists(label_path):
-      with open(label_path) as f:
-        labels = [l.strip() for l in f if l.strip()]
+    info = run.read_model_info()
+    if "eval_confusion_matrix" in results and info is not None:
       table += "<h2>Confusion matrix (dev)</h2>" + confusion_table(
-          results["eval_confusion_matrix"], labels)
+          results["eval_confusion_matrix"], info.task["label_list"])
   page = ("<!doctype html><html><head><meta charset='utf-8'><title>bert_tf run report</title>"
           "<style>body{font-family:sans-serif;margin:2em} td,th{padding:4px 8px;"
           "border:1px solid #ddd} .cm td{text-align:right}</style></head><body>"
           "<h1>bert_tf run: %s</h1>%s<h2>Dev results</h2>%s</body></html>" % (
-              html.escape(os.path.abspath(output_dir)), "".join(sections), table))
-  path = os.path.join(output_dir, "report.html")
+              html.escape(os.path.abspath(run.directory)), "".join(sections), table))
+  path = run.path(run_dir.REPORT)
   write_text_atomic(path, page)
   return path

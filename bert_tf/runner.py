@@ -1,255 +1,362 @@
 """One fine-tuning run from a RunConfig: data -> model -> train -> eval -> predict.
 
-This is what run_classifier.py calls (and the Python API's `run_classifier`).
-Outputs in output_dir: run_config.json, label_list.txt, *.tf_record,
-model.ckpt-N + checkpoint, eval_results.txt/.json, thresholds.json (multi-label),
-test_results.tsv, predictions.csv, model_info.json (+ bert_config.json and
-vocab.txt, so the directory alone is enough to export or serve the model).
+What run_classifier.py and the Python API call. The output directory is owned by
+`run_dir.RunDir` (its layout, lock and identity); the kind of task by `tasks`; the
+text-to-ids recipe by `preprocessing.Preprocessor`. This module only puts them in
+order:
+
+  lock the directory -> read the data -> decide task and preprocessor -> check that
+  a training is this directory's run -> write records -> build the model -> train ->
+  evaluate (thresholds) -> predict -> report.
 """
 
-import csv
 import dataclasses
-import io
-import json
+import hashlib
 import os
 import shutil
 
-import numpy as np
 import tf_keras as keras
 from absl import logging
 
 from bert_tf import classifier
 from bert_tf import distribute
 from bert_tf import features
-from bert_tf import metrics as metrics_lib
 from bert_tf import modeling
 from bert_tf import pretrained
+from bert_tf import processors
 from bert_tf import report
-from bert_tf.predictor import (MODEL_INFO_FILE, THRESHOLDS_FILE, decide, load_model_info,
-                               load_thresholds)
+from bert_tf import run_dir
+from bert_tf import tasks
 from bert_tf import tokenization
 from bert_tf import training
-from bert_tf.config import BertConfig
+from bert_tf.config import RUN_SETTING_DEFAULTS, BertConfig
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError, atomic_path, write_text_atomic
+from bert_tf.preprocessing import Preprocessor
+
+# Options that change the trained weights: with the model, data, labels and
+# preprocessor they are a training's identity (see RunDir.check_same_run).
+TRAINING_OPTIONS = ("train_batch_size", "learning_rate", "num_train_epochs", "warmup_proportion",
+                    "weight_decay", "clip_norm", "adam_bias_correction", "layerwise_lr_decay",
+                    "seed", "head_dropout", "freeze_encoder", "class_weights", "pos_weight",
+                    "mixed_precision", "dynamic_padding")
 
 
+@dataclasses.dataclass
+class Plan:
+  """What a run works with, decided before anything is written."""
+  config: object
+  run: run_dir.RunDir
+  info: object              # the stored ModelInfo, or None
+  files: pretrained.ModelFiles
+  bert_config: object       # BertConfig, or None for a TF-Hub encoder
+  preprocessor: Preprocessor
+  processor: object
+  task: tasks.Task
+  examples: dict            # set name -> [InputExample]
+  head_hidden_size: int
 
-def run_classifier(config):
-  """Runs what config asks for (do_train/do_eval/do_predict); returns a result dict."""
+
+def run_classifier(config, data_frames=None):
+  """Runs what config asks for (do_train/do_eval/do_predict); returns a result dict.
+
+  `data_frames` ({"train"|"dev"|"test": DataFrame}) stand in for data files (the API).
+  """
   previous_policy = keras.mixed_precision.global_policy()
+  run = run_dir.RunDir(config.output_dir)
   try:
-    return _run(config)
+    with run.lock():
+      return _run(config, run, data_frames or {})
   finally:  # the policy is process-wide: leave it as we found it
     keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _run(config):
-  os.makedirs(config.output_dir, exist_ok=True)
-  info = load_model_info(config.output_dir, required=False)
-  if info and not config.do_train:
-    # Eval/predict on a trained output_dir: the model's structure comes from the run.
-    config = dataclasses.replace(config, head_hidden_size=info.get("head_hidden_size", 0))
-    if info.get("bert_hub_module_handle") and not (
-        config.bert_hub_module_handle or config.init_checkpoint or config.model):
-      config = dataclasses.replace(config,
-                                   bert_hub_module_handle=info["bert_hub_module_handle"])
+def prepare_data(config):
+  """Only the data step: label_list.txt and the TFRecords of the sets that have data."""
+  run = run_dir.RunDir(config.output_dir)
+  with run.lock():
+    plan = make_plan(config, run, skip_empty=True)
+    run.save_label_list(plan.task.label_list)
+    return _write_records(plan)
+
+
+def _run(config, run, data_frames):
+  plan = make_plan(config, run, data_frames)
   if config.do_train:
-    write_text_atomic(os.path.join(config.output_dir, "run_config.json"),
-                      config.to_json_string())
+    _start_training_run(plan)
+  elif plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
+    _write_model_description(plan, identity=None)
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)
-
-  files = _model_files(config)
-  tokenization.validate_case_matches_checkpoint(files.do_lower_case, files.init_checkpoint)
-  tokenizer = tokenization.FullTokenizer(files.vocab_file, files.do_lower_case)
-  bert_config = None
-  if not config.bert_hub_module_handle:
-    bert_config = BertConfig.from_json_file(files.bert_config_file)
-    if config.max_seq_length > bert_config.max_position_embeddings:
-      raise UsageError("Cannot use --max_seq_length=%d because the BERT model was only trained "
-                       "up to sequence length %d." % (config.max_seq_length,
-                                                      bert_config.max_position_embeddings))
   strategy = distribute.get_strategy(config)
   distribute.check_batch_sizes(config, strategy)
-
-  eval_during_training = config.do_train and (config.eval_every_steps or
-                                              config.early_stopping_patience)
-  sets = [name for name, wanted in (("train", config.do_train),
-                                    ("dev", config.do_eval or eval_during_training),
-                                    ("test", config.do_predict)) if wanted]
-  pad = config.use_tpu  # TPUs need full batches: pad with PaddingInputExamples
-  data = features.create_finetuning_data(
-      config, tokenizer, sets=sets, eval_pad_to=config.eval_batch_size if pad else None,
-      predict_pad_to=config.predict_batch_size if pad else None)
-  if config.do_train or not info:
-    _save_model_info(config, files, bert_config, data)
-
+  records = _write_records(plan)
   with strategy.scope():
     model, encoder, variables = classifier.create_classifier(
-        data.num_labels, bert_config, config.bert_hub_module_handle,
-        head_hidden_size=config.head_hidden_size, dropout=config.head_dropout,
+        plan.task.num_outputs, plan.bert_config, plan.files.hub_module_handle,
+        head_hidden_size=plan.head_hidden_size, dropout=config.head_dropout,
         freeze_encoder=config.freeze_encoder)
-  main_metric = config.best_metric or metrics_lib.main_metric_name(config.task_name,
-                                                                   data.task_type)
 
-  def eval_dataset():
-    return make_dataset(data.tfrecords["dev"].paths, config.max_seq_length,
-                        config.eval_batch_size, is_training=False, task_type=data.task_type,
-                        num_labels=data.num_labels, dynamic_padding=not config.use_tpu,
-                        drop_remainder=config.use_tpu)
-
-  result = dict(task_type=data.task_type, num_labels=len(data.label_list))
+  result = dict(task_type=plan.task.kind, num_labels=len(plan.task.label_list))
   if config.do_train:
-    settings = training.TrainSettings(
-        output_dir=config.output_dir, train_files=data.tfrecords["train"].paths,
-        num_train_examples=data.tfrecords["train"].num_real_examples,
-        max_seq_length=config.max_seq_length, task_type=data.task_type,
-        num_labels=data.num_labels, train_batch_size=config.train_batch_size,
-        num_train_epochs=config.num_train_epochs, learning_rate=config.learning_rate,
-        warmup_proportion=config.warmup_proportion, weight_decay=config.weight_decay,
-        clip_norm=config.clip_norm, adam_bias_correction=config.adam_bias_correction,
-        layerwise_lr_decay=config.layerwise_lr_decay,
-        num_layers=bert_config.num_hidden_layers if bert_config else 12,
-        save_checkpoints_steps=config.save_checkpoints_steps,
-        iterations_per_loop=config.iterations_per_loop,
-        keep_checkpoint_max=config.keep_checkpoint_max,
-        log_every_steps=config.log_every_steps, eval_every_steps=config.eval_every_steps,
-        early_stopping_patience=config.early_stopping_patience, best_metric=main_metric,
-        seed=config.seed, dynamic_padding=config.dynamic_padding and not config.use_tpu,
-        drop_remainder=config.use_tpu, use_xla=config.use_xla,
-        float16_loss_scale=config.mixed_precision == "mixed_float16",
-        class_weights=_class_weights(config, data))
-    logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
-                 settings.num_train_examples, settings.train_batch_size,
-                 settings.num_train_steps, settings.num_warmup_steps)
-    init_fn = None
-    if files.init_checkpoint and not config.bert_hub_module_handle:
-      init_fn = lambda: modeling.load_google_checkpoint(encoder, files.init_checkpoint)
-    evaluate_fn = None
-    if eval_during_training:
-      evaluate_fn = lambda: training.evaluate(model, strategy, eval_dataset(), data.task_type,
-                                              data.label_list, tune=True)
-    result["train"] = training.train(model, variables, strategy, settings, evaluate_fn, init_fn)
-
+    result["train"] = _train(plan, strategy, model, encoder, variables, records)
   if config.do_eval or config.do_predict:
-    path = training.resolve_eval_checkpoint(config.output_dir, config.eval_checkpoint)
-    manager = training.CheckpointManager(config.output_dir, variables)
-    global_step = manager.restore(path, with_optimizer=False)
-    logging.info("Restored %s (global_step %d) for eval/predict.", path, global_step)
-
+    checkpoint = run.eval_checkpoint(config.eval_checkpoint)
+    global_step = training.CheckpointManager(run, variables).restore(checkpoint, False)
+    logging.info("Restored %s (global_step %d) for eval/predict.", checkpoint, global_step)
   if config.do_eval:
-    raw = training.evaluate(model, strategy, eval_dataset(), data.task_type, data.label_list,
-                            tune=data.task_type == "multi_label")
-    results = _google_eval_keys(raw, global_step, main_metric)
-    results["checkpoint_path"] = path
-    metrics_lib.write_eval_results(config.output_dir, results)
-    if raw.get("thresholds") is not None:  # tuned on dev, used by --do_predict
-      write_text_atomic(os.path.join(config.output_dir, THRESHOLDS_FILE),
-                        json.dumps(dict(zip(data.label_list, raw["thresholds"])), indent=1))
-    result["eval"] = results
-
+    result["eval"] = _evaluate(plan, strategy, model, records["dev"], checkpoint, global_step)
   if config.do_predict:
-    dataset = make_dataset(data.tfrecords["test"].paths, config.max_seq_length,
-                           config.predict_batch_size, is_training=False,
-                           task_type=data.task_type, num_labels=data.num_labels,
-                           dynamic_padding=not config.use_tpu, drop_remainder=config.use_tpu)
-    preds = training.predict_logits(model, strategy, dataset)
-    probs = training.probabilities_of(preds, data.task_type)[preds.is_real > 0]
-    thresholds = load_thresholds(config.output_dir, data.label_list)
-    write_test_results(config.output_dir, probs)
-    write_predictions_csv(config.output_dir, data.examples["test"], probs, data.task_type,
-                          data.label_list, thresholds)
-    result["predict"] = dict(num_examples=len(probs), checkpoint_path=path)
+    result["predict"] = _predict(plan, strategy, model, records["test"], checkpoint)
   if config.do_train or config.do_eval:
-    result["report"] = report.write_report(config.output_dir)
+    result["report"] = report.write_report(run)
+  if config.do_train:
+    run.write_run_config(config.to_json_string(), status="finished")
   return result
 
 
-def _class_weights(config, data):
-  """--class_weights as a list aligned with the label list (single-label only)."""
-  if not config.class_weights:
-    return None
-  if data.task_type != "classification":
-    raise UsageError("--class_weights applies to single-label classification only.")
-  if config.class_weights == "balanced":
-    counts = features.label_counts(data.examples["train"])
-    total = sum(counts.values())
-    return [total / (len(data.label_list) * max(counts.get(l, 0), 1)) for l in data.label_list]
-  weights = [float(w) for w in config.class_weights.split(",")]
-  if len(weights) != len(data.label_list):
-    raise UsageError("--class_weights has %d values but there are %d labels (%s)." %
-                     (len(weights), len(data.label_list), ", ".join(data.label_list)))
-  return weights
+# ============================================================================
+# Deciding: model files, preprocessor, task, data
+# ============================================================================
+def make_plan(config, run, data_frames=None, skip_empty=False):
+  """Reads the data and decides the task and the preprocessor; writes nothing."""
+  info = run.read_model_info()
+  reuse = info is not None and not config.do_train  # eval/predict a trained run as it is
+  settings = _run_settings(config, info if reuse else None, run)
+  files = _model_files(config, run, info if reuse else None)
+  if files.do_lower_case is not None:
+    tokenization.validate_case_matches_checkpoint(files.do_lower_case, files.init_checkpoint)
+  preprocessor = Preprocessor.from_vocab(files.vocab_file, files.do_lower_case,
+                                         settings["max_seq_length"], settings["truncation"],
+                                         settings["head_tokens"])
+  bert_config = None
+  if not files.hub_module_handle:
+    bert_config = BertConfig.from_json_file(files.bert_config_file)
+    preprocessor.check_model(bert_config, files.bert_config_file)
+  processor = processors.get_processor(config.task_name, processors.FileDataConfig.from_run_config(
+      config), data_dir=config.data_dir, data_frames=data_frames)
+  examples = _read_sets(config, processor, skip_empty)
+  task = _decide_task(config, info if reuse else None, processor, examples, run)
+  return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
+              settings["head_hidden_size"])
 
 
-def _model_files(config):
-  """Model files; eval/predict on a trained output_dir use the copies saved there."""
-  info = load_model_info(config.output_dir, required=False)
-  explicit = config.vocab_file or config.bert_config_file or config.model or \
-      config.init_checkpoint or config.bert_hub_module_handle
-  if not config.do_train and not explicit and info:
-    return pretrained.ModelFiles(
-        os.path.join(config.output_dir, "bert_config.json"), None,
-        os.path.join(config.output_dir, "vocab.txt"),
-        info["do_lower_case"] if config.do_lower_case is None else config.do_lower_case)
-  return pretrained.resolve_model_files(config)
+def _run_settings(config, info, run):
+  """max_seq_length, truncation, head_tokens, head_hidden_size: a trained run's own (an
+  explicit flag that contradicts it is an error), else the flags, else the defaults."""
+  stored = {}
+  if info is not None:
+    stored = dict(info.preprocessor, head_hidden_size=info.head_hidden_size)
+    explicit = config.do_lower_case
+    if explicit is not None and explicit != stored.get("do_lower_case"):
+      raise _contradiction("do_lower_case", explicit, stored.get("do_lower_case"), run)
+  settings = {}
+  for name, default in RUN_SETTING_DEFAULTS.items():
+    explicit = getattr(config, name)
+    if name in stored and explicit is not None and explicit != stored[name]:
+      raise _contradiction(name, explicit, stored[name], run)
+    settings[name] = explicit if explicit is not None else stored.get(name, default)
+  return settings
 
 
-def _google_eval_keys(results, global_step, main_metric):
-  """Adds Google's keys: eval_accuracy, eval_loss, global_step, loss (+ eval_<metric>)."""
+def _contradiction(name, explicit, stored, run):
+  return UsageError("--%s=%s contradicts the trained run in %s (%s=%s): leave the flag out to "
+                    "use the run's setting, or train a new run in another --output_dir." % (
+                        name, explicit, run.directory, name, stored))
+
+
+def _model_files(config, run, info):
+  """Model files; eval/predict of a trained run use the copies saved in its directory."""
+  if info is None:
+    return pretrained.resolve_model_files(config)
+  if config.init_checkpoint or config.model or config.bert_hub_module_handle:
+    logging.info("Eval/predict restore the run's own checkpoint in %s; the model flags are not "
+                 "used.", run.directory)
+  return pretrained.ModelFiles(
+      None if info.hub_module_handle else run.path(run_dir.BERT_CONFIG), None,
+      run.path(run_dir.VOCAB), info.preprocessor["do_lower_case"], info.hub_module_handle)
+
+
+def _read_sets(config, processor, skip_empty=False):
+  """{set name: examples} for the sets this run needs (dev also for eval while training)."""
+  eval_while_training = config.do_train and (config.eval_every_steps or
+                                             config.early_stopping_patience)
+  wanted = dict(train=config.do_train, dev=config.do_eval or eval_while_training,
+                test=config.do_predict)
+  readers = dict(train=processor.get_train_examples, dev=processor.get_dev_examples,
+                 test=processor.get_test_examples)
+  limits = dict(train=config.max_train_examples, dev=config.max_eval_examples, test=0)
+  examples = {}
+  for name in [n for n, w in wanted.items() if w]:
+    found = readers[name](config.data_dir)
+    if limits[name]:
+      found = found[:limits[name]]
+    if not found and skip_empty:
+      continue
+    if not found:
+      raise UsageError("The %s set is empty: check --data_dir / --%s_file." % (name, name))
+    examples[name] = found
+  return examples
+
+
+def _decide_task(config, info, processor, examples, run):
+  """The task object: a trained run's own, else from the processor and --label_list."""
+  explicit_labels = ([l.strip() for l in config.label_list.split(",") if l.strip()]
+                     if config.label_list else None)
+  if info is not None:
+    task = run.load_task(info)
+    if processor.task_kind != task.kind:
+      raise UsageError("The run in %s is %s but the data flags describe %s: pass the same label "
+                       "flags as in training (--label_column, --label_delimiter, --regression)."
+                       % (run.directory, task.kind, processor.task_kind))
+    if explicit_labels is not None and explicit_labels != task.label_list:
+      raise _contradiction("label_list", ",".join(explicit_labels), ",".join(task.label_list),
+                           run)
+  else:
+    labels = explicit_labels or processor.get_labels()
+    task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
+  if "train" in examples:
+    tasks.log_label_warnings(task, examples["train"], "training data")
+    task = task.with_class_weights(config.class_weights, examples["train"])
+    task = task.with_pos_weight(config.pos_weight, examples["train"])
+  for name, found in examples.items():
+    task.label_array(found)  # an unknown label stops here, naming file and line
+    logging.info(task.describe(name, found))
+  return task
+
+
+# ============================================================================
+# Writing: the run's description and its records
+# ============================================================================
+def _identity(plan):
+  """What makes a training this directory's run (compared on every rerun)."""
+  c = plan.config
+  return dict(
+      model=dict(checkpoint=_abs(plan.files.init_checkpoint),
+                 hub_module_handle=plan.files.hub_module_handle,
+                 bert_config=plan.bert_config.to_dict() if plan.bert_config else None),
+      task=dict(kind=plan.task.kind, label_list=plan.task.label_list),
+      preprocessor=dict(plan.preprocessor.settings(), vocab=_vocab_fingerprint(plan.preprocessor)),
+      data=features.examples_fingerprint(plan.examples["train"]),
+      training=dict({name: getattr(c, name) for name in TRAINING_OPTIONS},
+                    head_hidden_size=plan.head_hidden_size))
+
+
+def _vocab_fingerprint(preprocessor):
+  return hashlib.sha256("\n".join(preprocessor.tokenizer.vocab).encode()).hexdigest()[:16]
+
+
+def _abs(path):
+  return os.path.abspath(path) if path else None
+
+
+def _start_training_run(plan):
+  """A new run writes its description; the same run resumes; a different one stops."""
+  run, identity = plan.run, _identity(plan)
+  if plan.config.overwrite_output_dir:
+    if run.read_model_info() is not None or run.latest_checkpoint():
+      logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
+    run.clear()
+  run.check_same_run(identity)
+  _write_model_description(plan, identity)
+  run.write_run_config(plan.config.to_json_string(), status="running")
+
+
+def _write_model_description(plan, identity):
+  run = plan.run
+  if plan.bert_config is not None:
+    write_text_atomic(run.path(run_dir.BERT_CONFIG), plan.bert_config.to_json_string())
+  if _abs(plan.files.vocab_file) != _abs(run.path(run_dir.VOCAB)):
+    with atomic_path(run.path(run_dir.VOCAB)) as tmp:
+      shutil.copyfile(plan.files.vocab_file, tmp)
+  run.save_label_list(plan.task.label_list)
+  stored_task = dict(plan.task.to_dict(), thresholds=None)  # thresholds.json holds those
+  run.write_model_info(run_dir.ModelInfo(
+      task=stored_task, preprocessor=plan.preprocessor.settings(),
+      head_hidden_size=plan.head_hidden_size, hub_module_handle=plan.files.hub_module_handle,
+      text_pair=plan.processor.has_text_b, task_name=plan.config.task_name, identity=identity))
+
+
+def _write_records(plan):
+  """TFRecords of each set (TPU: eval/predict padded to full batches)."""
+  c = plan.config
+  pad_to = dict(dev=c.eval_batch_size, test=c.predict_batch_size) if c.use_tpu else {}
+  records = {}
+  for name, found in plan.examples.items():
+    if pad_to.get(name):
+      found = features.pad_to_batch_multiple(found, pad_to[name])
+    records[name] = features.file_based_convert_examples_to_features(
+        found, plan.task, plan.preprocessor, plan.run.path(run_dir.TFRECORDS[name]))
+  return records
+
+
+# ============================================================================
+# Train, evaluate, predict
+# ============================================================================
+def _dataset(plan, info, batch_size):
+  fixed = plan.config.use_tpu  # TPUs need full batches and static shapes
+  return make_dataset(info.paths, plan.preprocessor.max_seq_length, batch_size,
+                      is_training=False, task=plan.task, dynamic_padding=not fixed,
+                      drop_remainder=fixed)
+
+
+def _train(plan, strategy, model, encoder, variables, records):
+  c = plan.config
+  job = training.TrainJob(
+      config=c, run=plan.run, task=plan.task, train_files=records["train"].paths,
+      num_train_examples=records["train"].num_real_examples,
+      max_seq_length=plan.preprocessor.max_seq_length,
+      num_layers=plan.bert_config.num_hidden_layers if plan.bert_config else 12,
+      fixed_shapes=c.use_tpu)
+  logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
+               job.num_train_examples, c.train_batch_size, job.num_train_steps,
+               job.num_warmup_steps)
+
+  def init_fn():  # a fresh start: pretrained encoder, head bias from the label priors
+    if plan.files.init_checkpoint and not plan.files.hub_module_handle:
+      modeling.load_google_checkpoint(encoder, plan.files.init_checkpoint)
+    bias = plan.task.initial_output_bias(plan.task.label_array(plan.examples["train"]))
+    if bias is not None:
+      classifier.set_output_bias(model, bias)
+
+  evaluate_fn = None
+  if "dev" in records and (c.eval_every_steps or c.early_stopping_patience):
+    def evaluate_fn():
+      results, probs, labels = training.evaluate(model, strategy,
+                                                 _dataset(plan, records["dev"], c.eval_batch_size),
+                                                 plan.task)
+      tuned, how = plan.task.tuned(labels, probs)
+      return results if how is None else dict(results, **tuned.metrics(labels, probs))
+  return training.train(model, variables, strategy, job, evaluate_fn, init_fn)
+
+
+def _evaluate(plan, strategy, model, records, checkpoint, global_step):
+  """Dev metrics; multi-label thresholds are decided here once (after training) and
+  then kept: an eval-only run reports with them unless --retune_thresholds."""
+  c, run = plan.config, plan.run
+  results, probs, labels = training.evaluate(model, strategy,
+                                             _dataset(plan, records, c.eval_batch_size), plan.task)
+  has_thresholds = run.read_thresholds(plan.task.label_list) is not None
+  if c.do_train or c.retune_thresholds or not has_thresholds:
+    tuned, how = plan.task.tuned(labels, probs)
+    if how is not None:
+      run.save_thresholds(tuned.label_list, tuned.thresholds, how)
+      plan.task = tuned
+      results = dict(results, **tuned.metrics(labels, probs))
+  for warning in results.get("warnings", []):
+    logging.warning("Dev predictions look degenerate: %s.", warning)
   out = {"eval_" + k: v for k, v in results.items()}
-  out["global_step"] = global_step
-  out["loss"] = results["loss"]
-  out["main_metric"] = main_metric
+  out.update(global_step=global_step, loss=results["loss"], checkpoint_path=checkpoint,
+             main_metric=c.best_metric or plan.task.main_metric)
+  run.write_eval_results(out)
   return out
 
 
-def write_test_results(output_dir, probs):
-  """test_results.tsv exactly as Google writes it: one line per real test example."""
-  with atomic_path(os.path.join(output_dir, "test_results.tsv")) as tmp:
-    with open(tmp, "w") as writer:
-      for row in probs:
-        row = np.atleast_1d(row).astype(np.float32)
-        writer.write("\t".join(str(p) for p in row) + "\n")
-
-
-def write_predictions_csv(output_dir, examples, probs, task_type, label_list, thresholds=None):
-  """predictions.csv: guid, text_a, [text_b], prediction, one probability column per label."""
-  has_b = any(e.text_b is not None for e in examples)
-  header = ["guid", "text_a"] + (["text_b"] if has_b else []) + ["prediction"]
-  header += (["score"] if task_type == "regression" else
-             ["prob_%s" % label for label in label_list])
-  decisions = decide(probs, task_type, label_list, thresholds)
-  buffer = io.StringIO()
-  writer = csv.writer(buffer)
-  writer.writerow(header)
-  for example, p, decision in zip(examples, probs, decisions):
-    row = [example.guid, example.text_a] + ([example.text_b or ""] if has_b else [])
-    row.append(";".join(decision) if isinstance(decision, list) else decision)
-    row += ["%.6f" % x for x in np.atleast_1d(p)]
-    writer.writerow(row)
-  write_text_atomic(os.path.join(output_dir, "predictions.csv"), buffer.getvalue())
-
-
-def _save_model_info(config, files, bert_config, data):
-  """Copies config + vocab and records what export and the predictor need."""
-  out = config.output_dir
-  if bert_config is not None:
-    write_text_atomic(os.path.join(out, "bert_config.json"), bert_config.to_json_string())
-  if os.path.abspath(files.vocab_file) != os.path.abspath(os.path.join(out, "vocab.txt")):
-    with atomic_path(os.path.join(out, "vocab.txt")) as tmp:
-      shutil.copyfile(files.vocab_file, tmp)
-  info = dict(task_name=config.task_name, task_type=data.task_type, label_list=data.label_list,
-              max_seq_length=config.max_seq_length, do_lower_case=files.do_lower_case,
-              head_hidden_size=config.head_hidden_size, truncation=config.truncation,
-              head_tokens=config.head_tokens,
-              bert_hub_module_handle=config.bert_hub_module_handle,
-              text_pair=config.text_b_column is not None or _is_pair_task(config.task_name))
-  write_text_atomic(os.path.join(out, MODEL_INFO_FILE), json.dumps(info, indent=1) + "\n")
-
-
-def _is_pair_task(task_name):
-  return (task_name or "").lower() in ("mrpc", "mnli", "mnli-mm", "xnli", "qnli", "qqp", "rte",
-                                       "wnli", "sts-b", "stsb")
+def _predict(plan, strategy, model, records, checkpoint):
+  probs = training.predict_probabilities(model, strategy,
+                                         _dataset(plan, records, plan.config.predict_batch_size),
+                                         plan.task)
+  plan.run.write_test_results(probs)
+  plan.run.write_predictions(plan.examples["test"], plan.task, probs)
+  return dict(num_examples=len(probs), checkpoint_path=checkpoint)

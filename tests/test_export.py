@@ -56,7 +56,7 @@ def test_saved_model_signatures_match_predictor(trained):
   np.testing.assert_allclose(ids_out["probabilities"].numpy(), reference, atol=1e-5)
   # The model_info the predictor needs travels with the export.
   info = json.load(open(os.path.join(path, "assets.extra", "model_info.json")))
-  assert info["label_list"] == ["neg", "pos"]
+  assert info["task"]["label_list"] == ["neg", "pos"]
   saved_predictor = predictor.Predictor(path)
   np.testing.assert_allclose(saved_predictor.predict_proba(TEXTS), reference, atol=1e-5)
 
@@ -65,8 +65,8 @@ def test_tflite_float_and_int8(trained):
   ref = predictor.Predictor(trained["out"])
   from bert_tf.features import featurize
   from bert_tf.processors import InputExample
-  arrays = featurize([InputExample(str(i), t) for i, t in enumerate(TEXTS)], ref.label_list, 16,
-                     ref.tokenizer, num_workers=1, show_progress=False)
+  arrays = featurize([InputExample(str(i), t) for i, t in enumerate(TEXTS)], ref.task,
+                     ref.preprocessor, num_workers=1, show_progress=False)
   expected = ref.predict_proba(TEXTS)
   for quantization, tolerance in (("float32", 1e-4), ("float16", 5e-2), ("int8", 0.2)):
     path = export.export_tflite(trained["out"], str(trained["tmp"] / ("m_%s.tflite" % quantization)),
@@ -133,12 +133,13 @@ def test_hub_handle_without_network_is_one_clear_line():
 
 def test_predictor_cli(trained, tmp_path):
   texts = tmp_path / "texts.txt"
-  texts.write_text("the good movie\na bad film\n")
-  proc = subprocess.run([sys.executable, "-m", "bert_tf.predictor", "--model_dir=" + trained["out"],
+  texts.write_text("the good movie\n\na bad film\n")  # a blank line keeps its place
+  proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"],
                          "--input_file=" + str(texts)], capture_output=True, text=True,
                         cwd=REPO, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = [json.loads(l) for l in proc.stdout.splitlines()]
-  assert [l["text"] for l in lines] == ["the good movie", "a bad film"]
+  assert [l["text"] for l in lines] == ["the good movie", "", "a bad film"]
+  assert "model.ckpt-4" in proc.stderr  # says which checkpoint answered
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import dataset, features, tokenization
+from bert_tf import dataset, features, preprocessing, tasks, tokenization
+from bert_tf.preprocessing import Preprocessor
 from bert_tf.processors import InputExample, PaddingInputExample
 from conftest import TINY_VOCAB
 from google_reference import google_full_tokenizer, google_run_classifier
@@ -14,6 +15,14 @@ from google_reference import google_full_tokenizer, google_run_classifier
 TEXTS = ["the good movie", "a bad film !", "unwanted running is not very fun",
          "i love this movie , it was great and fun but very very long " * 4, "中国 好", "",
          "hello world"]
+
+
+def recipe(tokenizer, length, labels=("0", "1"), kind="classification", **options):
+  """(task, preprocessor) as a run would build them."""
+  return tasks.make_task(kind, labels), Preprocessor(tokenizer, length, **options)
+
+
+SINGLE = tasks.SingleLabel(["0", "1"])
 
 
 def _examples(pairs=False):
@@ -31,7 +40,7 @@ def test_features_match_google_convert_single_example(tiny_vocab_file, pairs, ma
   google_tok = google_full_tokenizer(tiny_vocab_file, True)
   ours_tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   examples = _examples(pairs)
-  arrays = features.featurize(examples, ["0", "1"], max_seq_length, ours_tok, num_workers=1)
+  arrays = features.featurize(examples, *recipe(ours_tok, max_seq_length), num_workers=1)
   ours_list = features.convert_examples_to_features(examples, ["0", "1"], max_seq_length, ours_tok)
   for i, example in enumerate(examples):
     g_example = google["InputExample"](example.guid, example.text_a, example.text_b, example.label)
@@ -50,11 +59,11 @@ def test_tfrecord_parses_with_googles_input_fn(tmp_path, tiny_vocab_file):
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   examples = _examples(pairs=True) + [PaddingInputExample()]
   out = str(tmp_path / "train.tf_record")
-  info = features.file_based_convert_examples_to_features(examples, ["0", "1"], 16, tok, out)
+  info = features.file_based_convert_examples_to_features(examples, *recipe(tok, 16), out)
   assert info.num_examples == 8 and info.num_real_examples == 7 and not info.reused
   input_fn = google["file_based_input_fn_builder"](out, 16, False, False)
   batch = next(iter(input_fn({"batch_size": 100})))
-  arrays = features.featurize(examples, ["0", "1"], 16, tok, num_workers=1)
+  arrays = features.featurize(examples, *recipe(tok, 16), num_workers=1)
   np.testing.assert_array_equal(batch["input_ids"].numpy(), arrays.input_ids)
   np.testing.assert_array_equal(batch["input_mask"].numpy(), arrays.input_mask)
   np.testing.assert_array_equal(batch["segment_ids"].numpy(), arrays.segment_ids)
@@ -68,10 +77,9 @@ def test_multi_label_and_regression_round_trip(tmp_path, tiny_vocab_file):
   examples = [InputExample("a", "bad movie", None, ["toxic", "insult"]),
               InputExample("b", "good", None, []), InputExample("c", "fun", None, None)]
   out = str(tmp_path / "ml.tf_record")
-  features.file_based_convert_examples_to_features(examples, labels, 8, tok, out,
-                                                   task_type="multi_label")
-  ds = dataset.make_dataset(out, 8, 10, is_training=False, task_type="multi_label",
-                            num_labels=3, dynamic_padding=False)
+  task, preprocessor = recipe(tok, 8, labels, "multi_label")
+  features.file_based_convert_examples_to_features(examples, task, preprocessor, out)
+  ds = dataset.make_dataset(out, 8, 10, is_training=False, task=task, dynamic_padding=False)
   feats, y, w = next(iter(ds))
   np.testing.assert_array_equal(y.numpy(), [[1, 0, 1], [0, 0, 0], [0, 0, 0]])
   assert feats["input_word_ids"].shape == (3, 8) and feats["input_word_ids"].dtype == tf.int32
@@ -79,27 +87,17 @@ def test_multi_label_and_regression_round_trip(tmp_path, tiny_vocab_file):
 
   reg = [InputExample("a", "good", "fun", 4.25), InputExample("b", "bad", "boring", 0.5)]
   out = str(tmp_path / "reg.tf_record")
-  features.file_based_convert_examples_to_features(reg, [], 8, tok, out, task_type="regression")
-  _, y, _ = next(iter(dataset.make_dataset(out, 8, 10, False, task_type="regression")))
+  task, preprocessor = recipe(tok, 8, (), "regression")
+  features.file_based_convert_examples_to_features(reg, task, preprocessor, out)
+  _, y, _ = next(iter(dataset.make_dataset(out, 8, 10, False, task=task)))
   np.testing.assert_allclose(y.numpy(), [4.25, 0.5])
-
-
-def test_truncation_strategies():
-  tokens = list(range(10))
-  assert features.truncate_single(tokens, 6, "head") == [0, 1, 2, 3, 4, 5]
-  assert features.truncate_single(tokens, 6, "tail") == [4, 5, 6, 7, 8, 9]
-  assert features.truncate_single(tokens, 6, "head_tail", head_tokens=2) == [0, 1, 6, 7, 8, 9]
-  assert features.truncate_single(tokens, 20, "tail") == tokens
-  a, b = list(range(7)), list(range(3))
-  features._truncate_seq_pair(a, b, 6)  # pylint: disable=protected-access
-  assert (a, b) == ([0, 1, 2], [0, 1, 2])
 
 
 def test_cache_reuse_and_rebuild(tmp_path, tiny_vocab_file):
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   out = str(tmp_path / "train.tf_record")
   build = lambda tokenizer, length: features.file_based_convert_examples_to_features(
-      _examples(), ["0", "1"], length, tokenizer, out)
+      _examples(), *recipe(tokenizer, length), out)
   assert not build(tok, 16).reused
   mtime = os.path.getmtime(out)
   assert build(tok, 16).reused and os.path.getmtime(out) == mtime
@@ -115,19 +113,19 @@ def test_sharded_records_and_parallel_featurize(tmp_path, tiny_vocab_file, monke
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   examples = [InputExample(str(i), TEXTS[i % len(TEXTS)], None, "01"[i % 2]) for i in range(25)]
   out = str(tmp_path / "train.tf_record")
-  info = features.file_based_convert_examples_to_features(examples, ["0", "1"], 16, tok, out,
+  info = features.file_based_convert_examples_to_features(examples, *recipe(tok, 16), out,
                                                           examples_per_shard=10)
   assert [os.path.basename(p) for p in info.paths] == [
       "train.tf_record-00000-of-00003", "train.tf_record-00001-of-00003",
       "train.tf_record-00002-of-00003"]
-  ds = dataset.make_dataset(info.paths, 16, 100, False, dynamic_padding=False)
+  ds = dataset.make_dataset(info.paths, 16, 100, False, SINGLE, dynamic_padding=False)
   feats, y, _ = next(iter(ds))
-  serial = features.featurize(examples, ["0", "1"], 16, tok, num_workers=1)
+  serial = features.featurize(examples, *recipe(tok, 16), num_workers=1)
   np.testing.assert_array_equal(feats["input_word_ids"].numpy(), serial.input_ids)
   np.testing.assert_array_equal(y.numpy(), serial.label_ids)
   many = examples * 1000
-  monkeypatch.setattr(features, "_PARALLEL_MIN_CHARS", 0)  # force worker processes
-  parallel = features.featurize(many, ["0", "1"], 16, tok, num_workers=2, show_progress=False)
+  monkeypatch.setattr(preprocessing, "_PARALLEL_MIN_CHARS", 0)  # force worker processes
+  parallel = features.featurize(many, *recipe(tok, 16), num_workers=2, show_progress=False)
   np.testing.assert_array_equal(parallel.input_ids, np.tile(serial.input_ids, (1000, 1)))
   np.testing.assert_array_equal(parallel.label_ids, np.tile(serial.label_ids, 1000))
 
@@ -136,9 +134,9 @@ def test_dynamic_padding_trims_batches(tmp_path, tiny_vocab_file):
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   examples = [InputExample(str(i), "good movie", None, "0") for i in range(4)]
   out = str(tmp_path / "eval.tf_record")
-  features.file_based_convert_examples_to_features(examples, ["0", "1"], 64, tok, out)
-  feats, _, _ = next(iter(dataset.make_dataset(out, 64, 4, False, dynamic_padding=True)))
+  features.file_based_convert_examples_to_features(examples, *recipe(tok, 64), out)
+  feats, _, _ = next(iter(dataset.make_dataset(out, 64, 4, False, SINGLE, dynamic_padding=True)))
   assert feats["input_word_ids"].shape == (4, 4)  # [CLS] good movie [SEP]
-  train = dataset.make_dataset(out, 64, 2, True, dynamic_padding=True, seed=1)
+  train = dataset.make_dataset(out, 64, 2, True, SINGLE, dynamic_padding=True, seed=1)
   feats, _, _ = next(iter(train))
   assert feats["input_mask"].shape == (2, 4)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from bert_tf import processors
+from bert_tf import processors, tasks
 from bert_tf.errors import UsageError
 from bert_tf.processors import FileDataConfig, FileProcessor
 from google_reference import google_run_classifier
@@ -71,7 +71,7 @@ def test_sst2_stsb_rte(glue_dir):
   test = processors.get_processor("sst-2").get_test_examples(glue_dir + "/SST-2")
   assert test[0].text_a == "uneasy mishmash ." and test[0].label is None
   stsb = processors.get_processor("sts-b")
-  assert stsb.task_type == "regression"
+  assert stsb.task_kind == "regression"
   (e,) = stsb.get_train_examples(glue_dir + "/STS-B")
   assert (e.text_a, e.text_b, e.label) == ("A plane.", "An air plane.", 5.0)
   (e,) = processors.get_processor("rte").get_train_examples(glue_dir + "/RTE")
@@ -136,7 +136,7 @@ def test_multi_label_columns_in_any_order(tmp_path):
   config = FileDataConfig(train_file=train, dev_file=dev, text_column="comment_text",
                           label_columns=["toxic", "obscene", "insult"])
   p = FileProcessor(config)
-  assert p.task_type == "multi_label" and p.get_labels() == ["toxic", "obscene", "insult"]
+  assert p.task_kind == "multi_label" and p.get_labels() == ["toxic", "obscene", "insult"]
   assert [e.label for e in p.get_train_examples(None)] == [["toxic", "insult"], []]
   assert [e.label for e in p.get_dev_examples(None)] == [["insult"]]
 
@@ -183,7 +183,7 @@ def test_missing_column_and_unknown_dev_label(tmp_path):
   p = FileProcessor(FileDataConfig(train_file=train, dev_file=dev, text_column="review"))
   labels = p.get_labels()
   with pytest.raises(UsageError, match=r"dev.csv line 3: label '2' is not in the label list"):
-    processors.check_labels(p.get_dev_examples(None), labels, "dev set")
+    tasks.SingleLabel(labels).label_array(p.get_dev_examples(None))
 
 
 def test_empty_texts_skipped_in_train_kept_in_test(tmp_path):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import features, text_graph, tokenization
+from bert_tf import text_graph, tokenization
+from bert_tf.preprocessing import Preprocessor
 from bert_tf.processors import InputExample
 from conftest import vocab_files
 from test_tokenization import EDGE_CASES
@@ -43,9 +44,9 @@ def test_in_graph_packing_matches_featurize(tiny_vocab_file, truncation):
     texts_b = [sentence() for _ in range(60)] if pairs else None
     examples = [InputExample(str(i), a, texts_b[i] if pairs else None, "0")
                 for i, a in enumerate(texts_a)]
-    expected = features.featurize(examples, ["0"], 12, tok, truncation=truncation,
-                                  head_tokens=4, num_workers=1)
-    graph = text_graph.BertTextPreprocessor(tiny_vocab_file, True, 12, truncation, 4)
+    preprocessor = Preprocessor(tok, 12, truncation, 4, tiny_vocab_file)
+    expected = preprocessor.encode(examples, num_workers=1)
+    graph = preprocessor.in_graph()
     got = graph(tf.constant(texts_a), tf.constant(texts_b) if pairs else None)
     np.testing.assert_array_equal(got["input_word_ids"].numpy(), expected.input_ids)
     np.testing.assert_array_equal(got["input_mask"].numpy(), expected.input_mask)

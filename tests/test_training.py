@@ -107,7 +107,7 @@ def test_predict_only_and_eval_named_checkpoint(tiny_setup):
       os.path.join(out, "predict.tf_record")) else None
   # A fresh config with no model flags: the output_dir's own copies are used.
   config = RunConfig(output_dir=out, data_dir=tiny_setup["data_dir"], task_name="file",
-                     do_predict=True, max_seq_length=16)
+                     do_predict=True)  # no max_seq_length: the run's own 16 is used
   assert run_classifier(config)["predict"]["num_examples"] == 10
   assert len(open(os.path.join(out, "test_results.tsv")).read().splitlines()) == 10
   config = RunConfig(output_dir=out, data_dir=tiny_setup["data_dir"], task_name="file",
@@ -269,7 +269,7 @@ def test_minilm_fine_tunes_on_the_demo_data(tmp_path):
       max_seq_length=32, train_batch_size=16, learning_rate=1e-4, num_train_epochs=2))
   assert result["eval"]["eval_accuracy"] >= 0.9, result["eval"]
   assert len(open(os.path.join(out, "test_results.tsv")).read().splitlines()) == 20
-  assert json.load(open(os.path.join(out, "model_info.json")))["do_lower_case"] is True
+  assert json.load(open(os.path.join(out, "model_info.json")))["preprocessor"]["do_lower_case"]
 
 
 @pytest.mark.parametrize("options", [dict(mixed_precision="mixed_bfloat16"),
@@ -300,13 +300,12 @@ def test_training_options(tiny_setup, options):
 
 
 def test_balanced_class_weights():
-  from types import SimpleNamespace
-  from bert_tf import runner
+  from bert_tf import tasks
   from bert_tf.processors import InputExample
   examples = [InputExample(str(i), "x", None, "a" if i < 6 else "b") for i in range(8)]
-  data = SimpleNamespace(task_type="classification", label_list=["a", "b"],
-                         examples={"train": examples})
-  config = SimpleNamespace(class_weights="balanced")
-  assert runner._class_weights(config, data) == [8 / (2 * 6), 8 / (2 * 2)]  # pylint: disable=protected-access
+  task = tasks.SingleLabel(["a", "b"])
+  assert task.with_class_weights("balanced", examples).class_weights == [8 / (2 * 6), 8 / (2 * 2)]
   with pytest.raises(UsageError, match="has 3 values but there are 2 labels"):
-    runner._class_weights(SimpleNamespace(class_weights="1,2,3"), data)  # pylint: disable=protected-access
+    task.with_class_weights("1,2,3", examples)
+  with pytest.raises(UsageError, match="--class_weights applies to single-label"):
+    tasks.MultiLabel(["a", "b"]).with_class_weights("balanced", examples)

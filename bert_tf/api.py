@@ -1,0 +1,191 @@
+"""The Python API: a text classifier you can hold in five lines.
+
+    from bert_tf import TextClassifier
+    clf = TextClassifier("all-MiniLM-L6-v2", output_dir="out/reviews")
+    clf.fit(train_df, validation_data=dev_df, text="review", label="sentiment", epochs=3)
+    clf.evaluate(test_df)                 # the task's metrics
+    clf.predict(["great film"])           # labels (lists for multi-label, floats for regression)
+
+It drives the same engine and writes the same run directory as run_classifier.py:
+a run trained on the command line loads here (`TextClassifier.load(dir)`) and the
+other way round. Bad input raises ValueError (`UsageError`) with the one-line
+message the command line prints.
+"""
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+from absl import logging
+
+from bert_tf import progress
+from bert_tf import run_dir
+from bert_tf.config import RunConfig
+from bert_tf.errors import UsageError
+
+
+class TextClassifier:
+  """Fine-tune, evaluate, predict and export a BERT text classifier."""
+
+  def __init__(self, model="all-MiniLM-L6-v2", output_dir=None, **options):
+    """`model`: a named model, a Google-format directory or a TF-Hub encoder (a local
+    SavedModel directory or URL). `options`: any RunConfig field (max_seq_length,
+    head_hidden_size, class_weights, pos_weight, mixed_precision, ...)."""
+    self.model = model
+    self.output_dir = output_dir or tempfile.mkdtemp(prefix="bert_tf-")
+    self.options = options
+    self.history = None
+    self._predictor = None
+    self._columns = None  # how fit read its data, to read evaluation data the same way
+
+  @classmethod
+  def load(cls, output_dir):
+    """A trained run directory (from the API or the command line)."""
+    run = run_dir.RunDir(output_dir)
+    run.require_model_info()
+    run.eval_checkpoint()  # a run without a checkpoint fails here, in one line
+    clf = cls(model=None, output_dir=output_dir)
+    if run.exists(run_dir.RUN_CONFIG):
+      stored = RunConfig.from_json_file(run.path(run_dir.RUN_CONFIG))
+      clf._columns = {k: getattr(stored, k) for k in _COLUMN_OPTIONS}
+    return clf
+
+  # ---- training ----
+  def fit(self, data, validation_data=None, *, text="text", text_pair=None, label="label",
+          label_delimiter=None, regression=False, epochs=3, batch_size=32, learning_rate=5e-5,
+          verbose=1, **options):
+    """Fine-tunes on `data` (a DataFrame, a CSV/TSV/JSON path, or (texts, labels) /
+    (texts, texts_pair, labels)); `label` may be a list of 0/1 columns (multi-label).
+    Rerunning the same fit in the same output_dir resumes it."""
+    if isinstance(data, tuple) and len(data) == 3:
+      text_pair = text_pair or "text_b"
+    frames, files = {}, {}
+    for name, value in (("train", data), ("dev", validation_data)):
+      if value is not None:
+        _place(name, value, frames, files)
+    labels_are_lists = any(_holds_lists(f, label) for f in frames.values())
+    columns = dict(text_column=text, text_b_column=text_pair,
+                   label_column=",".join(label) if isinstance(label, (list, tuple)) else label,
+                   label_delimiter=label_delimiter or ("|" if labels_are_lists else None),
+                   regression=regression)
+    config = self._config(do_train=True, do_eval=validation_data is not None,
+                          num_train_epochs=float(epochs), train_batch_size=batch_size,
+                          learning_rate=learning_rate, **columns, **files,
+                          **dict(self.options, **options))
+    result = self._run(config, frames, verbose)
+    self._columns, self._predictor = columns, None
+    self.history = result
+    return self
+
+  # ---- evaluation and prediction ----
+  def evaluate(self, data, verbose=1):
+    """The task's metrics on labelled `data` (read like fit's), with the run's thresholds."""
+    from bert_tf import processors  # pylint: disable=g-import-not-at-top
+    if self._columns is None:
+      raise UsageError("evaluate() needs the column names fit() used: call fit() first, or "
+                       "load a run trained with run_classifier.py.")
+    frames, files = {}, {}
+    _place("dev", data, frames, files)
+    config = self._config(do_eval=True, **self._columns, **files)
+    processor = processors.get_processor(None, processors.FileDataConfig.from_run_config(config),
+                                         data_frames=frames)
+    examples = processor.get_dev_examples(None)
+    predictor = self._loaded()
+    with _verbosity(verbose):
+      probs = predictor.predict_proba([e.text_a for e in examples],
+                                      [e.text_b or "" for e in examples]
+                                      if predictor.info.text_pair else None)
+    return predictor.task.metrics(predictor.task.label_array(examples), probs)
+
+  def predict_proba(self, texts, text_pair=None):
+    """[n, labels] probabilities ([n, 1] scores for regression)."""
+    return self._loaded().predict_proba(texts, text_pair)
+
+  def predict(self, texts, text_pair=None):
+    """One decision per text: a label, a list of labels (multi-label) or a score."""
+    predictor = self._loaded()
+    return predictor.task.decide(predictor.predict_proba(texts, text_pair))
+
+  def export(self, export_dir, format="saved_model", **options):  # pylint: disable=redefined-builtin
+    """Writes a SavedModel (export_dir/<version>), a .tflite file or a TF-Hub encoder."""
+    from bert_tf import export  # pylint: disable=g-import-not-at-top
+    if format == "saved_model":
+      return export.export_saved_model(self.output_dir, export_dir, **options)
+    if format == "tflite":
+      path = export_dir if export_dir.endswith(".tflite") else os.path.join(
+          export_dir, "model.tflite")
+      return export.export_tflite(self.output_dir, path, **options)
+    if format == "hub":
+      return export.export_run_to_hub(self.output_dir, export_dir, **options)
+    raise UsageError("format must be saved_model, tflite or hub, got %r." % format)
+
+  # ---- plumbing ----
+  def _config(self, **values):
+    values = {k: v for k, v in values.items() if v is not None}
+    if self.model is not None and not any(values.get(k) for k in _MODEL_OPTIONS):
+      is_hub = (str(self.model).startswith(("http://", "https://", "gs://")) or
+                os.path.exists(os.path.join(str(self.model), "saved_model.pb")))
+      values["bert_hub_module_handle" if is_hub else "model"] = self.model
+    unknown = set(values) - {f.name for f in dataclasses.fields(RunConfig)}
+    if unknown:
+      raise UsageError("Unknown option(s): %s; see bert_tf.config.RunConfig for the options." %
+                       ", ".join(sorted(unknown)))
+    return RunConfig(output_dir=self.output_dir, **values)
+
+  def _run(self, config, frames, verbose):
+    from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
+    with _verbosity(verbose):
+      return run_classifier(config, data_frames=frames)
+
+  def _loaded(self):
+    if self._predictor is None:
+      from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
+      self._predictor = Predictor(self.output_dir)
+    return self._predictor
+
+
+_COLUMN_OPTIONS = ("text_column", "text_b_column", "label_column", "label_delimiter",
+                   "regression")
+_MODEL_OPTIONS = ("init_checkpoint", "bert_config_file", "vocab_file", "model",
+                  "bert_hub_module_handle")
+
+
+def _place(name, value, frames, files):
+  """A data argument -> a DataFrame (frames[name]) or a file path (files[name_file])."""
+  if isinstance(value, (str, os.PathLike)):
+    files["%s_file" % name] = os.fspath(value)
+  elif isinstance(value, pd.DataFrame):
+    frames[name] = value
+  elif isinstance(value, tuple) and len(value) in (2, 3):
+    columns = ["text", "label"] if len(value) == 2 else ["text", "text_b", "label"]
+    lengths = {len(v) for v in value}
+    if len(lengths) != 1:
+      raise UsageError("The %s data's texts and labels differ in length (%s)." % (
+          name, ", ".join(str(len(v)) for v in value)))
+    frames[name] = pd.DataFrame(dict(zip(columns, [list(v) for v in value])))
+  else:
+    raise UsageError("The %s data must be a DataFrame, a file path, or a (texts, labels) "
+                     "tuple; got %s." % (name, type(value).__name__))
+
+
+def _holds_lists(frame, label):
+  if not isinstance(label, str) or label not in frame.columns or not len(frame):
+    return False
+  return isinstance(frame[label].iloc[0], (list, tuple, np.ndarray))
+
+
+@contextlib.contextmanager
+def _verbosity(verbose):
+  """verbose=0: silent; 1: progress bars; 2: one log line per interval."""
+  mode = {0: "off", 1: "bar", 2: "log"}.get(verbose, "bar")
+  level = logging.get_verbosity()
+  if verbose == 0:
+    logging.set_verbosity(logging.WARNING)
+  try:
+    with progress.mode(mode):
+      yield
+  finally:
+    logging.set_verbosity(level)

@@ -1,0 +1,101 @@
+"""Flags from option dataclasses, and the absl entry point every tool shares.
+
+Every tool: `--help` lists its own flags with their help and exits 0; a bad flag
+or a UsageError prints one line and exits 2, without a traceback.
+"""
+
+import dataclasses
+import sys
+import textwrap
+import typing
+
+from absl import app
+from absl import flags
+
+from bert_tf.errors import UsageError
+
+FLAGS = flags.FLAGS
+_HELP_ARGS = ("-h", "-?", "--help", "-help", "--helpshort", "--helpfull", "-helpfull")
+
+
+def _flag_type(field):
+  kind = field.type
+  if typing.get_origin(kind) is typing.Union:  # Optional[X]
+    kind = next(t for t in typing.get_args(kind) if t is not type(None))
+  return kind
+
+
+def define_flags(options_class):
+  """Defines one absl flag per field of `options_class` (safe to call twice)."""
+  for field in dataclasses.fields(options_class):
+    if field.name in FLAGS:
+      continue
+    meta = field.metadata
+    default = field.default if field.default is not dataclasses.MISSING else None
+    if meta.get("flag_default") is not None:
+      default = meta["flag_default"]
+    kind, help_text = _flag_type(field), meta.get("help", "")
+    if meta.get("choices"):
+      flags.DEFINE_enum(field.name, default, list(meta["choices"]), help_text)
+    elif kind is bool:
+      flags.DEFINE_bool(field.name, default, help_text)
+    elif kind is int:
+      flags.DEFINE_integer(field.name, default, help_text)
+    elif kind is float:
+      flags.DEFINE_float(field.name, default, help_text)
+    else:
+      flags.DEFINE_string(field.name, default, help_text)
+
+
+def options_from_flags(options_class):
+  """The options from parsed flags: a flag left out keeps the field's own default
+  (None for settings a trained run fixes)."""
+  values = {}
+  for field in dataclasses.fields(options_class):
+    if FLAGS[field.name].present:
+      values[field.name] = FLAGS[field.name].value
+  return options_class(**values)
+
+
+def help_text(options_class, usage):
+  lines = [usage.strip(), "", "flags:"]
+  for field in dataclasses.fields(options_class):
+    default = FLAGS[field.name].default if field.name in FLAGS else field.default
+    meta = field.metadata
+    shown = "" if default is None else " (default: %s)" % (
+        str(default).lower() if isinstance(default, bool) else default)
+    choices = " One of: %s." % ", ".join(meta["choices"]) if meta.get("choices") else ""
+    lines.append("  --%s" % field.name)
+    lines += textwrap.wrap(meta.get("help", "") + choices + shown, 90,
+                           initial_indent="      ", subsequent_indent="      ")
+  return "\n".join(lines) + "\n"
+
+
+def run(main, options_class, usage):
+  """absl.app.run(main) with our help, and exit 2 for every usage error."""
+  define_flags(options_class)
+
+  def parse(argv):
+    if any(arg in _HELP_ARGS for arg in argv[1:]):
+      sys.stdout.write(help_text(options_class, usage))
+      sys.exit(0)
+    try:
+      rest = FLAGS(argv)
+    except flags.Error as e:
+      _fail(str(e).splitlines()[0] + " (see --help)")
+    if len(rest) > 1:
+      _fail("unexpected argument %r: flags are written --name=value (see --help)." % rest[1])
+    return rest
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except UsageError as e:
+      _fail(str(e))
+
+  app.run(guarded, flags_parser=parse)
+
+
+def _fail(message):
+  print("error: %s" % message, file=sys.stderr)
+  sys.exit(2)

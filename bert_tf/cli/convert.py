@@ -1,0 +1,35 @@
+"""Convert a Hugging Face BERT directory into Google's format.
+
+  python -m bert_tf.cli.convert --hf_dir=DIR --output_dir=OUT
+
+writes OUT/bert_config.json, OUT/bert_model.ckpt.{index,data-*} and OUT/vocab.txt.
+"""
+
+import dataclasses
+
+from bert_tf.cli import common
+from bert_tf.config import option
+from bert_tf.errors import UsageError
+
+
+@dataclasses.dataclass
+class ConvertOptions:
+  hf_dir: str = option(None, "Directory with config.json, model.safetensors and vocab.txt.")
+  output_dir: str = option(None, "Directory to write the Google-format model into.")
+
+
+def main(_):
+  from bert_tf.checkpoints import convert_hf_to_google  # pylint: disable=g-import-not-at-top
+  o = common.options_from_flags(ConvertOptions)
+  if not o.hf_dir or not o.output_dir:
+    raise UsageError("--hf_dir and --output_dir are required.")
+  out = convert_hf_to_google(o.hf_dir, o.output_dir)
+  print("Wrote %s/bert_config.json, bert_model.ckpt.*, vocab.txt" % out)
+
+
+def console_main():
+  common.run(main, ConvertOptions, __doc__)
+
+
+if __name__ == "__main__":
+  console_main()

@@ -1,0 +1,70 @@
+"""Classify texts with a trained run (its output_dir) or an exported SavedModel.
+
+  python -m bert_tf.cli.predict --model_dir=OUTPUT_DIR --text="a gripping film"
+  python -m bert_tf.cli.predict --model_dir=EXPORT_DIR/1 --input_file=texts.txt
+
+Prints one JSON line per input line (blank lines included, so the output lines up
+with the input); timings go to stderr.
+"""
+
+import dataclasses
+import json
+import sys
+import time
+from typing import Optional
+
+from bert_tf.cli import common
+from bert_tf.config import option
+from bert_tf.errors import UsageError
+
+
+@dataclasses.dataclass
+class PredictOptions:
+  model_dir: str = option(None, "A training output_dir or an exported SavedModel directory "
+                          "(export_dir/<version>).")
+  checkpoint: Optional[str] = option(None, "model.ckpt-N to use (default: best, else latest).")
+  text: Optional[str] = option(None, "One text to classify.")
+  text_b: Optional[str] = option(None, "Second text, for sentence-pair models.")
+  input_file: Optional[str] = option(None, "A UTF-8 file with one text per line.")
+  batch_size: int = option(32, "Texts per forward pass.")
+
+
+def main(_):
+  from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
+  o = common.options_from_flags(PredictOptions)
+  if not o.model_dir:
+    raise UsageError("--model_dir is required.")
+  if (o.text is None) == (o.input_file is None):
+    raise UsageError("Pass exactly one of --text or --input_file.")
+  if o.batch_size <= 0:
+    raise UsageError("--batch_size must be positive, got %d." % o.batch_size)
+  start = time.perf_counter()
+  predictor = Predictor(o.model_dir, checkpoint=o.checkpoint, batch_size=o.batch_size)
+  loaded = time.perf_counter()
+  texts = [o.text] if o.text is not None else _read_lines(o.input_file)
+  texts_b = [o.text_b] * len(texts) if o.text_b else None
+  results = predictor.predict(texts, texts_b)
+  done = time.perf_counter()
+  for text, result in zip(texts, results):
+    print(json.dumps(dict(text=text, **result), ensure_ascii=False))
+  print("%s loaded in %.2f s; %d text(s) in %.1f ms (%.1f ms/text)" % (
+      predictor.checkpoint, loaded - start, len(texts), 1000 * (done - loaded),
+      1000 * (done - loaded) / max(len(texts), 1)), file=sys.stderr)
+
+
+def _read_lines(path):
+  try:
+    with open(path, encoding="utf-8") as handle:
+      return [line.rstrip("\n").rstrip("\r") for line in handle]
+  except FileNotFoundError:
+    raise UsageError("--input_file %s does not exist." % path) from None
+  except UnicodeDecodeError as e:
+    raise UsageError("--input_file %s is not valid UTF-8 (byte %d)." % (path, e.start)) from None
+
+
+def console_main():
+  common.run(main, PredictOptions, __doc__)
+
+
+if __name__ == "__main__":
+  console_main()

@@ -1,0 +1,389 @@
+"""The output directory of a run: the one module that knows its layout.
+
+  model_info.json        what the run is: task (kind, labels), preprocessor settings, head,
+                         encoder source, and its identity (model, data, hyperparameters)
+  run_config.json        the options of the last command (status "running"/"finished")
+  label_list.txt, vocab.txt, bert_config.json, thresholds.json (multi-label)
+  model.ckpt-N.*, checkpoint, best/     Google-layout checkpoints and their index
+  train.tf_record, eval.tf_record, predict.tf_record (+ .meta.json: the feature cache)
+  eval_results.txt/.json, test_results.tsv, predictions.csv, report.html
+  train_history.jsonl, eval_history.jsonl, training_state.json, train/ eval/ (TensorBoard)
+
+Rules it enforces: one writer at a time (a lock naming its holder; a dead holder's
+lock is taken over), a different run never resumes or overwrites a finished one,
+unreadable bookkeeping is an error rather than a silent fresh start, and the
+temporaries of an interrupted write are removed by the next run.
+"""
+
+import contextlib
+import csv
+import dataclasses
+import fcntl
+import glob
+import io
+import json
+import math
+import os
+import shutil
+import socket
+import time
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf import tasks
+from bert_tf.errors import TMP_PREFIX, UsageError, atomic_path, write_text_atomic
+
+MODEL_INFO = "model_info.json"
+RUN_CONFIG = "run_config.json"
+LABEL_LIST = "label_list.txt"
+VOCAB = "vocab.txt"
+BERT_CONFIG = "bert_config.json"
+THRESHOLDS = "thresholds.json"
+CHECKPOINT_INDEX = "checkpoint"
+BEST_DIR = "best"
+TRAINING_STATE = "training_state.json"
+TRAIN_HISTORY = "train_history.jsonl"
+EVAL_HISTORY = "eval_history.jsonl"
+EVAL_RESULTS = "eval_results"        # .txt (Google's key = value) and .json
+TEST_RESULTS = "test_results.tsv"
+PREDICTIONS = "predictions.csv"
+REPORT = "report.html"
+LOCK = ".lock"
+TFRECORDS = {"train": "train.tf_record", "dev": "eval.tf_record", "test": "predict.tf_record"}
+# What --overwrite_output_dir removes: only files a run writes, never the user's own.
+_RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
+              CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
+              TEST_RESULTS, PREDICTIONS, REPORT, "model.ckpt-*", "*.tf_record*", BEST_DIR,
+              "train", "eval", TMP_PREFIX + "*"]
+FORMAT_VERSION = 2
+
+
+@dataclasses.dataclass
+class ModelInfo:
+  """model_info.json: what a trained run is, enough to rebuild and serve it."""
+  task: dict                        # tasks.Task.to_dict()
+  preprocessor: dict                # preprocessing.Preprocessor.settings()
+  head_hidden_size: int = 0
+  hub_module_handle: Optional[str] = None
+  text_pair: bool = False
+  task_name: Optional[str] = None
+  identity: Optional[dict] = None   # what makes a training the same run
+
+  @classmethod
+  def from_dict(cls, data, source):
+    if "task" not in data and "task_type" in data:  # written by bert_tf 0.1
+      data = dict(task=dict(kind=data["task_type"], label_list=data["label_list"]),
+                  preprocessor={k: data.get(k, d) for k, d in (
+                      ("do_lower_case", True), ("max_seq_length", 128), ("truncation", "head"),
+                      ("head_tokens", 128))},
+                  head_hidden_size=data.get("head_hidden_size", 0),
+                  hub_module_handle=data.get("bert_hub_module_handle"),
+                  text_pair=data.get("text_pair", False), task_name=data.get("task_name"))
+    names = {f.name for f in dataclasses.fields(cls)}
+    missing = [n for n in ("task", "preprocessor") if n not in data]
+    if missing or not isinstance(data.get("task"), dict):
+      raise UsageError("%s lacks %s: restore it or pass --overwrite_output_dir to start over." %
+                       (source, ", ".join(missing) or "a valid task"))
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+  def to_dict(self):
+    return dict(dataclasses.asdict(self), format=FORMAT_VERSION)
+
+
+class RunDir:
+  """An output directory; `path(name)` for files, methods for what they hold."""
+
+  def __init__(self, directory):
+    self.directory = directory
+
+  def path(self, *names):
+    return os.path.join(self.directory, *names)
+
+  def exists(self, name):
+    return os.path.exists(self.path(name))
+
+  # ---- creation, lock, temporaries ----
+  def create(self):
+    """Makes the directory; a file in its place or no write access is a UsageError."""
+    if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+      raise UsageError("--output_dir %s is a file, not a directory: pass a directory path." %
+                       self.directory)
+    try:
+      os.makedirs(self.directory, exist_ok=True)
+    except OSError as e:
+      raise UsageError("--output_dir %s cannot be created (%s)." % (self.directory,
+                                                                   e.strerror)) from None
+    if not os.access(self.directory, os.W_OK | os.X_OK):
+      raise UsageError("--output_dir %s is not writable: pass a directory you can write to." %
+                       self.directory)
+
+  @contextlib.contextmanager
+  def lock(self):
+    """Holds the directory's lock while a run writes into it (see module docstring)."""
+    self.create()
+    handle = _acquire_lock(self.path(LOCK), self.directory)
+    try:
+      self.remove_temporaries()
+      yield self
+    finally:
+      os.unlink(self.path(LOCK))
+      handle.close()  # closing releases the flock
+
+  def remove_temporaries(self):
+    """Removes what an interrupted atomic write left behind (we hold the lock)."""
+    for pattern in (TMP_PREFIX + "*", os.path.join(BEST_DIR + "*", TMP_PREFIX + "*"),
+                    BEST_DIR + ".tmp", "*.old-" + TMP_PREFIX + "*"):
+      for path in glob.glob(self.path(pattern)):
+        logging.info("Removing %s (left by an interrupted run).", path)
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+
+  def clear(self):
+    """--overwrite_output_dir: removes every file a run writes, and only those."""
+    for pattern in _RUN_FILES:
+      for path in glob.glob(self.path(pattern)):
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+  # ---- model_info.json: what the run is ----
+  def read_model_info(self):
+    """The stored ModelInfo, None if absent; unreadable is a UsageError."""
+    data = self._read_json(MODEL_INFO)
+    if data is None:
+      return None
+    if not isinstance(data, dict):
+      raise UsageError("%s does not hold a JSON object: restore it or pass "
+                       "--overwrite_output_dir to start over." % self.path(MODEL_INFO))
+    return ModelInfo.from_dict(data, self.path(MODEL_INFO))
+
+  def require_model_info(self):
+    info = self.read_model_info()
+    if info is None:
+      raise UsageError("%s has no %s: is it the output_dir of a training run?" %
+                       (self.directory, MODEL_INFO))
+    return info
+
+  def write_model_info(self, info):
+    write_text_atomic(self.path(MODEL_INFO),
+                      json.dumps(info.to_dict(), indent=1, sort_keys=True) + "\n")
+
+  def _read_json(self, name, fix="restore it or pass --overwrite_output_dir to start over"):
+    path = self.path(name)
+    if not os.path.exists(path):
+      return None
+    try:
+      with open(path, encoding="utf-8") as f:
+        return json.load(f)
+    except (OSError, ValueError) as e:
+      raise UsageError("%s cannot be read (%s): %s." % (path, str(e).splitlines()[0][:120],
+                                                        fix)) from None
+
+  def check_same_run(self, identity):
+    """Stops a different run from resuming in (and overwriting) this directory."""
+    stored = getattr(self.read_model_info(), "identity", None)
+    if stored is None:
+      if self.latest_checkpoint():
+        raise UsageError("%s holds checkpoints but no %s: it is not a run of this tool (or was "
+                         "damaged); pass --overwrite_output_dir to start over, or use another "
+                         "--output_dir." % (self.directory, MODEL_INFO))
+      return
+    differences = describe_differences(stored, identity)
+    if differences:
+      raise UsageError(
+          "--output_dir %s holds a different run (%s): pass --overwrite_output_dir to delete it "
+          "and start over, or choose another --output_dir." % (self.directory,
+                                                              "; ".join(differences[:6])))
+
+  def load_task(self, info):
+    """The run's task object, with the thresholds the run chose."""
+    task = tasks.task_from_dict(info.task)
+    thresholds = self.read_thresholds(task.label_list)
+    return task.with_thresholds(thresholds) if thresholds is not None else task
+
+  # ---- labels and thresholds ----
+  def save_label_list(self, labels):
+    write_text_atomic(self.path(LABEL_LIST), "".join("%s\n" % l for l in labels))
+
+  def read_thresholds(self, label_list):
+    saved = self._read_json(THRESHOLDS)
+    if saved is None:
+      return None
+    values = [saved.get(label, 0.5) for label in label_list]
+    return [v["threshold"] if isinstance(v, dict) else float(v) for v in values]
+
+  def save_thresholds(self, label_list, thresholds, how):
+    entries = {label: {"threshold": t, "chosen_by": h}
+               for label, t, h in zip(label_list, thresholds, how)}
+    write_text_atomic(self.path(THRESHOLDS), json.dumps(entries, indent=1) + "\n")
+
+  # ---- run_config.json and training state ----
+  def write_run_config(self, config_json, status):
+    data = json.loads(config_json)
+    data["status"] = status
+    write_text_atomic(self.path(RUN_CONFIG), json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+  def read_training_state(self):
+    return self._read_json(TRAINING_STATE) or {}
+
+  def save_training_state(self, state):
+    write_text_atomic(self.path(TRAINING_STATE), json.dumps(state, indent=1))
+
+  def append_history(self, name, record):
+    """Appends a step's record to a history file; a step seen before replaces the old line
+    (a resumed run repeats steps after its last checkpoint). Non-finite numbers -> null."""
+    path = self.path(name)
+    records = [r for r in read_jsonl(path) if r.get("step") != record.get("step")]
+    records.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in record.items()})
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+
+  def history(self, name):
+    return read_jsonl(self.path(name))
+
+  # ---- results ----
+  def write_eval_results(self, results):
+    """eval_results.txt (Google's `key = value`, scalars, sorted) and .json (everything)."""
+    lines = ["%s = %s\n" % (k, v) for k, v in sorted(results.items())
+             if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)]
+    write_text_atomic(self.path(EVAL_RESULTS + ".txt"), "".join(lines))
+    write_text_atomic(self.path(EVAL_RESULTS + ".json"),
+                      json.dumps(results, indent=2, sort_keys=True, default=float) + "\n")
+
+  def read_eval_results(self):
+    return self._read_json(EVAL_RESULTS + ".json")
+
+  def write_test_results(self, probs):
+    """test_results.tsv exactly as Google writes it: one line per real test example."""
+    write_text_atomic(self.path(TEST_RESULTS), "".join(
+        "\t".join(str(p) for p in np.atleast_1d(row).astype(np.float32)) + "\n"
+        for row in probs))
+
+  def write_predictions(self, examples, task, probs):
+    """predictions.csv: guid, text_a, [text_b], [label: the true one], then the task's
+    prediction and score columns."""
+    has_b = any(e.text_b is not None for e in examples)
+    has_label = any(e.label is not None for e in examples)
+    header = ["guid", "text_a"] + (["text_b"] if has_b else []) + (
+        ["label"] if has_label else []) + task.prediction_columns()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for example, p, decision in zip(examples, probs, task.decide(probs)):
+      row = [example.guid, example.text_a] + ([example.text_b or ""] if has_b else [])
+      if has_label:
+        row.append(";".join(example.label) if isinstance(example.label, list) else example.label)
+      writer.writerow(row + task.prediction_cells(decision, p))
+    write_text_atomic(self.path(PREDICTIONS), buffer.getvalue())
+
+  # ---- checkpoints ----
+  def checkpoint_paths(self, directory=None):
+    """model.ckpt-N prefixes listed in the `checkpoint` index (oldest first)."""
+    directory = directory or self.directory
+    index = os.path.join(directory, CHECKPOINT_INDEX)
+    if not os.path.exists(index):
+      return []
+    try:
+      state = tf.train.get_checkpoint_state(directory)
+    except Exception as e:  # pylint: disable=broad-except  (text_format.ParseError, OpError)
+      state, error = None, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+    else:
+      error = "no model_checkpoint_path in it"
+    if state is None or not state.model_checkpoint_path:
+      raise UsageError("%s cannot be read (%s): restore it, or pass --overwrite_output_dir to "
+                       "start over." % (index, error))
+    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    found = [p for p in paths if tf.io.gfile.exists(p + ".index")]
+    if not found:
+      raise UsageError("%s names %s but its files are missing: restore them, or pass "
+                       "--overwrite_output_dir to start over." % (
+                           index, os.path.basename(state.model_checkpoint_path)))
+    return found
+
+  def latest_checkpoint(self):
+    found = self.checkpoint_paths()
+    return found[-1] if found else None
+
+  def best_checkpoint(self):
+    best = self.path(BEST_DIR)
+    found = self.checkpoint_paths(best) if os.path.isdir(best) else []
+    return found[-1] if found else None
+
+  def eval_checkpoint(self, requested=None):
+    """The checkpoint eval/predict/export use: the requested one, else best, else latest."""
+    if requested:
+      if not tf.io.gfile.exists(requested + ".index"):
+        raise UsageError("--eval_checkpoint %s does not exist (no %s.index)." %
+                         (requested, requested))
+      return requested
+    found = self.best_checkpoint() or self.latest_checkpoint()
+    if not found:
+      raise UsageError("No model.ckpt-N in %s: run with --do_train first, or pass "
+                       "--eval_checkpoint." % self.directory)
+    return found
+
+  def write_checkpoint_index(self, latest, all_paths, directory=None):
+    """Writes the `checkpoint` file (CheckpointState text proto) that
+    tf.train.latest_checkpoint and Google's tools read; paths are relative."""
+    lines = ['model_checkpoint_path: "%s"\n' % os.path.basename(latest)]
+    lines += ['all_model_checkpoint_paths: "%s"\n' % os.path.basename(p) for p in all_paths]
+    write_text_atomic(os.path.join(directory or self.directory, CHECKPOINT_INDEX),
+                      "".join(lines))
+
+  def save_best(self, prefix):
+    """Keeps a copy of checkpoint `prefix` in best/ (with its own index), atomically."""
+    with atomic_path(self.path(BEST_DIR)) as tmp:
+      os.makedirs(tmp)
+      for path in glob.glob(prefix + ".*"):
+        shutil.copy2(path, tmp)
+      self.write_checkpoint_index(prefix, [prefix], directory=tmp)
+
+
+def read_jsonl(path):
+  if not os.path.exists(path):
+    return []
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def describe_differences(stored, new, prefix=""):
+  """['max_seq_length: 32 -> 64', ...] between two nested dicts."""
+  out = []
+  for key in sorted(set(stored) | set(new)):
+    a, b = stored.get(key), new.get(key)
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += describe_differences(a, b, prefix + key + ".")
+    elif a != b:
+      show = lambda v: (str(v)[:12] + "..." if isinstance(v, str) and len(v) > 40 else repr(v))
+      out.append("%s%s: %s -> %s" % (prefix, key, show(a), show(b)))
+  return out
+
+
+def _acquire_lock(path, directory):
+  """flock on `path`; the file names its holder. The kernel drops a dead process's
+  flock, so content in a file we could lock is a stale holder's: taken over."""
+  while True:
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      handle.seek(0)
+      holder = handle.read().strip() or "unknown process"
+      handle.close()
+      raise UsageError("--output_dir %s is in use by another run (%s): wait for it to finish, or "
+                       "use another --output_dir." % (directory, holder)) from None
+    # The holder may have unlinked the file between our open and flock: retry on the new one.
+    if os.path.exists(path) and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+      break
+    handle.close()
+  handle.seek(0)
+  stale = handle.read().strip()
+  if stale:
+    logging.warning("Taking over the lock of %s from a run that is no longer alive (%s).",
+                    directory, stale)
+  handle.seek(0)
+  handle.truncate()
+  handle.write("pid %d on %s since %s" % (os.getpid(), socket.gethostname(),
+                                          time.strftime("%Y-%m-%d %H:%M:%S")))
+  handle.flush()
+  return handle

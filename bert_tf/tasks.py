@@ -1,0 +1,387 @@
+"""The kinds of task: single-label, multi-label and regression.
+
+A task object owns everything that differs between them (Model Garden's
+`SentencePredictionTask` idea, three small classes and no registry):
+
+  labels      the label list and the encoding of a raw label (one-line error if unknown)
+  records     the TFRecord `label_ids` feature (Google's int64, or floats)
+  head        the number of logits and their initial bias
+  loss        softmax / sigmoid cross-entropy (class weights, pos_weight) or squared error
+  outputs     probabilities, decisions (argmax, per-label thresholds, score), metrics and
+              the best-metric name, predictions.csv columns, serving outputs
+
+No other module branches on the kind of task: they call these methods.
+"""
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf import metrics as metrics_lib
+from bert_tf.errors import UsageError
+
+KINDS = ("classification", "multi_label", "regression")
+
+
+def _float_feature(values):
+  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+class Task:
+  """What every kind of task answers; see the module docstring."""
+  kind = None
+  main_metric = None
+
+  def __init__(self, label_list=(), main_metric=None):
+    self.label_list = [str(label) for label in label_list]
+    if main_metric:
+      self.main_metric = main_metric
+
+  # ---- labels ----
+  @property
+  def num_outputs(self):
+    return len(self.label_list)
+
+  def _label_id(self, label, where):
+    try:
+      return self._ids[label]
+    except AttributeError:
+      self._ids = {name: i for i, name in enumerate(self.label_list)}
+      return self._label_id(label, where)
+    except KeyError:
+      raise UsageError("%s: label %r is not in the label list (%s)." % (
+          where, label, ", ".join(self.label_list[:20]) + (" ..." if len(self.label_list) > 20
+                                                           else ""))) from None
+
+  def label_array(self, examples):
+    """Labels of examples as the array the TFRecords hold (padding/unlabelled: zeros)."""
+    raise NotImplementedError
+
+  def label_counts(self, examples):
+    """{label: count}; a multi-label example counts once per label."""
+    counts = {}
+    for example in examples:
+      for label in self._labels_of(example):
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+  def describe(self, name, examples):
+    counts = self.label_counts(examples)
+    return "%s: %d examples; label counts: %s" % (
+        name, len(examples), ", ".join("%s=%d" % kv for kv in sorted(counts.items(), key=str)))
+
+  # ---- loss weights and decisions (only some kinds have them) ----
+  def with_class_weights(self, spec, train_examples):
+    if spec:
+      raise UsageError("--class_weights applies to single-label classification; this task is "
+                       "%s (multi-label tasks weight positives with --pos_weight)." % self.kind)
+    return self
+
+  def with_pos_weight(self, spec, train_examples):
+    if spec:
+      raise UsageError("--pos_weight applies to multi-label tasks; this task is %s." % self.kind)
+    return self
+
+  def with_thresholds(self, thresholds):
+    return self
+
+  def tuned(self, labels, probs):
+    """(task with decision thresholds tuned on these examples, how each was chosen);
+    (self, None) for kinds without thresholds."""
+    return self, None
+
+  # ---- head and loss ----
+  def initial_output_bias(self, train_labels):
+    """Initial output_bias for a fresh head (None: Google's zeros)."""
+    del train_labels
+    return None
+
+  def per_example_loss(self, labels, logits):
+    raise NotImplementedError
+
+  # ---- outputs ----
+  def probabilities(self, logits):
+    """Logits -> what test_results.tsv holds (a tf op, used in training and serving)."""
+    raise NotImplementedError
+
+  def decide(self, probs):
+    """Probabilities [n, outputs] -> one decision per example (label, labels or score)."""
+    raise NotImplementedError
+
+  def metrics(self, labels, probs):
+    raise NotImplementedError
+
+  def prediction_columns(self):
+    """predictions.csv columns after the input's: prediction, then per-output scores."""
+    return ["prediction"] + ["prob_%s" % label for label in self.label_list]
+
+  def prediction_cells(self, decision, probs):
+    return [decision] + ["%.6f" % p for p in np.atleast_1d(probs)]
+
+  def decision_record(self, decision, probs):
+    """One prediction as a JSON-able dict (the Predictor's and the API's answer)."""
+    return {"label": decision,
+            "probabilities": {l: float(p) for l, p in zip(self.label_list, probs)}}
+
+  def serving_outputs(self, logits):
+    """The SavedModel's outputs for a batch of logits (tf ops)."""
+    raise NotImplementedError
+
+  # ---- storage in model_info.json ----
+  def to_dict(self):
+    return dict(kind=self.kind, label_list=self.label_list, main_metric=self.main_metric)
+
+
+class SingleLabel(Task):
+  """One label per example: softmax over the label list (Google's run_classifier)."""
+  kind = "classification"
+  main_metric = "accuracy"
+
+  def __init__(self, label_list, main_metric=None, class_weights=None):
+    super().__init__(label_list, main_metric)
+    if not self.label_list:
+      raise UsageError("No labels found in the training data; pass --label_list.")
+    self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+    if self.class_weights is not None and len(self.class_weights) != len(self.label_list):
+      raise UsageError("--class_weights has %d values but there are %d labels (%s)." % (
+          len(self.class_weights), len(self.label_list), ", ".join(self.label_list)))
+
+  def _labels_of(self, example):
+    return [] if example.label is None else [example.label]
+
+  def label_array(self, examples):
+    return np.array([0 if getattr(e, "label", None) is None else
+                     self._label_id(e.label, e.where or e.guid) for e in examples], np.int64)
+
+  def label_feature_spec(self):
+    return tf.io.FixedLenFeature([], tf.int64)
+
+  def label_feature(self, value):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+  def with_class_weights(self, spec, train_examples):
+    """A copy weighting the loss per class: 'balanced' (n / (k * count)) or explicit."""
+    if not spec:
+      return self
+    if spec == "balanced":
+      counts = self.label_counts(train_examples)
+      total = sum(counts.values())
+      weights = [total / (len(self.label_list) * max(counts.get(l, 0), 1))
+                 for l in self.label_list]
+    else:
+      weights = [float(w) for w in spec.split(",")]
+    return SingleLabel(self.label_list, self.main_metric, weights)
+
+  def per_example_loss(self, labels, logits):
+    labels = tf.cast(labels, tf.int32)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.cast(logits, tf.float32))
+    if self.class_weights:
+      loss *= tf.gather(tf.constant(self.class_weights, tf.float32), labels)
+    return loss
+
+  def probabilities(self, logits):
+    return tf.nn.softmax(logits, axis=-1)
+
+  def decide(self, probs):
+    return [self.label_list[int(i)] for i in np.argmax(probs, axis=-1)]
+
+  def metrics(self, labels, probs):
+    return metrics_lib.classification_metrics(labels, probs, self.label_list)
+
+  def serving_outputs(self, logits):
+    probs = self.probabilities(logits)
+    ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+    return {"probabilities": probs, "label_ids": ids,
+            "label_names": tf.gather(tf.constant(self.label_list), ids)}
+
+  def to_dict(self):
+    return dict(super().to_dict(), class_weights=self.class_weights)
+
+
+class MultiLabel(Task):
+  """Any number of labels per example: one sigmoid per label, per-label thresholds."""
+  kind = "multi_label"
+  main_metric = "f1_micro"
+
+  def __init__(self, label_list, main_metric=None, thresholds=None, pos_weight=None):
+    super().__init__(label_list, main_metric)
+    if not self.label_list:
+      raise UsageError("No labels found in the training data; pass --label_list.")
+    self.thresholds = None if thresholds is None else [float(t) for t in thresholds]
+    self.pos_weight = None if pos_weight is None else [float(w) for w in pos_weight]
+    for name, values in (("thresholds", self.thresholds), ("--pos_weight", self.pos_weight)):
+      if values is not None and len(values) != len(self.label_list):
+        raise UsageError("%s has %d values but there are %d labels (%s)." % (
+            name, len(values), len(self.label_list), ", ".join(self.label_list[:20])))
+
+  def _labels_of(self, example):
+    return list(example.label or [])
+
+  def label_array(self, examples):
+    out = np.zeros((len(examples), len(self.label_list)), np.float32)
+    for i, example in enumerate(examples):
+      for label in getattr(example, "label", None) or ():
+        out[i, self._label_id(label, example.where or example.guid)] = 1.0
+    return out
+
+  def label_feature_spec(self):
+    return tf.io.FixedLenFeature([len(self.label_list)], tf.float32)
+
+  def label_feature(self, value):
+    return _float_feature(np.asarray(value, np.float32).tolist())
+
+  def with_pos_weight(self, spec, train_examples):
+    """A copy weighting positives per label: 'balanced' (negatives / positives) or explicit."""
+    if not spec:
+      return self
+    if spec == "balanced":
+      labels = self.label_array(train_examples)
+      positives = labels.sum(axis=0)
+      weights = ((len(labels) - positives) / np.maximum(positives, 1)).tolist()
+    else:
+      weights = [float(w) for w in spec.split(",")]
+    return MultiLabel(self.label_list, self.main_metric, self.thresholds, weights)
+
+  def with_thresholds(self, thresholds):
+    return MultiLabel(self.label_list, self.main_metric, thresholds, self.pos_weight)
+
+  def initial_output_bias(self, train_labels):
+    # log(p / (1 - p)) of each label's frequency: a rare label starts near its prior,
+    # not at p = 0.5 (Karpathy's "init well"; clipped so unseen labels stay finite).
+    prior = np.clip(np.asarray(train_labels, np.float64).mean(axis=0), 1e-4, 1 - 1e-4)
+    return np.log(prior / (1 - prior)).astype(np.float32)
+
+  def per_example_loss(self, labels, logits):
+    labels, logits = tf.cast(labels, tf.float32), tf.cast(logits, tf.float32)
+    if self.pos_weight:
+      per_label = tf.nn.weighted_cross_entropy_with_logits(
+          labels, logits, tf.constant(self.pos_weight, tf.float32))
+    else:
+      per_label = tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)
+    return tf.reduce_mean(per_label, axis=-1)
+
+  def probabilities(self, logits):
+    return tf.sigmoid(logits)
+
+  def _cut(self):
+    return np.full(len(self.label_list), 0.5) if self.thresholds is None else np.asarray(
+        self.thresholds)
+
+  def decide(self, probs):
+    cut = self._cut()
+    return [[self.label_list[j] for j in np.flatnonzero(p >= cut)] for p in probs]
+
+  def metrics(self, labels, probs):
+    return metrics_lib.multi_label_metrics(labels, probs, self.label_list, self.thresholds)
+
+  def tuned(self, labels, probs):
+    """A copy with thresholds tuned on these labelled examples, and how each was chosen."""
+    thresholds, how = metrics_lib.tune_thresholds(labels, probs)
+    return self.with_thresholds(thresholds), how
+
+  def prediction_cells(self, decision, probs):
+    return [";".join(decision)] + ["%.6f" % p for p in probs]
+
+  def decision_record(self, decision, probs):
+    return {"labels": decision,
+            "probabilities": {l: float(p) for l, p in zip(self.label_list, probs)}}
+
+  def serving_outputs(self, logits):
+    probs = self.probabilities(logits)
+    decided = tf.cast(probs >= tf.constant(self._cut(), probs.dtype), tf.int32)
+    names = tf.strings.reduce_join(tf.where(decided > 0, tf.constant(self.label_list), ""),
+                                   axis=-1, separator=",")
+    names = tf.strings.regex_replace(tf.strings.regex_replace(names, ",+", ","), "^,|,$", "")
+    return {"probabilities": probs, "label_ids": decided, "label_names": names}
+
+  def to_dict(self):
+    return dict(super().to_dict(), thresholds=self.thresholds, pos_weight=self.pos_weight)
+
+
+class Regression(Task):
+  """A real-valued score per example (STS-B): one linear output, squared error."""
+  kind = "regression"
+  main_metric = "pearson"
+
+  def __init__(self, label_list=(), main_metric=None):
+    super().__init__((), main_metric)
+
+  @property
+  def num_outputs(self):
+    return 1
+
+  def _labels_of(self, example):
+    return []
+
+  def describe(self, name, examples):
+    scores = np.array([e.label for e in examples if e.label is not None], np.float64)
+    if not len(scores):
+      return "%s: %d examples (regression, unlabelled)." % (name, len(examples))
+    return "%s: %d examples (regression; scores %.3g..%.3g, mean %.3g)." % (
+        name, len(examples), scores.min(), scores.max(), scores.mean())
+
+  def label_array(self, examples):
+    return np.array([0.0 if getattr(e, "label", None) is None else float(e.label)
+                     for e in examples], np.float32)
+
+  def label_feature_spec(self):
+    return tf.io.FixedLenFeature([], tf.float32)
+
+  def label_feature(self, value):
+    return _float_feature([float(value)])
+
+  def per_example_loss(self, labels, logits):
+    return tf.square(tf.squeeze(tf.cast(logits, tf.float32), -1) - tf.cast(labels, tf.float32))
+
+  def probabilities(self, logits):
+    return logits
+
+  def decide(self, probs):
+    return [float(np.atleast_1d(p)[0]) for p in probs]
+
+  def metrics(self, labels, probs):
+    return metrics_lib.regression_metrics(labels, probs)
+
+  def prediction_columns(self):
+    return ["prediction", "score"]
+
+  def prediction_cells(self, decision, probs):
+    return ["%.6f" % decision, "%.6f" % decision]
+
+  def decision_record(self, decision, probs):
+    return {"score": decision}
+
+  def serving_outputs(self, logits):
+    return {"score": tf.squeeze(self.probabilities(logits), -1)}
+
+
+def make_task(kind, label_list=(), main_metric=None, **options):
+  """The task object for a kind name (as stored in model_info.json)."""
+  classes = {SingleLabel.kind: SingleLabel, MultiLabel.kind: MultiLabel,
+             Regression.kind: Regression}
+  if kind not in classes:
+    raise UsageError("Unknown task kind %r; expected one of %s." % (kind, ", ".join(KINDS)))
+  return classes[kind](label_list, main_metric, **{k: v for k, v in options.items()
+                                                   if v is not None})
+
+
+def task_from_dict(stored):
+  """Rebuilds a task from `Task.to_dict()` (or an older model_info's flat keys)."""
+  stored = dict(stored)
+  kind = stored.pop("kind", None) or stored.pop("task_type", None)
+  return make_task(kind, stored.pop("label_list", ()), stored.pop("main_metric", None),
+                   **stored)
+
+
+def log_label_warnings(task, examples, source):
+  """Legal but suspicious training labels: a single class, labels seen once."""
+  counts = task.label_counts(examples)
+  if not counts:
+    return
+  if len(counts) == 1:
+    logging.warning("%s: every example has the label %r; the model cannot learn to tell "
+                    "classes apart.", source, next(iter(counts)))
+  rare = sorted(label for label, n in counts.items() if n < 2)
+  if rare:
+    logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.",
+                    source, len(rare), ", ".join(rare[:10]))

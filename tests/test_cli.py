@@ -1,0 +1,140 @@
+"""The command-line doors: Google's 25 flags (names and defaults), help, exit codes;
+code style rules that keep flags at the doors."""
+
+import ast
+import dataclasses
+import importlib.util
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from bert_tf.cli import common
+from bert_tf.config import RunConfig
+from bert_tf.errors import UsageError
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+TOOLS = ["bert_tf.cli.train", "bert_tf.cli.features", "bert_tf.cli.predict", "bert_tf.cli.export",
+         "bert_tf.cli.convert"]
+
+
+def _google_flag_defaults():
+  """{flag: default} from Google's run_classifier.py source (PyPI bert-tensorflow)."""
+  pytest.importorskip("bert.tokenization")
+  spec = importlib.util.find_spec("bert")
+  source = open(os.path.join(os.path.dirname(spec.origin), "run_classifier.py")).read()
+  defaults = {}
+  for node in ast.walk(ast.parse(source)):
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and
+        node.func.attr.startswith("DEFINE_")):
+      defaults[node.args[0].value] = ast.literal_eval(node.args[1])
+  return defaults
+
+
+def test_all_google_flags_with_their_defaults():
+  common.define_flags(RunConfig)
+  google = _google_flag_defaults()
+  # The 25 of google-research/bert, plus tpu_job_name in the PyPI release.
+  assert len(google) == 26 and "tpu_job_name" in google
+  for name, default in google.items():
+    assert name in flags.FLAGS, name
+    ours = flags.FLAGS[name].default
+    if name == "do_lower_case":
+      # None means "the model's own casing", which is True for Google's checkpoints.
+      assert ours is None and default is True
+    else:
+      assert ours == default, (name, ours, default)
+  # Every RunConfig field is a flag: declared once, generated.
+  assert all(f.name in flags.FLAGS for f in dataclasses.fields(RunConfig))
+  assert all(f.metadata.get("help") for f in dataclasses.fields(RunConfig))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(), "At least one of --do_train"),
+    (dict(do_train=True, max_seq_length=1024), "--max_seq_length"),
+    (dict(do_train=True, use_tpu=True), "--use_tpu needs --tpu_name"),
+    (dict(do_train=True, init_checkpoint="a", bert_hub_module_handle="b"), "either"),
+    (dict(do_train=True, warmup_proportion=1.5), "--warmup_proportion"),
+    (dict(do_train=True, regression=True, label_delimiter=","), "--regression"),
+    (dict(do_train=True, learning_rate=float("nan")), "--learning_rate must be a finite number"),
+    (dict(do_train=True, num_train_epochs=float("inf")), "--num_train_epochs must be a finite"),
+    (dict(do_train=True, class_weights="1,x"), "--class_weights must be 'balanced'"),
+    (dict(do_train=True, strategy="gpu"), "--strategy must be one of"),
+])
+def test_bad_flag_combinations(kwargs, message):
+  with pytest.raises(UsageError, match=message):
+    RunConfig(output_dir="/tmp/x", task_name="cola", **kwargs)
+
+
+def _tool(module, *args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, "-m", module] + list(args), capture_output=True,
+                        text=True, timeout=120, env=env, cwd=str(REPO))
+
+
+@pytest.mark.parametrize("module", TOOLS)
+def test_help_lists_the_tools_own_flags_and_exits_0(module):
+  proc = _tool(module, "--help")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "flags:" in proc.stdout and "absl" not in proc.stdout
+  expected = {"bert_tf.cli.train": "--do_train", "bert_tf.cli.features": "--max_seq_length",
+              "bert_tf.cli.predict": "--model_dir", "bert_tf.cli.export": "--quantization",
+              "bert_tf.cli.convert": "--hf_dir"}[module]
+  assert expected in proc.stdout
+
+
+@pytest.mark.parametrize("module", TOOLS)
+def test_flag_errors_are_one_line_and_exit_2(module):
+  proc = _tool(module, "--no_such_flag=1")
+  assert proc.returncode == 2
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and "no_such_flag" in last and "Traceback" not in proc.stderr
+
+
+def test_bad_flag_value_and_stray_argument_exit_2():
+  proc = _tool("bert_tf.cli.train", "--max_seq_length=abc")
+  assert proc.returncode == 2 and "max_seq_length" in proc.stderr.strip().splitlines()[-1]
+  proc = _tool("bert_tf.cli.predict", "model_dir")
+  assert proc.returncode == 2 and "unexpected argument 'model_dir'" in proc.stderr
+
+
+def _library_modules():
+  return [p for p in (REPO / "bert_tf").rglob("*.py") if "cli" not in p.parts]
+
+
+def test_no_keras3_imports_in_the_package():
+  """One Keras everywhere: tf_keras (Keras 2 API), which tensorflow_hub needs."""
+  for path in (REPO / "bert_tf").rglob("*.py"):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+      if isinstance(node, ast.Import):
+        assert all(a.name != "keras" and not a.name.startswith("keras.") for a in node.names), path
+      if isinstance(node, ast.ImportFrom):
+        assert node.module != "keras" and not (node.module or "").startswith("keras."), path
+        assert not (node.module == "tensorflow" and any(a.name == "keras" for a in node.names)), path
+    assert "tf.keras" not in path.read_text(), path
+
+
+def test_library_never_reads_flags():
+  """Flags live only at the doors (bert_tf/cli): no absl.flags, no FLAGS, no CLI import."""
+  for path in _library_modules():
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+      if isinstance(node, ast.ImportFrom):
+        assert not (node.module == "absl" and any(a.name == "flags" for a in node.names)), path
+        assert not (node.module or "").startswith("bert_tf.cli"), path
+      if isinstance(node, ast.Import):
+        assert all(a.name not in ("absl.flags",) for a in node.names), path
+    assert "FLAGS" not in path.read_text(), path
+
+
+def test_only_the_task_module_branches_on_the_kind_of_task():
+  pattern = re.compile(r"task_type *[!=]=|kind *[!=]= *[\"'](classification|multi_label|regression)")
+  for path in _library_modules():
+    if path.name == "tasks.py":
+      continue
+    assert not pattern.search(path.read_text()), path

@@ -1,0 +1,61 @@
+"""Preprocessor: truncation, packing, the model check, parallel encoding."""
+
+import numpy as np
+import pytest
+
+from bert_tf import preprocessing, tokenization
+from bert_tf.config import BertConfig
+from bert_tf.errors import UsageError
+from bert_tf.preprocessing import Preprocessor
+from bert_tf.processors import InputExample, PaddingInputExample
+from conftest import TINY_CONFIG, TINY_VOCAB
+
+
+def test_truncation_strategies():
+  tokens = list(range(10))
+  assert preprocessing.truncate_single(tokens, 6, "head") == [0, 1, 2, 3, 4, 5]
+  assert preprocessing.truncate_single(tokens, 6, "tail") == [4, 5, 6, 7, 8, 9]
+  assert preprocessing.truncate_single(tokens, 6, "head_tail", head_tokens=2) == [0, 1, 6, 7, 8, 9]
+  assert preprocessing.truncate_single(tokens, 20, "tail") == tokens
+  a, b = list(range(7)), list(range(3))
+  preprocessing.truncate_seq_pair(a, b, 6)
+  assert (a, b) == ([0, 1, 2], [0, 1, 2])
+
+
+def test_pack_pairs_and_single_texts(tiny_vocab_file):
+  p = Preprocessor.from_vocab(tiny_vocab_file, True, 8)
+  cls, sep = p.tokenizer.vocab["[CLS]"], p.tokenizer.vocab["[SEP]"]
+  ids, b_start = p.pack([10, 11, 12, 13], [20, 21, 22])
+  assert ids == [cls, 10, 11, 12, sep, 20, 21, sep] and b_start == 5  # longest first
+  ids, b_start = p.pack([10] * 20)
+  assert ids == [cls] + [10] * 6 + [sep] and b_start == 8
+  encoded = p.encode([InputExample("a", "good movie", "bad"), PaddingInputExample()], 1, False)
+  assert encoded.segment_ids[0].tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
+  assert encoded.is_real_example.tolist() == [1, 0] and encoded.input_ids[1].sum() == 0
+
+
+def test_settings_are_validated_and_checked_against_the_model(tiny_vocab_file):
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  with pytest.raises(UsageError, match="--max_seq_length must be between 3 and 512"):
+    Preprocessor(tok, 2)
+  with pytest.raises(UsageError, match="--truncation must be one of"):
+    Preprocessor(tok, 16, "middle")
+  config = BertConfig.from_dict(TINY_CONFIG)  # max_position_embeddings 40
+  with pytest.raises(UsageError, match="only trained up to sequence length 40"):
+    Preprocessor(tok, 64).check_model(config)
+  small = BertConfig.from_dict(dict(TINY_CONFIG, vocab_size=len(TINY_VOCAB) - 5))
+  with pytest.raises(UsageError, match="do not belong together"):
+    Preprocessor(tok, 16).check_model(small)
+  assert Preprocessor(tok, 16).settings() == dict(do_lower_case=True, max_seq_length=16,
+                                                  truncation="head", head_tokens=128)
+
+
+def test_parallel_encoding_equals_serial(tiny_vocab_file, monkeypatch):
+  p = Preprocessor.from_vocab(tiny_vocab_file, True, 16)
+  examples = [InputExample(str(i), "good movie " * (i % 7), "bad" if i % 3 else None)
+              for i in range(300)]
+  serial = p.encode(examples, num_workers=1, show_progress=False)
+  monkeypatch.setattr(preprocessing, "_PARALLEL_MIN_CHARS", 0)  # force worker processes
+  parallel = p.encode(examples, num_workers=2, show_progress=False)
+  for name in ("input_ids", "input_mask", "segment_ids"):
+    np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))
