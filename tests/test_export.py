@@ -140,6 +140,6 @@ def test_predictor_cli(trained, tmp_path):
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = [json.loads(l) for l in proc.stdout.splitlines()]
   assert [l["text"] for l in lines] == ["the good movie", "", "a bad film"]
-  assert "model.ckpt-4" in proc.stderr  # says which checkpoint answered
+  assert "model.ckpt-3 loaded in" in proc.stderr  # says which checkpoint answered
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines)
