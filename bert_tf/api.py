@@ -125,6 +125,7 @@ class TextClassifier:
   # ---- plumbing ----
   def _config(self, **values):
     values = {k: v for k, v in values.items() if v is not None}
+    values.setdefault("task_name", "file")  # DataFrames and files of the user's own
     if self.model is not None and not any(values.get(k) for k in _MODEL_OPTIONS):
       is_hub = (str(self.model).startswith(("http://", "https://", "gs://")) or
                 os.path.exists(os.path.join(str(self.model), "saved_model.pb")))

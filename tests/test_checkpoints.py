@@ -104,7 +104,7 @@ def test_convert_hf_directory_from_command_line(tmp_path):
   (hf_dir / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
   out = tmp_path / "google"
   result = subprocess.run(
-      [sys.executable, "-m", "bert_tf.convert", "--hf_dir", str(hf_dir), "--output_dir", str(out)],
+      [sys.executable, "-m", "bert_tf.cli.convert", "--hf_dir", str(hf_dir), "--output_dir", str(out)],
       capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
   assert result.returncode == 0, result.stderr
   assert sorted(os.listdir(out)) == ["bert_config.json", "bert_model.ckpt.data-00000-of-00001",

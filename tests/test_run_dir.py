@@ -1,0 +1,150 @@
+"""The run directory's rules: identity, lock, stored settings, unreadable bookkeeping,
+decided thresholds, temporaries. Each case checks the one line it prints."""
+
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from bert_tf import run_dir
+from bert_tf.config import RunConfig
+from bert_tf.errors import UsageError
+from bert_tf.predictor import Predictor
+from bert_tf.runner import run_classifier
+from test_training import _config, tiny_setup, write_sentiment_csv  # noqa: F401 (fixture)
+
+FILES = ("model_info.json", "label_list.txt", "checkpoint", "bert_config.json",
+         "train.tf_record", "run_config.json", "model.ckpt-16.index")
+
+
+def _snapshot(out):
+  return {name: open(os.path.join(out, name), "rb").read() for name in FILES
+          if os.path.exists(os.path.join(out, name))}
+
+
+@pytest.fixture
+def trained(tiny_setup):  # noqa: F811
+  out = str(tiny_setup["tmp"] / "run")
+  run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=1))
+  return dict(tiny_setup, out=out)
+
+
+def test_a_different_run_stops_before_writing_anything(trained):
+  out, before = trained["out"], _snapshot(trained["out"])
+  with pytest.raises(UsageError) as error:
+    run_classifier(_config(trained, out, do_train=True, num_train_epochs=1, learning_rate=1e-3))
+  message = str(error.value)
+  assert message.startswith("--output_dir %s holds a different run (training.learning_rate: "
+                            "0.002 -> 0.001): pass --overwrite_output_dir" % out), message
+  other = trained["tmp"] / "other"
+  other.mkdir()
+  write_sentiment_csv(str(other / "train.csv"), 64, seed=9)
+  with pytest.raises(UsageError, match=r"holds a different run \(data: .*; task.label_list"):
+    run_classifier(_config(trained, out, data_dir=str(other), do_train=True,
+                           num_train_epochs=1, label_list="pos,neg"))
+  with pytest.raises(UsageError, match=r"preprocessor.max_seq_length: 16 -> 32"):
+    run_classifier(_config(trained, out, do_train=True, num_train_epochs=1, max_seq_length=32))
+  assert _snapshot(out) == before  # the finished run is untouched
+
+
+def test_the_same_command_resumes_and_overwrite_starts_over(trained):
+  out = trained["out"]
+  again = run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
+  assert again["train"]["resumed_from"] == 16 and again["train"]["global_step"] == 16
+  fresh = run_classifier(_config(trained, out, do_train=True, num_train_epochs=2,
+                                 overwrite_output_dir=True))
+  assert fresh["train"]["resumed_from"] == 0 and fresh["train"]["global_step"] == 32
+  info = run_dir.RunDir(out).read_model_info()
+  assert info.identity["training"]["num_train_epochs"] == 2
+  status = json.load(open(os.path.join(out, "run_config.json")))["status"]
+  assert status == "finished"
+
+
+def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(trained, caplog):
+  out = trained["out"]
+  with run_dir.RunDir(out).lock():
+    with pytest.raises(UsageError, match=r"--output_dir .* is in use by another run \(pid %d on "
+                       % os.getpid()):
+      run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
+  with open(os.path.join(out, ".lock"), "w") as f:  # a holder killed without cleaning up
+    f.write("pid 999999 on somewhere since 2026-01-01 00:00:00")
+  caplog.set_level(logging.WARNING)
+  run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
+  assert "Taking over the lock of %s from a run that is no longer alive (pid 999999" % out in (
+      caplog.text)
+  assert not os.path.exists(os.path.join(out, ".lock"))
+
+
+def test_unreadable_bookkeeping_is_an_error_not_a_fresh_start(trained):
+  out = trained["out"]
+  with open(os.path.join(out, "checkpoint"), "w") as f:
+    f.write("garbage {{{")
+  with pytest.raises(UsageError, match=r"checkpoint cannot be read \(.*\): restore it, or pass "
+                     "--overwrite_output_dir"):
+    run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
+  with open(os.path.join(out, "checkpoint"), "w") as f:
+    f.write('model_checkpoint_path: "model.ckpt-999"\n')
+  with pytest.raises(UsageError, match=r"names model.ckpt-999 but its files are missing"):
+    run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
+  info = open(os.path.join(out, "model_info.json")).read()
+  with open(os.path.join(out, "model_info.json"), "w") as f:
+    f.write(info[:len(info) // 2])  # truncated
+  with pytest.raises(UsageError, match=r"model_info.json cannot be read \(.*\): restore it"):
+    run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
+
+
+def test_eval_and_predict_use_the_runs_settings(trained):
+  out = trained["out"]
+  with pytest.raises(UsageError, match=r"--max_seq_length=64 contradicts the trained run in "
+                     r".* \(max_seq_length=16\): leave the flag out"):
+    run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True,
+                             max_seq_length=64))
+  with pytest.raises(UsageError, match=r"--head_hidden_size=8 contradicts"):
+    run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True,
+                             head_hidden_size=8))
+  run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
+  probs = np.loadtxt(os.path.join(out, "test_results.tsv"))
+  texts = [l.strip() for l in open(os.path.join(trained["data_dir"], "test.csv"))][1:]
+  np.testing.assert_allclose(probs, Predictor(out).predict_proba(texts), atol=1e-5)
+
+
+def test_eval_only_keeps_the_thresholds_the_run_chose(tiny_setup):  # noqa: F811
+  data = tiny_setup["tmp"] / "ml"
+  data.mkdir()
+  write_sentiment_csv(str(data / "train.csv"), 48, 1, multi_label=True)
+  write_sentiment_csv(str(data / "dev.csv"), 16, 2, multi_label=True)
+  write_sentiment_csv(str(data / "other.csv"), 24, 5, multi_label=True)
+  out = str(tiny_setup["tmp"] / "ml_out")
+  run_classifier(_config(tiny_setup, out, data_dir=str(data), label_column="pos,neg",
+                         do_train=True, do_eval=True, num_train_epochs=1))
+  path = os.path.join(out, "thresholds.json")
+  assert set(json.loads(open(path).read())["pos"]) == {"threshold", "chosen_by"}
+  # Thresholds the run decided (a sentinel value, so that their use is visible).
+  run_dir.RunDir(out).save_thresholds(["pos", "neg"], [0.123, 0.877], ["test", "test"])
+  chosen = open(path).read()
+  eval_only = dict(output_dir=out, data_dir=str(data), label_column="pos,neg", do_eval=True,
+                   dev_file=str(data / "other.csv"))
+  result = run_classifier(RunConfig(**eval_only))
+  assert open(path).read() == chosen  # not re-tuned on the other file
+  per_label = result["eval"]["eval_per_label"]
+  assert (per_label["pos"]["threshold"], per_label["neg"]["threshold"]) == (0.123, 0.877)
+  assert Predictor(out).task.thresholds == [0.123, 0.877]  # and predictions use them
+  run_classifier(RunConfig(retune_thresholds=True, **eval_only))
+  retuned = json.loads(open(path).read())
+  assert retuned["pos"]["threshold"] != 0.123 and "dev positives" in retuned["pos"]["chosen_by"]
+
+
+def test_output_dir_that_is_a_file_and_leftover_temporaries(trained, tmp_path):
+  a_file = tmp_path / "not_a_dir"
+  a_file.write_text("x")
+  with pytest.raises(UsageError, match="--output_dir .* is a file, not a directory"):
+    run_classifier(RunConfig(output_dir=str(a_file), data_dir=trained["data_dir"],
+                             do_predict=True))
+  out = trained["out"]
+  leftover = os.path.join(out, ".tmp-train.tf_record-abc123")
+  os.makedirs(leftover)
+  open(os.path.join(leftover, "train.tf_record"), "w").write("half")
+  run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
+  assert not os.path.exists(leftover)
