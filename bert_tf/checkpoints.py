@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.errors import UsageError, atomic_path
+from bert_tf.errors import TMP_PREFIX, UsageError, atomic_path, reported_write
 
 _SAFETENSORS_DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
@@ -40,17 +40,19 @@ def write_checkpoint(arrays, checkpoint_prefix):
   files are renamed into place, the .index last: a reader never sees a partial one.
   """
   directory = os.path.dirname(os.path.abspath(checkpoint_prefix))
-  os.makedirs(directory, exist_ok=True)
-  tmp_dir = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=directory)
+  with reported_write(checkpoint_prefix):
+    os.makedirs(directory, exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix=TMP_PREFIX + "ckpt-", dir=directory)
   try:
     tmp_prefix = os.path.join(tmp_dir, "ckpt")
     names = sorted(arrays)
-    tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
-                      shape_and_slices=[""] * len(names),
-                      tensors=[tf.convert_to_tensor(arrays[n]) for n in names])
-    for path in sorted(glob.glob(tmp_prefix + ".data-*")):
-      os.replace(path, checkpoint_prefix + path[len(tmp_prefix):])
-    os.replace(tmp_prefix + ".index", checkpoint_prefix + ".index")
+    with reported_write(checkpoint_prefix):
+      tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names,
+                        shape_and_slices=[""] * len(names),
+                        tensors=[tf.convert_to_tensor(arrays[n]) for n in names])
+      for path in sorted(glob.glob(tmp_prefix + ".data-*")):
+        os.replace(path, checkpoint_prefix + path[len(tmp_prefix):])
+      os.replace(tmp_prefix + ".index", checkpoint_prefix + ".index")
   finally:
     shutil.rmtree(tmp_dir, ignore_errors=True)
 
@@ -129,22 +131,47 @@ def _short_list(names, limit=8):
 # ============================================================================
 # Hugging Face safetensors -> Google format
 # ============================================================================
+# The JSON header of a safetensors file; real ones are kilobytes.
+MAX_SAFETENSORS_HEADER = 100 * 2 ** 20
+
+
 def read_safetensors(path):
-  """Reads a .safetensors file into {name: np.ndarray} without torch."""
+  """Reads a .safetensors file into {name: np.ndarray} without torch.
+
+  The header is validated before anything is allocated from it: a truncated or hostile
+  file is a one-line UsageError, never a MemoryError or a traceback.
+  """
+  size = os.path.getsize(path)
   with open(path, "rb") as f:
-    header_size = struct.unpack("<Q", f.read(8))[0]
-    header = json.loads(f.read(header_size))
+    prefix = f.read(8)
+    header_size = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else -1
+    if not 0 < header_size <= min(MAX_SAFETENSORS_HEADER, size - 8):
+      raise UsageError("%s is not a valid safetensors file (header length %d, file size %d)." %
+                       (path, header_size, size))
+    try:
+      header = json.loads(f.read(header_size))
+    except ValueError as e:
+      raise UsageError("%s: the safetensors header is not valid JSON (%s)." % (path, e)) from None
     data = f.read()
-  arrays = {}
-  for name, info in header.items():
-    if name == "__metadata__":
-      continue
-    if info["dtype"] not in _SAFETENSORS_DTYPES:
-      raise UsageError("%s: tensor %s has unsupported dtype %s." % (path, name, info["dtype"]))
-    start, end = info["data_offsets"]
-    arrays[name] = np.frombuffer(data[start:end], dtype=_SAFETENSORS_DTYPES[info["dtype"]]
-                                 ).reshape(info["shape"]).copy()
-  return arrays
+  if not isinstance(header, dict):
+    raise UsageError("%s: the safetensors header is not a JSON object." % path)
+  return {name: _safetensor(path, name, info, data) for name, info in header.items()
+          if name != "__metadata__"}
+
+
+def _safetensor(path, name, info, data):
+  try:
+    dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+    start, end = (int(x) for x in info["data_offsets"])
+    shape = [int(d) for d in info["shape"]]
+  except (KeyError, TypeError, ValueError):
+    raise UsageError("%s: tensor %s has a malformed or unsupported entry %r." % (
+        path, name, str(info)[:100])) from None
+  expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
+  if not 0 <= start <= end <= len(data) or end - start != expected:
+    raise UsageError("%s: tensor %s points outside the file or has the wrong size (truncated?)."
+                     % (path, name))
+  return np.frombuffer(data[start:end], dtype=dtype).reshape(shape).copy()
 
 
 def hf_name_to_google(name):

@@ -203,6 +203,8 @@ class RunConfig:
   dev_split: float = option(0.1, "Fraction of train used as dev when there is no dev file "
                             "(stratified, seeded by --seed).")
   test_split: float = option(0.0, "Fraction of train used as test when there is no test file.")
+  skip_bad_rows: bool = option(False, "Skip (and count) CSV/TSV rows whose number of fields "
+                               "differs from the header's, instead of stopping at the first.")
   max_train_examples: int = option(0, "Use only the first N training examples (0: all).")
   max_eval_examples: int = option(0, "Use only the first N dev examples (0: all).")
   truncation: Optional[str] = option(None, "How to cut single texts longer than "

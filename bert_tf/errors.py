@@ -14,7 +14,8 @@ import tempfile
 # Temporaries are siblings named TMP_PREFIX...; run_dir removes those an
 # interrupted write left behind.
 TMP_PREFIX = ".tmp-"
-_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                       errno.EFBIG)
 
 
 class UsageError(ValueError):
@@ -41,21 +42,30 @@ def atomic_path(path):
   tmp_dir = _tmp_sibling(path)
   tmp_path = os.path.join(tmp_dir, os.path.basename(path))
   try:
-    yield tmp_path
-    if os.path.isdir(path) and not os.path.islink(path):
-      old = path + ".old-" + os.path.basename(tmp_dir)
-      os.replace(path, old)
-      os.replace(tmp_path, path)
-      shutil.rmtree(old, ignore_errors=True)
-    else:
-      os.replace(tmp_path, path)
+    with reported_write(path):
+      yield tmp_path
+      if os.path.isdir(path) and not os.path.islink(path):
+        old = path + ".old-" + os.path.basename(tmp_dir)
+        os.replace(path, old)
+        os.replace(tmp_path, path)
+        shutil.rmtree(old, ignore_errors=True)
+      else:
+        os.replace(tmp_path, path)
+  finally:
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def reported_write(path):
+  """Turns a full disk, quota or read-only file system while writing `path` into a
+  one-line UsageError (bugs keep their tracebacks)."""
+  try:
+    yield
   except Exception as e:  # pylint: disable=broad-except
     if is_disk_error(e):
       raise UsageError("Cannot write %s: %s; free some space (or fix the permissions) and "
                        "rerun: the run resumes." % (path, _reason(e))) from None
     raise
-  finally:
-    shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def is_disk_error(error):
@@ -63,8 +73,8 @@ def is_disk_error(error):
   if isinstance(error, OSError):
     return error.errno in _ENVIRONMENT_ERRNOS
   text = str(error)
-  return type(error).__module__.startswith("tensorflow") and (
-      "No space left" in text or "Disk quota" in text or "Read-only file system" in text)
+  return type(error).__module__.startswith("tensorflow") and any(reason in text for reason in (
+      "No space left", "Disk quota", "Read-only file system", "File too large"))
 
 
 def _reason(error):

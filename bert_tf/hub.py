@@ -42,7 +42,11 @@ def resolve_handle(handle):
 def module_vocab(handle):
   """(vocab_file, do_lower_case) from a hub encoder's or preprocessor's assets."""
   path = resolve_handle(handle)
-  loaded = tf.saved_model.load(path)
+  try:
+    loaded = tf.saved_model.load(path)
+  except Exception as e:  # pylint: disable=broad-except
+    raise UsageError("TF-Hub module %s cannot be loaded as a SavedModel (%s)." % (
+        handle, str(e).splitlines()[0][:160] if str(e) else type(e).__name__)) from None
   vocab = getattr(loaded, "vocab_file", None)
   if vocab is None:
     asset = os.path.join(path, "assets", "vocab.txt")
@@ -59,13 +63,20 @@ def load_hub_encoder(handle, trainable=True, name="hub_encoder"):
   """A Keras encoder model wrapping hub.KerasLayer (fine-tunable when trainable)."""
   import tf_keras as keras  # pylint: disable=g-import-not-at-top
   path = resolve_handle(handle)
-  layer = _hub().KerasLayer(path, trainable=trainable, name="hub_layer")
   inputs = dict(
       input_word_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_word_ids"),
       input_mask=keras.Input(shape=(None,), dtype=tf.int32, name="input_mask"),
       input_type_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_type_ids"))
-  outputs = layer(inputs)
-  missing = {"pooled_output", "sequence_output"} - set(outputs)
+  try:
+    layer = _hub().KerasLayer(path, trainable=trainable, name="hub_layer")
+    outputs = layer(inputs)
+  except Exception as e:  # pylint: disable=broad-except  (whatever the module's graph raises)
+    raise UsageError("TF-Hub module %s is not a BERT encoder: it cannot be called with "
+                     "input_word_ids/input_mask/input_type_ids (%s)." % (
+                         handle, str(e).splitlines()[0][:160] if str(e) else type(e).__name__)
+                     ) from None
+  missing = {"pooled_output", "sequence_output"} - set(outputs if isinstance(outputs, dict)
+                                                       else ())
   if missing:
     raise UsageError("TF-Hub module %s is not a BERT encoder: outputs lack %s." %
                      (handle, ", ".join(sorted(missing))))

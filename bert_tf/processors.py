@@ -17,14 +17,17 @@ import json
 import math
 import os
 import random
-import sys
 from typing import List, Optional, Sequence, Union
 
 from absl import logging
 
 from bert_tf.errors import UsageError
 
-csv.field_size_limit(sys.maxsize)
+# Reads are bounded: one field, line or file past these is not a text to classify
+# (a multi-GB line, /dev/zero), and stops with a clear error instead of eating memory.
+MAX_FIELD_CHARS = 2_000_000
+MAX_JSON_ARRAY_BYTES = 2 * 2 ** 30
+csv.field_size_limit(MAX_FIELD_CHARS)
 
 Label = Union[None, str, float, List[str]]
 
@@ -57,7 +60,29 @@ class PaddingInputExample:
 def _open_text(path, encoding):
   if not os.path.exists(path):
     raise UsageError("Data file %s does not exist." % path)
-  return open(path, "r", encoding=encoding, newline="")
+  if not os.path.isfile(path):
+    raise UsageError("Data file %s is not a regular file (a device, pipe or folder?): pass a "
+                     "CSV/TSV/JSON file, or --file_format=folder for a folder per class." % path)
+  try:
+    return open(path, "r", encoding=encoding, newline="")
+  except LookupError:
+    raise UsageError("--encoding=%s is not a known text encoding." % encoding) from None
+  except OSError as e:
+    raise UsageError("Data file %s cannot be read: %s." % (path, e.strerror)) from None
+
+
+def _bounded_lines(f, path):
+  """Yields (line_number, line) without ever holding a line past MAX_FIELD_CHARS."""
+  number = 0
+  while True:
+    line = f.readline(MAX_FIELD_CHARS + 1)
+    if not line:
+      return
+    number += 1
+    if len(line) > MAX_FIELD_CHARS:
+      raise UsageError("%s line %d is longer than %d characters: is it really one text per "
+                       "line?" % (path, number, MAX_FIELD_CHARS))
+    yield number, line
 
 
 def _decode_error(path, error, encoding):
@@ -75,15 +100,18 @@ def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):
       if quotechar is None:
         reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
       else:
-        reader = csv.reader(f, delimiter=delimiter, quotechar=quotechar)
+        # strict: an unclosed quote is an error, not the rest of the file as one text.
+        reader = csv.reader(f, delimiter=delimiter, quotechar=quotechar, strict=True)
       start = 1
-      for fields in reader:
-        yield start, fields
-        start = reader.line_num + 1
+      try:
+        for fields in reader:
+          yield start, fields
+          start = reader.line_num + 1
+      except csv.Error as e:
+        raise UsageError("%s line %d: malformed CSV/TSV (%s): check the quoting of that row." %
+                         (path, start, e)) from None
   except UnicodeDecodeError as e:
     raise _decode_error(path, e, encoding) from None
-  except csv.Error as e:
-    raise UsageError("%s: malformed CSV/TSV: %s" % (path, e)) from None
 
 
 def read_tsv(path, encoding="utf-8-sig"):
@@ -95,28 +123,38 @@ def read_json_records(path, encoding="utf-8"):
   """Yields (line_number, record) of a JSON array file or a JSON Lines file."""
   try:
     with _open_text(path, encoding) as f:
-      text = f.read()
+      start = f.read(4096).lstrip("\ufeff \t\r\n")
+      f.seek(0)
+      if start.startswith("["):
+        yield from _json_array(f, path)
+        return
+      for number, line in _bounded_lines(f, path):
+        line = line.lstrip("\ufeff") if number == 1 else line
+        if not line.strip():
+          continue
+        try:
+          yield number, json.loads(line)
+        except json.JSONDecodeError as e:
+          raise UsageError("%s line %d: invalid JSON Lines record: %s" % (path, number, e.msg)
+                           ) from None
   except UnicodeDecodeError as e:
     raise _decode_error(path, e, encoding) from None
-  if text.startswith("\ufeff"):
-    text = text[1:]
-  stripped = text.lstrip()
-  if stripped.startswith("["):
-    try:
-      records = json.loads(text)
-    except json.JSONDecodeError as e:
-      raise UsageError("%s line %d: invalid JSON: %s" % (path, e.lineno, e.msg)) from None
-    # Line numbers of array items are not kept by json; count from the record.
-    for index, record in enumerate(records):
-      yield index + 1, record
-    return
-  for number, line in enumerate(text.splitlines(), start=1):
-    if not line.strip():
-      continue
-    try:
-      yield number, json.loads(line)
-    except json.JSONDecodeError as e:
-      raise UsageError("%s line %d: invalid JSON Lines record: %s" % (path, number, e.msg)) from None
+
+
+def _json_array(f, path):
+  if os.path.getsize(path) > MAX_JSON_ARRAY_BYTES:
+    raise UsageError("%s is a JSON array over %d GiB, read whole; write it as JSON Lines (one "
+                     "object per line) instead." % (path, MAX_JSON_ARRAY_BYTES // 2 ** 30))
+  text = f.read().lstrip("\ufeff")
+  try:
+    records = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise UsageError("%s line %d: invalid JSON: %s" % (path, e.lineno, e.msg)) from None
+  if not isinstance(records, list):
+    raise UsageError("%s: expected a JSON array of objects or JSON Lines." % path)
+  # Line numbers of array items are not kept by json; count from the record.
+  for index, record in enumerate(records):
+    yield index + 1, record
 
 
 # ============================================================================
@@ -376,6 +414,7 @@ class FileDataConfig:
   dev_split: float = 0.1                  # used only when there is no dev file
   test_split: float = 0.0                 # used only when there is no test file
   split_seed: int = 12345
+  skip_bad_rows: bool = False             # CSV/TSV rows with a wrong field count: skip, count
 
   @property
   def multi_label(self):
@@ -390,7 +429,8 @@ class FileDataConfig:
         label_columns=[c.strip() for c in config.label_column.split(",") if c.strip()],
         label_delimiter=config.label_delimiter, labels_file=config.labels_file,
         header=config.header, encoding=config.encoding, regression=config.regression,
-        dev_split=config.dev_split, test_split=config.test_split, split_seed=config.seed)
+        dev_split=config.dev_split, test_split=config.test_split, split_seed=config.seed,
+        skip_bad_rows=config.skip_bad_rows)
 
 
 def _format_of(path, explicit):
@@ -562,17 +602,27 @@ class FileProcessor(DataProcessor):
       label_idx = []  # unlabelled test file
     else:
       label_idx = [col(c) for c in self.config.label_columns]
-    needed = max([text_idx] + ([text_b_idx] if text_b_idx is not None else []))
+    expected, skipped = len(header) if header is not None else None, 0
     for number, fields in rows:
       if not fields:
         continue
       where = "%s line %d" % (path, number)
-      if len(fields) <= needed:
-        raise UsageError("%s: expected at least %d fields, found %d." % (where, needed + 1,
-                                                                           len(fields)))
+      expected = expected or len(fields)  # without a header: as many as the first row
+      if len(fields) != expected:
+        if self.config.skip_bad_rows:
+          skipped += 1
+          continue
+        raise UsageError(
+            "%s: %d fields, expected %d%s: quote texts that contain %r, or pass --skip_bad_rows "
+            "to skip such rows." % (where, len(fields), expected,
+                                    " (as in the header)" if header is not None else
+                                    " (as in the first row)", delimiter))
       labels = [fields[i] if i < len(fields) else None for i in label_idx] or [None]
       yield (where, fields[text_idx], None if text_b_idx is None else fields[text_b_idx],
              labels)
+    if skipped:
+      logging.warning("%s: skipped %d rows with a wrong number of fields (--skip_bad_rows).",
+                      path, skipped)
 
   def _read_frame(self, frame, name, labels_optional=False):
     """Rows of a pandas DataFrame, columns by name (or position), like a CSV with a header."""
@@ -597,9 +647,9 @@ class FileProcessor(DataProcessor):
         raise UsageError("%s: expected a JSON object, got %s." % (where, type(record).__name__))
       text_b = None
       if self.config.text_b_column is not None:
-        text_b = str(_json_field(record, self.config.text_b_column, where))
+        text_b = _json_text(record, self.config.text_b_column, where)
       labels = [_json_field(record, c, where, required=False) for c in self.config.label_columns]
-      yield where, str(_json_field(record, self.config.text_column, where)), text_b, labels
+      yield where, _json_text(record, self.config.text_column, where), text_b, labels
 
   def _read_folder(self, path):
     """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups)."""
@@ -617,7 +667,10 @@ class FileProcessor(DataProcessor):
           continue
         try:
           with open(file_path, encoding=self.config.encoding) as f:
-            text = f.read()
+            text = f.read(MAX_FIELD_CHARS + 1)
+          if len(text) > MAX_FIELD_CHARS:
+            raise UsageError("%s is longer than %d characters: is it really one text?" %
+                             (file_path, MAX_FIELD_CHARS))
         except UnicodeDecodeError as e:
           raise _decode_error(file_path, e, self.config.encoding) from None
         yield file_path, text, None, [label]
@@ -649,6 +702,8 @@ class FileProcessor(DataProcessor):
           labels.append(name)
       return labels
     value = raw[0]
+    if isinstance(value, dict):
+      raise UsageError("%s: the label is a JSON object, not a label." % where)
     if self.config.label_delimiter is not None:
       parts = value if isinstance(value, list) else str(value).split(self.config.label_delimiter)
       return [self._name_label(where, str(p).strip()) for p in parts if str(p).strip()]
@@ -701,6 +756,14 @@ def _frame_label(value):
   return str(value) if not isinstance(value, float) else value
 
 
+def _json_text(record, column, where):
+  value = _json_field(record, column, where)
+  if isinstance(value, (list, dict)):
+    raise UsageError("%s: field %r is a JSON %s, not a text." % (
+        where, column, "array" if isinstance(value, list) else "object"))
+  return str(value)
+
+
 def _json_field(record, column, where, required=True):
   """A JSON record's field: lists and numbers as they are, anything else as text."""
   if column not in record:
@@ -709,7 +772,7 @@ def _json_field(record, column, where, required=True):
                        (where, column, ", ".join(record)))
     return None
   value = record[column]
-  if isinstance(value, (list, float, int)) and not isinstance(value, bool):
+  if isinstance(value, (list, dict, float, int)) and not isinstance(value, bool):
     return value
   return "" if value is None else str(value)
 

@@ -1,0 +1,159 @@
+"""Bad input, on the command line as a user meets it: exit 2, one line naming the file,
+line or flag and what to do, no traceback, nothing written. Suspicious but legal input
+warns. The table in the closing note of the robustness issue comes from these cases."""
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TINY_CONFIG, write_google_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+  return write_google_model(str(tmp_path_factory.mktemp("bad") / "tiny"), TINY_CONFIG)[0]
+
+
+def _cli(args, module=None):
+  command = [sys.executable] + (["-m", module] if module else [os.path.join(REPO,
+                                                                        "run_classifier.py")])
+  proc = subprocess.run(command + args, capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  lines = proc.stderr.strip().splitlines()
+  return proc.returncode, lines[-1] if lines else "", proc.stdout + proc.stderr
+
+
+def _train(model_dir, out, train_file, *extra):
+  return _cli(["--do_train", "--model=" + model_dir, "--train_file=" + str(train_file),
+               "--output_dir=" + str(out), "--max_seq_length=16", "--num_train_epochs=1",
+               "--train_batch_size=8"] + list(extra))
+
+
+def _write(path, text):
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(text)
+  return path
+
+
+GOOD = "text,label\n" + "".join("good film %d,pos\nbad film %d,neg\n" % (i, i) for i in range(8))
+DATA_CASES = {
+    "unclosed_quote": ("text,label\ngood film,pos\n\"bad film,neg\nok,pos\n",
+                       r"train.csv line 3: malformed CSV/TSV \(unexpected end of data\): check "
+                       "the quoting"),
+    "unquoted_comma": ("text,label\ngood film,pos\nbad, really bad film,neg\n",
+                       r"train.csv line 3: 3 fields, expected 2 \(as in the header\): quote texts "
+                       r"that contain ',', or pass --skip_bad_rows"),
+    "label_nan": ("text,label\ngood film,pos\nbad film,NaN\n",
+                  r"train.csv line 3: the label is missing \('NaN'\); fill it in or remove the row"),
+    "label_none": ("text,label\ngood film,pos\nbad film,None\n", r"the label is missing \('None'\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATA_CASES))
+def test_bad_csv_files(case, model_dir, tmp_path):
+  content, expected = DATA_CASES[case]
+  out = tmp_path / "out"
+  rc, last, output = _train(model_dir, out, _write(tmp_path / "train.csv", content))
+  assert rc == 2 and "Traceback" not in output, output[-3000:]
+  assert last.startswith("error: ") and re.search(expected, last), last
+  assert os.listdir(out) == []  # nothing half-written
+
+
+def test_skip_bad_rows_counts_them(model_dir, tmp_path):
+  bad = GOOD + "bad, really bad film,neg\n"
+  rc, _, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "train.csv", bad),
+                         "--skip_bad_rows")
+  assert rc == 0, output[-3000:]
+  assert "skipped 1 rows with a wrong number of fields (--skip_bad_rows)" in output
+
+
+def test_json_text_that_is_a_list_and_infinite_regression_label(model_dir, tmp_path):
+  path = _write(tmp_path / "train.jsonl", '{"text": "good", "label": "a"}\n'
+                '{"text": ["not", "a", "text"], "label": "b"}\n')
+  rc, last, _ = _train(model_dir, tmp_path / "o1", path)
+  assert rc == 2 and "train.jsonl record 2: field 'text' is a JSON array, not a text." in last
+  path = _write(tmp_path / "reg.csv", "text,score\ngood,1.5\nbad,inf\n")
+  rc, last, _ = _train(model_dir, tmp_path / "o2", path, "--regression", "--label_column=score")
+  assert rc == 2 and "reg.csv line 3: regression label 'inf' is not a finite number." in last
+
+
+@pytest.mark.parametrize("flag,expected", [
+    ("--learning_rate=nan", "error: --learning_rate must be a finite number, got nan."),
+    ("--num_train_epochs=nan", "error: --num_train_epochs must be a finite number, got nan."),
+    ("--max_seq_length=abc", "max_seq_length"),
+    ("--no_such_flag=1", "no_such_flag"),
+])
+def test_bad_flags(flag, expected, model_dir, tmp_path):
+  rc, last, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", GOOD), flag)
+  assert rc == 2 and expected in last and "Traceback" not in output, output[-2000:]
+
+
+def test_unreadable_paths(model_dir, tmp_path):
+  a_file = _write(tmp_path / "a_file", "x")
+  rc, last, _ = _train(model_dir, a_file, _write(tmp_path / "t.csv", GOOD))
+  assert rc == 2 and "is a file, not a directory" in last
+  rc, last, _ = _train(model_dir, tmp_path / "o1", "/dev/zero")
+  assert rc == 2 and "/dev/zero is not a regular file" in last
+  long_line = _write(tmp_path / "long.csv", "text,label\n" + "a" * 2_100_000 + ",pos\n")
+  rc, last, _ = _train(model_dir, tmp_path / "o2", long_line)
+  assert rc == 2 and "long.csv line 2: malformed CSV/TSV (field larger than field limit" in last
+
+
+def test_vocab_larger_than_the_model(tmp_path):
+  small = write_google_model(str(tmp_path / "small"), dict(TINY_CONFIG))[0]
+  config = json.load(open(os.path.join(small, "bert_config.json")))
+  config["vocab_size"] = 20
+  json.dump(config, open(os.path.join(small, "bert_config.json"), "w"))
+  rc, last, _ = _train(small, tmp_path / "out", _write(tmp_path / "t.csv", GOOD))
+  assert rc == 2 and "has vocab_size 20: the vocab and the model do not belong together" in last
+
+
+def test_hostile_and_truncated_safetensors(tmp_path):
+  hf = tmp_path / "hf"
+  hf.mkdir()
+  _write(hf / "config.json", json.dumps(dict(TINY_CONFIG, hidden_act="gelu",
+                                             model_type="bert")))
+  _write(hf / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
+  with open(hf / "model.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", 2 ** 62) + b"{}")  # a header "longer" than any memory
+  rc, last, output = _cli(["--hf_dir=%s" % hf, "--output_dir=%s" % (tmp_path / "o")],
+                          module="bert_tf.cli.convert")
+  assert rc == 2 and "is not a valid safetensors file (header length" in last, output[-2000:]
+  header = json.dumps({"w": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4000]}})
+  with open(hf / "model.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(header)) + header.encode() + b"\0" * 100)  # truncated
+  rc, last, _ = _cli(["--hf_dir=%s" % hf, "--output_dir=%s" % (tmp_path / "o")],
+                     module="bert_tf.cli.convert")
+  assert rc == 2 and "tensor w points outside the file or has the wrong size" in last
+
+
+def test_hub_module_that_is_not_a_saved_model(model_dir, tmp_path):
+  module = tmp_path / "module"
+  module.mkdir()
+  _write(module / "saved_model.pb", "not a proto")
+  rc, last, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", GOOD),
+                            "--model=", "--bert_hub_module_handle=%s" % module)
+  assert rc == 2 and "cannot be loaded as a SavedModel" in last, output[-2000:]
+
+
+def test_export_dir_that_is_a_file(tmp_path):
+  a_file = _write(tmp_path / "a_file", "x")
+  rc, last, _ = _cli(["--output_dir=%s" % tmp_path, "--export_dir=%s" % a_file],
+                     module="bert_tf.cli.export")
+  assert rc == 2 and "--export_dir %s is a file, not a directory" % a_file in last
+
+
+def test_suspicious_but_legal_input_warns(model_dir, tmp_path):
+  one_class = "text,label\n" + "good film %d,pos\n" * 8 % tuple(range(8)) + "odd one,rare\n"
+  rc, _, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", one_class),
+                         "--learning_rate=0.05", "--dev_split=0")
+  assert rc == 0, output[-3000:]
+  assert "1 label(s) occur only once (rare); they cannot be learnt reliably" in output
+  assert "--learning_rate=0.05 is far above BERT's usual 1e-5..1e-4" in output

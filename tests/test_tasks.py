@@ -1,0 +1,89 @@
+"""Task objects against hand computations: labels, losses, bias, decisions, serving."""
+
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import tasks
+from bert_tf.errors import UsageError
+from bert_tf.processors import InputExample, PaddingInputExample
+
+
+def _examples(labels):
+  return [InputExample(str(i), "x", None, l, "f.csv line %d" % (i + 2))
+          for i, l in enumerate(labels)]
+
+
+def test_label_encoding_and_the_unknown_label_line():
+  task = tasks.SingleLabel(["neg", "pos"])
+  assert task.label_array(_examples(["pos", "neg", None]) + [PaddingInputExample()]).tolist() == [
+      1, 0, 0, 0]
+  with pytest.raises(UsageError, match=r"f.csv line 3: label 'meh' is not in the label list "
+                     r"\(neg, pos\)"):
+    task.label_array(_examples(["pos", "meh"]))
+  multi = tasks.MultiLabel(["a", "b", "c"])
+  np.testing.assert_array_equal(multi.label_array(_examples([["a", "c"], [], None])),
+                                [[1, 0, 1], [0, 0, 0], [0, 0, 0]])
+  assert tasks.Regression().label_array(_examples([1.5, None])).tolist() == [1.5, 0.0]
+
+
+def test_losses_by_hand():
+  logits = np.array([[2.0, -1.0], [0.5, 0.25]], np.float32)
+  labels = np.array([1, 0])
+  log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+  plain = -log_softmax[[0, 1], labels]
+  task = tasks.SingleLabel(["a", "b"], class_weights=[0.5, 3.0])
+  np.testing.assert_allclose(task.per_example_loss(labels, logits).numpy(),
+                             plain * np.array([3.0, 0.5]), rtol=1e-6)
+  y = np.array([[1, 0], [0, 1]], np.float32)
+  p = 1 / (1 + np.exp(-logits))
+  bce = -(4.0 * y * np.log(p) + (1 - y) * np.log(1 - p))  # pos_weight 4 on positives
+  multi = tasks.MultiLabel(["a", "b"], pos_weight=[4.0, 4.0])
+  np.testing.assert_allclose(multi.per_example_loss(y, logits).numpy(), bce.mean(1), rtol=1e-5)
+  reg = tasks.Regression()
+  np.testing.assert_allclose(reg.per_example_loss(np.array([1.0, 0.0]), logits[:, :1]).numpy(),
+                             [1.0, 0.25])
+
+
+def test_balanced_pos_weight_and_prior_bias():
+  examples = _examples([["a", "b"], ["b"], ["b"], []])
+  task = tasks.MultiLabel(["a", "b", "c"]).with_pos_weight("balanced", examples)
+  np.testing.assert_allclose(task.pos_weight, [3.0, 1 / 3, 4.0], rtol=1e-6)  # neg / pos
+  bias = task.initial_output_bias(task.label_array(examples))
+  p = 1 / (1 + np.exp(-bias))
+  np.testing.assert_allclose(p, [0.25, 0.75, 1e-4], rtol=1e-4)  # the priors; unseen clipped
+  assert tasks.SingleLabel(["a", "b"]).initial_output_bias(None) is None
+
+
+def test_decisions_follow_thresholds_in_python_and_in_the_graph():
+  task = tasks.MultiLabel(["a", "b"], thresholds=[0.2, 0.9])
+  probs = np.array([[0.3, 0.8], [0.1, 0.95]], np.float32)
+  assert task.decide(probs) == [["a"], ["b"]]
+  logits = np.log(probs / (1 - probs))
+  served = task.serving_outputs(tf.constant(logits))
+  assert served["label_ids"].numpy().tolist() == [[1, 0], [0, 1]]
+  assert [n.decode() for n in served["label_names"].numpy()] == ["a", "b"]
+  single = tasks.SingleLabel(["x", "y"])
+  assert single.decide(np.array([[0.2, 0.8]])) == ["y"]
+  assert tasks.Regression().decide(np.array([[2.5]])) == [2.5]
+
+
+def test_round_trip_and_weights_for_the_wrong_kind():
+  task = tasks.MultiLabel(["a", "b"], thresholds=[0.3, 0.4], pos_weight=[2.0, 1.0])
+  again = tasks.task_from_dict(task.to_dict())
+  assert (again.kind, again.label_list, again.thresholds, again.pos_weight) == (
+      "multi_label", ["a", "b"], [0.3, 0.4], [2.0, 1.0])
+  with pytest.raises(UsageError, match="--pos_weight applies to multi-label tasks"):
+    tasks.SingleLabel(["a", "b"]).with_pos_weight("balanced", [])
+  with pytest.raises(UsageError, match="Unknown task kind"):
+    tasks.make_task("ranking")
+
+
+def test_single_class_and_rare_labels_warn(caplog):
+  caplog.set_level(logging.WARNING)
+  tasks.log_label_warnings(tasks.SingleLabel(["pos"]), _examples(["pos"] * 5), "training data")
+  assert "every example has the label 'pos'" in caplog.text
+  tasks.log_label_warnings(tasks.SingleLabel(["a", "b"]), _examples(["a", "a", "b"]), "train")
+  assert "1 label(s) occur only once (b)" in caplog.text
