@@ -143,3 +143,72 @@ def test_predictor_cli(trained, tmp_path):
   assert "model.ckpt-3 loaded in" in proc.stderr  # says which checkpoint answered
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines)
+
+
+def _train_kind(trained, out, data, **options):
+  return run_classifier(RunConfig(
+      output_dir=out, data_dir=data, task_name="file", do_train=True, max_seq_length=16,
+      init_checkpoint=trained["model_dir"] + "/bert_model.ckpt", train_batch_size=16,
+      learning_rate=1e-3, num_train_epochs=1, dev_split=0.0, **options))
+
+
+def test_multi_label_thresholds_drive_every_output(trained, tmp_path):
+  from bert_tf.run_dir import RunDir
+  data = tmp_path / "ml"
+  data.mkdir()
+  write_sentiment_csv(str(data / "train.csv"), 32, 1, multi_label=True)
+  write_sentiment_csv(str(data / "test.csv"), 12, 3, multi_label=True)
+  out = str(tmp_path / "ml_run")
+  _train_kind(trained, out, str(data), label_column="pos,neg")
+  reference = predictor.Predictor(out).predict_proba(TEXTS)
+  # Thresholds that split these probabilities differently from 0.5, per label.
+  cut = [float(np.median(reference[:, 0])), float(np.median(reference[:, 1])) + 1e-6]
+  RunDir(out).save_thresholds(["pos", "neg"], cut, ["test", "test"])
+  expected = (reference >= np.array(cut)).astype(int)
+  assert expected.tolist() != (reference >= 0.5).astype(int).tolist()
+  decided = predictor.Predictor(out).predict(TEXTS)
+  assert [[l in d["labels"] for l in ("pos", "neg")] for d in decided] == expected.astype(
+      bool).tolist()
+  import tensorflow_text  # noqa: F401
+  signature = tf.saved_model.load(export.export_saved_model(out, str(tmp_path / "s"))
+                                  ).signatures["serving_default"]
+  served = signature(text_a=tf.constant(TEXTS))
+  np.testing.assert_allclose(served["probabilities"].numpy(), reference, atol=1e-5)
+  assert served["label_ids"].numpy().tolist() == expected.tolist()
+  run_classifier(RunConfig(output_dir=out, data_dir=str(data), label_column="pos,neg",
+                           do_predict=True))
+  import csv
+  rows = list(csv.DictReader(open(os.path.join(out, "predictions.csv"))))
+  probs = np.array([[float(r["prob_pos"]), float(r["prob_neg"])] for r in rows])
+  for row, p in zip(rows, probs):
+    assert row["prediction"] == ";".join(l for l, c, x in zip(("pos", "neg"), cut, p) if x >= c)
+  assert "label" in rows[0]  # the true labels are kept next to the predictions
+
+
+def test_pair_and_regression_exports_match_the_predictor(trained, tmp_path):
+  data = tmp_path / "pairs"
+  data.mkdir()
+  rows = ["a,b,label"] + ["%s,%s,%s" % (TEXTS[i % 3], TEXTS[(i + 1) % 3], "xy"[i % 2])
+                          for i in range(32)]
+  (data / "train.csv").write_text("\n".join(rows) + "\n")
+  out = str(tmp_path / "pair_run")
+  _train_kind(trained, out, str(data), text_column="a", text_b_column="b")
+  import tensorflow_text  # noqa: F401
+  second = ["good fun", "", "bad"] + TEXTS[:2]
+  reference = predictor.Predictor(out).predict_proba(TEXTS, second)
+  signature = tf.saved_model.load(export.export_saved_model(out, str(tmp_path / "s1"))
+                                  ).signatures["serving_default"]
+  served = signature(text_a=tf.constant(TEXTS), text_b=tf.constant(second))
+  np.testing.assert_allclose(served["probabilities"].numpy(), reference, atol=1e-5)
+
+  reg = tmp_path / "reg"
+  reg.mkdir()
+  (reg / "train.csv").write_text("text,score\n" + "".join(
+      "%s,%d\n" % ("good " * k, k) for k in range(1, 9)) * 4)
+  out = str(tmp_path / "reg_run")
+  _train_kind(trained, out, str(reg), label_column="score", regression=True)
+  reference = predictor.Predictor(out).predict_proba(TEXTS)
+  signature = tf.saved_model.load(export.export_saved_model(out, str(tmp_path / "s2"))
+                                  ).signatures["serving_default"]
+  np.testing.assert_allclose(signature(text_a=tf.constant(TEXTS))["score"].numpy(),
+                             reference[:, 0], atol=1e-5)
