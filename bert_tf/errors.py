@@ -83,6 +83,20 @@ def _reason(error):
   return str(error).splitlines()[0][:160]
 
 
+def remove_temporaries(directory):
+  """Removes what interrupted atomic writes left in `directory` (call it while no other
+  writer can be at work there, e.g. under the run directory's lock)."""
+  removed = []
+  if not os.path.isdir(directory):
+    return removed
+  for name in os.listdir(directory):
+    if name.startswith(TMP_PREFIX) or (".old-" + TMP_PREFIX) in name:
+      path = os.path.join(directory, name)
+      shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+      removed.append(path)
+  return removed
+
+
 def write_text_atomic(path, text):
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:

@@ -22,7 +22,7 @@ import tensorflow as tf
 from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import run_dir
-from bert_tf.errors import UsageError, atomic_path
+from bert_tf.errors import UsageError, atomic_path, remove_temporaries
 from bert_tf.predictor import load_trained_model
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
 from bert_tf.tokenization import load_vocab
@@ -98,6 +98,7 @@ def check_export_dir(export_dir):
 def export_saved_model(output_dir, export_dir, checkpoint=None, version=None):
   """Exports a trained output_dir to export_dir/<version>/; returns that path."""
   check_export_dir(export_dir)
+  remove_temporaries(export_dir)  # of an export that was killed
   trained = load_trained_model(output_dir, checkpoint)
   module = ClassifierServingModule(trained)
   version = version or _next_version(export_dir)

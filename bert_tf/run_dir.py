@@ -34,7 +34,8 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import tasks
-from bert_tf.errors import TMP_PREFIX, UsageError, atomic_path, write_text_atomic
+from bert_tf.errors import (TMP_PREFIX, UsageError, atomic_path, remove_temporaries,
+                            write_text_atomic)
 
 MODEL_INFO = "model_info.json"
 RUN_CONFIG = "run_config.json"
@@ -134,11 +135,9 @@ class RunDir:
 
   def remove_temporaries(self):
     """Removes what an interrupted atomic write left behind (we hold the lock)."""
-    for pattern in (TMP_PREFIX + "*", os.path.join(BEST_DIR + "*", TMP_PREFIX + "*"),
-                    BEST_DIR + ".tmp", "*.old-" + TMP_PREFIX + "*"):
-      for path in glob.glob(self.path(pattern)):
-        logging.info("Removing %s (left by an interrupted run).", path)
-        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+    for directory in (self.directory, self.path(BEST_DIR)):
+      for path in remove_temporaries(directory):
+        logging.info("Removed %s (left by an interrupted run).", path)
 
   def clear(self):
     """--overwrite_output_dir: removes every file a run writes, and only those."""
