@@ -56,7 +56,7 @@ def main():
   labels = np.array([keras_predictor.label_list.index(e.label) for e in examples])
   keras_probs = keras_predictor.predict_proba(texts)
   keras_acc = float((keras_probs.argmax(1) == labels).mean())
-  ckpt = keras_predictor.info["checkpoint"]
+  ckpt = keras_predictor.checkpoint
   ckpt_size = sum(os.path.getsize(p) for p in tf.io.gfile.glob(ckpt + ".*"))
   print("%-28s acc %.4f  size %7.1f MB (checkpoint with Adam slots)  batch-1 %6.1f ms" % (
       "Keras (model.ckpt)", keras_acc, ckpt_size / 1e6,
@@ -70,9 +70,9 @@ def main():
       dir_size(saved_path) / 1e6, median_ms(lambda: saved.predict_proba(texts[0])),
       np.abs(saved_probs - keras_probs).max()))
 
-  info = keras_predictor.info
-  arrays = featurize(examples, info["label_list"], info["max_seq_length"],
-                     keras_predictor.tokenizer, num_workers=1, show_progress=False)
+  length = keras_predictor.preprocessor.max_seq_length
+  arrays = featurize(examples, keras_predictor.task, keras_predictor.preprocessor, num_workers=1,
+                     show_progress=False)
   for quantization in export.QUANTIZATIONS:
     path = export.export_tflite(args.output_dir, os.path.join(work, "m_%s.tflite" % quantization),
                                 quantization)
@@ -84,7 +84,7 @@ def main():
     acc = float((probs.argmax(1) == labels).mean())
     print("%-28s acc %.4f  size %7.1f MB  batch-1 %6.1f ms  max|diff| vs Keras %.2e  "
           "acc drop %.2f pt" % (
-              "TFLite %s (ids in, L=%d)" % (quantization, info["max_seq_length"]), acc,
+              "TFLite %s (ids in, L=%d)" % (quantization, length), acc,
               os.path.getsize(path) / 1e6, median_ms(lambda: export.run_tflite(interpreter,
                                                                                row(0))),
               np.abs(probs - keras_probs).max(), 100 * (keras_acc - acc)))

@@ -10,8 +10,8 @@ L="--max_seq_length=128"
 run() {
   name=$1; shift
   echo "=== $name"
-  echo "\$ python -m bert_tf.features $* $L --output_dir=$OUT/$name"
-  $PY -m bert_tf.features "$@" $L --output_dir=$OUT/$name 2>/dev/null | grep -v "^$"
+  echo "\$ python -m bert_tf.cli.features $* $L --output_dir=$OUT/$name"
+  $PY -m bert_tf.cli.features "$@" $L --output_dir=$OUT/$name 2>/dev/null | grep -v "^$"
 }
 run cola --task_name=cola --data_dir=$D/glue/CoLA
 run sst2 --task_name=sst-2 --data_dir=$D/glue/SST-2

@@ -1,6 +1,6 @@
 """Featurization speed on SST-2 train: ours vs Google's Python path vs HF's Rust tokenizer.
 
-  python bench/featurize.py [--data ../shared/data/glue/SST-2/train.tsv] [--max_seq_length 128]
+  python bench/featurize.py [--data ../shared/data/glue/SST-2] [--max_seq_length 128]
 
 Each contender turns the same sentences into padded [N, max_seq_length] input ids
 (+ mask and segment ids) with the embedded MiniLM vocab (uncased). Prints
@@ -17,7 +17,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from bert_tf import features, pretrained, processors, tokenization  # noqa: E402
+from bert_tf import features, pretrained, processors, tasks, tokenization  # noqa: E402
+from bert_tf.preprocessing import Preprocessor  # noqa: E402
 
 
 def run_google(examples, vocab_file, max_seq_length):
@@ -82,8 +83,8 @@ def main():
   for _ in range(3):
     tok = tokenization.FullTokenizer(vocab_file, True)  # fresh word memo each time
     start = time.perf_counter()
-    arrays = features.featurize(examples, ["0", "1"], args.max_seq_length, tok,
-                                show_progress=False)
+    arrays = features.featurize(examples, tasks.SingleLabel(["0", "1"]),
+                                Preprocessor(tok, args.max_seq_length), show_progress=False)
     times.append(time.perf_counter() - start)
     ours_ids = arrays.input_ids
   print("%-70s %9.0f sentences/s   (3 runs: %s)" % (

@@ -13,7 +13,6 @@ dev metric, ours (from --ours/eval_results.json), the difference, and examples/s
 """
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -23,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from bert_tf import metrics as metrics_lib  # noqa: E402
-from bert_tf import processors  # noqa: E402
+from bert_tf import processors, tasks  # noqa: E402
+from bert_tf.run_dir import RunDir  # noqa: E402
 
 
 def main():
@@ -131,16 +130,16 @@ def main():
       logits.append(model(**feats).logits.numpy())
   infer_seconds = time.time() - start
   logits = np.concatenate(logits)
+  # The same task objects score both frameworks (thresholds tuned on dev for multi-label).
+  task = tasks.make_task(proc.task_kind, label_list, proc.main_metric)
   if multi_label:
     probs = 1 / (1 + np.exp(-logits))
-    task_type = "multi_label"
   else:
     probs = np.exp(logits - logits.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
-    task_type = "classification"
-  thresholds = metrics_lib.tune_thresholds(dev_labels, probs) if multi_label else None
-  theirs = metrics_lib.compute_metrics(task_type, dev_labels, probs, label_list, thresholds)
-  metric = metrics_lib.main_metric_name(args.task, task_type)
+  task, _ = task.tuned(dev_labels, probs)
+  theirs = task.metrics(dev_labels, probs)
+  metric = task.main_metric
   print("HF transformers (PyTorch %s, CPU): dev %s = %.4f  (train %.0f s, %.1f examples/s; "
         "dev inference %.1f examples/s)" % (torch.__version__, metric, theirs[metric],
                                             train_seconds, steps * args.batch / train_seconds,
@@ -149,7 +148,7 @@ def main():
     if key in theirs:
       print("  hf %s = %.4f" % (key, theirs[key]))
   if args.ours:
-    ours = json.load(open(os.path.join(args.ours, "eval_results.json")))
+    ours = RunDir(args.ours).read_eval_results()
     value = ours["eval_" + metric]
     print("bert_tf: dev %s = %.4f; bert_tf - hf = %+.2f pt" % (metric, value,
                                                               100 * (value - theirs[metric])))

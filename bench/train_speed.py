@@ -17,7 +17,8 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from bert_tf import classifier, modeling, pretrained, training  # noqa: E402
+from bert_tf import classifier, modeling, pretrained, tasks, training  # noqa: E402
+from bert_tf.config import RunConfig  # noqa: E402
 from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay  # noqa: E402
 
 
@@ -37,10 +38,11 @@ def ours(args):
   variables = dict(modeling.google_variable_map(encoder))
   variables.update(classifier.head_variable_map(model))
   optimizer = AdamWeightDecay(variables, WarmupLinearDecay(5e-5, 1000, 0))
-  settings = training.TrainSettings(
-      output_dir="/tmp", train_files=[], num_train_examples=1, max_seq_length=args.seq,
-      task_type="classification", num_labels=2, train_batch_size=args.batch,
-      num_train_epochs=1, learning_rate=5e-5, warmup_proportion=0.0)
+  job = training.TrainJob(
+      config=RunConfig(output_dir="/tmp/unused", task_name="file", do_train=True,
+                       train_batch_size=args.batch), run=None,
+      task=tasks.SingleLabel(["0", "1"]), train_files=[], num_train_examples=1,
+      max_seq_length=args.seq)
   data = [(dict(input_word_ids=a, input_mask=b, input_type_ids=c), d, np.ones(len(d), np.float32))
           for a, b, c, d in batches(args.steps + 2, args.batch, args.seq)]
   dataset = tf.data.Dataset.from_generator(
@@ -48,7 +50,7 @@ def ours(args):
           {k: tf.TensorSpec([args.batch, args.seq], tf.int32) for k in data[0][0]},
           tf.TensorSpec([args.batch], tf.int64), tf.TensorSpec([args.batch], tf.float32)))
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  loop = training._make_train_loop(model, optimizer, strategy, settings,  # pylint: disable=protected-access
+  loop = training._make_train_loop(model, optimizer, strategy, job,  # pylint: disable=protected-access
                                    tf.Variable(1.0))
   loop(iterator, tf.constant(2))  # trace and warm up
   start = time.perf_counter()

@@ -48,9 +48,9 @@ class TextClassifier:
     run.require_model_info()
     run.eval_checkpoint()  # a run without a checkpoint fails here, in one line
     clf = cls(model=None, output_dir=output_dir)
-    if run.exists(run_dir.RUN_CONFIG):
-      stored = RunConfig.from_json_file(run.path(run_dir.RUN_CONFIG))
-      clf._columns = {k: getattr(stored, k) for k in _COLUMN_OPTIONS}
+    stored = run.read_run_config()
+    if stored:
+      clf._columns = {k: stored.get(k) for k in _COLUMN_OPTIONS}
     return clf
 
   # ---- training ----
@@ -71,10 +71,14 @@ class TextClassifier:
                    label_column=",".join(label) if isinstance(label, (list, tuple)) else label,
                    label_delimiter=label_delimiter or ("|" if labels_are_lists else None),
                    regression=regression)
-    config = self._config(do_train=True, do_eval=validation_data is not None,
-                          num_train_epochs=float(epochs), train_batch_size=batch_size,
-                          learning_rate=learning_rate, **columns, **files,
-                          **dict(self.options, **options))
+    columns.update({k: options.pop(k) for k in _COLUMN_OPTIONS if k in options})
+    values = dict(num_train_epochs=float(epochs), train_batch_size=batch_size,
+                  learning_rate=learning_rate)
+    values.update(self.options)   # the constructor's options, then fit's, win
+    values.update(columns)
+    values.update(files)
+    values.update(options)
+    config = self._config(do_train=True, do_eval=validation_data is not None, **values)
     result = self._run(config, frames, verbose)
     self._columns, self._predictor = columns, None
     self.history = result
@@ -89,7 +93,7 @@ class TextClassifier:
                        "load a run trained with run_classifier.py.")
     frames, files = {}, {}
     _place("dev", data, frames, files)
-    config = self._config(do_eval=True, **self._columns, **files)
+    config = self._config(do_eval=True, **dict(self._columns, **files))
     processor = processors.get_processor(None, processors.FileDataConfig.from_run_config(config),
                                          data_frames=frames)
     examples = processor.get_dev_examples(None)
@@ -148,8 +152,9 @@ class TextClassifier:
     return self._predictor
 
 
+# How fit read its data: evaluate reads labelled data the same way.
 _COLUMN_OPTIONS = ("text_column", "text_b_column", "label_column", "label_delimiter",
-                   "regression")
+                   "regression", "header", "encoding", "file_format", "labels_file")
 _MODEL_OPTIONS = ("init_checkpoint", "bert_config_file", "vocab_file", "model",
                   "bert_hub_module_handle")
 

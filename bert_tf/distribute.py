@@ -21,6 +21,21 @@ def _num_workers_in_tf_config():
   return sum(len(v) for k, v in cluster.items() if k in ("worker", "chief"))
 
 
+def is_chief_process():
+  """Whether TF_CONFIG (if any) makes this process the one that owns the output directory:
+  the chief, or worker 0 when there is no chief. Known before any strategy is built."""
+  try:
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+  except ValueError:
+    raise UsageError("The TF_CONFIG environment variable is not valid JSON.") from None
+  task, cluster = tf_config.get("task", {}), tf_config.get("cluster", {})
+  if not task or not cluster:
+    return True
+  if "chief" in cluster:
+    return task.get("type") == "chief"
+  return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
 def get_strategy(config):
   """Chooses and builds the strategy named by --strategy (auto picks one)."""
   kind = config.strategy

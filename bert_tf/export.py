@@ -183,6 +183,10 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   if text_input:
     if trained.info.text_pair:
       raise UsageError("String-in TFLite takes one text; export pair tasks with ids in.")
+    if trained.preprocessor.truncation != "head":
+      raise UsageError("String-in TFLite keeps the head of long texts, but this run truncates "
+                       "with %r: export it with --tflite_input=ids." %
+                       trained.preprocessor.truncation)
     tokenizer = fast_bert_tokenizer(trained.vocab_file, trained.preprocessor.do_lower_case)
     vocab = load_vocab(trained.vocab_file)
 

@@ -189,18 +189,24 @@ def file_based_convert_examples_to_features(examples, task, preprocessor, output
   key = cache_key(examples, task, preprocessor)
   meta_path = output_file + ".meta.json"
   meta = _read_meta(meta_path)
-  if meta and meta.get("key") == key and all(os.path.exists(p) for p in meta["paths"]):
+  # Shards are listed by name and found next to the meta file (a moved or copied run
+  # directory never points at another directory's records).
+  here = lambda names: [os.path.join(os.path.dirname(output_file), os.path.basename(p))
+                        for p in names]
+  if meta and meta.get("key") == key and all(os.path.exists(p) for p in here(meta["paths"])):
     logging.info("Reusing %s (%d examples; inputs unchanged).", output_file, meta["num_examples"])
-    return TFRecordInfo(meta["paths"], meta["num_examples"], meta["num_real_examples"], True)
+    return TFRecordInfo(here(meta["paths"]), meta["num_examples"], meta["num_real_examples"],
+                        True)
   if meta:  # stale: drop old shards that the new write might not overwrite
-    for path in meta.get("paths", []):
+    for path in here(meta.get("paths", [])):
       if os.path.exists(path):
         os.remove(path)
   logging.info("Writing %d examples to %s", len(examples), output_file)
   arrays = featurize(examples, task, preprocessor, num_workers=num_workers)
   paths = write_tfrecords(arrays, output_file, task, examples_per_shard)
   num_real = int(arrays.is_real_example.sum())
-  meta = dict(key=key, paths=paths, num_examples=len(arrays), num_real_examples=num_real,
+  meta = dict(key=key, paths=[os.path.basename(p) for p in paths], num_examples=len(arrays),
+              num_real_examples=num_real,
               max_seq_length=preprocessor.max_seq_length, kind=task.kind)
   with atomic_path(meta_path) as tmp:
     with open(tmp, "w") as f:
@@ -211,9 +217,10 @@ def file_based_convert_examples_to_features(examples, task, preprocessor, output
 def _read_meta(path):
   try:
     with open(path) as f:
-      return json.load(f)
+      meta = json.load(f)
   except (OSError, ValueError):
     return None
+  return meta if isinstance(meta, dict) and isinstance(meta.get("paths"), list) else None
 
 
 def pad_to_batch_multiple(examples, batch_size):

@@ -104,8 +104,11 @@ class Predictor:
   def _init_saved_model(self, export_dir):
     import tensorflow_text  # noqa: F401  pylint: disable=unused-import,g-import-not-at-top
     from bert_tf import tasks  # pylint: disable=g-import-not-at-top
-    self._saved = tf.saved_model.load(export_dir)
     path = os.path.join(export_dir, "assets.extra", run_dir.MODEL_INFO)
+    if not os.path.exists(path):
+      raise UsageError("%s is a SavedModel without %s: only classifiers exported by bert_tf "
+                       "(export_dir/<version>) can be loaded here." % (export_dir, path))
+    self._saved = tf.saved_model.load(export_dir)
     with open(path, encoding="utf-8") as f:
       self.info = run_dir.ModelInfo.from_dict(json.load(f), path)
     self.task, self.checkpoint = tasks.task_from_dict(self.info.task), export_dir
@@ -117,6 +120,10 @@ class Predictor:
   def predict_proba(self, texts, texts_b=None):
     """[n, outputs] probabilities (or [n, 1] scores for regression)."""
     texts, texts_b = check_request(texts, texts_b)
+    if (texts_b is not None) != bool(self.info.text_pair):
+      raise UsageError("This model was trained on %s: %s." % (
+          ("sentence pairs", "pass the second texts (text_b) too") if self.info.text_pair else
+          ("single texts", "pass no second texts (text_b)")))
     out = []
     for i in range(0, len(texts), self.batch_size):
       chunk = texts[i:i + self.batch_size]
@@ -124,9 +131,9 @@ class Predictor:
       if self._saved is not None:
         signature = self._saved.signatures["serving_default"]
         kwargs = dict(text_a=tf.constant(chunk))
-        if self.info.text_pair:
-          kwargs["text_b"] = tf.constant(chunk_b if chunk_b is not None else [""] * len(chunk))
-        out.append(signature(**kwargs)["probabilities"].numpy())
+        if chunk_b is not None:
+          kwargs["text_b"] = tf.constant(chunk_b)
+        out.append(self.task.serving_probabilities(signature(**kwargs)).numpy())
         continue
       examples = [InputExample(str(j), a, None if chunk_b is None else chunk_b[j])
                   for j, a in enumerate(chunk)]

@@ -147,17 +147,18 @@ class Preprocessor:
     parallel = (num_workers > 1 and "fork" in multiprocessing.get_all_start_methods() and
                 sum(len(e.text_a) + len(e.text_b or "") for e in examples if _is_real(e))
                 >= _PARALLEL_MIN_CHARS)
-    _WORKER["args"] = (self, examples, show_progress and not parallel)
-    try:
-      if parallel:
+    args = (self, examples, show_progress and not parallel)
+    if parallel:
+      _WORKER["args"] = args  # forked workers read it copy-on-write: no pickling
+      try:
         bounds = np.linspace(0, n, num_workers + 1).astype(int)
         with multiprocessing.get_context("fork").Pool(num_workers) as pool:
           parts = pool.starmap(_pack_range, zip(bounds[:-1], bounds[1:]))
-        flat, lengths, b_starts = (np.concatenate(p) for p in zip(*parts))
-      else:
-        flat, lengths, b_starts = _pack_range(0, n)
-    finally:
-      _WORKER.clear()
+      finally:
+        _WORKER.clear()
+      flat, lengths, b_starts = (np.concatenate(p) for p in zip(*parts))
+    else:  # in this process: no shared state, so concurrent callers are safe
+      flat, lengths, b_starts = _pack_range(0, n, args)
     positions = np.arange(self.max_seq_length, dtype=np.int32)[None, :]
     input_mask = positions < lengths[:, None]
     input_ids = np.zeros((n, self.max_seq_length), np.int32)
@@ -181,7 +182,7 @@ def _is_real(example):
 _WORKER = {}
 
 
-def _pack_range(start, end):
+def _pack_range(start, end, args=None):
   """Packs examples[start:end] into flat ids plus per-row length and segment-B start.
 
   The cyclic garbage collector is paused meanwhile: the loop allocates millions of
@@ -191,14 +192,14 @@ def _pack_range(start, end):
   was_enabled = gc.isenabled()
   gc.disable()
   try:
-    return _pack_range_gc_off(start, end)
+    return _pack_range_gc_off(start, end, args or _WORKER["args"])
   finally:
     if was_enabled:
       gc.enable()
 
 
-def _pack_range_gc_off(start, end):
-  preprocessor, examples, show_progress = _WORKER["args"]
+def _pack_range_gc_off(start, end, args):
+  preprocessor, examples, show_progress = args
   tokenize = preprocessor.tokenizer.tokenize_to_ids
   flat, lengths, b_starts = [], [], []
   progress = progress_bar(end - start, "example") if show_progress else None

@@ -108,7 +108,10 @@ def resolve_model_files(config):
       vocab_file = vocab_file or module_vocab_file
       lower = lower if lower is not None else (module_lower if module_lower is not None
                                                 else True)
-    return ModelFiles(None, None, vocab_file, lower, config.bert_hub_module_handle)
+    handle = config.bert_hub_module_handle
+    if os.path.isdir(handle):  # stored in the run: must work from any working directory
+      handle = os.path.abspath(handle)
+    return ModelFiles(None, None, vocab_file, lower, handle)
   if all(explicit) or (config.vocab_file and config.bert_config_file and not config.model):
     return ModelFiles(config.bert_config_file, config.init_checkpoint, config.vocab_file,
                       True if config.do_lower_case is None else config.do_lower_case)

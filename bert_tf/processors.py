@@ -744,8 +744,11 @@ def _frame_text(value, where):
 
 
 def _frame_label(value):
-  """A DataFrame cell as a raw label: strings as they are, integral numbers as "3"."""
-  if value is None or isinstance(value, str) or isinstance(value, list):
+  """A DataFrame cell as a raw label: strings as they are, integral numbers as "3",
+  sequences (multi-label) as lists of such."""
+  if isinstance(value, (list, tuple)) or hasattr(value, "tolist") and getattr(value, "ndim", 0):
+    return [_frame_label(v) for v in (value.tolist() if hasattr(value, "tolist") else value)]
+  if value is None or isinstance(value, str):
     return value
   if isinstance(value, float) and value != value:
     return None  # NaN: a missing label

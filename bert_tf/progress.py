@@ -30,11 +30,6 @@ def mode(value):
     _mode["value"] = previous
 
 
-def logs_progress():
-  """Whether periodic log lines should carry progress (no bar is drawn)."""
-  return _mode["value"] != "off"
-
-
 def progress_bar(total, unit_name="step", min_total=5000, always=False):
   """A keras Progbar for `total` items, or None when no bar should be drawn (short loops
   unless `always`, output that is not a terminal in "auto" mode, "log"/"off" modes)."""

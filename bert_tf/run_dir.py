@@ -18,6 +18,7 @@ temporaries of an interrupted write are removed by the next run.
 import contextlib
 import csv
 import dataclasses
+import errno
 import fcntl
 import glob
 import io
@@ -57,8 +58,9 @@ TFRECORDS = {"train": "train.tf_record", "dev": "eval.tf_record", "test": "predi
 # What --overwrite_output_dir removes: only files a run writes, never the user's own.
 _RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
               CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
-              TEST_RESULTS, PREDICTIONS, REPORT, "model.ckpt-*", "*.tf_record*", BEST_DIR,
-              "train", "eval", TMP_PREFIX + "*"]
+              TEST_RESULTS, PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR, TMP_PREFIX + "*"] + [
+                  name + "*" for name in TFRECORDS.values()]
+_TENSORBOARD_DIRS = ("train", "eval")
 FORMAT_VERSION = 2
 
 
@@ -103,6 +105,13 @@ class RunDir:
   def path(self, *names):
     return os.path.join(self.directory, *names)
 
+  def checkpoint_prefix(self, step):
+    return self.path("model.ckpt-%d" % step)
+
+  def tensorboard_dir(self, name):
+    """train/ and eval/: TensorBoard event files."""
+    return self.path(name)
+
   def exists(self, name):
     return os.path.exists(self.path(name))
 
@@ -140,10 +149,16 @@ class RunDir:
         logging.info("Removed %s (left by an interrupted run).", path)
 
   def clear(self):
-    """--overwrite_output_dir: removes every file a run writes, and only those."""
+    """--overwrite_output_dir: removes every file a run writes, and only those (a train/
+    folder goes only if it holds nothing but TensorBoard event files)."""
     for pattern in _RUN_FILES:
       for path in glob.glob(self.path(pattern)):
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    for name in _TENSORBOARD_DIRS:
+      folder = self.path(name)
+      if os.path.isdir(folder) and all(f.startswith("events.out.tfevents")
+                                       for f in os.listdir(folder)):
+        shutil.rmtree(folder)
 
   # ---- model_info.json: what the run is ----
   def read_model_info(self):
@@ -181,13 +196,20 @@ class RunDir:
   def check_same_run(self, identity):
     """Stops a different run from resuming in (and overwriting) this directory."""
     stored = getattr(self.read_model_info(), "identity", None)
+    has_checkpoint = self.latest_checkpoint() is not None
     if stored is None:
-      if self.latest_checkpoint():
-        raise UsageError("%s holds checkpoints but no %s: it is not a run of this tool (or was "
-                         "damaged); pass --overwrite_output_dir to start over, or use another "
-                         "--output_dir." % (self.directory, MODEL_INFO))
+      if has_checkpoint:
+        raise UsageError("%s holds checkpoints but no training identity in %s (written by "
+                         "another tool or version, or damaged): pass --overwrite_output_dir to "
+                         "start over, or use another --output_dir." % (self.directory, MODEL_INFO))
       return
     differences = describe_differences(stored, identity)
+    if differences and not has_checkpoint:
+      # Nothing was trained yet (e.g. the first attempt ran out of memory): a new setting
+      # loses nothing.
+      logging.info("%s: no checkpoint yet, so the new settings replace the old (%s).",
+                   self.directory, "; ".join(differences[:6]))
+      return
     if differences:
       raise UsageError(
           "--output_dir %s holds a different run (%s): pass --overwrite_output_dir to delete it "
@@ -208,8 +230,13 @@ class RunDir:
     saved = self._read_json(THRESHOLDS)
     if saved is None:
       return None
-    values = [saved.get(label, 0.5) for label in label_list]
-    return [v["threshold"] if isinstance(v, dict) else float(v) for v in values]
+    try:
+      values = [saved[label] for label in label_list]
+      return [float(v["threshold"] if isinstance(v, dict) else v) for v in values]
+    except (KeyError, TypeError, ValueError) as e:
+      raise UsageError("%s does not hold a threshold for every label (%s): restore it, or rerun "
+                       "with --do_eval --retune_thresholds." % (self.path(THRESHOLDS), e)
+                       ) from None
 
   def save_thresholds(self, label_list, thresholds, how):
     entries = {label: {"threshold": t, "chosen_by": h}
@@ -223,7 +250,15 @@ class RunDir:
     write_text_atomic(self.path(RUN_CONFIG), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
   def read_training_state(self):
-    return self._read_json(TRAINING_STATE) or {}
+    state = self._read_json(TRAINING_STATE) or {}
+    if not isinstance(state, dict):
+      raise UsageError("%s does not hold a JSON object: restore it or pass "
+                       "--overwrite_output_dir to start over." % self.path(TRAINING_STATE))
+    return state
+
+  def read_run_config(self):
+    """The options of the last command in this directory (a dict), or None."""
+    return self._read_json(RUN_CONFIG)
 
   def save_training_state(self, state):
     write_text_atomic(self.path(TRAINING_STATE), json.dumps(state, indent=1))
@@ -339,10 +374,21 @@ class RunDir:
 
 
 def read_jsonl(path):
+  """Records of a history file; a damaged line is skipped with a warning (histories are
+  for reports, never for deciding anything)."""
   if not os.path.exists(path):
     return []
+  records = []
   with open(path, encoding="utf-8") as f:
-    return [json.loads(line) for line in f if line.strip()]
+    for number, line in enumerate(f, start=1):
+      try:
+        record = json.loads(line) if line.strip() else None
+      except ValueError:
+        record = None
+        logging.warning("%s line %d is not valid JSON; skipped.", path, number)
+      if isinstance(record, dict):
+        records.append(record)
+  return records
 
 
 def describe_differences(stored, new, prefix=""):
@@ -365,7 +411,11 @@ def _acquire_lock(path, directory):
     handle = open(path, "a+", encoding="utf-8")
     try:
       fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as e:
+      if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+        handle.close()
+        raise UsageError("--output_dir %s cannot be locked (%s): use a local directory." % (
+            directory, e.strerror)) from None
       handle.seek(0)
       holder = handle.read().strip() or "unknown process"
       handle.close()

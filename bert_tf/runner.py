@@ -10,6 +10,7 @@ order:
   evaluate (thresholds) -> predict -> report.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -64,9 +65,11 @@ def run_classifier(config, data_frames=None):
   """
   previous_policy = keras.mixed_precision.global_policy()
   run = run_dir.RunDir(config.output_dir)
+  # Multi-worker: the chief owns the directory; other workers only train alongside it.
+  owner = distribute.is_chief_process()
   try:
-    with run.lock():
-      return _run(config, run, data_frames or {})
+    with run.lock() if owner else contextlib.nullcontext():
+      return _run(config, run, data_frames or {}, owner)
   finally:  # the policy is process-wide: leave it as we found it
     keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -75,22 +78,27 @@ def prepare_data(config):
   """Only the data step: label_list.txt and the TFRecords of the sets that have data."""
   run = run_dir.RunDir(config.output_dir)
   with run.lock():
+    if run.read_model_info() is not None:
+      raise UsageError("--output_dir %s holds a run: write its features into another directory "
+                       "(a training there writes its own)." % run.directory)
     plan = make_plan(config, run, skip_empty=True)
     run.save_label_list(plan.task.label_list)
     return _write_records(plan)
 
 
-def _run(config, run, data_frames):
+def _run(config, run, data_frames, owner=True):
   plan = make_plan(config, run, data_frames)
-  if config.do_train:
+  strategy = distribute.get_strategy(config)  # bad strategy flags stop before any write
+  distribute.check_batch_sizes(config, strategy)
+  if not config.do_train:
+    checkpoint = run.eval_checkpoint(config.eval_checkpoint)  # none: stop before writing
+  if owner and config.do_train:
     _start_training_run(plan)
-  elif plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
+  elif owner and plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
     _write_model_description(plan, identity=None)
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)
-  strategy = distribute.get_strategy(config)
-  distribute.check_batch_sizes(config, strategy)
   records = _write_records(plan)
   with strategy.scope():
     model, encoder, variables = classifier.create_classifier(
@@ -98,7 +106,7 @@ def _run(config, run, data_frames):
         head_hidden_size=plan.head_hidden_size, dropout=config.head_dropout,
         freeze_encoder=config.freeze_encoder)
 
-  result = dict(task_type=plan.task.kind, num_labels=len(plan.task.label_list))
+  result = dict(task_kind=plan.task.kind, num_labels=len(plan.task.label_list))
   if config.do_train:
     result["train"] = _train(plan, strategy, model, encoder, variables, records)
   if config.do_eval or config.do_predict:
@@ -210,6 +218,11 @@ def _decide_task(config, info, processor, examples, run):
       raise UsageError("The run in %s is %s but the data flags describe %s: pass the same label "
                        "flags as in training (--label_column, --label_delimiter, --regression)."
                        % (run.directory, task.kind, processor.task_kind))
+    if processor.has_text_b != info.text_pair:
+      raise UsageError("The run in %s was trained on %s but the data flags give %s: pass the same "
+                       "--text_b_column as in training." % (
+                           run.directory, *(("sentence pairs" if pair else "single texts")
+                                            for pair in (info.text_pair, processor.has_text_b))))
     if explicit_labels is not None and explicit_labels != task.label_list:
       raise _contradiction("label_list", ",".join(explicit_labels), ",".join(task.label_list),
                            run)

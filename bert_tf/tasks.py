@@ -127,6 +127,10 @@ class Task:
     """The SavedModel's outputs for a batch of logits (tf ops)."""
     raise NotImplementedError
 
+  def serving_probabilities(self, outputs):
+    """What `probabilities` gives, from the SavedModel's outputs."""
+    return outputs["probabilities"]
+
   # ---- storage in model_info.json ----
   def to_dict(self):
     return dict(kind=self.kind, label_list=self.label_list, main_metric=self.main_metric)
@@ -353,6 +357,9 @@ class Regression(Task):
 
   def serving_outputs(self, logits):
     return {"score": tf.squeeze(self.probabilities(logits), -1)}
+
+  def serving_probabilities(self, outputs):
+    return outputs["score"][:, None]
 
 
 def make_task(kind, label_list=(), main_metric=None, **options):

