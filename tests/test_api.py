@@ -111,6 +111,7 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path):
     TextClassifier.load(str(tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.real_model
 def test_the_readme_api_example_with_minilm_on_the_example_data(tmp_path):
   """The issue's five lines with the embedded MiniLM on data/: single-label, multi-label,
