@@ -10,6 +10,7 @@ import errno
 import os
 import shutil
 import tempfile
+import time
 
 # Temporaries are siblings named TMP_PREFIX...; run_dir removes those an
 # interrupted write left behind.
@@ -72,26 +73,32 @@ def is_disk_error(error):
   """A full disk, quota or read-only file system, from Python or TensorFlow's writers."""
   if isinstance(error, OSError):
     return error.errno in _ENVIRONMENT_ERRNOS
-  text = str(error)
-  return type(error).__module__.startswith("tensorflow") and any(reason in text for reason in (
-      "No space left", "Disk quota", "Read-only file system", "File too large"))
+  return type(error).__module__.startswith("tensorflow") and _reason(error) in _TF_DISK_REASONS
+
+
+_TF_DISK_REASONS = ("No space left on device", "Disk quota exceeded", "Read-only file system",
+                    "File too large")
 
 
 def _reason(error):
   if isinstance(error, OSError) and error.strerror:
     return error.strerror
-  return str(error).splitlines()[0][:160]
+  text = str(error)
+  return next((r for r in _TF_DISK_REASONS if r in text), text.splitlines()[0][:160])
 
 
-def remove_temporaries(directory):
-  """Removes what interrupted atomic writes left in `directory` (call it while no other
-  writer can be at work there, e.g. under the run directory's lock)."""
+def remove_temporaries(directory, older_than=0.0):
+  """Removes what interrupted atomic writes left in `directory`: call it while no other
+  writer can be at work there (under the run directory's lock), or with `older_than`
+  seconds, so that a write in progress elsewhere is left alone."""
   removed = []
   if not os.path.isdir(directory):
     return removed
   for name in os.listdir(directory):
+    path = os.path.join(directory, name)
+    if older_than and time.time() - os.path.getmtime(path) < older_than:
+      continue
     if name.startswith(TMP_PREFIX) or (".old-" + TMP_PREFIX) in name:
-      path = os.path.join(directory, name)
       shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
       removed.append(path)
   return removed

@@ -23,7 +23,7 @@ from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import run_dir
 from bert_tf.errors import UsageError, atomic_path, remove_temporaries
-from bert_tf.predictor import load_trained_model
+from bert_tf.predictor import MAX_BATCH_TEXTS, MAX_TEXT_CHARS, load_trained_model
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
 from bert_tf.tokenization import load_vocab
 
@@ -37,12 +37,13 @@ def _ids_signature(seq_length=None, batch=None):
 class ClassifierServingModule(tf.Module):
   """The fine-tuned classifier with text-in and ids-in serving functions."""
 
-  def __init__(self, trained):
+  def __init__(self, trained, max_batch_texts=MAX_BATCH_TEXTS, max_text_chars=MAX_TEXT_CHARS):
     super().__init__(name="bert_tf_classifier")
     self.model = trained.model
     self.task = trained.task
     self.preprocessor = trained.preprocessor.in_graph(pad_to_longest=True)
     self.text_pair = bool(trained.info.text_pair)
+    self.max_batch_texts, self.max_text_chars = max_batch_texts, max_text_chars
 
   def _outputs(self, features):
     return self.task.serving_outputs(self.model(features, training=False))
@@ -52,7 +53,19 @@ class ClassifierServingModule(tf.Module):
                               input_type_ids=input_type_ids))
 
   def serve_text(self, text_a, text_b=None):
+    for text in [text_a] + ([text_b] if text_b is not None else []):
+      self._check_limits(text)
     return self._outputs(self.preprocessor(text_a, text_b))
+
+  def _check_limits(self, text):
+    """A request past the serving limits fails with a clear error, not an OOM."""
+    tf.debugging.assert_less_equal(
+        tf.size(text), self.max_batch_texts,
+        message="too many texts in one request; the limit is %d" % self.max_batch_texts)
+    longest = tf.reduce_max(tf.concat([tf.strings.length(text, unit="UTF8_CHAR"), [0]], 0))
+    tf.debugging.assert_less_equal(
+        longest, self.max_text_chars,
+        message="a text is longer than the limit of %d characters" % self.max_text_chars)
 
   def signatures(self):
     ids_fn = tf.function(self.serve_ids).get_concrete_function(**_ids_signature())
@@ -95,12 +108,16 @@ def check_export_dir(export_dir):
                      export_dir)
 
 
-def export_saved_model(output_dir, export_dir, checkpoint=None, version=None):
-  """Exports a trained output_dir to export_dir/<version>/; returns that path."""
+def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
+                       max_batch_texts=MAX_BATCH_TEXTS, max_text_chars=MAX_TEXT_CHARS):
+  """Exports a trained output_dir to export_dir/<version>/; returns that path.
+
+  The string-in signature refuses requests past `max_batch_texts` texts or a text past
+  `max_text_chars` characters (InvalidArgumentError naming the limit)."""
   check_export_dir(export_dir)
   remove_temporaries(export_dir)  # of an export that was killed
   trained = load_trained_model(output_dir, checkpoint)
-  module = ClassifierServingModule(trained)
+  module = ClassifierServingModule(trained, max_batch_texts, max_text_chars)
   version = version or _next_version(export_dir)
   path = os.path.join(export_dir, str(version))
   if os.path.exists(path):

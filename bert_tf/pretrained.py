@@ -15,7 +15,7 @@ from typing import Optional
 from absl import logging
 
 from bert_tf import checkpoints
-from bert_tf.errors import UsageError
+from bert_tf.errors import UsageError, remove_temporaries
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -52,6 +52,7 @@ def resolve(name):
                      (name, ", ".join(available_models())))
   target = os.path.join(cache_dir(), key)
   if not checkpoints.checkpoint_exists(os.path.join(target, "bert_model.ckpt")):
+    remove_temporaries(cache_dir(), older_than=3600)  # of a conversion that was killed
     source = _SOURCES[key]()
     logging.info("Converting %s from %s to %s (once).", name, source, target)
     checkpoints.convert_hf_to_google(source, target)

@@ -137,6 +137,10 @@ def evaluate(model, strategy, dataset, task):
   preds = predict_logits(model, strategy, dataset)
   real = preds.is_real > 0
   probs = task.probabilities(tf.constant(preds.logits[real])).numpy()
+  if not np.isfinite(probs).all():
+    raise UsageError("The model's outputs are not finite (NaN/inf) on %d of %d dev examples: "
+                     "the checkpoint diverged; retrain with a lower --learning_rate." % (
+                         int((~np.isfinite(probs)).any(axis=-1).sum()), len(probs)))
   labels = preds.labels[real]
   loss = task.per_example_loss(tf.constant(labels), tf.constant(preds.logits[real])).numpy()
   results = task.metrics(labels, probs)
@@ -233,7 +237,9 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
     speed = examples_seen / (time.time() - started)
     if progress is not None:
       progress.update(step, values=[("loss", last_loss), ("examples/s", speed)])
-    if not np.isfinite(last_loss) and not job.float16_loss_scale:
+    # The loss here is unscaled: not finite means the forward pass diverged (a float16
+    # gradient overflow only skips a step). Stop before writing anything from it.
+    if not np.isfinite(last_loss):
       raise UsageError("Training loss became %s at step %d; the last good checkpoint is %s. "
                        "Lower --learning_rate." % (last_loss, step, manager.latest() or "none"))
     if manager.write and (step % c.log_every_steps == 0 or step == job.num_train_steps):

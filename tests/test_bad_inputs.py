@@ -157,3 +157,26 @@ def test_suspicious_but_legal_input_warns(model_dir, tmp_path):
   assert rc == 0, output[-3000:]
   assert "1 label(s) occur only once (rare); they cannot be learnt reliably" in output
   assert "--learning_rate=0.05 is far above BERT's usual 1e-5..1e-4" in output
+
+
+def test_a_full_disk_is_one_line_and_the_rerun_resumes(model_dir, tmp_path):
+  """A file-size limit stands in for a full disk (EFBIG instead of ENOSPC): the write that
+  hits it stops with one line, leaves no temporary, and the run finishes when rerun."""
+  train = _write(tmp_path / "t.csv", GOOD)
+  out = tmp_path / "out"
+  args = ["--do_train", "--model=" + model_dir, "--train_file=%s" % train, "--output_dir=%s" % out,
+          "--max_seq_length=16", "--num_train_epochs=1", "--train_batch_size=8"]
+  script = ("import resource, runpy, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000))\n"
+            "sys.argv = ['run_classifier.py'] + %r\n"
+            "runpy.run_path(%r, run_name='__main__')\n" % (args, os.path.join(REPO,
+                                                                               "run_classifier.py")))
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  last = proc.stderr.strip().splitlines()[-1]
+  assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+  assert re.match(r"error: Cannot write .*: File too large; free some space .* and rerun", last)
+  assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+  rc, _, output = _train(model_dir, out, train)
+  assert rc == 0, output[-2000:]

@@ -61,6 +61,23 @@ def test_saved_model_signatures_match_predictor(trained):
   np.testing.assert_allclose(saved_predictor.predict_proba(TEXTS), reference, atol=1e-5)
 
 
+def test_serving_limits(trained, tmp_path, monkeypatch):
+  import tensorflow_text  # noqa: F401
+  path = export.export_saved_model(trained["out"], str(tmp_path / "limited"), max_batch_texts=3,
+                                   max_text_chars=40)
+  signature = tf.saved_model.load(path).signatures["serving_default"]
+  assert signature(text_a=tf.constant(TEXTS[:3]))["probabilities"].shape == (3, 2)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="too many texts in one request; the "
+                     "limit is 3"):
+    signature(text_a=tf.constant(TEXTS[:4]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="longer than the limit of 40"):
+    signature(text_a=tf.constant(["good " * 9]))
+  from bert_tf.errors import UsageError
+  monkeypatch.setattr(predictor, "MAX_TEXT_CHARS", 40)
+  with pytest.raises(UsageError, match="Text 1 has 45 characters; the limit is 40"):
+    predictor.Predictor(trained["out"]).predict(["good", "good " * 9])
+
+
 def test_tflite_float_and_int8(trained):
   ref = predictor.Predictor(trained["out"])
   from bert_tf.features import featurize
@@ -68,7 +85,12 @@ def test_tflite_float_and_int8(trained):
   arrays = featurize([InputExample(str(i), t) for i, t in enumerate(TEXTS)], ref.task,
                      ref.preprocessor, num_workers=1, show_progress=False)
   expected = ref.predict_proba(TEXTS)
-  for quantization, tolerance in (("float32", 1e-4), ("float16", 5e-2), ("int8", 0.2)):
+  # Quantization error is judged against how much the outputs vary between texts (a few
+  # hundredths after this short training): a broken model fails, rounding does not.
+  spread = float(expected.max() - expected.min())
+  assert spread > 1e-2
+  for quantization, tolerance in (("float32", 1e-5), ("float16", 0.05 * spread),
+                                  ("int8", 0.1 * spread)):
     path = export.export_tflite(trained["out"], str(trained["tmp"] / ("m_%s.tflite" % quantization)),
                                 quantization)
     interpreter = export.tflite_interpreter(path)
@@ -76,12 +98,13 @@ def test_tflite_float_and_int8(trained):
         input_word_ids=arrays.input_ids[i:i + 1], input_mask=arrays.input_mask[i:i + 1],
         input_type_ids=arrays.segment_ids[i:i + 1])) for i in range(len(TEXTS))])
     assert np.abs(got - expected).max() <= tolerance, quantization
-  # String in: tf-text's FastBertTokenizer inside the model (custom ops).
-  path = export.export_tflite(trained["out"], str(trained["tmp"] / "text.tflite"),
-                              text_input=True)
-  interpreter = export.tflite_interpreter(path, text_input=True)
-  got = np.concatenate([export.run_tflite_text(interpreter, t) for t in TEXTS])
-  assert np.abs(got - expected).max() <= 1e-4
+  # String in: tf-text's FastBertTokenizer inside the model (custom ops), float and int8.
+  for quantization, tolerance in (("float32", 1e-4), ("int8", 0.1 * spread)):
+    path = export.export_tflite(trained["out"], str(trained["tmp"] / "text.tflite"),
+                                quantization, text_input=True)
+    interpreter = export.tflite_interpreter(path, text_input=True)
+    got = np.concatenate([export.run_tflite_text(interpreter, t) for t in TEXTS])
+    assert np.abs(got - expected).max() <= tolerance, quantization
 
 
 def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
