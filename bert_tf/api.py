@@ -78,6 +78,7 @@ class TextClassifier:
     values.update(columns)
     values.update(files)
     values.update(options)
+    values.setdefault("progress", _PROGRESS.get(verbose, "bar"))
     config = self._config(do_train=True, do_eval=validation_data is not None, **values)
     result = self._run(config, frames, verbose)
     self._columns, self._predictor = columns, None
@@ -183,10 +184,13 @@ def _holds_lists(frame, label):
   return isinstance(frame[label].iloc[0], (list, tuple, np.ndarray))
 
 
+_PROGRESS = {0: "off", 1: "bar", 2: "log"}  # verbose -> progress mode, as in Keras
+
+
 @contextlib.contextmanager
 def _verbosity(verbose):
   """verbose=0: silent; 1: progress bars; 2: one log line per interval."""
-  mode = {0: "off", 1: "bar", 2: "log"}.get(verbose, "bar")
+  mode = _PROGRESS.get(verbose, "bar")
   level = logging.get_verbosity()
   if verbose == 0:
     logging.set_verbosity(logging.WARNING)

@@ -249,6 +249,9 @@ class RunConfig:
   eval_checkpoint: Optional[str] = option(None, "Evaluate/predict with this checkpoint (e.g. "
                                           "output_dir/model.ckpt-1000) instead of the latest.")
   log_every_steps: int = option(50, "Log training loss every N steps.")
+  progress: str = option("auto", "Progress display: bars with loss, examples/s and ETA on a "
+                         "terminal (auto), always (bar), periodic log lines only (log), or "
+                         "nothing (off).", choices=("auto", "bar", "log", "off"))
   # ---- the run directory ----
   overwrite_output_dir: bool = option(
       False, "Delete a different run's files in --output_dir and start over (without it, "
@@ -276,7 +279,7 @@ class RunConfig:
       fail("Pass either --init_checkpoint or --bert_hub_module_handle, not both.")
     if self.bert_hub_module_handle and self.model:
       fail("Pass either --model or --bert_hub_module_handle, not both.")
-    for name in ("strategy", "mixed_precision", "truncation", "file_format"):
+    for name in ("strategy", "mixed_precision", "truncation", "file_format", "progress"):
       choices = _field(name).metadata["choices"]
       value = getattr(self, name)
       if value not in (None, "") and value not in choices:

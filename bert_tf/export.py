@@ -15,6 +15,7 @@ Every export is written to a temporary directory and renamed into place.
 import dataclasses
 import json
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -22,7 +23,7 @@ import tensorflow as tf
 from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import run_dir
-from bert_tf.errors import UsageError, atomic_path, remove_temporaries
+from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
 from bert_tf.predictor import MAX_BATCH_TEXTS, MAX_TEXT_CHARS, load_trained_model
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
 from bert_tf.tokenization import load_vocab
@@ -230,7 +231,29 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   with atomic_path(path) as tmp:
     with open(tmp, "wb") as f:
       f.write(flatbuffer)
+  _write_tflite_companions(trained, path, quantization, text_input, batch_size)
   return path
+
+
+def _write_tflite_companions(trained, path, quantization, text_input, batch_size):
+  """What a mobile developer needs beside the .tflite: vocab.txt, labels.txt and
+  <model>.json (inputs, outputs, casing, max_seq_length, labels, thresholds)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  with atomic_path(os.path.join(directory, "vocab.txt")) as tmp:
+    shutil.copyfile(trained.vocab_file, tmp)
+  task, length = trained.task, trained.preprocessor.max_seq_length
+  write_text_atomic(os.path.join(directory, "labels.txt"),
+                    "".join("%s\n" % label for label in task.label_list))
+  inputs = ([dict(name="text", dtype="string", shape=[1])] if text_input else
+            [dict(name=name, dtype="int32", shape=[batch_size, length]) for name in ID_INPUTS])
+  description = dict(
+      model=os.path.basename(path), quantization=quantization, inputs=inputs,
+      outputs=[dict(name="probabilities", dtype="float32",
+                    shape=[batch_size if not text_input else 1, task.num_outputs])],
+      task=task.to_dict(), vocab="vocab.txt", labels="labels.txt",
+      preprocessing=dict(trained.preprocessor.settings(), packing="[CLS] text [SEP], zero "
+                         "padding to max_seq_length; input_mask 1 on tokens; input_type_ids 0"))
+  write_text_atomic(os.path.splitext(path)[0] + ".json", json.dumps(description, indent=1) + "\n")
 
 
 def tflite_interpreter(path, text_input=False):

@@ -51,6 +51,7 @@ TRAIN_HISTORY = "train_history.jsonl"
 EVAL_HISTORY = "eval_history.jsonl"
 EVAL_RESULTS = "eval_results"        # .txt (Google's key = value) and .json
 TEST_RESULTS = "test_results.tsv"
+TEST_METRICS = "test_results.json"  # metrics of a labelled test file
 PREDICTIONS = "predictions.csv"
 REPORT = "report.html"
 LOCK = ".lock"
@@ -58,8 +59,8 @@ TFRECORDS = {"train": "train.tf_record", "dev": "eval.tf_record", "test": "predi
 # What --overwrite_output_dir removes: only files a run writes, never the user's own.
 _RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
               CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
-              TEST_RESULTS, PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR, TMP_PREFIX + "*"] + [
-                  name + "*" for name in TFRECORDS.values()]
+              TEST_RESULTS, TEST_METRICS, PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR,
+              TMP_PREFIX + "*"] + [name + "*" for name in TFRECORDS.values()]
 _TENSORBOARD_DIRS = ("train", "eval")
 FORMAT_VERSION = 2
 
@@ -292,6 +293,13 @@ class RunDir:
     write_text_atomic(self.path(TEST_RESULTS), "".join(
         "\t".join(str(p) for p in np.atleast_1d(row).astype(np.float32)) + "\n"
         for row in probs))
+
+  def write_test_metrics(self, metrics):
+    write_text_atomic(self.path(TEST_METRICS),
+                      json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
+
+  def read_test_metrics(self):
+    return self._read_json(TEST_METRICS)
 
   def write_predictions(self, examples, task, probs):
     """predictions.csv: guid, text_a, [text_b], [label: the true one], then the task's

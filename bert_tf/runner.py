@@ -25,6 +25,7 @@ from bert_tf import features
 from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import processors
+from bert_tf import progress
 from bert_tf import report
 from bert_tf import run_dir
 from bert_tf import tasks
@@ -68,7 +69,7 @@ def run_classifier(config, data_frames=None):
   # Multi-worker: the chief owns the directory; other workers only train alongside it.
   owner = distribute.is_chief_process()
   try:
-    with run.lock() if owner else contextlib.nullcontext():
+    with run.lock() if owner else contextlib.nullcontext(), progress.mode(config.progress):
       return _run(config, run, data_frames or {}, owner)
   finally:  # the policy is process-wide: leave it as we found it
     keras.mixed_precision.set_global_policy(previous_policy)
@@ -367,9 +368,17 @@ def _evaluate(plan, strategy, model, records, checkpoint, global_step):
 
 
 def _predict(plan, strategy, model, records, checkpoint):
+  """test_results.tsv and predictions.csv; a labelled test file is also scored
+  (test_results.json), with the run's thresholds."""
+  examples = plan.examples["test"]
   probs = training.predict_probabilities(model, strategy,
                                          _dataset(plan, records, plan.config.predict_batch_size),
-                                         plan.task)
+                                         plan.task, num_examples=len(examples))
   plan.run.write_test_results(probs)
-  plan.run.write_predictions(plan.examples["test"], plan.task, probs)
-  return dict(num_examples=len(probs), checkpoint_path=checkpoint)
+  plan.run.write_predictions(examples, plan.task, probs)
+  result = dict(num_examples=len(probs), checkpoint_path=checkpoint)
+  if examples and all(e.label is not None for e in examples):
+    metrics = plan.task.metrics(plan.task.label_array(examples), probs)
+    plan.run.write_test_metrics(dict(metrics, checkpoint_path=checkpoint))
+    result.update({"test_" + k: v for k, v in metrics.items()})
+  return result

@@ -94,16 +94,20 @@ class Predictions:
   is_real: np.ndarray
 
 
-def predict_logits(model, strategy, dataset):
-  """Runs the model over a finite dataset; returns logits, labels and is_real (in order)."""
+def predict_logits(model, strategy, dataset, num_examples=None):
+  """Runs the model over a finite dataset; returns logits, labels and is_real (in order).
+  With `num_examples`, a progress bar counts them (on a terminal, for long sets)."""
   dist = strategy.experimental_distribute_dataset(dataset)
   step = _predict_step(model, strategy)
   logits, labels, weights = [], [], []
+  progress = progress_bar(num_examples, "example", min_total=2000) if num_examples else None
   for features, y, w in dist:
     out = step(features, y, w)
     logits.append(out[0].numpy())
     labels.append(out[1].numpy())
     weights.append(out[2].numpy())
+    if progress is not None:
+      progress.update(min(sum(len(x) for x in weights), num_examples))
   if not logits:
     raise UsageError("No examples to evaluate or predict.")
   return Predictions(np.concatenate(logits), np.concatenate(labels), np.concatenate(weights))
@@ -126,9 +130,9 @@ def _predict_step(model, strategy):
   return _PREDICT_STEPS[key]
 
 
-def predict_probabilities(model, strategy, dataset, task):
+def predict_probabilities(model, strategy, dataset, task, num_examples=None):
   """The task's probabilities of the real (not TPU-padding) examples, in order."""
-  preds = predict_logits(model, strategy, dataset)
+  preds = predict_logits(model, strategy, dataset, num_examples)
   return task.probabilities(tf.constant(preds.logits[preds.is_real > 0])).numpy()
 
 
@@ -374,9 +378,10 @@ def _log_train(run, writer, step, loss, learning_rate, speed, quiet):
 
 
 def _log_eval(run, step, results):
-  scalars = {k: v for k, v in results.items() if isinstance(v, (int, float))}
-  logging.info("Eval at step %d: %s", step,
-               ", ".join("%s=%.4f" % (k, v) for k, v in sorted(scalars.items())))
+  scalars = {k: v for k, v in results.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+  logging.info("Eval at step %d: %s", step, ", ".join(
+      "%s=%s" % (k, v if isinstance(v, int) else "%.4f" % v) for k, v in sorted(scalars.items())))
   writer = tf.summary.create_file_writer(run.tensorboard_dir("eval"))
   with writer.as_default(step=step):
     for key, value in scalars.items():
