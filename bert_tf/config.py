@@ -104,7 +104,7 @@ def option(default, help, flag_default=None, choices=None):  # pylint: disable=r
 # Settings a trained run fixes: eval/predict/export take them from its directory.
 # None in a RunConfig means "the run's own, else this default".
 RUN_SETTING_DEFAULTS = dict(max_seq_length=128, truncation="head", head_tokens=128,
-                            head_hidden_size=0)
+                            head_hidden_size=0, clean_text=False)
 STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
 
@@ -213,6 +213,10 @@ class RunConfig:
   head_tokens: Optional[int] = option(None, "Tokens kept from the start with "
                                       "--truncation=head_tail; the rest come from the end.",
                                       flag_default=128)
+  clean_text: Optional[bool] = option(
+      None, "Clean web text before tokenization: Unicode NFKC (full-width to half-width), URLs "
+      "-> URL, e-mails -> EMAIL, @mentions -> @USER, a character repeated 4+ times -> 3. "
+      "Recorded in the run: predict and exports apply the same.", flag_default=False)
   # ---- model head and training ----
   head_hidden_size: Optional[int] = option(None, "Hidden layer of the classifier head "
                                            "(0: none).", flag_default=0)

@@ -201,6 +201,9 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   if text_input:
     if trained.info.text_pair:
       raise UsageError("String-in TFLite takes one text; export pair tasks with ids in.")
+    if trained.preprocessor.clean_text:
+      raise UsageError("String-in TFLite has no text cleaning, but this run cleans its texts "
+                       "(--clean_text): export it with --tflite_input=ids.")
     if trained.preprocessor.truncation != "head":
       raise UsageError("String-in TFLite keeps the head of long texts, but this run truncates "
                        "with %r: export it with --tflite_input=ids." %

@@ -1,6 +1,7 @@
 """`Preprocessor`: text -> the encoder's three id sequences, one recipe in one place.
 
-It owns the tokenizer (vocab + casing), `max_seq_length`, the truncation of long
+It owns the tokenizer (vocab + casing), optional web-text cleaning (text_cleaning),
+`max_seq_length`, the truncation of long
 single texts (head, tail, head+tail: Sun et al. 2019 keep the first 128 and the
 last tokens) and Google's packing of one or two segments:
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from bert_tf import tokenization
 from bert_tf.errors import UsageError
+from bert_tf.text_cleaning import clean_text
 from bert_tf.progress import progress_bar
 
 TRUNCATIONS = ("head", "tail", "head_tail")
@@ -33,7 +35,7 @@ TRUNCATIONS = ("head", "tail", "head_tail")
 # faster in one process, IMDB's 33M nearly 2x faster in two).
 _PARALLEL_MIN_CHARS = 10_000_000
 # The settings that make two preprocessors produce the same ids (with the vocab).
-SETTINGS = ("do_lower_case", "max_seq_length", "truncation", "head_tokens")
+SETTINGS = ("do_lower_case", "max_seq_length", "truncation", "head_tokens", "clean_text")
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -81,6 +83,7 @@ class Preprocessor:
   truncation: str = "head"
   head_tokens: int = 128
   vocab_file: Optional[str] = None
+  clean_text: bool = False    # text_cleaning's rules for web text, before tokenization
 
   def __post_init__(self):
     if not isinstance(self.max_seq_length, int) or not 3 <= self.max_seq_length <= 512:
@@ -98,9 +101,9 @@ class Preprocessor:
 
   @classmethod
   def from_vocab(cls, vocab_file, do_lower_case=True, max_seq_length=128, truncation="head",
-                 head_tokens=128):
+                 head_tokens=128, clean_text=False):
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
-    return cls(tokenizer, max_seq_length, truncation, head_tokens, vocab_file)
+    return cls(tokenizer, max_seq_length, truncation, head_tokens, vocab_file, clean_text)
 
   @property
   def do_lower_case(self):
@@ -171,7 +174,7 @@ class Preprocessor:
     from bert_tf.text_graph import BertTextPreprocessor  # pylint: disable=g-import-not-at-top
     return BertTextPreprocessor(self.vocab_file, self.do_lower_case, self.max_seq_length,
                                 truncation=self.truncation, head_tokens=self.head_tokens,
-                                pad_to_longest=pad_to_longest)
+                                pad_to_longest=pad_to_longest, clean_text=self.clean_text)
 
 
 def _is_real(example):
@@ -200,7 +203,8 @@ def _pack_range(start, end, args=None):
 
 def _pack_range_gc_off(start, end, args):
   preprocessor, examples, show_progress = args
-  tokenize = preprocessor.tokenizer.tokenize_to_ids
+  to_ids = preprocessor.tokenizer.tokenize_to_ids
+  tokenize = (lambda text: to_ids(clean_text(text))) if preprocessor.clean_text else to_ids
   flat, lengths, b_starts = [], [], []
   progress = progress_bar(end - start, "example") if show_progress else None
   for i in range(start, end):

@@ -138,7 +138,7 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
     tokenization.validate_case_matches_checkpoint(files.do_lower_case, files.init_checkpoint)
   preprocessor = Preprocessor.from_vocab(files.vocab_file, files.do_lower_case,
                                          settings["max_seq_length"], settings["truncation"],
-                                         settings["head_tokens"])
+                                         settings["head_tokens"], settings["clean_text"])
   bert_config = None
   if not files.hub_module_handle:
     bert_config = BertConfig.from_json_file(files.bert_config_file)

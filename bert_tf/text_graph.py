@@ -23,6 +23,7 @@ case folding).
 
 import tensorflow as tf
 
+from bert_tf.text_cleaning import clean_text_graph
 from bert_tf.tokenization import _CJK_RANGES, load_vocab
 
 try:
@@ -50,11 +51,14 @@ class BertTextPreprocessor(tf.Module):
   """Raw strings -> input_word_ids / input_mask / input_type_ids, in the graph."""
 
   def __init__(self, vocab_file, do_lower_case=True, max_seq_length=128, truncation="head",
-               head_tokens=128, pad_to_longest=False, name="bert_preprocessor"):
+               head_tokens=128, pad_to_longest=False, clean_text=False,
+               name="bert_preprocessor"):
     """`pad_to_longest` pads a batch to its longest sequence (faster serving) instead
-    of to max_seq_length (fixed shapes, as TF-Hub preprocessors do)."""
+    of to max_seq_length (fixed shapes, as TF-Hub preprocessors do); `clean_text`
+    applies text_cleaning's rules first, as the run did in training."""
     super().__init__(name=name)
     self.pad_to_longest = pad_to_longest
+    self.clean_text = clean_text
     _require_tf_text()
     vocab = load_vocab(vocab_file)
     ids = sorted(vocab.values())
@@ -87,6 +91,8 @@ class BertTextPreprocessor(tf.Module):
 
   def tokenize(self, text):
     """[batch] strings -> [batch, (pieces)] int64 WordPiece ids."""
+    if self.clean_text:
+      text = clean_text_graph(text)
     words = self.basic_tokenize(text)
     too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_WORD_CHARS
     words = words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))

@@ -47,7 +47,8 @@ def test_settings_are_validated_and_checked_against_the_model(tiny_vocab_file):
   with pytest.raises(UsageError, match="do not belong together"):
     Preprocessor(tok, 16).check_model(small)
   assert Preprocessor(tok, 16).settings() == dict(do_lower_case=True, max_seq_length=16,
-                                                  truncation="head", head_tokens=128)
+                                                  truncation="head", head_tokens=128,
+                                                  clean_text=False)
 
 
 def test_parallel_encoding_equals_serial(tiny_vocab_file, monkeypatch):
