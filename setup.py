@@ -23,6 +23,7 @@ setup(
         "setuptools<81",
         "pandas>=2.0",
         "scikit-learn>=1.3",
+        "matplotlib>=3.7",  # report.html: charts as inline PNGs
         "numpy>=1.26",
     ],
     extras_require={

@@ -97,7 +97,8 @@ def test_train_eval_predict_outputs(tiny_setup):
   assert header == "guid,text_a,prediction,prob_neg,prob_pos"
   assert open(os.path.join(out, "label_list.txt")).read() == "neg\npos\n"
   page = open(os.path.join(out, "report.html")).read()
-  assert page.count("<svg") == 2 and "Confusion matrix" in page  # loss and learning rate
+  # loss, dev accuracy, learning rate, confusion matrix (counts and normalised)
+  assert page.count("data:image/png;base64,") == 5 and "Confusion matrix" in page
 
 
 def test_predict_only_and_eval_named_checkpoint(tiny_setup):
