@@ -12,7 +12,8 @@ missing file leaves its part out; an unreadable one is named at the top of the p
       precision/recall/F1/support; binary F1 names its positive label;
     multi-label: per-label support, threshold and how it was chosen (thresholds.json),
       precision/recall/F1/ROC-AUC, and labels per example, true against predicted;
-    regression: Pearson, Spearman, MSE in the metrics table.
+    regression: Pearson, Spearman, MSE in the metrics table, predicted-vs-true scatter;
+  * the 20 most confident mistakes on dev, with their text (eval_predictions.csv).
 
 matplotlib is imported here only, when a chart is drawn (importing bert_tf stays light),
 and draws on its Agg canvas directly: no display, no pyplot state shared with the caller.
@@ -92,7 +93,8 @@ def _gather(run):
       identity=part("identity"), config=_as_dict(read(run.read_run_config)),
       state=_as_dict(read(run.read_training_state)),
       results=_as_dict(read(run.read_eval_results)),
-      thresholds=_as_dict(read(lambda: run._read_json(run_dir.THRESHOLDS))),  # noqa: SLF001
+      thresholds=_as_dict(read(run.read_threshold_choices)),
+      dev_rows=read(lambda: run.read_predictions(run_dir.EVAL_PREDICTIONS)) or [],
       train=[r for r in run.history(run_dir.TRAIN_HISTORY) if isinstance(r.get("step"), int)],
       evals=[r for r in run.history(run_dir.EVAL_HISTORY) if isinstance(r.get("step"), int)])
 
@@ -377,7 +379,66 @@ def _dev_results(data):
     parts.append(_single_label(data))
   if isinstance(results.get("eval_per_label"), dict):
     parts.append(_multi_label(data))
+  parts += [_regression_scatter(data), _mistakes(data)]
   return "".join(parts)
+
+
+# ---- dev predictions (eval_predictions.csv) ----
+MISTAKES_SHOWN = 20
+
+
+def _mistakes(data):
+  """The most confident wrong dev predictions, with their text."""
+  scored = [(_error_size(row, data), row) for row in data["dev_rows"]]
+  wrong = sorted((s for s in scored if s[0] is not None and s[0] > 0), key=lambda s: -s[0])
+  if not wrong:
+    return ""
+  regression = _kind(data) == "regression"
+  rows = [[row.get("text_a", "")[:300] + (" || " + row["text_b"][:150] if row.get("text_b")
+                                          else ""),
+           row.get("label", ""), row.get("prediction", ""), size]
+          for size, row in wrong[:MISTAKES_SHOWN]]
+  return ("<h3>The %d most %s on dev</h3>" % (
+      len(rows), "distant predictions" if regression else "confident mistakes") +
+          _table(["text", "true", "predicted", "|error|" if regression else "confidence"],
+                 rows))
+
+
+def _error_size(row, data):
+  """How wrong a dev prediction is: the probability given to a wrong label (single-
+  label), the largest |p - truth| over labels (multi-label), |score - truth| (regression);
+  0 when right, None when it cannot be told."""
+  try:
+    if _kind(data) == "regression":
+      return abs(float(row["prediction"]) - float(row["label"]))
+    if _kind(data) == "multi-label":
+      true = set(filter(None, row["label"].split(";")))
+      if true == set(filter(None, row["prediction"].split(";"))):
+        return 0.0
+      return max(abs(float(row["prob_" + l]) - (l in true)) for l in _label_list(data))
+    return 0.0 if row["label"] == row["prediction"] else float(row["prob_" + row["prediction"]])
+  except (KeyError, ValueError):
+    return None
+
+
+def _regression_scatter(data):
+  if _kind(data) != "regression" or not data["dev_rows"]:
+    return ""
+  try:
+    pairs = [(float(r["label"]), float(r["prediction"])) for r in data["dev_rows"]]
+  except (KeyError, ValueError):
+    return ""
+  figure = _figure(5.2, 4.6)
+  ax = figure.add_subplot()
+  ax.scatter([t for t, _ in pairs], [p for _, p in pairs], s=10, alpha=0.5, color=METRIC_COLOR)
+  values = [v for pair in pairs for v in pair]
+  low, high = min(values), max(values)
+  ax.plot([low, high], [low, high], color="#888", linestyle="--", linewidth=1, label="y = x")
+  ax.set_xlabel("true score")
+  ax.set_ylabel("predicted score")
+  ax.set_title("Dev: predicted against true", loc="left", fontsize=10, fontweight="bold")
+  ax.legend(loc="upper left", fontsize=8)
+  return "<div class='charts'>%s</div>" % _png(figure, "predicted against true dev scores")
 
 
 def _metrics_table(data):

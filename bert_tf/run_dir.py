@@ -53,13 +53,14 @@ EVAL_RESULTS = "eval_results"        # .txt (Google's key = value) and .json
 TEST_RESULTS = "test_results.tsv"
 TEST_METRICS = "test_results.json"  # metrics of a labelled test file
 PREDICTIONS = "predictions.csv"
+EVAL_PREDICTIONS = "eval_predictions.csv"  # the dev set's, in the same columns (the report's)
 REPORT = "report.html"
 LOCK = ".lock"
 TFRECORDS = {"train": "train.tf_record", "dev": "eval.tf_record", "test": "predict.tf_record"}
 # What --overwrite_output_dir removes: only files a run writes, never the user's own.
 _RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
               CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
-              TEST_RESULTS, TEST_METRICS, PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR,
+              TEST_RESULTS, TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR,
               TMP_PREFIX + "*"] + [name + "*" for name in TFRECORDS.values()]
 _TENSORBOARD_DIRS = ("train", "eval")
 FORMAT_VERSION = 2
@@ -301,9 +302,9 @@ class RunDir:
   def read_test_metrics(self):
     return self._read_json(TEST_METRICS)
 
-  def write_predictions(self, examples, task, probs):
-    """predictions.csv: guid, text_a, [text_b], [label: the true one], then the task's
-    prediction and score columns."""
+  def write_predictions(self, examples, task, probs, name=PREDICTIONS):
+    """predictions.csv (or eval_predictions.csv): guid, text_a, [text_b], [label: the true
+    one], then the task's prediction and score columns."""
     has_b = any(e.text_b is not None for e in examples)
     has_label = any(e.label is not None for e in examples)
     header = ["guid", "text_a"] + (["text_b"] if has_b else []) + (
@@ -316,7 +317,18 @@ class RunDir:
       if has_label:
         row.append(";".join(example.label) if isinstance(example.label, list) else example.label)
       writer.writerow(row + task.prediction_cells(decision, p))
-    write_text_atomic(self.path(PREDICTIONS), buffer.getvalue())
+    write_text_atomic(self.path(name), buffer.getvalue())
+
+  def read_predictions(self, name=PREDICTIONS):
+    """Rows of predictions.csv / eval_predictions.csv as dicts ([] if absent)."""
+    if not os.path.exists(self.path(name)):
+      return []
+    with open(self.path(name), encoding="utf-8", newline="") as f:
+      return list(csv.DictReader(f))
+
+  def read_threshold_choices(self):
+    """thresholds.json as stored: {label: {"threshold": t, "chosen_by": how}}."""
+    return self._read_json(THRESHOLDS)
 
   # ---- checkpoints ----
   def checkpoint_paths(self, directory=None):

@@ -360,6 +360,7 @@ def _evaluate(plan, strategy, model, records, checkpoint, global_step):
       results = dict(results, **tuned.metrics(labels, probs))
   for warning in results.get("warnings", []):
     logging.warning("Dev predictions look degenerate: %s.", warning)
+  run.write_predictions(plan.examples["dev"], plan.task, probs, run_dir.EVAL_PREDICTIONS)
   out = {"eval_" + k: v for k, v in results.items()}
   out.update(global_step=global_step, loss=results["loss"], checkpoint_path=checkpoint,
              main_metric=c.best_metric or plan.task.main_metric)

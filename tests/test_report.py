@@ -118,6 +118,17 @@ def test_a_sparse_regression_run_and_missing_files(tmp_path):
   assert '<tr class="main"><td>pearson</td>' + _num_cells("0.8123") in page
   assert "<td>mse</td>" + _num_cells("0.6100") in page
   assert "Best checkpoint" not in page  # no evaluation during training
+  # Dev predictions: a predicted-vs-true scatter and the most distant ones, worst first.
+  from bert_tf import tasks
+  from bert_tf.processors import InputExample
+  examples = [InputExample(str(i), "text %d" % i, None, float(i)) for i in range(5)]
+  run.write_predictions(examples, tasks.Regression(), [[0.0], [1.2], [2.0], [0.5], [4.1]],
+                        run_dir.EVAL_PREDICTIONS)
+  page = _render(run)
+  assert len(_images(page)) == 4 and "The 3 most distant predictions on dev" in page
+  assert page.index("<td>text 3</td>") < page.index("<td>text 1</td>") < page.index(
+      "<td>text 4</td>")  # |0.5 - 3| > |1.2 - 1| > |4.1 - 4|
+  assert "<td>text 0</td>" not in page and "<td>text 2</td>" not in page  # exact: no error
   with open(run.path(run_dir.EVAL_RESULTS + ".json"), "w") as f:
     f.write("{not json")
   page = _render(run)
