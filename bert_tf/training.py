@@ -195,11 +195,10 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
   `init_fn()` loads the pretrained weights and runs only on a fresh start.
   Returns a summary dict (global_step, loss, examples/s, best metric).
   """
-  c, run = job.config, job.run
   optimizer, loss_scale = _make_optimizer(model, model_variables, strategy, job)
-  manager = CheckpointManager(run, model_variables, optimizer, c.keep_checkpoint_max,
+  manager = CheckpointManager(job.run, model_variables, optimizer, job.config.keep_checkpoint_max,
                               write=distribute.is_chief(strategy))
-  state = run.read_training_state()
+  state = job.run.read_training_state()
   latest = manager.latest()
   if latest:
     start_step = manager.restore(latest, with_optimizer=True)
@@ -211,71 +210,90 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
   if start_step >= job.num_train_steps or state.get("stopped_early_at") == start_step:
     logging.info("Training already finished at step %d.", start_step)
     return dict(global_step=start_step, resumed_from=start_step, **state)
+  loop = _TrainingLoop(job, manager, optimizer, state, evaluate_fn)
+  return loop.run(_make_train_loop(model, optimizer, strategy, job, loss_scale),
+                  _train_iterator(job, strategy, start_step), start_step)
 
+
+def _train_iterator(job, strategy, start_step):
+  c = job.config
   dataset = make_dataset(job.train_files, job.max_seq_length, c.train_batch_size,
                          is_training=True, task=job.task, drop_remainder=job.fixed_shapes,
                          dynamic_padding=c.dynamic_padding and not job.fixed_shapes, seed=c.seed)
   # The data order is a function of the seed: skipping the steps already taken
   # puts a resumed run at the same data position.
-  dataset = dataset.skip(start_step)
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  train_loop = _make_train_loop(model, optimizer, strategy, job, loss_scale)
-  writer = tf.summary.create_file_writer(run.tensorboard_dir("train"))
+  return iter(strategy.experimental_distribute_dataset(dataset.skip(start_step)))
 
-  step = start_step
-  eval_every = c.eval_every_steps or (job.steps_per_epoch if c.early_stopping_patience else 0)
-  boundaries = [b for b in (c.iterations_per_loop, c.log_every_steps, c.save_checkpoints_steps,
-                            eval_every) if b]
-  progress = progress_bar(job.num_train_steps, "step", always=True)
-  if progress is not None and step:
-    progress.update(step)
-  started, examples_seen, last_loss = time.time(), 0, float("nan")
-  best_name = c.best_metric or job.task.main_metric
-  while step < job.num_train_steps:
-    # Run until the next log/checkpoint/eval boundary, in one tf.function call.
-    next_stop = min([job.num_train_steps] + [(step // b + 1) * b for b in boundaries])
-    n = next_stop - step
-    last_loss = float(train_loop(iterator, tf.constant(n, tf.int32)))
-    step = next_stop
-    examples_seen += n * c.train_batch_size
-    speed = examples_seen / (time.time() - started)
-    if progress is not None:
-      progress.update(step, values=[("loss", last_loss), ("examples/s", speed)])
+
+class _TrainingLoop:
+  """Steps in chunks up to the next log/checkpoint/eval boundary; after each chunk:
+  stop on divergence, log, evaluate, checkpoint (and best/), stop early."""
+
+  def __init__(self, job, manager, optimizer, state, evaluate_fn):
+    self.job, self.c, self.run_dir = job, job.config, job.run
+    self.manager, self.optimizer, self.state = manager, optimizer, state
+    self.evaluate_fn = evaluate_fn
+    self.best_name = self.c.best_metric or job.task.main_metric
+    self.eval_every = self.c.eval_every_steps or (
+        job.steps_per_epoch if self.c.early_stopping_patience else 0)
+    self.writer = tf.summary.create_file_writer(job.run.tensorboard_dir("train"))
+
+  def run(self, train_loop, iterator, start_step):
+    job, c = self.job, self.c
+    boundaries = [b for b in (c.iterations_per_loop, c.log_every_steps,
+                              c.save_checkpoints_steps, self.eval_every) if b]
+    progress = progress_bar(job.num_train_steps, "step", always=True)
+    if progress is not None and start_step:
+      progress.update(start_step)
+    step, started, examples_seen, loss = start_step, time.time(), 0, float("nan")
+    while step < job.num_train_steps:
+      # Run until the next log/checkpoint/eval boundary, in one tf.function call.
+      next_stop = min([job.num_train_steps] + [(step // b + 1) * b for b in boundaries])
+      loss = float(train_loop(iterator, tf.constant(next_stop - step, tf.int32)))
+      examples_seen += (next_stop - step) * c.train_batch_size
+      step, speed = next_stop, examples_seen / (time.time() - started)
+      if progress is not None:
+        progress.update(step, values=[("loss", loss), ("examples/s", speed)])
+      if self._after_chunk(step, loss, speed, quiet=progress is not None):
+        break
+    elapsed = time.time() - started
+    return dict(global_step=step, resumed_from=start_step, loss=loss, train_seconds=elapsed,
+                examples_per_second=examples_seen / max(elapsed, 1e-9), **self.state)
+
+  def _after_chunk(self, step, loss, speed, quiet):
+    """Logs, evaluates and checkpoints at `step`; True when training should stop early."""
+    c, job, write = self.c, self.job, self.manager.write
     # The loss here is unscaled: not finite means the forward pass diverged (a float16
     # gradient overflow only skips a step). Stop before writing anything from it.
-    if not np.isfinite(last_loss):
+    if not np.isfinite(loss):
       raise UsageError("Training loss became %s at step %d; the last good checkpoint is %s. "
-                       "Lower --learning_rate." % (last_loss, step, manager.latest() or "none"))
-    if manager.write and (step % c.log_every_steps == 0 or step == job.num_train_steps):
-      _log_train(run, writer, step, last_loss, float(optimizer.learning_rate()), speed,
-                 quiet=progress is not None)
-    evaluated = False
-    if eval_every and evaluate_fn is not None and (step % eval_every == 0 or
-                                                   step == job.num_train_steps):
-      results = evaluate_fn()
-      evaluated = True
-      if manager.write:
-        _log_eval(run, step, results)
-      _update_best(state, best_name, results, step)
-    if step % c.save_checkpoints_steps == 0 or step == job.num_train_steps or evaluated:
-      prefix = manager.save(step, protect=_protected(run, state))
-      if manager.write:
-        if evaluated and state.get("best_step") == step:
-          run.save_best(prefix)
-        run.save_training_state(state)
-    if (c.early_stopping_patience and
-        state.get("evaluations_without_improvement", 0) >= c.early_stopping_patience):
+                       "Lower --learning_rate." % (loss, step, self.manager.latest() or "none"))
+    last = step == job.num_train_steps
+    if write and (step % c.log_every_steps == 0 or last):
+      _log_train(self.run_dir, self.writer, step, loss, float(self.optimizer.learning_rate()),
+                 speed, quiet)
+    evaluated = bool(self.eval_every and self.evaluate_fn is not None and
+                     (step % self.eval_every == 0 or last))
+    if evaluated:
+      results = self.evaluate_fn()
+      if write:
+        _log_eval(self.run_dir, step, results)
+      _update_best(self.state, self.best_name, results, step)
+    stop = bool(c.early_stopping_patience and self.state.get(
+        "evaluations_without_improvement", 0) >= c.early_stopping_patience)
+    if stop:  # only after an evaluation, which checkpoints below
       logging.info("Early stopping at step %d: no %s improvement in %d evaluations (best %s at "
-                   "step %s).", step, best_name, c.early_stopping_patience,
-                   state.get("best_value"), state.get("best_step"))
-      state["stopped_early_at"] = step
-      if manager.write:
-        run.save_training_state(state)
-      break
-  elapsed = time.time() - started
-  return dict(global_step=step, resumed_from=start_step, loss=last_loss,
-              train_seconds=elapsed, examples_per_second=examples_seen / max(elapsed, 1e-9),
-              **state)
+                   "step %s).", step, self.best_name, c.early_stopping_patience,
+                   self.state.get("best_value"), self.state.get("best_step"))
+      self.state["stopped_early_at"] = step
+    if step % c.save_checkpoints_steps == 0 or last or evaluated:
+      # The training state is saved with its checkpoint, so that a resume sees both as one.
+      prefix = self.manager.save(step, protect=_protected(self.run_dir, self.state))
+      if write and evaluated and self.state.get("best_step") == step:
+        self.run_dir.save_best(prefix)
+      if write:
+        self.run_dir.save_training_state(self.state)
+    return stop
 
 
 def _make_optimizer(model, model_variables, strategy, job):
