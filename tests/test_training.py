@@ -101,6 +101,26 @@ def test_train_eval_predict_outputs(tiny_setup):
   assert page.count("data:image/png;base64,") == 5 and "Confusion matrix" in page
 
 
+def test_checkpoint_variables_are_those_of_googles_fine_tuning_graph(tiny_setup):
+  """Every variable (name and shape) of a checkpoint fine-tuned by Google's own
+  run_classifier.py graph (tests/google_graph.py builds it from Google's code), and
+  nothing else."""
+  pytest.importorskip("bert.tokenization")  # bert-tensorflow: Google's source files
+  out = str(tiny_setup["tmp"] / "out")
+  run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=1))
+  config = json.load(open(os.path.join(tiny_setup["model_dir"], "bert_config.json")))
+  config["hidden_act"] = "gelu"  # Google's modeling.py knows only its own names; no variable
+  proc = subprocess.run([sys.executable, os.path.join(REPO, "tests", "google_graph.py"),
+                         json.dumps(config), "2"], capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  google = json.loads(proc.stdout.strip().splitlines()[-1])
+  ours = tf.train.load_checkpoint(os.path.join(out, "model.ckpt-16")).get_variable_to_shape_map()
+  # Sanity count of Google's graph: 2 layers x 16 variables, 5 embedding, 2 pooler, 2 output
+  # variables, each with adam_m and adam_v, and global_step.
+  assert len(google) == (2 * 16 + 5 + 2 + 2) * 3 + 1
+  assert {n: list(s) for n, s in ours.items()} == google
+
+
 def test_predict_only_and_eval_named_checkpoint(tiny_setup):
   out = str(tiny_setup["tmp"] / "out")
   run_classifier(_config(tiny_setup, out, do_train=True))
