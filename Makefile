@@ -21,7 +21,7 @@ demo: setup
 	  --dev_file=data/movie_reviews/dev.csv --test_file=data/movie_reviews/test.csv \
 	  --do_train=true --do_eval=true --do_predict=true --max_seq_length=64 \
 	  --train_batch_size=16 --learning_rate=1e-4 --num_train_epochs=3 \
-	  --output_dir=$(DEMO_DIR)
+	  --log_every_steps=5 --eval_every_steps=10 --output_dir=$(DEMO_DIR)
 
 test: setup
 	$(PY) -m pytest -q

@@ -303,7 +303,9 @@ class RunConfig:
     if not (self.task_name or self.train_file or self.dev_file or self.test_file
             or self.data_dir):
       fail("Say where the data is: --task_name with --data_dir, or --train_file/--dev_file/"
-           "--test_file (or --data_dir with train/dev/test files).")
+           "--test_file (or --data_dir with train/dev/test files)%s." % (
+               "; to predict with a trained run, pass --test_file=FILE" if self.do_predict and
+               not self.do_train else ""))
 
   def _check_numbers(self, fail):
     """Finite and in range; legal but unusual values are warned about."""

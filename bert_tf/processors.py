@@ -580,8 +580,15 @@ class FileProcessor(DataProcessor):
       raise UsageError("%s has no header row, so column %r must be given as a 0-based index." %
                        (path, column))
     if column not in header:
-      raise UsageError("%s: column %r not found; the columns are %s." %
-                       (path, column, ", ".join(header)))
+      hint = ""
+      if len(header) == 1 and ("\t" in header[0] or "," in header[0]):
+        hint = (" (the header is one field holding %s: the file looks %s-separated; pass "
+                "--file_format=%s or give it that extension)" % (
+                    "tabs" if "\t" in header[0] else "commas",
+                    "tab" if "\t" in header[0] else "comma",
+                    "tsv" if "\t" in header[0] else "csv"))
+      raise UsageError("%s: column %r not found; the columns are %s%s." %
+                       (path, column, ", ".join(repr(h) for h in header), hint))
     return header.index(column)
 
   def _read_delimited(self, path, delimiter, labels_optional=False):

@@ -68,7 +68,8 @@ class Task:
   def describe(self, name, examples):
     counts = self.label_counts(examples)
     return "%s: %d examples; label counts: %s" % (
-        name, len(examples), ", ".join("%s=%d" % kv for kv in sorted(counts.items(), key=str)))
+        name, len(examples), ", ".join("%s=%d" % kv for kv in sorted(counts.items(), key=str))
+        or "(unlabelled)")
 
   # ---- loss weights and decisions (only some kinds have them) ----
   def with_class_weights(self, spec, train_examples):

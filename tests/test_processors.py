@@ -177,13 +177,19 @@ def test_encoding_error_names_line_and_latin1_works(tmp_path):
 
 def test_missing_column_and_unknown_dev_label(tmp_path):
   train = _write(str(tmp_path / "train.csv"), "review,label\ngood,1\nbad,0\n")
-  with pytest.raises(UsageError, match=r"column 'text' not found; the columns are review, label"):
+  with pytest.raises(UsageError, match=r"column 'text' not found; the columns are 'review', 'label'"):
     FileProcessor(FileDataConfig(train_file=train)).get_train_examples(None)
   dev = _write(str(tmp_path / "dev.csv"), "review,label\nok,1\nhuh,2\n")
   p = FileProcessor(FileDataConfig(train_file=train, dev_file=dev, text_column="review"))
   labels = p.get_labels()
   with pytest.raises(UsageError, match=r"dev.csv line 3: label '2' is not in the label list"):
     tasks.SingleLabel(labels).label_array(p.get_dev_examples(None))
+
+
+def test_a_tab_separated_file_named_csv_says_so(tmp_path):
+  train = _write(str(tmp_path / "train.csv"), "text\tlabel\ngood\t1\n")
+  with pytest.raises(UsageError, match=r"the file looks tab-separated; pass --file_format=tsv"):
+    FileProcessor(FileDataConfig(train_file=train)).get_train_examples(None)
 
 
 def test_empty_texts_skipped_in_train_kept_in_test(tmp_path):

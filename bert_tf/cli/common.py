@@ -5,6 +5,7 @@ or a UsageError prints one line and exits 2, without a traceback.
 """
 
 import dataclasses
+import os
 import sys
 import textwrap
 import typing
@@ -14,6 +15,9 @@ from absl import flags
 
 from bert_tf.errors import UsageError
 
+# TensorFlow's C++ start-up lines bury the one line a user needs; TF_CPP_MIN_LOG_LEVEL=0
+# brings them back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 FLAGS = flags.FLAGS
 _HELP_ARGS = ("-h", "-?", "--help", "-help", "--helpshort", "--helpfull", "-helpfull")
 

@@ -3,8 +3,8 @@
   python -m bert_tf.cli.predict --model_dir=OUTPUT_DIR --text="a gripping film"
   python -m bert_tf.cli.predict --model_dir=EXPORT_DIR/1 --input_file=texts.txt
 
-Prints one JSON line per input line (blank lines included, so the output lines up
-with the input); timings go to stderr.
+Prints one JSON line per input line, so the output lines up with the input (a blank
+line gets {"text": "", "empty": true} and no label); timings go to stderr.
 """
 
 import dataclasses
@@ -46,7 +46,9 @@ def main(_):
   results = predictor.predict(texts, texts_b)
   done = time.perf_counter()
   for text, result in zip(texts, results):
-    print(json.dumps(dict(text=text, **result), ensure_ascii=False))
+    # A blank line keeps its place in the output, but gets no (meaningless) answer.
+    answer = dict(text=text, empty=True) if not text.strip() else dict(text=text, **result)
+    print(json.dumps(answer, ensure_ascii=False))
   print("%s loaded in %.2f s; %d text(s) in %.1f ms (%.1f ms/text)" % (
       predictor.checkpoint, loaded - start, len(texts), 1000 * (done - loaded),
       1000 * (done - loaded) / max(len(texts), 1)), file=sys.stderr)
