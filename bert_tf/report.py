@@ -13,7 +13,9 @@ missing file leaves its part out; an unreadable one is named at the top of the p
     multi-label: per-label support, threshold and how it was chosen (thresholds.json),
       precision/recall/F1/ROC-AUC, and labels per example, true against predicted;
     regression: Pearson, Spearman, MSE in the metrics table, predicted-vs-true scatter;
-  * the 20 most confident mistakes on dev, with their text (eval_predictions.csv).
+    multi-label also: precision-recall and ROC curves per label, the threshold marked;
+  * the 20 most confident mistakes on dev, with their text (eval_predictions.csv);
+  * the metrics of a labelled test file (test_results.json).
 
 matplotlib is imported here only, when a chart is drawn (importing bert_tf stays light),
 and draws on its Agg canvas directly: no display, no pyplot state shared with the caller.
@@ -63,7 +65,7 @@ def write_report(run):
   """Writes the run directory's report.html (atomically) and returns its path."""
   data = _gather(run)
   parts = [_header(run, data), _problems(data), _settings(data), _charts(data),
-           _dev_results(data)]
+           _dev_results(data), _test_results(data)]
   page = ("<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
           "<meta name='viewport' content='width=device-width, initial-scale=1'>"
           "<title>bert_tf report: %s</title><style>%s</style></head><body>\n%s\n</body></html>\n"
@@ -95,6 +97,7 @@ def _gather(run):
       results=_as_dict(read(run.read_eval_results)),
       thresholds=_as_dict(read(run.read_threshold_choices)),
       dev_rows=read(lambda: run.read_predictions(run_dir.EVAL_PREDICTIONS)) or [],
+      test=_as_dict(read(run.read_test_metrics)),
       train=[r for r in run.history(run_dir.TRAIN_HISTORY) if isinstance(r.get("step"), int)],
       evals=[r for r in run.history(run_dir.EVAL_HISTORY) if isinstance(r.get("step"), int)])
 
@@ -379,8 +382,69 @@ def _dev_results(data):
     parts.append(_single_label(data))
   if isinstance(results.get("eval_per_label"), dict):
     parts.append(_multi_label(data))
-  parts += [_regression_scatter(data), _mistakes(data)]
+  parts += [_regression_scatter(data), _label_curves(data), _mistakes(data)]
   return "".join(parts)
+
+
+def _test_results(data):
+  """Metrics of a labelled test file (test_results.json), next to the dev ones."""
+  metrics = {k: v for k, v in data["test"].items() if _is_number(v)}
+  if not metrics:
+    return ""
+  names = sorted(metrics)
+  return "<h2>Test results</h2><p class='note'>%s</p>%s" % (
+      _e("the labelled --test_file, scored with the run's checkpoint and thresholds"),
+      _table(["metric", "value"], [[n, metrics[n]] for n in names]))
+
+
+def _label_curves(data):
+  """Multi-label: precision-recall and ROC curves of each label on dev, with the
+  chosen threshold marked (from eval_predictions.csv)."""
+  per_label = data["results"].get("eval_per_label")
+  if _kind(data) != "multi-label" or not isinstance(per_label, dict) or not data["dev_rows"]:
+    return ""
+  from sklearn import metrics as skm  # pylint: disable=g-import-not-at-top
+  images = []
+  for label in _label_list(data):
+    try:
+      truth = [label in set(r["label"].split(";")) for r in data["dev_rows"]]
+      scores = [float(r["prob_" + label]) for r in data["dev_rows"]]
+    except (KeyError, ValueError):
+      return ""
+    threshold = (per_label.get(label) or {}).get("threshold")
+    if 0 < sum(truth) < len(truth) and _is_number(threshold):
+      images.append(_curve_image(label, truth, scores, threshold, skm))
+  if not images:
+    return ""
+  return ("<h3>Per label: precision-recall and ROC on dev (the chosen threshold marked)</h3>"
+          "<div class='charts'>%s</div>" % "".join(images))
+
+
+def _curve_image(label, truth, scores, threshold, skm):
+  figure = _figure(5.6, 2.6)
+  pr_ax, roc_ax = figure.subplots(1, 2)
+  precision, recall, _ = skm.precision_recall_curve(truth, scores)
+  pr_ax.plot(recall, precision, color=METRIC_COLOR, linewidth=1.5)
+  fpr, tpr, _ = skm.roc_curve(truth, scores)
+  roc_ax.plot(fpr, tpr, color=TRAIN_COLOR, linewidth=1.5)
+  roc_ax.plot([0, 1], [0, 1], color="#bbb", linestyle="--", linewidth=1)
+  predicted = [s >= threshold for s in scores]
+  tp = sum(p and t for p, t in zip(predicted, truth))
+  point_recall = tp / max(sum(truth), 1)
+  point_precision = tp / max(sum(predicted), 1)
+  point_fpr = sum(p and not t for p, t in zip(predicted, truth)) / max(len(truth) - sum(truth), 1)
+  pr_ax.plot([point_recall], [point_precision], "*", color=BEST_COLOR, markersize=12)
+  roc_ax.plot([point_fpr], [point_recall], "*", color=BEST_COLOR, markersize=12)
+  for ax, title, xlabel, ylabel in ((pr_ax, "%s: precision-recall" % label, "recall", "precision"),
+                                    (roc_ax, "ROC", "false positive rate", "true positive rate")):
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title[:40], loc="left", fontsize=9, fontweight="bold")
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+  return _png(figure, "precision-recall and ROC of %s, threshold %.3f" % (label, threshold))
 
 
 # ---- dev predictions (eval_predictions.csv) ----

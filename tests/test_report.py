@@ -74,9 +74,10 @@ def test_multi_label_report_and_warnings(tiny_setup):  # noqa: F811
   run_classifier(_config(tiny_setup, out, data_dir=str(data), label_column="pos,neg",
                          do_train=True, do_eval=True, num_train_epochs=1, eval_every_steps=2))
   page, run = _page(out), run_dir.RunDir(out)
-  assert len(_images(page)) == 3  # loss, dev f1_micro, learning rate; no confusion matrix
+  # loss, dev f1_micro, learning rate, a precision-recall + ROC image per label; no confusion
+  assert len(_images(page)) == 5
   results = run.read_eval_results()
-  chosen = run._read_json(run_dir.THRESHOLDS)  # pylint: disable=protected-access
+  chosen = run.read_threshold_choices()
   for label in ("pos", "neg"):
     entry = results["eval_per_label"][label]
     assert entry["support"] == 12
@@ -89,6 +90,13 @@ def test_multi_label_report_and_warnings(tiny_setup):  # noqa: F811
       results["eval_label_cardinality_predicted"]) in page
   assert "Best checkpoint: step %d (dev f1_micro " % run.read_training_state()["best_step"] in page
   assert "<td>Task</td><td>multi-label</td>" in page
+  for label in ("pos", "neg"):
+    assert 'alt="precision-recall and ROC of %s, threshold %.3f"' % (
+        label, results["eval_per_label"][label]["threshold"]) in page
+  assert "Test results" not in page
+  run.write_test_metrics(dict(f1_micro=0.625, exact_match=0.5))
+  page = _render(run)
+  assert "<h2>Test results</h2>" in page and "<td>f1_micro</td>" + _num_cells("0.6250") in page
   # Warnings of the dev predictions are shown at the top of the page, escaped.
   results["eval_warnings"] = ["1 label(s) predicted for >= 95% of examples (pos<b>)"]
   run.write_eval_results(results)
