@@ -236,3 +236,28 @@ def test_pair_and_regression_exports_match_the_predictor(trained, tmp_path):
                                   ).signatures["serving_default"]
   np.testing.assert_allclose(signature(text_a=tf.constant(TEXTS))["score"].numpy(),
                              reference[:, 0], atol=1e-5)
+
+
+def test_a_killed_export_leaves_nothing_half_written(trained, tmp_path):
+  """SIGKILL during a SavedModel export at random moments: no version directory is ever
+  half there, the rerun removes the temporaries and writes version 1."""
+  import random
+  import signal
+  import time
+  rng = random.Random(7)
+  export_dir = tmp_path / "serving"
+  command = [sys.executable, "-m", "bert_tf.cli.export", "--output_dir=" + trained["out"],
+             "--export_dir=%s" % export_dir]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  for _ in range(3):
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(rng.uniform(4.0, 9.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for version in (p for p in export_dir.glob("*") if p.name.isdigit()):
+      assert (version / "saved_model.pb").exists() and (version / "variables").exists()
+  assert subprocess.run(command, cwd=REPO, env=env, capture_output=True).returncode == 0
+  names = sorted(p.name for p in export_dir.iterdir())
+  assert not [n for n in names if n.startswith(".tmp-")], names
+  assert all((export_dir / n / "saved_model.pb").exists() for n in names)
