@@ -92,7 +92,7 @@ def _run(config, run, data_frames, owner=True):
   strategy = distribute.get_strategy(config)  # bad strategy flags stop before any write
   distribute.check_batch_sizes(config, strategy)
   if not config.do_train:
-    checkpoint = run.eval_checkpoint(config.eval_checkpoint)  # none: stop before writing
+    run.eval_checkpoint(config.eval_checkpoint)  # a run without one stops before writing
   if owner and config.do_train:
     _start_training_run(plan)
   elif owner and plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
