@@ -148,6 +148,9 @@ class RunConfig:
   predict_batch_size: int = option(8, "Total batch size for predict.")
   learning_rate: float = option(5e-5, "The initial learning rate for Adam.")
   num_train_epochs: float = option(3.0, "Total number of training epochs to perform.")
+  gradient_accumulation_steps: int = option(
+      1, "Split each --train_batch_size batch into this many micro-batches and add up their "
+      "gradients before one optimizer step: the same updates in less memory.")
   warmup_proportion: float = option(
       0.1, "Proportion of training to perform linear learning rate warmup for. E.g., 0.1 = 10% "
       "of training.")
@@ -315,11 +318,14 @@ class RunConfig:
         fail("--%s must be a finite number, got %r." % (f.name, value))
     for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
                  "save_checkpoints_steps", "iterations_per_loop", "num_tpu_cores",
-                 "keep_checkpoint_max", "log_every_steps"):
+                 "keep_checkpoint_max", "log_every_steps", "gradient_accumulation_steps"):
       if getattr(self, name) <= 0:
         fail("--%s must be positive, got %r." % (name, getattr(self, name)))
     if self.learning_rate <= 0 or self.num_train_epochs <= 0:
       fail("--learning_rate and --num_train_epochs must be positive.")
+    if self.train_batch_size % self.gradient_accumulation_steps:
+      fail("--train_batch_size=%d is not divisible by --gradient_accumulation_steps=%d." % (
+          self.train_batch_size, self.gradient_accumulation_steps))
     if not 0.0 <= self.warmup_proportion < 1.0:
       fail("--warmup_proportion must be in [0, 1), got %r." % self.warmup_proportion)
     if not 0 <= self.dev_split < 1 or not 0 <= self.test_split < 1:

@@ -81,6 +81,10 @@ def check_batch_sizes(config, strategy):
     if value % n:
       raise UsageError("--%s=%d is not divisible by the %d replicas of the strategy." %
                        (name, value, n))
+  micro = config.train_batch_size // config.gradient_accumulation_steps
+  if micro % n:
+    raise UsageError("--train_batch_size / --gradient_accumulation_steps = %d examples per "
+                     "micro-batch is not divisible by the %d replicas of the strategy." % (micro, n))
 
 
 def is_chief(strategy):

@@ -38,7 +38,7 @@ from bert_tf.preprocessing import Preprocessor
 
 # Options that change the trained weights: with the model, data, labels and
 # preprocessor they are a training's identity (see RunDir.check_same_run).
-TRAINING_OPTIONS = ("train_batch_size", "learning_rate", "num_train_epochs", "warmup_proportion",
+TRAINING_OPTIONS = ("train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "warmup_proportion",
                     "weight_decay", "clip_norm", "adam_bias_correction", "layerwise_lr_decay",
                     "seed", "head_dropout", "freeze_encoder", "class_weights", "pos_weight",
                     "mixed_precision", "dynamic_padding")

@@ -183,6 +183,15 @@ class TrainJob:
     return max(self.num_train_examples // self.config.train_batch_size, 1)
 
   @property
+  def accumulation_steps(self):
+    return self.config.gradient_accumulation_steps
+
+  @property
+  def micro_batch_size(self):
+    """Examples per forward/backward pass: the batch split over accumulation steps."""
+    return self.config.train_batch_size // self.accumulation_steps
+
+  @property
   def float16_loss_scale(self):
     return self.config.mixed_precision == "mixed_float16"
 
@@ -217,12 +226,13 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
 
 def _train_iterator(job, strategy, start_step):
   c = job.config
-  dataset = make_dataset(job.train_files, job.max_seq_length, c.train_batch_size,
+  dataset = make_dataset(job.train_files, job.max_seq_length, job.micro_batch_size,
                          is_training=True, task=job.task, drop_remainder=job.fixed_shapes,
                          dynamic_padding=c.dynamic_padding and not job.fixed_shapes, seed=c.seed)
-  # The data order is a function of the seed: skipping the steps already taken
+  # The data order is a function of the seed: skipping the micro-batches already taken
   # puts a resumed run at the same data position.
-  return iter(strategy.experimental_distribute_dataset(dataset.skip(start_step)))
+  skipped = start_step * job.accumulation_steps
+  return iter(strategy.experimental_distribute_dataset(dataset.skip(skipped)))
 
 
 class _TrainingLoop:
@@ -349,8 +359,8 @@ def _make_train_loop(model, optimizer, strategy, job, loss_scale):
   if job.config.use_xla:  # compile the model's math; the loop and all-reduce stay outside
     forward_backward = tf.function(forward_backward, jit_compile=True, reduce_retracing=True)
 
-  def replica_step(features, labels, weights):
-    loss, grads = forward_backward(features, labels, weights)
+  def replica_apply(grads):
+    """All-reduce, unscale (float16), clip and apply one optimizer step."""
     context = tf.distribute.get_replica_context()
     grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
     if job.float16_loss_scale:
@@ -361,13 +371,25 @@ def _make_train_loop(model, optimizer, strategy, job, loss_scale):
       context.merge_call(lambda _, ok: _update_loss_scale(loss_scale, ok), args=(finite,))
     grads = optimizer.clip(grads)
     context.merge_call(lambda _, g: optimizer.apply_gradients(g), args=(grads,))
+
+  def add(loss, grads, more_loss, more_grads):
+    return loss + more_loss, [a + b for a, b in zip(grads, more_grads)]
+
+  def optimizer_step(iterator):
+    """One optimizer step over --gradient_accumulation_steps micro-batches: their
+    gradients (each of a loss already divided by the full batch size) add up to the
+    full batch's."""
+    loss, grads = strategy.run(forward_backward, args=next(iterator))
+    for _ in range(job.accumulation_steps - 1):
+      more_loss, more_grads = strategy.run(forward_backward, args=next(iterator))
+      loss, grads = strategy.run(add, args=(loss, grads, more_loss, more_grads))
+    strategy.run(replica_apply, args=(grads,))
     return loss
 
   def loop(iterator, steps):
     total = tf.constant(0.0)
     for _ in tf.range(steps):
-      per_replica = strategy.run(replica_step, args=next(iterator))
-      total += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+      total += strategy.reduce(tf.distribute.ReduceOp.SUM, optimizer_step(iterator), axis=None)
     return total / tf.cast(steps, tf.float32)
 
   return tf.function(loop)

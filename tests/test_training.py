@@ -279,6 +279,25 @@ def test_fault_injection_sigkill_at_random_points(tiny_setup):
   assert steps == sorted(set(steps))  # a resumed run replaces, never duplicates, its steps
 
 
+def test_gradient_accumulation_makes_the_large_batchs_updates(tiny_setup):
+  """Batch 16 as 4 micro-batches of 4: after 8 optimizer steps the weights equal those of
+  batch 16 in one pass (fp32, no dropout, fixed padding so that batches hold the same rows)."""
+  weights = {}
+  for steps in (1, 4):
+    out = str(tiny_setup["tmp"] / ("accumulate_%d" % steps))
+    result = run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=0.5,
+                                    dynamic_padding=False, gradient_accumulation_steps=steps))
+    assert result["train"]["global_step"] == 8  # counted in optimizer steps
+    weights[steps] = _weights(out, step=8)
+  for name in ("output_weights", "bert/encoder/layer_0/attention/self/query/kernel",
+               "bert/embeddings/word_embeddings"):
+    np.testing.assert_allclose(weights[4][name], weights[1][name], atol=1e-5, rtol=0)
+  with pytest.raises(UsageError, match="--train_batch_size=16 is not divisible by "
+                     "--gradient_accumulation_steps=3"):
+    _config(tiny_setup, str(tiny_setup["tmp"] / "x"), do_train=True,
+            gradient_accumulation_steps=3)
+
+
 def test_mirrored_strategy_on_two_logical_cpus(tiny_setup):
   out = str(tiny_setup["tmp"] / "mirrored")
   script = (
@@ -288,7 +307,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_setup):
       "import runpy, sys\n"
       "sys.argv = ['run_classifier.py'] + %r\n"
       "runpy.run_path(%r, run_name='__main__')\n" % (
-          _cli_args(tiny_setup, out, ["--strategy=mirrored", "--do_eval=true"]),
+          _cli_args(tiny_setup, out, ["--strategy=mirrored", "--do_eval=true",
+                                      "--gradient_accumulation_steps=2"]),
           os.path.join(REPO, "run_classifier.py")))
   proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                         timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
