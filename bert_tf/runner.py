@@ -336,13 +336,17 @@ def _train(plan, strategy, model, encoder, variables, records):
 
   evaluate_fn = None
   if "dev" in records and (c.eval_every_steps or c.early_stopping_patience):
-    def evaluate_fn():
-      results, probs, labels = training.evaluate(model, strategy,
-                                                 _dataset(plan, records["dev"], c.eval_batch_size),
-                                                 plan.task)
-      tuned, how = plan.task.tuned(labels, probs)
-      return results if how is None else dict(results, **tuned.metrics(labels, probs))
+    evaluate_fn = lambda: _evaluate_while_training(plan, strategy, model, records["dev"])
   return training.train(model, variables, strategy, job, evaluate_fn, init_fn)
+
+
+def _evaluate_while_training(plan, strategy, model, records):
+  """Dev metrics for the best checkpoint and early stopping (multi-label: with thresholds
+  tuned on the spot, not saved; the evaluation after training decides those)."""
+  dataset = _dataset(plan, records, plan.config.eval_batch_size)
+  results, probs, labels = training.evaluate(model, strategy, dataset, plan.task)
+  tuned, how = plan.task.tuned(labels, probs)
+  return results if how is None else dict(results, **tuned.metrics(labels, probs))
 
 
 def _evaluate(plan, strategy, model, records, checkpoint, global_step):
