@@ -88,10 +88,10 @@ class ModelInfo:
                   hub_module_handle=data.get("bert_hub_module_handle"),
                   text_pair=data.get("text_pair", False), task_name=data.get("task_name"))
     names = {f.name for f in dataclasses.fields(cls)}
-    missing = [n for n in ("task", "preprocessor") if n not in data]
-    if missing or not isinstance(data.get("task"), dict):
-      raise UsageError("%s lacks %s: restore it or pass --overwrite_output_dir to start over." %
-                       (source, ", ".join(missing) or "a valid task"))
+    missing = [n for n in ("task", "preprocessor") if not isinstance(data.get(n), dict)]
+    if missing:
+      raise UsageError("%s lacks a valid %s: restore it or pass --overwrite_output_dir to start "
+                       "over." % (source, " and ".join(missing)))
     return cls(**{k: v for k, v in data.items() if k in names})
 
   def to_dict(self):
@@ -141,7 +141,8 @@ class RunDir:
       self.remove_temporaries()
       yield self
     finally:
-      os.unlink(self.path(LOCK))
+      with contextlib.suppress(FileNotFoundError):
+        os.unlink(self.path(LOCK))
       handle.close()  # closing releases the flock
 
   def remove_temporaries(self):
