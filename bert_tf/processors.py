@@ -63,12 +63,25 @@ def _open_text(path, encoding):
   if not os.path.isfile(path):
     raise UsageError("Data file %s is not a regular file (a device, pipe or folder?): pass a "
                      "CSV/TSV/JSON file, or --file_format=folder for a folder per class." % path)
+  _refuse_binary(path, encoding)
   try:
     return open(path, "r", encoding=encoding, newline="")
   except LookupError:
     raise UsageError("--encoding=%s is not a known text encoding." % encoding) from None
   except OSError as e:
     raise UsageError("Data file %s cannot be read: %s." % (path, e.strerror)) from None
+
+
+def _refuse_binary(path, encoding):
+  """A spreadsheet or other binary file is not read as text (it would be garbage rows)."""
+  with open(path, "rb") as f:
+    head = f.read(4096)
+  if head.startswith(b"PK\x03\x04"):
+    raise UsageError("Data file %s is a zip archive (an Excel .xlsx?): save it as CSV, TSV or "
+                     "JSON first." % path)
+  if b"\x00" in head and "16" not in encoding and "32" not in encoding:
+    raise UsageError("Data file %s holds NUL bytes: is it UTF-16 (pass --encoding=utf-16) or "
+                     "a binary file?" % path)
 
 
 def _bounded_lines(f, path):

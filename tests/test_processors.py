@@ -186,6 +186,19 @@ def test_missing_column_and_unknown_dev_label(tmp_path):
     tasks.SingleLabel(labels).label_array(p.get_dev_examples(None))
 
 
+def test_binary_and_utf16_files_are_named(tmp_path):
+  xlsx = tmp_path / "train.xlsx"
+  xlsx.write_bytes(b"PK\x03\x04\x14\x00binary")
+  with pytest.raises(UsageError, match=r"is a zip archive \(an Excel .xlsx\?\): save it as CSV"):
+    FileProcessor(FileDataConfig(train_file=str(xlsx))).get_train_examples(None)
+  utf16 = tmp_path / "train.csv"
+  utf16.write_bytes("text,label\ngood,pos\nbad,neg\n".encode("utf-16"))
+  with pytest.raises(UsageError, match=r"holds NUL bytes: is it UTF-16 \(pass --encoding=utf-16\)"):
+    FileProcessor(FileDataConfig(train_file=str(utf16))).get_train_examples(None)
+  config = FileDataConfig(train_file=str(utf16), encoding="utf-16", dev_split=0)
+  assert [e.label for e in FileProcessor(config).get_train_examples(None)] == ["pos", "neg"]
+
+
 def test_a_tab_separated_file_named_csv_says_so(tmp_path):
   train = _write(str(tmp_path / "train.csv"), "text\tlabel\ngood\t1\n")
   with pytest.raises(UsageError, match=r"the file looks tab-separated; pass --file_format=tsv"):
