@@ -385,13 +385,14 @@ class RunDir:
     write_text_atomic(os.path.join(directory or self.directory, CHECKPOINT_INDEX),
                       "".join(lines))
 
-  def save_best(self, prefix):
-    """Keeps a copy of checkpoint `prefix` in best/ (with its own index), atomically."""
+  def save_best(self, step, write_checkpoint):
+    """best/model.ckpt-<step> (with its own index), atomically; `write_checkpoint(prefix)`
+    writes the checkpoint (the model's weights: eval, predict and export need no more)."""
+    name = os.path.basename(self.checkpoint_prefix(step))
     with atomic_path(self.path(BEST_DIR)) as tmp:
       os.makedirs(tmp)
-      for path in glob.glob(prefix + ".*"):
-        shutil.copy2(path, tmp)
-      self.write_checkpoint_index(prefix, [prefix], directory=tmp)
+      write_checkpoint(os.path.join(tmp, name))
+      self.write_checkpoint_index(name, [name], directory=tmp)
 
 
 def read_jsonl(path):

@@ -10,6 +10,7 @@ from the latest one at the same step, optimizer state and data position.
 import dataclasses
 import glob
 import os
+import re
 import time
 import weakref
 
@@ -29,6 +30,17 @@ from bert_tf.progress import progress_bar
 # ============================================================================
 # Checkpoints in Google's layout
 # ============================================================================
+SLOT_SUFFIXES = ("/adam_m", "/adam_v")
+
+
+def step_of(path):
+  """A checkpoint's global_step (from the tensor, else from the name model.ckpt-N)."""
+  if "global_step" in checkpoints.list_checkpoint(path):
+    return int(tf.train.load_checkpoint(path).get_tensor("global_step"))
+  found = re.search(r"ckpt-(\d+)$", path)
+  return int(found.group(1)) if found else 0
+
+
 class CheckpointManager:
   """Writes, lists, prunes and restores `model.ckpt-<step>` in the run directory."""
 
@@ -56,13 +68,7 @@ class CheckpointManager:
     prefix = self.run.checkpoint_prefix(step)
     if not self.write:
       return prefix
-    arrays = {name: var.numpy() for name, var in self._all_variables().items()}
-    bad = [name for name, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
-    if bad:
-      raise UsageError("Training diverged by step %d (%s holds NaN/inf); the last good checkpoint "
-                       "is %s. Lower --learning_rate (or leave --mixed_precision=mixed_float16)." %
-                       (step, bad[0], self.latest() or "none"))
-    checkpoints.write_checkpoint(arrays, prefix)
+    self.write_weights(prefix, with_optimizer=True, step=step)
     kept = [p for p in self.run.checkpoint_paths() if p != prefix] + [prefix]
     while len(kept) > self.keep_checkpoint_max:
       victim = next((p for p in kept if p not in protect), None)
@@ -74,14 +80,31 @@ class CheckpointManager:
     self.run.write_checkpoint_index(prefix, kept)
     return prefix
 
+  def write_weights(self, prefix, with_optimizer=False, step=None):
+    """A checkpoint at `prefix`: the model's variables (+ Adam slots and global_step)."""
+    variables = self._all_variables() if with_optimizer else dict(self.model_variables)
+    arrays = {name: var.numpy() for name, var in variables.items()}
+    if self.optimizer is not None:  # the step, also in a weights-only checkpoint
+      arrays["global_step"] = self.optimizer.iterations.numpy()
+    bad = [name for name, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+    if bad:
+      raise UsageError("Training diverged by step %s (%s holds NaN/inf); the last good checkpoint "
+                       "is %s. Lower --learning_rate (or leave --mixed_precision=mixed_float16)." %
+                       (step, bad[0], self.latest() or "none"))
+    checkpoints.write_checkpoint(arrays, prefix)
+
+  def drop_optimizer_state(self):
+    """Rewrites the kept checkpoints with the model's weights only (a finished run needs
+    no Adam slots: about 1/3 of the size), keeping their global_step."""
+    for prefix in self.run.checkpoint_paths():
+      reader = tf.train.load_checkpoint(prefix)
+      names = [n for n in reader.get_variable_to_shape_map() if not n.endswith(SLOT_SUFFIXES)]
+      checkpoints.write_checkpoint({n: reader.get_tensor(n) for n in names}, prefix)
   def restore(self, path, with_optimizer):
     """Restores model (and optimizer) variables; returns the checkpoint's global_step."""
     variables = self._all_variables() if with_optimizer else dict(self.model_variables)
     checkpoints.restore_variables(variables, path, allow_unused=True)
-    stored = checkpoints.list_checkpoint(path)
-    if "global_step" in stored:
-      return int(tf.train.load_checkpoint(path).get_tensor("global_step"))
-    return 0
+    return step_of(path)
 
 
 # ============================================================================
@@ -209,16 +232,16 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
                               write=distribute.is_chief(strategy))
   state = job.run.read_training_state()
   latest = manager.latest()
-  if latest:
-    start_step = manager.restore(latest, with_optimizer=True)
-    logging.info("Resuming from %s at step %d of %d.", latest, start_step, job.num_train_steps)
-  else:
-    start_step = 0
-    if init_fn is not None:
-      init_fn()
-  if start_step >= job.num_train_steps or state.get("stopped_early_at") == start_step:
+  start_step = step_of(latest) if latest else 0
+  if start_step >= job.num_train_steps or (latest and state.get("stopped_early_at") == start_step):
+    # Finished (its checkpoints may hold no optimizer state any more): nothing to restore.
     logging.info("Training already finished at step %d.", start_step)
     return dict(global_step=start_step, resumed_from=start_step, **state)
+  if latest:
+    manager.restore(latest, with_optimizer=True)
+    logging.info("Resuming from %s at step %d of %d.", latest, start_step, job.num_train_steps)
+  elif init_fn is not None:
+    init_fn()
   loop = _TrainingLoop(job, manager, optimizer, state, evaluate_fn)
   return loop.run(_make_train_loop(model, optimizer, strategy, job, loss_scale),
                   _train_iterator(job, strategy, start_step), start_step)
@@ -266,6 +289,8 @@ class _TrainingLoop:
         progress.update(step, values=[("loss", loss), ("examples/s", speed)])
       if self._after_chunk(step, loss, speed, quiet=progress is not None):
         break
+    if not c.save_optimizer_state and self.manager.write:
+      self.manager.drop_optimizer_state()
     elapsed = time.time() - started
     return dict(global_step=step, resumed_from=start_step, loss=loss, train_seconds=elapsed,
                 examples_per_second=examples_seen / max(elapsed, 1e-9), **self.state)
@@ -300,7 +325,7 @@ class _TrainingLoop:
       # The training state is saved with its checkpoint, so that a resume sees both as one.
       prefix = self.manager.save(step, protect=_protected(self.run_dir, self.state))
       if write and evaluated and self.state.get("best_step") == step:
-        self.run_dir.save_best(prefix)
+        self.run_dir.save_best(step, self.manager.write_weights)
       if write:
         self.run_dir.save_training_state(self.state)
     return stop

@@ -279,6 +279,30 @@ def test_fault_injection_sigkill_at_random_points(tiny_setup):
   assert steps == sorted(set(steps))  # a resumed run replaces, never duplicates, its steps
 
 
+def _size(prefix):
+  return sum(os.path.getsize(p) for p in tf.io.gfile.glob(prefix + ".*"))
+
+
+def test_weights_only_checkpoints(tiny_setup):
+  """--save_optimizer_state=false: a finished run keeps its weights only (1/3 of the size);
+  best/ never holds Adam slots; a rerun, eval and predict still work."""
+  full, light = str(tiny_setup["tmp"] / "full"), str(tiny_setup["tmp"] / "light")
+  common = dict(do_train=True, do_eval=True, num_train_epochs=1, eval_every_steps=8)
+  run_classifier(_config(tiny_setup, full, **common))
+  result = run_classifier(_config(tiny_setup, light, save_optimizer_state=False, **common))
+  for prefix in list(tf.train.get_checkpoint_state(light).all_model_checkpoint_paths) + [
+      tf.train.latest_checkpoint(os.path.join(light, "best"))]:
+    names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    assert "global_step" in names and not any(n.endswith(("adam_m", "adam_v")) for n in names)
+  ratio = _size(os.path.join(light, "model.ckpt-16")) / _size(os.path.join(full, "model.ckpt-16"))
+  assert ratio < 0.34, ratio
+  np.testing.assert_array_equal(_weights(light)["output_weights"], _weights(full)["output_weights"])
+  assert result["eval"]["global_step"] == result["train"]["best_step"]  # kept in best/
+  again = run_classifier(_config(tiny_setup, light, save_optimizer_state=False, do_predict=True,
+                                 **common))
+  assert again["train"]["resumed_from"] == 16 and again["predict"]["num_examples"] == 10
+
+
 def test_gradient_accumulation_makes_the_large_batchs_updates(tiny_setup):
   """Batch 16 as 4 micro-batches of 4: after 8 optimizer steps the weights equal those of
   batch 16 in one pass (fp32, no dropout, fixed padding so that batches hold the same rows)."""
