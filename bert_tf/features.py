@@ -154,9 +154,9 @@ def examples_fingerprint(examples):
 def cache_key(examples, task, preprocessor):
   """A fingerprint of everything a TFRecord depends on."""
   digest = hashlib.sha256()
-  settings = dict(preprocessor.settings(), kind=task.kind, labels=task.label_list, format=3)
+  settings = dict(preprocessor.settings(), kind=task.kind, labels=task.label_list,
+                  vocab=preprocessor.vocab_fingerprint(), format=4)
   digest.update(json.dumps(settings, sort_keys=True).encode())
-  digest.update("\n".join(preprocessor.tokenizer.vocab).encode())
   _hash_examples(digest, examples)
   return digest.hexdigest()
 

@@ -9,6 +9,10 @@ from scipy import stats
 from sklearn import metrics as skm
 
 
+# Metrics where a smaller value is better (best checkpoint, report); for all others, larger.
+LOWER_IS_BETTER = ("loss", "mse", "hamming_loss")
+
+
 def classification_metrics(label_ids, probs, label_list):
   predictions = np.argmax(probs, axis=-1)
   out = {

@@ -19,6 +19,7 @@ TensorFlow ops for string-in serving.
 
 import dataclasses
 import gc
+import hashlib
 import multiprocessing
 import os
 from typing import Optional
@@ -108,6 +109,10 @@ class Preprocessor:
   @property
   def do_lower_case(self):
     return self.tokenizer.do_lower_case
+
+  def vocab_fingerprint(self):
+    """A hash of the vocabulary (tokens in id order): part of what the ids depend on."""
+    return hashlib.sha256("\n".join(self.tokenizer.vocab).encode()).hexdigest()
 
   def settings(self):
     """What model_info.json stores (the vocab travels as vocab.txt beside it)."""

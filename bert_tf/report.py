@@ -14,7 +14,7 @@ missing file leaves its part out; an unreadable one is named at the top of the p
       precision/recall/F1/ROC-AUC, and labels per example, true against predicted;
     regression: Pearson, Spearman, MSE in the metrics table, predicted-vs-true scatter;
     multi-label also: precision-recall and ROC curves per label, the threshold marked;
-  * the 20 most confident mistakes on dev, with their text (eval_predictions.csv);
+  * the 20 largest dev errors (the task's `error` column of eval_predictions.csv), with text;
   * the metrics of a labelled test file (test_results.json).
 
 matplotlib is imported here only, when a chart is drawn (importing bert_tf stays light),
@@ -29,13 +29,13 @@ import os
 import warnings
 
 from bert_tf import run_dir
+from bert_tf.metrics import LOWER_IS_BETTER
 from bert_tf.errors import UsageError, write_text_atomic
 
 TRAIN_COLOR, DEV_COLOR, BEST_COLOR, METRIC_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"
 # Dev metrics that live in [0, 1] (or [-1, 1]): their chart spans that whole range.
 _BOUNDED = ("accuracy", "f1", "mcc", "roc_auc", "exact_match", "pearson", "spearman", "corr",
             "hamming_loss")
-_LOWER_IS_BETTER = ("loss", "mse", "hamming_loss")
 # Shown apart from the dev metrics table (or not at all).
 _NOT_IN_METRICS_TABLE = ("eval_label_cardinality_true", "eval_label_cardinality_predicted",
                          "eval_num_examples", "eval_f1_positive_label")
@@ -259,7 +259,7 @@ def _charts(data):
                                                _line("dev loss", dev_loss, DEV_COLOR, "s")],
                               x_max, best=best))
   if metric_points:
-    direction = "lower" if metric in _LOWER_IS_BETTER else "higher"
+    direction = "lower" if metric in LOWER_IS_BETTER else "higher"
     images.append(_line_chart("Dev %s (%s is better)" % (metric, direction), metric,
                               [_line("dev " + metric, metric_points, METRIC_COLOR, "D")], x_max,
                               best=best, best_value=best_value,
@@ -400,8 +400,8 @@ def _test_results(data):
 def _label_curves(data):
   """Multi-label: precision-recall and ROC curves of each label on dev, with the
   chosen threshold marked (from eval_predictions.csv)."""
-  per_label = data["results"].get("eval_per_label")
-  if _kind(data) != "multi-label" or not isinstance(per_label, dict) or not data["dev_rows"]:
+  per_label = data["results"].get("eval_per_label")  # only multi-label runs have one
+  if not isinstance(per_label, dict) or not data["dev_rows"]:
     return ""
   from sklearn import metrics as skm  # pylint: disable=g-import-not-at-top
   images = []
@@ -452,41 +452,30 @@ MISTAKES_SHOWN = 20
 
 
 def _mistakes(data):
-  """The most confident wrong dev predictions, with their text."""
-  scored = [(_error_size(row, data), row) for row in data["dev_rows"]]
-  wrong = sorted((s for s in scored if s[0] is not None and s[0] > 0), key=lambda s: -s[0])
+  """The dev predictions with the largest errors (the task's `error` column: the
+  probability given to a wrong label, or the distance of a score), with their text."""
+  scored = [(_number(row.get("error")), row) for row in data["dev_rows"]]
+  wrong = sorted((s for s in scored if s[0]), key=lambda s: -s[0])
   if not wrong:
     return ""
-  regression = _kind(data) == "regression"
   rows = [[row.get("text_a", "")[:300] + (" || " + row["text_b"][:150] if row.get("text_b")
                                           else ""),
            row.get("label", ""), row.get("prediction", ""), size]
           for size, row in wrong[:MISTAKES_SHOWN]]
-  return ("<h3>The %d most %s on dev</h3>" % (
-      len(rows), "distant predictions" if regression else "confident mistakes") +
-          _table(["text", "true", "predicted", "|error|" if regression else "confidence"],
-                 rows))
+  return ("<h3>The %d largest errors on dev</h3>" % len(rows) +
+          _table(["text", "true", "predicted", "error"], rows))
 
 
-def _error_size(row, data):
-  """How wrong a dev prediction is: the probability given to a wrong label (single-
-  label), the largest |p - truth| over labels (multi-label), |score - truth| (regression);
-  0 when right, None when it cannot be told."""
+def _number(cell):
   try:
-    if _kind(data) == "regression":
-      return abs(float(row["prediction"]) - float(row["label"]))
-    if _kind(data) == "multi-label":
-      true = set(filter(None, row["label"].split(";")))
-      if true == set(filter(None, row["prediction"].split(";"))):
-        return 0.0
-      return max(abs(float(row["prob_" + l]) - (l in true)) for l in _label_list(data))
-    return 0.0 if row["label"] == row["prediction"] else float(row["prob_" + row["prediction"]])
-  except (KeyError, ValueError):
+    return float(cell)
+  except (TypeError, ValueError):
     return None
 
 
 def _regression_scatter(data):
-  if _kind(data) != "regression" or not data["dev_rows"]:
+  """Predicted against true scores, when the dev predictions are scores."""
+  if not data["dev_rows"] or "score" not in data["dev_rows"][0]:
     return ""
   try:
     pairs = [(float(r["label"]), float(r["prediction"])) for r in data["dev_rows"]]

@@ -36,7 +36,7 @@ from absl import logging
 
 from bert_tf import tasks
 from bert_tf.errors import (TMP_PREFIX, UsageError, atomic_path, remove_temporaries,
-                            write_text_atomic)
+                            reported_write, write_text_atomic)
 
 MODEL_INFO = "model_info.json"
 RUN_CONFIG = "run_config.json"
@@ -267,13 +267,20 @@ class RunDir:
     write_text_atomic(self.path(TRAINING_STATE), json.dumps(state, indent=1))
 
   def append_history(self, name, record):
-    """Appends a step's record to a history file; a step seen before replaces the old line
-    (a resumed run repeats steps after its last checkpoint). Non-finite numbers -> null."""
-    path = self.path(name)
-    records = [r for r in read_jsonl(path) if r.get("step") != record.get("step")]
-    records.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                    for k, v in record.items()})
-    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+    """Appends a step's record (one JSON line; non-finite numbers -> null)."""
+    line = json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                       for k, v in record.items()})
+    with reported_write(self.path(name)), open(self.path(name), "a", encoding="utf-8") as f:
+      f.write(line + "\n")
+
+  def truncate_histories(self, after_step):
+    """A resumed run repeats the steps after its checkpoint: their old records go, so that
+    every step is in a history once."""
+    for name in (TRAIN_HISTORY, EVAL_HISTORY):
+      records = read_jsonl(self.path(name))
+      kept = [r for r in records if isinstance(r.get("step"), int) and r["step"] <= after_step]
+      if len(kept) != len(records):
+        write_text_atomic(self.path(name), "".join(json.dumps(r) + "\n" for r in kept))
 
   def history(self, name):
     return read_jsonl(self.path(name))
@@ -304,20 +311,23 @@ class RunDir:
     return self._read_json(TEST_METRICS)
 
   def write_predictions(self, examples, task, probs, name=PREDICTIONS):
-    """predictions.csv (or eval_predictions.csv): guid, text_a, [text_b], [label: the true
-    one], then the task's prediction and score columns."""
+    """predictions.csv (or eval_predictions.csv): guid, text_a, [text_b], then the task's
+    prediction and score columns; with true labels also `label` and the task's `error`."""
     has_b = any(e.text_b is not None for e in examples)
-    has_label = any(e.label is not None for e in examples)
+    has_label = bool(examples) and all(e.label is not None for e in examples)
+    errors = task.errors(task.label_array(examples), np.asarray(probs)) if has_label else None
     header = ["guid", "text_a"] + (["text_b"] if has_b else []) + (
-        ["label"] if has_label else []) + task.prediction_columns()
+        ["label"] if has_label else []) + task.prediction_columns() + (
+            ["error"] if has_label else [])
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    for example, p, decision in zip(examples, probs, task.decide(probs)):
+    for i, (example, p, decision) in enumerate(zip(examples, probs, task.decide(probs))):
       row = [example.guid, example.text_a] + ([example.text_b or ""] if has_b else [])
       if has_label:
         row.append(";".join(example.label) if isinstance(example.label, list) else example.label)
-      writer.writerow(row + task.prediction_cells(decision, p))
+      row += task.prediction_cells(decision, p)
+      writer.writerow(row + (["%.6f" % errors[i]] if has_label else []))
     write_text_atomic(self.path(name), buffer.getvalue())
 
   def read_predictions(self, name=PREDICTIONS):

@@ -12,7 +12,6 @@ order:
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import shutil
 
@@ -251,14 +250,10 @@ def _identity(plan):
                  hub_module_handle=plan.files.hub_module_handle,
                  bert_config=plan.bert_config.to_dict() if plan.bert_config else None),
       task=dict(kind=plan.task.kind, label_list=plan.task.label_list),
-      preprocessor=dict(plan.preprocessor.settings(), vocab=_vocab_fingerprint(plan.preprocessor)),
+      preprocessor=dict(plan.preprocessor.settings(), vocab=plan.preprocessor.vocab_fingerprint()),
       data=features.examples_fingerprint(plan.examples["train"]),
       training=dict({name: getattr(c, name) for name in TRAINING_OPTIONS},
                     head_hidden_size=plan.head_hidden_size))
-
-
-def _vocab_fingerprint(preprocessor):
-  return hashlib.sha256("\n".join(preprocessor.tokenizer.vocab).encode()).hexdigest()[:16]
 
 
 def _abs(path):

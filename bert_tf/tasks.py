@@ -34,6 +34,7 @@ class Task:
 
   def __init__(self, label_list=(), main_metric=None):
     self.label_list = [str(label) for label in label_list]
+    self._ids = {name: i for i, name in enumerate(self.label_list)}
     if main_metric:
       self.main_metric = main_metric
 
@@ -45,9 +46,6 @@ class Task:
   def _label_id(self, label, where):
     try:
       return self._ids[label]
-    except AttributeError:
-      self._ids = {name: i for i, name in enumerate(self.label_list)}
-      return self._label_id(label, where)
     except KeyError:
       raise UsageError("%s: label %r is not in the label list (%s)." % (
           where, label, ", ".join(self.label_list[:20]) + (" ..." if len(self.label_list) > 20
@@ -110,6 +108,10 @@ class Task:
     raise NotImplementedError
 
   def metrics(self, labels, probs):
+    raise NotImplementedError
+
+  def errors(self, labels, probs):
+    """How wrong each prediction is (0 when right): what the report ranks mistakes by."""
     raise NotImplementedError
 
   def prediction_columns(self):
@@ -192,6 +194,11 @@ class SingleLabel(Task):
 
   def metrics(self, labels, probs):
     return metrics_lib.classification_metrics(labels, probs, self.label_list)
+
+  def errors(self, labels, probs):
+    """The probability given to a wrong label; 0 when right."""
+    predicted = np.argmax(probs, axis=-1)
+    return np.where(predicted == labels, 0.0, np.max(probs, axis=-1))
 
   def serving_outputs(self, logits):
     probs = self.probabilities(logits)
@@ -279,6 +286,11 @@ class MultiLabel(Task):
   def metrics(self, labels, probs):
     return metrics_lib.multi_label_metrics(labels, probs, self.label_list, self.thresholds)
 
+  def errors(self, labels, probs):
+    """The largest |p - truth| over the labels; 0 when the decided label set is right."""
+    wrong = ((probs >= self._cut()) != (labels > 0.5)).any(axis=-1)
+    return np.where(wrong, np.abs(probs - labels).max(axis=-1), 0.0)
+
   def tuned(self, labels, probs):
     """A copy with thresholds tuned on these labelled examples, and how each was chosen."""
     thresholds, how = metrics_lib.tune_thresholds(labels, probs)
@@ -346,6 +358,9 @@ class Regression(Task):
 
   def metrics(self, labels, probs):
     return metrics_lib.regression_metrics(labels, probs)
+
+  def errors(self, labels, probs):
+    return np.abs(np.asarray(probs).reshape(-1) - labels)
 
   def prediction_columns(self):
     return ["prediction", "score"]

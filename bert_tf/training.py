@@ -23,6 +23,7 @@ from bert_tf import distribute
 from bert_tf import run_dir
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError
+from bert_tf.metrics import LOWER_IS_BETTER
 from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay, layerwise_multipliers
 from bert_tf.progress import progress_bar
 
@@ -83,9 +84,9 @@ class CheckpointManager:
   def write_weights(self, prefix, with_optimizer=False, step=None):
     """A checkpoint at `prefix`: the model's variables (+ Adam slots and global_step)."""
     variables = self._all_variables() if with_optimizer else dict(self.model_variables)
-    arrays = {name: var.numpy() for name, var in variables.items()}
     if self.optimizer is not None:  # the step, also in a weights-only checkpoint
-      arrays["global_step"] = self.optimizer.iterations.numpy()
+      variables["global_step"] = self.optimizer.iterations
+    arrays = {name: var.numpy() for name, var in variables.items()}
     bad = [name for name, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
     if bad:
       raise UsageError("Training diverged by step %s (%s holds NaN/inf); the last good checkpoint "
@@ -130,7 +131,7 @@ def predict_logits(model, strategy, dataset, num_examples=None):
     labels.append(out[1].numpy())
     weights.append(out[2].numpy())
     if progress is not None:
-      progress.update(min(sum(len(x) for x in weights), num_examples))
+      progress.add(len(weights[-1]))
   if not logits:
     raise UsageError("No examples to evaluate or predict.")
   return Predictions(np.concatenate(logits), np.concatenate(labels), np.concatenate(weights))
@@ -242,6 +243,8 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
     logging.info("Resuming from %s at step %d of %d.", latest, start_step, job.num_train_steps)
   elif init_fn is not None:
     init_fn()
+  if manager.write:
+    job.run.truncate_histories(start_step)
   loop = _TrainingLoop(job, manager, optimizer, state, evaluate_fn)
   return loop.run(_make_train_loop(model, optimizer, strategy, job, loss_scale),
                   _train_iterator(job, strategy, start_step), start_step)
@@ -345,10 +348,6 @@ def _make_optimizer(model, model_variables, strategy, job):
                              name="loss_scale",
                              aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
   return optimizer, loss_scale
-
-
-# Dev metrics where a smaller value is better; for all others larger is better.
-LOWER_IS_BETTER = ("loss", "mse", "hamming_loss")
 
 
 def _update_best(state, best_name, results, step):

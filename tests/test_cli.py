@@ -133,7 +133,8 @@ def test_library_never_reads_flags():
 
 
 def test_only_the_task_module_branches_on_the_kind_of_task():
-  pattern = re.compile(r"task_type *[!=]=|kind *[!=]= *[\"'](classification|multi_label|regression)")
+  pattern = re.compile(r"task_type *[!=]=|[!=]= *[\"'](classification|multi[_-]label|regression)"
+                       r"[\"']")
   for path in _library_modules():
     if path.name == "tasks.py":
       continue

@@ -133,7 +133,7 @@ def test_a_sparse_regression_run_and_missing_files(tmp_path):
   run.write_predictions(examples, tasks.Regression(), [[0.0], [1.2], [2.0], [0.5], [4.1]],
                         run_dir.EVAL_PREDICTIONS)
   page = _render(run)
-  assert len(_images(page)) == 4 and "The 3 most distant predictions on dev" in page
+  assert len(_images(page)) == 4 and "The 3 largest errors on dev" in page
   assert page.index("<td>text 3</td>") < page.index("<td>text 1</td>") < page.index(
       "<td>text 4</td>")  # |0.5 - 3| > |1.2 - 1| > |4.1 - 4|
   assert "<td>text 0</td>" not in page and "<td>text 2</td>" not in page  # exact: no error

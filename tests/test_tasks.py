@@ -87,3 +87,15 @@ def test_single_class_and_rare_labels_warn(caplog):
   assert "every example has the label 'pos'" in caplog.text
   tasks.log_label_warnings(tasks.SingleLabel(["a", "b"]), _examples(["a", "a", "b"]), "train")
   assert "1 label(s) occur only once (b)" in caplog.text
+
+
+def test_errors_rank_wrong_predictions_by_hand():
+  single = tasks.SingleLabel(["a", "b"])
+  probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+  np.testing.assert_allclose(single.errors(np.array([0, 0, 1]), probs), [0.0, 0.7, 0.6])
+  multi = tasks.MultiLabel(["a", "b"], thresholds=[0.5, 0.2])
+  probs = np.array([[0.9, 0.3], [0.4, 0.1], [0.6, 0.1]])
+  labels = np.array([[1, 1], [1, 0], [1, 0]], np.float32)
+  np.testing.assert_allclose(multi.errors(labels, probs), [0.0, 0.6, 0.0])  # b at 0.3 >= 0.2
+  np.testing.assert_allclose(tasks.Regression().errors(np.array([1.0, 3.0]),
+                                                       np.array([[1.5], [2.0]])), [0.5, 1.0])
