@@ -326,7 +326,7 @@ class _TrainingLoop:
       self.state["stopped_early_at"] = step
     if step % c.save_checkpoints_steps == 0 or last or evaluated:
       # The training state is saved with its checkpoint, so that a resume sees both as one.
-      prefix = self.manager.save(step, protect=_protected(self.run_dir, self.state))
+      self.manager.save(step, protect=_protected(self.run_dir, self.state))
       if write and evaluated and self.state.get("best_step") == step:
         self.run_dir.save_best(step, self.manager.write_weights)
       if write:
