@@ -87,6 +87,40 @@ def check_batch_sizes(config, strategy):
                      "micro-batch is not divisible by the %d replicas of the strategy." % (micro, n))
 
 
+def needs_fixed_shapes(strategy):
+  """TPUs compile one program per shape: every batch full (eval/predict padded with
+  is_real_example=0 examples), drop_remainder, no dynamic padding. Decided by the
+  strategy, whichever flag chose it."""
+  return isinstance(strategy, tf.distribute.TPUStrategy)
+
+
+def _multi_worker(strategy):
+  return getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)()
+
+
+def barrier(strategy):
+  """Multi-worker: returns once every worker has called it (an all-reduce), so a worker
+  reads the run directory only after the chief has written what it needs. Else no-op."""
+  if _multi_worker(strategy):
+    tf.function(lambda: strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                        strategy.run(lambda: tf.constant(1.0)), axis=None))()
+
+
+def check_workers_agree(strategy, value, what):
+  """Multi-worker: stops unless every worker computed the same integer `value` (say, the
+  step it resumes from: a worker that cannot see the chief's checkpoints would start
+  over and train other weights)."""
+  if not _multi_worker(strategy):
+    return
+  gather = tf.function(lambda: strategy.gather(
+      strategy.run(lambda: tf.constant([value], tf.int64)), axis=0))
+  values = sorted(set(gather().numpy().tolist()))
+  if len(values) > 1:
+    raise UsageError("The workers disagree on %s (%s): --output_dir must be one directory that "
+                     "every worker reads (a shared file system)." % (
+                         what, ", ".join(map(str, values))))
+
+
 def is_chief(strategy):
   """Whether this process writes checkpoints and results (multi-worker: the chief only)."""
   resolver = getattr(strategy, "cluster_resolver", None)

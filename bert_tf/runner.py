@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import tempfile
 
 import tf_keras as keras
 from absl import logging
@@ -56,6 +57,9 @@ class Plan:
   task: tasks.Task
   examples: dict            # set name -> [InputExample]
   head_hidden_size: int
+  owner: bool = True        # False on multi-worker workers that are not the chief: they
+                            # compute alongside it (collectives) but write nothing here
+  fixed_shapes: bool = False  # the strategy's (TPU): full batches, static shapes
 
 
 def run_classifier(config, data_frames=None):
@@ -68,8 +72,14 @@ def run_classifier(config, data_frames=None):
   # Multi-worker: the chief owns the directory; other workers only train alongside it.
   owner = distribute.is_chief_process()
   try:
-    with run.lock() if owner else contextlib.nullcontext(), progress.mode(config.progress):
-      return _run(config, run, data_frames or {}, owner)
+    with contextlib.ExitStack() as stack:
+      stack.enter_context(progress.mode(config.progress))
+      if owner:
+        stack.enter_context(run.lock())
+        scratch = None
+      else:  # a worker's own records, on its own disk
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="bert_tf-worker-"))
+      return _run(config, run, data_frames or {}, owner, scratch)
   finally:  # the policy is process-wide: leave it as we found it
     keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -86,20 +96,23 @@ def prepare_data(config):
     return _write_records(plan)
 
 
-def _run(config, run, data_frames, owner=True):
+def _run(config, run, data_frames, owner=True, records_dir=None):
   plan = make_plan(config, run, data_frames)
+  plan.owner = owner
   strategy = distribute.get_strategy(config)  # bad strategy flags stop before any write
   distribute.check_batch_sizes(config, strategy)
+  plan.fixed_shapes = distribute.needs_fixed_shapes(strategy)
   if not config.do_train:
     run.eval_checkpoint(config.eval_checkpoint)  # a run without one stops before writing
   if owner and config.do_train:
     _start_training_run(plan)
   elif owner and plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
     _write_model_description(plan, identity=None)
+  distribute.barrier(strategy)  # workers read the directory once the chief has set it up
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)
-  records = _write_records(plan)
+  records = _write_records(plan, records_dir)
   with strategy.scope():
     model, encoder, variables = classifier.create_classifier(
         plan.task.num_outputs, plan.bert_config, plan.files.hub_module_handle,
@@ -110,6 +123,7 @@ def _run(config, run, data_frames, owner=True):
   if config.do_train:
     result["train"] = _train(plan, strategy, model, encoder, variables, records)
   if config.do_eval or config.do_predict:
+    distribute.barrier(strategy)  # the chief has written the checkpoints every worker restores
     checkpoint = run.eval_checkpoint(config.eval_checkpoint)
     global_step = training.CheckpointManager(run, variables).restore(checkpoint, False)
     logging.info("Restored %s (global_step %d) for eval/predict.", checkpoint, global_step)
@@ -117,9 +131,9 @@ def _run(config, run, data_frames, owner=True):
     result["eval"] = _evaluate(plan, strategy, model, records["dev"], checkpoint, global_step)
   if config.do_predict:
     result["predict"] = _predict(plan, strategy, model, records["test"], checkpoint)
-  if config.do_train or config.do_eval:
+  if owner and (config.do_train or config.do_eval):
     result["report"] = report.write_report(run)
-  if config.do_train:
+  if owner and config.do_train:
     run.write_run_config(config.to_json_string(), status="finished")
   return result
 
@@ -287,16 +301,19 @@ def _write_model_description(plan, identity):
       text_pair=plan.processor.has_text_b, task_name=plan.config.task_name, identity=identity))
 
 
-def _write_records(plan):
-  """TFRecords of each set (TPU: eval/predict padded to full batches)."""
+def _write_records(plan, directory=None):
+  """TFRecords of each set, in the run directory or `directory` (fixed shapes: eval and
+  predict padded to full batches with examples that have is_real_example=0)."""
   c = plan.config
-  pad_to = dict(dev=c.eval_batch_size, test=c.predict_batch_size) if c.use_tpu else {}
+  pad_to = dict(dev=c.eval_batch_size, test=c.predict_batch_size) if plan.fixed_shapes else {}
   records = {}
   for name, found in plan.examples.items():
     if pad_to.get(name):
       found = features.pad_to_batch_multiple(found, pad_to[name])
+    path = (os.path.join(directory, run_dir.TFRECORDS[name]) if directory
+            else plan.run.path(run_dir.TFRECORDS[name]))
     records[name] = features.file_based_convert_examples_to_features(
-        found, plan.task, plan.preprocessor, plan.run.path(run_dir.TFRECORDS[name]))
+        found, plan.task, plan.preprocessor, path)
   return records
 
 
@@ -304,7 +321,7 @@ def _write_records(plan):
 # Train, evaluate, predict
 # ============================================================================
 def _dataset(plan, info, batch_size):
-  fixed = plan.config.use_tpu  # TPUs need full batches and static shapes
+  fixed = plan.fixed_shapes
   return make_dataset(info.paths, plan.preprocessor.max_seq_length, batch_size,
                       is_training=False, task=plan.task, dynamic_padding=not fixed,
                       drop_remainder=fixed)
@@ -317,7 +334,7 @@ def _train(plan, strategy, model, encoder, variables, records):
       num_train_examples=records["train"].num_real_examples,
       max_seq_length=plan.preprocessor.max_seq_length,
       num_layers=plan.bert_config.num_hidden_layers if plan.bert_config else 12,
-      fixed_shapes=c.use_tpu)
+      fixed_shapes=plan.fixed_shapes)
   logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
                job.num_train_examples, c.train_batch_size, job.num_train_steps,
                job.num_warmup_steps)
@@ -354,16 +371,18 @@ def _evaluate(plan, strategy, model, records, checkpoint, global_step):
   if c.do_train or c.retune_thresholds or not has_thresholds:
     tuned, how = plan.task.tuned(labels, probs)
     if how is not None:
-      run.save_thresholds(tuned.label_list, tuned.thresholds, how)
+      if plan.owner:
+        run.save_thresholds(tuned.label_list, tuned.thresholds, how)
       plan.task = tuned
       results = dict(results, **tuned.metrics(labels, probs))
   for warning in results.get("warnings", []):
     logging.warning("Dev predictions look degenerate: %s.", warning)
-  run.write_predictions(plan.examples["dev"], plan.task, probs, run_dir.EVAL_PREDICTIONS)
   out = {"eval_" + k: v for k, v in results.items()}
   out.update(global_step=global_step, loss=results["loss"], checkpoint_path=checkpoint,
              main_metric=c.best_metric or plan.task.main_metric)
-  run.write_eval_results(out)
+  if plan.owner:
+    run.write_predictions(plan.examples["dev"], plan.task, probs, run_dir.EVAL_PREDICTIONS)
+    run.write_eval_results(out)
   return out
 
 
@@ -374,11 +393,13 @@ def _predict(plan, strategy, model, records, checkpoint):
   probs = training.predict_probabilities(model, strategy,
                                          _dataset(plan, records, plan.config.predict_batch_size),
                                          plan.task, num_examples=len(examples))
-  plan.run.write_test_results(probs)
-  plan.run.write_predictions(examples, plan.task, probs)
+  if plan.owner:
+    plan.run.write_test_results(probs)
+    plan.run.write_predictions(examples, plan.task, probs)
   result = dict(num_examples=len(probs), checkpoint_path=checkpoint)
   if examples and all(e.label is not None for e in examples):
     metrics = plan.task.metrics(plan.task.label_array(examples), probs)
-    plan.run.write_test_metrics(dict(metrics, checkpoint_path=checkpoint))
+    if plan.owner:
+      plan.run.write_test_metrics(dict(metrics, checkpoint_path=checkpoint))
     result.update({"test_" + k: v for k, v in metrics.items()})
   return result

@@ -234,6 +234,7 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
   state = job.run.read_training_state()
   latest = manager.latest()
   start_step = step_of(latest) if latest else 0
+  distribute.check_workers_agree(strategy, start_step, "the step training starts from")
   if start_step >= job.num_train_steps or (latest and state.get("stopped_early_at") == start_step):
     # Finished (its checkpoints may hold no optimizer state any more): nothing to restore.
     logging.info("Training already finished at step %d.", start_step)
@@ -272,7 +273,8 @@ class _TrainingLoop:
     self.best_name = self.c.best_metric or job.task.main_metric
     self.eval_every = self.c.eval_every_steps or (
         job.steps_per_epoch if self.c.early_stopping_patience else 0)
-    self.writer = tf.summary.create_file_writer(job.run.tensorboard_dir("train"))
+    self.writer = (tf.summary.create_file_writer(job.run.tensorboard_dir("train"))
+                   if manager.write else None)
 
   def run(self, train_loop, iterator, start_step):
     job, c = self.job, self.c
