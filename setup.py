@@ -42,5 +42,6 @@ setup(
         "bert-tf-predict=bert_tf.cli.predict:console_main",
         "bert-tf-export=bert_tf.cli.export:console_main",
         "bert-tf-convert=bert_tf.cli.convert:console_main",
+        "bert-tf-grid=bert_tf.cli.grid:console_main",
     ]},
 )

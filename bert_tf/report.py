@@ -606,3 +606,46 @@ def _confusion_image(matrix, names, title, cell_format, peak):
                 fontsize=9 if n <= 12 else 7,
                 color="white" if value > peak * 0.6 else "#222")
   return _png(figure, title)
+
+
+# ---- a grid's report ----
+def write_grid_report(path, rows, best):
+  """A grid's report.html: its runs' table (best marked) and dev metric against learning
+  rate, one line per batch size and epochs (restarts as separate points)."""
+  metric = best["metric"]
+  headers = ["run", "batch", "learning rate", "epochs", "seed", "dev " + metric, "dev loss",
+             "steps", "seconds"]
+  table = _table(headers, [[r["run"], r["train_batch_size"], "%g" % r["learning_rate"],
+                            "%g" % r["num_train_epochs"], r["seed"], r["value"], r["eval_loss"],
+                            r["steps"], round(r["seconds"], 1)] for r in rows],
+                 row_classes={rows.index(best): "main"})
+  parts = ["<h1>Fine-tuning grid: %s</h1>" % _e(os.path.basename(os.path.dirname(
+               os.path.abspath(path)))),
+           '<p class="best">Best on dev: <b>%s</b>, %s = %s (directory <code>best/</code>).</p>'
+           % (_e(best["run"]), _e(metric), _fmt(best["value"])),
+           "<h2>Runs</h2>", table, _grid_chart(rows, metric, best)]
+  page = ("<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>bert_tf grid"
+          "</title><style>%s</style></head><body>\n%s\n</body></html>\n" % (_CSS, "\n".join(parts)))
+  write_text_atomic(path, page)
+  return path
+
+
+def _grid_chart(rows, metric, best):
+  figure = _figure(6.4, 3.6)
+  ax = figure.add_subplot()
+  groups = {}
+  for r in rows:
+    groups.setdefault((r["train_batch_size"], r["num_train_epochs"]), []).append(r)
+  for i, ((batch, epochs), group) in enumerate(sorted(groups.items())):
+    group.sort(key=lambda r: r["learning_rate"])
+    ax.plot([r["learning_rate"] for r in group], [r["value"] for r in group],
+            marker="os^vD<>"[i % 7], linestyle=":", label="batch %d, %g epochs" % (batch, epochs))
+  ax.plot([best["learning_rate"]], [best["value"]], marker="*", markersize=16, color="gold",
+          markeredgecolor="black", linestyle="none", label="best")
+  ax.set_xscale("log")
+  ax.set_xlabel("learning rate")
+  ax.set_ylabel("dev " + metric)
+  ax.set_title("Dev %s of each run" % metric, fontsize=11, fontweight="bold", loc="left")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  return '<div class="charts">%s</div>' % _png(figure, "dev %s against learning rate" % metric)

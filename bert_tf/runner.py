@@ -62,10 +62,12 @@ class Plan:
   fixed_shapes: bool = False  # the strategy's (TPU): full batches, static shapes
 
 
-def run_classifier(config, data_frames=None):
+def run_classifier(config, data_frames=None, records_dir=None):
   """Runs what config asks for (do_train/do_eval/do_predict); returns a result dict.
 
-  `data_frames` ({"train"|"dev"|"test": DataFrame}) stand in for data files (the API).
+  `data_frames` ({"train"|"dev"|"test": DataFrame}) stand in for data files (the API);
+  `records_dir` holds the TFRecords instead of the run directory (a grid's runs share
+  them: the cache reuses records whose inputs did not change).
   """
   previous_policy = keras.mixed_precision.global_policy()
   run = run_dir.RunDir(config.output_dir)
@@ -76,10 +78,9 @@ def run_classifier(config, data_frames=None):
       stack.enter_context(progress.mode(config.progress))
       if owner:
         stack.enter_context(run.lock())
-        scratch = None
       else:  # a worker's own records, on its own disk
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="bert_tf-worker-"))
-      return _run(config, run, data_frames or {}, owner, scratch)
+        records_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bert_tf-worker-"))
+      return _run(config, run, data_frames or {}, owner, records_dir)
   finally:  # the policy is process-wide: leave it as we found it
     keras.mixed_precision.set_global_policy(previous_policy)
 

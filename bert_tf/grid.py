@@ -1,0 +1,183 @@
+"""The BERT paper's fine-tuning grid as one job: batch size x learning rate x epochs (x
+restarts), each run a normal run directory, the best one on dev chosen.
+
+A grid directory holds:
+
+  features/           the TFRecords every run shares (written by the first run)
+  bs32-lr2e-05-ep3-seed0/ ...   one run directory per point (resumes like any run)
+  grid_runs.jsonl     one line per run that finished training: its dev metric and time
+  grid_results.csv    the table, best run marked (rewritten after every run)
+  report.html         the table and a chart of dev metric against learning rate
+  best -> <run>       the best run's directory, ready for predict and export
+
+A killed grid, started again with the same command, skips nothing it has not finished:
+finished runs only re-evaluate (their identity is checked as in any run), the
+interrupted one resumes from its checkpoint, the rest follow.
+"""
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import os
+import time
+
+import tensorflow as tf
+import tf_keras as keras
+from absl import logging
+
+from bert_tf import report
+from bert_tf import run_dir
+from bert_tf import runner
+from bert_tf.config import option
+from bert_tf.errors import UsageError, atomic_path, write_text_atomic
+from bert_tf.metrics import LOWER_IS_BETTER
+
+FEATURES = "features"
+RUNS = "grid_runs.jsonl"
+RESULTS = "grid_results.csv"
+BEST = "best"
+
+
+@dataclasses.dataclass
+class GridSpec:
+  """The grid's axes (the BERT paper's, Appendix A.3, by default)."""
+  batch_sizes: str = option("16,32", "Comma-separated --train_batch_size values to try.")
+  learning_rates: str = option("5e-5,3e-5,2e-5", "Comma-separated --learning_rate values.")
+  epochs: str = option("2,3,4", "Comma-separated --num_train_epochs values.")
+  num_restarts: int = option(1, "Runs per point with seeds --seed, --seed+1, ... (random "
+                             "restarts: the paper's advice for small sets).")
+
+  def __post_init__(self):
+    for name, kind in (("batch_sizes", int), ("learning_rates", float), ("epochs", float)):
+      values = self.values(name, kind)
+      if not values or any(v <= 0 for v in values) or len(set(values)) != len(values):
+        raise UsageError("--%s must be distinct positive numbers separated by commas, got %r."
+                         % (name, getattr(self, name)))
+    if self.num_restarts < 1:
+      raise UsageError("--num_restarts must be at least 1, got %d." % self.num_restarts)
+
+  def values(self, name, kind):
+    try:
+      return [kind(v) for v in str(getattr(self, name)).split(",") if v.strip()]
+    except ValueError:
+      raise UsageError("--%s must be numbers separated by commas, got %r." % (
+          name, getattr(self, name))) from None
+
+  def points(self, base_seed):
+    """Every (batch, lr, epochs, seed), cheapest first: fewer epochs, larger batches."""
+    grid = itertools.product(sorted(self.values("epochs", float)),
+                             sorted(self.values("batch_sizes", int), reverse=True),
+                             self.values("learning_rates", float),
+                             range(base_seed, base_seed + self.num_restarts))
+    return [Point(batch, lr, epochs, seed) for epochs, batch, lr, seed in grid]
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+  train_batch_size: int
+  learning_rate: float
+  num_train_epochs: float
+  seed: int
+
+  @property
+  def name(self):
+    return "bs%d-lr%g-ep%g-seed%d" % (self.train_batch_size, self.learning_rate,
+                                      self.num_train_epochs, self.seed)
+
+
+def run_grid(config, spec):
+  """Runs every point of `spec` on the run options `config` (config.output_dir is the grid
+  directory); returns the table rows and the best row."""
+  grid_dir = config.output_dir
+  if os.path.exists(os.path.join(grid_dir, run_dir.MODEL_INFO)):
+    raise UsageError("--output_dir %s holds a single run: give the grid a directory of its own."
+                     % grid_dir)
+  points = spec.points(config.seed)
+  tf.get_logger().addFilter(_SameFunctionsRetraced())
+  with run_dir.RunDir(grid_dir).lock():
+    finished = _read_finished(grid_dir)
+    rows = []
+    for number, point in enumerate(points, 1):
+      logging.info("Grid run %d of %d: %s", number, len(points), point.name)
+      rows.append(_run_point(config, grid_dir, point, finished.get(point.name)))
+      _write_table(grid_dir, rows)
+    best = _write_table(grid_dir, rows)
+    if config.do_predict:
+      runner.run_classifier(dataclasses.replace(
+          _point_config(config, grid_dir, best["point"]), do_train=False, do_eval=False,
+          do_predict=True), records_dir=os.path.join(grid_dir, FEATURES))
+  return rows, best
+
+
+def _point_config(config, grid_dir, point):
+  return dataclasses.replace(
+      config, output_dir=os.path.join(grid_dir, point.name), do_train=True, do_eval=True,
+      do_predict=False, train_batch_size=point.train_batch_size,
+      learning_rate=point.learning_rate, num_train_epochs=point.num_train_epochs,
+      seed=point.seed)
+
+
+def _run_point(config, grid_dir, point, finished):
+  """One run (a finished one only re-evaluates); its table row."""
+  keras.backend.clear_session()  # the previous run's model and graphs
+  started = time.time()
+  result = runner.run_classifier(_point_config(config, grid_dir, point),
+                                 records_dir=os.path.join(grid_dir, FEATURES))
+  train, evaluation = result["train"], result["eval"]
+  trained = train["global_step"] > train["resumed_from"]
+  seconds = (finished or {}).get("seconds", 0.0) + (time.time() - started if trained else 0.0)
+  metric = evaluation["main_metric"]
+  row = dict(run=point.name, train_batch_size=point.train_batch_size,
+             learning_rate=point.learning_rate, num_train_epochs=point.num_train_epochs,
+             seed=point.seed, metric=metric, value=evaluation["eval_" + metric],
+             eval_loss=evaluation["eval_loss"], steps=train["global_step"], seconds=seconds)
+  if trained or finished is None:
+    with open(os.path.join(grid_dir, RUNS), "a", encoding="utf-8") as f:
+      f.write(json.dumps(row) + "\n")
+  return dict(row, point=point)
+
+
+def _read_finished(grid_dir):
+  try:
+    lines = run_dir.read_jsonl(os.path.join(grid_dir, RUNS))
+  except FileNotFoundError:
+    return {}
+  return {line["run"]: line for line in lines}  # the last line of a run wins
+
+
+def _best(rows):
+  """The best dev value (ties: the first, i.e. the cheaper run)."""
+  sign = -1 if rows[0]["metric"] in LOWER_IS_BETTER else 1
+  return max(rows, key=lambda r: (sign * r["value"], -rows.index(r)))
+
+
+COLUMNS = ("run", "train_batch_size", "learning_rate", "num_train_epochs", "seed", "dev_metric",
+           "dev_value", "eval_loss", "steps", "seconds", "best")
+
+
+def _write_table(grid_dir, rows):
+  """grid_results.csv, report.html and the `best` link, from the rows so far."""
+  best = _best(rows)
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(COLUMNS)
+  for r in rows:
+    writer.writerow([r["run"], r["train_batch_size"], r["learning_rate"], r["num_train_epochs"],
+                     r["seed"], r["metric"], "%.6g" % r["value"], "%.6g" % r["eval_loss"],
+                     r["steps"], "%.1f" % r["seconds"], "*" if r is best else ""])
+  write_text_atomic(os.path.join(grid_dir, RESULTS), buffer.getvalue())
+  report.write_grid_report(os.path.join(grid_dir, run_dir.REPORT), rows, best)
+  with atomic_path(os.path.join(grid_dir, BEST)) as tmp:
+    os.symlink(best["run"], tmp)
+  logging.info("Grid so far: best %s = %.4f (%s).", best["metric"], best["value"], best["run"])
+  return best
+
+
+class _SameFunctionsRetraced:  # pylint: disable=too-few-public-methods
+  """Hides TensorFlow's retracing warning: each run of a grid traces its own model's
+  functions once, which is expected, not the repeated retracing it warns about."""
+
+  def filter(self, record):
+    return "triggered tf.function retracing" not in record.getMessage()

@@ -1,0 +1,69 @@
+"""The fine-tuning grid: points, a killed grid that continues, the table and the best run."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bert_tf.errors import UsageError
+from bert_tf.grid import GridSpec
+from test_training import REPO, tiny_setup  # noqa: F401 (fixture)
+
+
+def test_points_are_the_product_cheapest_first():
+  spec = GridSpec(batch_sizes="16,32", learning_rates="5e-5,2e-5", epochs="4,3", num_restarts=2)
+  points = spec.points(base_seed=7)
+  assert len(points) == 2 * 2 * 2 * 2 and len({p.name for p in points}) == 16
+  assert [(p.num_train_epochs, p.train_batch_size) for p in points[:4]] == [(3, 32)] * 4
+  assert points[0].name == "bs32-lr5e-05-ep3-seed7" and points[1].seed == 8
+  for bad in (dict(batch_sizes="16,x"), dict(learning_rates="0"), dict(epochs="3,3"),
+              dict(num_restarts=0)):
+    with pytest.raises(UsageError, match="--"):
+      GridSpec(**bad)
+
+
+def _grid_command(setup, out):
+  m = setup["model_dir"]
+  return [sys.executable, "-m", "bert_tf.cli.grid", "--task_name=file",
+          "--data_dir=" + setup["data_dir"], "--output_dir=" + out, "--do_predict=true",
+          "--init_checkpoint=%s/bert_model.ckpt" % m, "--bert_config_file=%s/bert_config.json" % m,
+          "--vocab_file=%s/vocab.txt" % m, "--max_seq_length=16", "--head_dropout=0",
+          "--batch_sizes=16", "--learning_rates=2e-3,1e-5", "--epochs=2",
+          "--save_checkpoints_steps=4", "--iterations_per_loop=1", "--progress=off"]
+
+
+def test_a_killed_grid_continues_and_marks_the_best_run(tiny_setup):
+  out = str(tiny_setup["tmp"] / "grid")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+  proc = subprocess.Popen(_grid_command(tiny_setup, out), cwd=REPO, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  # Kill during the second run, once it has a checkpoint.
+  second = os.path.join(out, "bs16-lr1e-05-ep2-seed12345", "checkpoint")
+  deadline = time.time() + 300
+  while not (os.path.exists(second) and "model.ckpt-" in open(second).read()):
+    assert proc.poll() is None and time.time() < deadline, "the grid ended before the kill"
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+
+  done = subprocess.run(_grid_command(tiny_setup, out), cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "Training already finished at step 32" in done.stderr  # the first run
+  assert "Resuming from %s" % os.path.join(out, "bs16-lr1e-05-ep2-seed12345") in done.stderr
+  assert done.stderr.count("Reusing") >= 4  # features built once, for every run
+  rows = list(csv.DictReader(open(os.path.join(out, "grid_results.csv"))))
+  assert [r["run"] for r in rows] == ["bs16-lr0.002-ep2-seed12345", "bs16-lr1e-05-ep2-seed12345"]
+  best = max(rows, key=lambda r: float(r["dev_value"]))
+  assert [r["best"] for r in rows].count("*") == 1 and best["best"] == "*"
+  assert best["run"] == rows[0]["run"]  # lr 1e-5 hardly moves in 32 steps
+  assert float(best["dev_value"]) > float(rows[1]["dev_value"]) and all(float(r["seconds"]) > 0 for r in rows)
+  assert "* %s" % best["run"] in done.stdout
+  assert os.readlink(os.path.join(out, "best")) == best["run"]
+  assert len(open(os.path.join(out, "best", "test_results.tsv")).read().splitlines()) == 10
+  page = open(os.path.join(out, "report.html")).read()
+  assert best["run"] in page and "data:image/png;base64," in page
