@@ -33,6 +33,11 @@ def _tmp_sibling(path):
     raise UsageError("Cannot write %s: %s." % (path, e.strerror or e)) from None
 
 
+def temporary_directory_for(path):
+  """A new temporary directory next to `path` (removed by remove_temporaries if left)."""
+  return _tmp_sibling(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
   """Yields a temporary path next to `path`; renames it onto `path` on success.

@@ -9,15 +9,18 @@ atomically, sharded when large, and reuses them when nothing changed.
 """
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
+import shutil
 from typing import List
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import errors
 from bert_tf import tasks
 from bert_tf.errors import atomic_path
 from bert_tf.preprocessing import Preprocessor
@@ -25,6 +28,9 @@ from bert_tf.processors import PaddingInputExample
 from bert_tf.progress import progress_bar
 
 EXAMPLES_PER_SHARD = 250_000
+# Examples featurized at once: bounds memory (50k x 128 ids: ~77 MB of arrays), and big
+# enough that long texts still fork over the cores (Preprocessor.encode).
+CHUNK_EXAMPLES = 50_000
 
 
 @dataclasses.dataclass
@@ -116,32 +122,105 @@ def serialize_example(arrays, i, task):
   return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def shard_paths(output_file, num_examples, examples_per_shard=EXAMPLES_PER_SHARD):
+def shard_paths(output_file, num_examples, examples_per_shard=None):
   """`train.tf_record`, or `train.tf_record-00000-of-00003` ... when large."""
+  examples_per_shard = examples_per_shard or EXAMPLES_PER_SHARD
   shards = max(1, -(-num_examples // examples_per_shard))
   if shards == 1:
     return [output_file]
   return ["%s-%05d-of-%05d" % (output_file, i, shards) for i in range(shards)]
 
 
-def write_tfrecords(arrays, output_file, task, examples_per_shard=EXAMPLES_PER_SHARD,
-                    show_progress=True):
+class RecordWriter:
+  """Writes features into TFRecord shards as they come (memory stays flat however many).
+
+  Shards fill up to `examples_per_shard` in a temporary directory and take their final
+  names (`name`, or `name-00000-of-00003` ...) only when `close` renames them into place,
+  so an interrupted write never leaves a complete-looking shard.
+  """
+
+  def __init__(self, output_file, task, examples_per_shard=None):
+    self.output_file, self.task = output_file, task
+    self.per_shard = examples_per_shard or EXAMPLES_PER_SHARD
+    self.tmp_dir = errors.temporary_directory_for(output_file)
+    self.shards, self.writer = [], None
+    self.num_examples = self.num_real_examples = 0
+
+  def add(self, arrays):
+    for i in range(len(arrays)):
+      if self.writer is None or self.num_examples % self.per_shard == 0 and self.num_examples:
+        self._next_shard()
+      self.writer.write(serialize_example(arrays, i, self.task))
+      self.num_examples += 1
+    self.num_real_examples += int(arrays.is_real_example.sum())
+
+  def _next_shard(self):
+    if self.writer is not None:
+      self.writer.close()
+    self.shards.append(os.path.join(self.tmp_dir, "shard-%05d" % len(self.shards)))
+    self.writer = tf.io.TFRecordWriter(self.shards[-1])
+
+  def close(self):
+    """Renames the shards into place; returns their paths."""
+    if self.writer is None:
+      self._next_shard()  # no examples: one empty file
+    self.writer.close()
+    paths = shard_paths(self.output_file, self.num_examples, self.per_shard)
+    with errors.reported_write(self.output_file):
+      previous = glob.glob(glob.escape(self.output_file) + "-*-of-*") + [self.output_file]
+      for stale in previous:
+        if stale not in paths and os.path.exists(stale):  # a previous write's shards
+          os.remove(stale)
+      for tmp, path in zip(self.shards, paths):
+        os.replace(tmp, path)
+    shutil.rmtree(self.tmp_dir, ignore_errors=True)
+    return paths
+
+  def abort(self):
+    if self.writer is not None:
+      self.writer.close()
+    shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, kind, *_):
+    if kind is not None:
+      self.abort()
+
+
+def write_tfrecords(arrays, output_file, task, examples_per_shard=None):
   """Writes FeatureArrays to TFRecord file(s) atomically; returns their paths."""
-  paths = shard_paths(output_file, len(arrays), examples_per_shard)
-  progress = progress_bar(len(arrays), "record") if show_progress else None
-  start = 0
-  for path in paths:
-    end = min(start + examples_per_shard, len(arrays)) if len(paths) > 1 else len(arrays)
-    with atomic_path(path) as tmp:
-      with tf.io.TFRecordWriter(tmp) as writer:
-        for i in range(start, end):
-          writer.write(serialize_example(arrays, i, task))
-          if progress is not None and i % 2000 == 0:
-            progress.update(i)
-    start = end
-  if progress is not None:
-    progress.update(len(arrays), finalize=True)
-  return paths
+  with RecordWriter(output_file, task, examples_per_shard) as writer:
+    writer.add(arrays)
+    return writer.close()
+
+
+def write_examples(examples, task, preprocessor, output_file,
+                   examples_per_shard=None, num_workers=None, total=None):
+  """Examples (a list or any iterable, `total` long) -> TFRecords, CHUNK_EXAMPLES at a
+  time, so only one chunk's features are in memory.
+  Returns (paths, num_examples, num_real_examples)."""
+  total = len(examples) if hasattr(examples, "__len__") else total
+  progress = progress_bar(total, "example", min_total=2000) if total else None
+  with RecordWriter(output_file, task, examples_per_shard) as writer:
+    for chunk in _chunks(examples, CHUNK_EXAMPLES):
+      writer.add(featurize(chunk, task, preprocessor, num_workers=num_workers,
+                           show_progress=False))
+      if progress is not None:
+        progress.add(len(chunk))
+    return writer.close(), writer.num_examples, writer.num_real_examples
+
+
+def _chunks(iterable, size):
+  chunk = []
+  for item in iterable:
+    chunk.append(item)
+    if len(chunk) == size:
+      yield chunk
+      chunk = []
+  if chunk:
+    yield chunk
 
 
 def examples_fingerprint(examples):
@@ -179,7 +258,7 @@ class TFRecordInfo:
 
 
 def file_based_convert_examples_to_features(examples, task, preprocessor, output_file,
-                                            examples_per_shard=EXAMPLES_PER_SHARD,
+                                            examples_per_shard=None,
                                             num_workers=None):
   """Converts examples to a TFRecord file, reusing it when nothing changed.
 
@@ -197,21 +276,21 @@ def file_based_convert_examples_to_features(examples, task, preprocessor, output
     logging.info("Reusing %s (%d examples; inputs unchanged).", output_file, meta["num_examples"])
     return TFRecordInfo(here(meta["paths"]), meta["num_examples"], meta["num_real_examples"],
                         True)
-  if meta:  # stale: drop old shards that the new write might not overwrite
-    for path in here(meta.get("paths", [])):
-      if os.path.exists(path):
-        os.remove(path)
   logging.info("Writing %d examples to %s", len(examples), output_file)
-  arrays = featurize(examples, task, preprocessor, num_workers=num_workers)
-  paths = write_tfrecords(arrays, output_file, task, examples_per_shard)
-  num_real = int(arrays.is_real_example.sum())
-  meta = dict(key=key, paths=[os.path.basename(p) for p in paths], num_examples=len(arrays),
+  paths, num_examples, num_real = write_examples(examples, task, preprocessor, output_file,
+                                                 examples_per_shard, num_workers)
+  write_meta(meta_path, key, paths, num_examples, num_real, preprocessor, task)
+  return TFRecordInfo(paths, num_examples, num_real, False)
+
+
+def write_meta(meta_path, key, paths, num_examples, num_real, preprocessor, task):
+  """The cache's record of what the TFRecords hold (written after them)."""
+  meta = dict(key=key, paths=[os.path.basename(p) for p in paths], num_examples=num_examples,
               num_real_examples=num_real,
               max_seq_length=preprocessor.max_seq_length, kind=task.kind)
   with atomic_path(meta_path) as tmp:
     with open(tmp, "w") as f:
       json.dump(meta, f, indent=1)
-  return TFRecordInfo(paths, len(arrays), num_real, False)
 
 
 def _read_meta(path):

@@ -499,6 +499,11 @@ class FileProcessor(DataProcessor):
     self._splits = None
 
   # ---- public interface ----
+  def declared_labels(self):
+    """The labels known without reading the data (--label_list, a labels file, label
+    columns; none for regression), else None."""
+    return [] if self.config.regression else self._labels
+
   def get_labels(self):
     if self.config.regression:
       return []
@@ -548,7 +553,7 @@ class FileProcessor(DataProcessor):
     sets = {name: (self._read_file(path, name, require_label=(name != "test"))
                    if path else []) for name, path in paths.items()}
     # A set with no file of its own is split off train, seeded and stratified.
-    for name, fraction in (("test", self.config.test_split), ("dev", self.config.dev_split)):
+    for name, fraction in self.split_fractions():
       if not paths[name] and sets["train"] and fraction > 0:
         sets["train"], sets[name] = stratified_split(sets["train"], fraction,
                                                      self.config.split_seed)
@@ -560,6 +565,13 @@ class FileProcessor(DataProcessor):
     return sets
 
   def _read_file(self, path, set_name, require_label):
+    examples = list(self.iter_file(path, set_name, require_label))
+    if not examples and set_name != "test":
+      raise UsageError("%s: no examples found." % path)
+    return examples
+
+  def iter_file(self, path, set_name, require_label=True):
+    """The examples of one file, read as they are yielded (none held: data past memory)."""
     fmt = "frame" if set_name in self.data_frames else _format_of(path, self.config.file_format)
     if fmt == "frame":
       rows = self._read_frame(self.data_frames[set_name], path, labels_optional=not require_label)
@@ -572,19 +584,24 @@ class FileProcessor(DataProcessor):
                                   labels_optional=not require_label)
     else:
       raise UsageError("--file_format %r is not one of csv, tsv, json, jsonl, folder." % fmt)
-    examples, skipped = [], 0
+    count, skipped = 0, 0
     for where, text_a, text_b, raw_label in rows:
       if not text_a.strip() and set_name != "test":
         skipped += 1  # documented: empty texts teach nothing; test rows are kept.
         continue
       label = self._parse_label(where, raw_label, require_label)
-      examples.append(InputExample("%s-%d" % (set_name, len(examples)), text_a, text_b, label,
-                                   where))
+      yield InputExample("%s-%d" % (set_name, count), text_a, text_b, label, where)
+      count += 1
     if skipped:
       logging.warning("%s: skipped %d rows with empty text.", path, skipped)
-    if not examples and set_name != "test":
-      raise UsageError("%s: no examples found." % path)
-    return examples
+
+  def file_of(self, set_name, data_dir=None):
+    """The file a set is read from, or None (no file: split off train, or no such set)."""
+    return self._path(data_dir or self.data_dir, set_name)
+
+  def split_fractions(self):
+    """(set name, fraction) of the sets split off train when they have no file."""
+    return (("test", self.config.test_split), ("dev", self.config.dev_split))
 
   def _column_index(self, path, header, column):
     if isinstance(column, int) or _looks_int(column):
@@ -802,24 +819,32 @@ def _json_field(record, column, where, required=True):
 
 def stratified_split(examples, fraction, seed):
   """Splits off `fraction` of examples, stratified by label, deterministically."""
+  chosen = set(stratified_split_indices([e.label for e in examples], fraction, seed))
+  keep = [e for i, e in enumerate(examples) if i not in chosen]  # file order within each part
+  return keep, [e for i, e in enumerate(examples) if i in chosen]
+
+
+def label_key(label):
+  """A hashable, ordered key of a label (a string, a list of strings, a number)."""
+  return json.dumps(label, sort_keys=True)
+
+
+def stratified_split_indices(labels, fraction, seed, key=label_key):
+  """The sorted positions of the examples split off, from their labels alone (so a file
+  too big for memory is split from one pass over its labels' keys)."""
   by_label = {}
-  for example in examples:
-    key = json.dumps(example.label, sort_keys=True)
-    by_label.setdefault(key, []).append(example)
+  for i, label in enumerate(labels):
+    by_label.setdefault(key(label), []).append(i)
   rng = random.Random(seed)
-  keep, split = [], []
+  split = []
   for key in sorted(by_label):
-    group = list(by_label[key])
+    group = by_label[key]
     rng.shuffle(group)
     n = int(round(len(group) * fraction))
     if len(group) > 1:
       n = min(max(n, 1), len(group) - 1)
     split.extend(group[:n])
-    keep.extend(group[n:])
-  order = {id(e): i for i, e in enumerate(examples)}  # keep file order within each part
-  keep.sort(key=lambda e: order[id(e)])
-  split.sort(key=lambda e: order[id(e)])
-  return keep, split
+  return sorted(split)
 
 
 def get_processor(task_name, data_config=None, label_list=None, data_dir=None,

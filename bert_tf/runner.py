@@ -28,6 +28,7 @@ from bert_tf import processors
 from bert_tf import progress
 from bert_tf import report
 from bert_tf import run_dir
+from bert_tf import streaming
 from bert_tf import tasks
 from bert_tf import tokenization
 from bert_tf import training
@@ -86,12 +87,20 @@ def run_classifier(config, data_frames=None, records_dir=None):
 
 
 def prepare_data(config):
-  """Only the data step: label_list.txt and the TFRecords of the sets that have data."""
+  """Only the data step: label_list.txt and the TFRecords of the sets that have data.
+
+  Users' files stream: read, tokenized and written chunk by chunk, so memory stays flat
+  however big the file (streaming.py); GLUE layouts are read whole, as Google's code does.
+  """
   run = run_dir.RunDir(config.output_dir)
   with run.lock():
     if run.read_model_info() is not None:
       raise UsageError("--output_dir %s holds a run: write its features into another directory "
                        "(a training there writes its own)." % run.directory)
+    processor = _processor(config)
+    if isinstance(processor, processors.FileProcessor):
+      _, _, preprocessor, _ = _model_and_preprocessor(config, run, None)
+      return streaming.write_records(config, run, processor, preprocessor)
     plan = make_plan(config, run, skip_empty=True)
     run.save_label_list(plan.task.label_list)
     return _write_records(plan)
@@ -146,8 +155,24 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   """Reads the data and decides the task and the preprocessor; writes nothing."""
   info = run.read_model_info()
   reuse = info is not None and not config.do_train  # eval/predict a trained run as it is
-  settings = _run_settings(config, info if reuse else None, run)
-  files = _model_files(config, run, info if reuse else None)
+  files, bert_config, preprocessor, settings = _model_and_preprocessor(
+      config, run, info if reuse else None)
+  processor = _processor(config, data_frames)
+  examples = _read_sets(config, processor, skip_empty)
+  task = _decide_task(config, info if reuse else None, processor, examples, run)
+  return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
+              settings["head_hidden_size"])
+
+
+def _processor(config, data_frames=None):
+  return processors.get_processor(config.task_name, processors.FileDataConfig.from_run_config(
+      config), data_dir=config.data_dir, data_frames=data_frames)
+
+
+def _model_and_preprocessor(config, run, info):
+  """The model files, their BertConfig (None for TF-Hub), the Preprocessor, the settings."""
+  settings = _run_settings(config, info, run)
+  files = _model_files(config, run, info)
   if files.do_lower_case is not None:
     tokenization.validate_case_matches_checkpoint(files.do_lower_case, files.init_checkpoint)
   preprocessor = Preprocessor.from_vocab(files.vocab_file, files.do_lower_case,
@@ -157,12 +182,7 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   if not files.hub_module_handle:
     bert_config = BertConfig.from_json_file(files.bert_config_file)
     preprocessor.check_model(bert_config, files.bert_config_file)
-  processor = processors.get_processor(config.task_name, processors.FileDataConfig.from_run_config(
-      config), data_dir=config.data_dir, data_frames=data_frames)
-  examples = _read_sets(config, processor, skip_empty)
-  task = _decide_task(config, info if reuse else None, processor, examples, run)
-  return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
-              settings["head_hidden_size"])
+  return files, bert_config, preprocessor, settings
 
 
 def _run_settings(config, info, run):

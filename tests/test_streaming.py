@@ -1,0 +1,97 @@
+"""Streamed features (bert-tf-features on users' files) equal the in-memory path's."""
+
+import json
+import os
+import random
+
+import pytest
+import tensorflow as tf
+
+from bert_tf import features
+from bert_tf import run_dir
+from bert_tf import runner
+from bert_tf.config import RunConfig
+from bert_tf.errors import UsageError
+
+
+def _write_csv(path, rows):
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("text,label\n")
+    for text, label in rows:
+      f.write('"%s",%s\n' % (text, label))
+
+
+@pytest.fixture
+def data(tmp_path):
+  rng = random.Random(0)
+  words = "good bad fun boring movie film the a great not".split()
+  rows = [(" ".join(rng.choice(words) for _ in range(rng.randint(1, 12))),
+           rng.choice(["pos", "neg", "neg", "meh"])) for _ in range(230)]
+  rows[5] = ("", "pos")  # skipped in both paths
+  _write_csv(str(tmp_path / "train.csv"), rows)
+  _write_csv(str(tmp_path / "test.csv"), rows[:17])
+  return tmp_path
+
+
+def _records(paths):
+  return [r.numpy() for r in tf.data.TFRecordDataset(paths)]
+
+
+def test_streamed_records_equal_the_in_memory_ones(data, tiny_model_dir, monkeypatch):
+  """Chunks of 7 and shards of 50: train/dev (split off train, stratified) and test
+  records are byte for byte the in-memory path's, split included; a rerun reuses them."""
+  model = dict(init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+               bert_config_file=tiny_model_dir + "/bert_config.json",
+               vocab_file=tiny_model_dir + "/vocab.txt")
+  monkeypatch.setattr(features, "CHUNK_EXAMPLES", 7)
+  monkeypatch.setattr(features, "EXAMPLES_PER_SHARD", 50)
+  config = dict(train_file=str(data / "train.csv"), test_file=str(data / "test.csv"),
+                do_train=True, do_eval=True, do_predict=True, dev_split=0.15,
+                max_seq_length=12, **model)
+  streamed = runner.prepare_data(RunConfig(output_dir=str(data / "streamed"), **config))
+
+  memory = run_dir.RunDir(str(data / "memory"))
+  memory.create()
+  plan = runner.make_plan(RunConfig(output_dir=memory.directory, **config), memory)
+  in_memory = runner._write_records(plan)  # pylint: disable=protected-access
+
+  assert sorted(streamed) == sorted(in_memory) == ["dev", "test", "train"]
+  counts = [streamed[n].num_examples for n in ("train", "dev", "test")]
+  assert counts == [in_memory[n].num_examples for n in ("train", "dev", "test")]
+  assert counts[0] + counts[1] == 229 and 30 <= counts[1] <= 40 and counts[2] == 17
+  assert len(streamed["train"].paths) == 4  # 194 examples in shards of 50
+  for name in streamed:
+    assert _records(streamed[name].paths) == _records(in_memory[name].paths), name
+  labels = open(str(data / "streamed" / "label_list.txt")).read().split()
+  assert labels == plan.task.label_list == ["meh", "neg", "pos"]
+
+  again = runner.prepare_data(RunConfig(output_dir=str(data / "streamed"), **config))
+  assert all(info.reused for info in again.values())
+  assert not [n for n in os.listdir(str(data / "streamed")) if n.startswith(".tmp-")]
+
+
+def test_a_bad_row_stops_the_stream_and_leaves_nothing_half_written(data, tiny_model_dir):
+  with open(str(data / "train.csv"), "a") as f:
+    f.write("some text,pos,extra\n")
+  out = data / "streamed"
+  with pytest.raises(UsageError, match=r"train.csv line 232: 3 fields, expected 2"):
+    runner.prepare_data(RunConfig(
+        output_dir=str(out), train_file=str(data / "train.csv"), do_train=True, dev_split=0,
+        init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+        bert_config_file=tiny_model_dir + "/bert_config.json",
+        vocab_file=tiny_model_dir + "/vocab.txt", max_seq_length=12))
+  assert not [n for n in os.listdir(str(out)) if "tf_record" in n or n.startswith(".tmp-")]
+
+
+def test_labels_come_from_the_first_pass_when_not_declared(data, tiny_model_dir):
+  out = data / "streamed"
+  with open(str(data / "train.csv"), "a") as f:
+    f.write("late,zzz\n")  # a label first seen on the last line
+  runner.prepare_data(RunConfig(
+      output_dir=str(out), train_file=str(data / "train.csv"), do_train=True, dev_split=0,
+      init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+      bert_config_file=tiny_model_dir + "/bert_config.json",
+      vocab_file=tiny_model_dir + "/vocab.txt", max_seq_length=12))
+  assert open(str(out / "label_list.txt")).read().split() == ["meh", "neg", "pos", "zzz"]
+  meta = json.load(open(str(out / "train.tf_record.meta.json")))
+  assert meta["num_examples"] == 230
