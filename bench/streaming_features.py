@@ -83,19 +83,19 @@ def main():
   parser.add_argument("--tmp", default=tempfile.gettempdir())
   args = parser.parse_args()
   directory = tempfile.mkdtemp(prefix="bert_tf-stream-bench-", dir=args.tmp)
-  print("rows | ours s | ours rows/s | ours peak RSS MiB | peer s | peer peak RSS MiB | "
-        "time ours/peer | RSS ours/peer")
+  print("| rows | ours s | ours rows/s | ours peak RSS MiB | peer s | peer peak RSS MiB | "
+        "time ours/peer | RSS ours/peer |\n|---|---|---|---|---|---|---|---|")
   try:
     for rows in [int(r) for r in args.rows.split(",")]:
       data = make_file(args.data, rows, directory)
       n, seconds, rss = measure(data, True, directory)
-      line = "%d | %.1f | %.0f | %.0f" % (n, seconds, n / seconds, rss)
+      line = "| %d | %.1f | %.0f | %.0f" % (n, seconds, n / seconds, rss)
       if rows <= args.peer_max:
         _, peer_seconds, peer_rss = measure(data, False, directory)
-        line += " | %.1f | %.0f | %.2f | %.2f" % (peer_seconds, peer_rss, seconds / peer_seconds,
+        line += " | %.1f | %.0f | %.2f | %.2f |" % (peer_seconds, peer_rss, seconds / peer_seconds,
                                                  rss / peer_rss)
       else:
-        line += " | not run | not run | | "
+        line += " | not run | not run | | |"
       print(line, flush=True)
       os.remove(data)
   finally:

@@ -63,6 +63,7 @@ def build_classifier(encoder, num_labels, head_hidden_size=0, dropout=0.1,
 
 def set_output_bias(model, bias):
   """Starts the head from a given output_bias (e.g. label priors for multi-label)."""
+  model = getattr(model, "classifier", model)  # a WindowPooling's classifier
   model.get_layer("output").output_bias.assign(bias)
 
 
@@ -78,8 +79,29 @@ def head_variable_map(model):
   return names
 
 
+class WindowPooling(keras.Model):
+  """A classifier over long texts given as windows: features [texts, windows, length]
+  run as [texts * windows, length] through `classifier`; each text's logits are the mean
+  (or max) of its used windows' (a window is used when its [CLS] is not padding).
+  Holds no variables of its own: checkpoints are the classifier's."""
+
+  def __init__(self, classifier, pooling="mean"):
+    super().__init__()
+    self.classifier, self.pooling = classifier, pooling
+
+  def call(self, features, training=False):
+    shape = tf.shape(features["input_word_ids"])
+    flat = {k: tf.reshape(v, [-1, shape[2]]) for k, v in features.items()}
+    logits = self.classifier(flat, training=training)
+    logits = tf.reshape(logits, [shape[0], shape[1], -1])
+    used = tf.cast(features["input_mask"][:, :, :1] > 0, logits.dtype)  # [texts, windows, 1]
+    if self.pooling == "max":
+      return tf.reduce_max(logits + (used - 1.0) * 1e9, axis=1)
+    return tf.reduce_sum(logits * used, axis=1) / tf.maximum(tf.reduce_sum(used, axis=1), 1.0)
+
+
 def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidden_size=0,
-                      dropout=0.1, freeze_encoder=False):
+                      dropout=0.1, freeze_encoder=False, window_pooling=None):
   """Encoder (ours from a BertConfig, or a TF-Hub module) + head.
 
   Returns (model, encoder, variable_map) where variable_map is {checkpoint name:
@@ -98,4 +120,6 @@ def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidde
   variables = (hub.hub_variable_map(encoder) if hub_handle
                else dict(modeling.google_variable_map(encoder)))
   variables.update(head_variable_map(model))
+  if window_pooling:
+    model = WindowPooling(model, window_pooling)
   return model, encoder, variables

@@ -104,7 +104,8 @@ def option(default, help, flag_default=None, choices=None):  # pylint: disable=r
 # Settings a trained run fixes: eval/predict/export take them from its directory.
 # None in a RunConfig means "the run's own, else this default".
 RUN_SETTING_DEFAULTS = dict(max_seq_length=128, truncation="head", head_tokens=128,
-                            head_hidden_size=0, clean_text=False)
+                            head_hidden_size=0, clean_text=False, doc_stride=0, max_windows=8,
+                            window_pooling="mean")
 STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
 
@@ -220,6 +221,15 @@ class RunConfig:
       None, "Clean web text before tokenization: Unicode NFKC (full-width to half-width), URLs "
       "-> URL, e-mails -> EMAIL, @mentions -> @USER, a character repeated 4+ times -> 3. "
       "Recorded in the run: predict and exports apply the same.", flag_default=False)
+  doc_stride: Optional[int] = option(
+      None, "Long single texts as overlapping windows of max_seq_length tokens that start every "
+      "doc_stride tokens; the model pools the windows' logits per text in training, eval and "
+      "predict (0: one window, cut by --truncation).", flag_default=0)
+  max_windows: Optional[int] = option(None, "With --doc_stride: the most windows per text (a "
+                                      "longer text keeps its first ones).", flag_default=8)
+  window_pooling: Optional[str] = option(None, "With --doc_stride: how a text's window logits "
+                                         "are pooled.", flag_default="mean",
+                                         choices=("mean", "max"))
   # ---- model head and training ----
   head_hidden_size: Optional[int] = option(None, "Hidden layer of the classifier head "
                                            "(0: none).", flag_default=0)
@@ -290,7 +300,8 @@ class RunConfig:
       fail("Pass either --init_checkpoint or --bert_hub_module_handle, not both.")
     if self.bert_hub_module_handle and self.model:
       fail("Pass either --model or --bert_hub_module_handle, not both.")
-    for name in ("strategy", "mixed_precision", "truncation", "file_format", "progress"):
+    for name in ("strategy", "mixed_precision", "truncation", "file_format", "progress",
+                 "window_pooling"):
       choices = _field(name).metadata["choices"]
       value = getattr(self, name)
       if value not in (None, "") and value not in choices:

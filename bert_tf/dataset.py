@@ -11,7 +11,9 @@ from bert_tf.features import name_to_features
 
 
 def _decode(record, spec):
-  example = tf.io.parse_single_example(record, spec)
+  """One record, or (windows) a text's [windows] records at once."""
+  parse = tf.io.parse_example if record.shape.rank else tf.io.parse_single_example
+  example = parse(record, spec)
   # tf.Example only stores int64; the model wants int32.
   return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in example.items()}
 
@@ -19,34 +21,46 @@ def _decode(record, spec):
 def _to_model_inputs(example):
   features = dict(input_word_ids=example["input_ids"], input_mask=example["input_mask"],
                   input_type_ids=example["segment_ids"])
-  return features, example["label_ids"], tf.cast(example["is_real_example"], tf.float32)
+  labels, weights = example["label_ids"], tf.cast(example["is_real_example"], tf.float32)
+  if "doc_id" in example:  # a text's windows: one label and weight for the text
+    labels, weights = labels[0], weights[0]
+  return features, labels, weights
 
 
 def _trim_to_longest(features, labels, weights):
-  """Drops padding columns that no example of the batch uses (dynamic padding)."""
-  length = tf.maximum(tf.reduce_max(tf.reduce_sum(features["input_mask"], axis=1)), 1)
+  """Drops padding columns that no example of the batch uses (dynamic padding), and
+  (windows) the empty windows no text of the batch uses."""
+  mask = features["input_mask"]
+  length = tf.maximum(tf.reduce_max(tf.reduce_sum(mask, axis=-1)), 1)
+  if mask.shape.rank == 3:
+    used = tf.maximum(tf.reduce_max(tf.reduce_sum(mask[:, :, 0], axis=1)), 1)
+    return {k: v[:, :used, :length] for k, v in features.items()}, labels, weights
   return {k: v[:, :length] for k, v in features.items()}, labels, weights
 
 
 def make_dataset(file_paths, seq_length, batch_size, is_training, task, drop_remainder=False,
                  dynamic_padding=False,
-                 shuffle_buffer=10000, seed=None, repeat=None):
+                 shuffle_buffer=10000, seed=None, repeat=None, windows=0):
   """Returns a dataset of (features, labels, sample_weights) batches.
 
   `sample_weights` is `is_real_example`, so TPU padding examples weigh nothing.
   Training shuffles and repeats; `dynamic_padding` trims each batch to its longest
   example and groups examples of similar length (for CPU and GPU, not TPU).
+  With `windows` (long texts as that many consecutive window records each), an
+  element is a text: features [windows, seq_length], shuffled and batched as texts.
   """
-  spec = name_to_features(seq_length, task)
+  spec = name_to_features(seq_length, task, windows=bool(windows))
   files = list(file_paths) if not isinstance(file_paths, str) else [file_paths]
   dataset = tf.data.TFRecordDataset(files)
+  if windows:
+    dataset = dataset.batch(windows, drop_remainder=True)
   if is_training:
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   if repeat if repeat is not None else is_training:
     dataset = dataset.repeat()
   dataset = dataset.map(lambda r: _to_model_inputs(_decode(r, spec)),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if dynamic_padding and is_training:
+  if dynamic_padding and is_training and not windows:
     # Sort within windows of 32 batches by length, so batches need little padding.
     window = batch_size * 32
     dataset = dataset.batch(window).flat_map(_sorted_unbatch)

@@ -109,6 +109,15 @@ def check_export_dir(export_dir):
                      export_dir)
 
 
+def _exportable(trained):
+  if trained.preprocessor.doc_stride:
+    raise UsageError("This run reads long texts as windows (--doc_stride=%d); its exports (which "
+                     "take one window of ids or text) are not built yet: predict with the run "
+                     "directory (bert-tf-predict, Predictor) instead." %
+                     trained.preprocessor.doc_stride)
+  return trained
+
+
 def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
                        max_batch_texts=MAX_BATCH_TEXTS, max_text_chars=MAX_TEXT_CHARS):
   """Exports a trained output_dir to export_dir/<version>/; returns that path.
@@ -117,7 +126,7 @@ def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
   `max_text_chars` characters (InvalidArgumentError naming the limit)."""
   check_export_dir(export_dir)
   remove_temporaries(export_dir)  # of an export that was killed
-  trained = load_trained_model(output_dir, checkpoint)
+  trained = _exportable(load_trained_model(output_dir, checkpoint))
   module = ClassifierServingModule(trained, max_batch_texts, max_text_chars)
   version = version or _next_version(export_dir)
   path = os.path.join(export_dir, str(version))
@@ -189,7 +198,7 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   """
   if quantization not in QUANTIZATIONS:
     raise UsageError("--quantization must be one of %s." % ", ".join(QUANTIZATIONS))
-  trained = load_trained_model(output_dir, checkpoint)
+  trained = _exportable(load_trained_model(output_dir, checkpoint))
   model, task = trained.model, trained.task
   length = trained.preprocessor.max_seq_length
 
@@ -309,7 +318,7 @@ def encoder_of(model):
 
 def export_run_to_hub(output_dir, export_dir, checkpoint=None):
   """A trained run's fine-tuned encoder (and its preprocessor) in TF-Hub format."""
-  trained = load_trained_model(output_dir, checkpoint)
+  trained = _exportable(load_trained_model(output_dir, checkpoint))
   return export_hub_encoder(encoder_of(trained.model), trained.vocab_file,
                             trained.preprocessor.do_lower_case, export_dir,
                             trained.preprocessor.max_seq_length)

@@ -51,9 +51,22 @@ class FeatureArrays:
   segment_ids: np.ndarray
   label_ids: np.ndarray        # [N] int64, [N] float32 (regression), [N, L] float32
   is_real_example: np.ndarray  # [N] int64
+  rows_per_example: int = 1    # a long text's windows are that many consecutive rows
 
   def __len__(self):
     return len(self.input_ids)
+
+  def model_inputs(self):
+    """The encoder's inputs, trimmed to the longest row: [N, L] arrays, or [texts,
+    windows, L] when texts are windows (trimmed to the most windows a text uses)."""
+    length = max(int(self.input_mask.sum(axis=-1).max(initial=0)), 1)
+    inputs = dict(input_word_ids=self.input_ids, input_mask=self.input_mask,
+                  input_type_ids=self.segment_ids)
+    if self.rows_per_example == 1:
+      return {k: v[:, :length] for k, v in inputs.items()}
+    shape = (-1, self.rows_per_example, self.input_ids.shape[-1])
+    used = max(int(self.input_mask[:, 0].reshape(shape[:2]).sum(axis=1).max(initial=0)), 1)
+    return {k: v.reshape(shape)[:, :used, :length] for k, v in inputs.items()}
 
   def row(self, i):
     label = self.label_ids[i]
@@ -66,8 +79,10 @@ def featurize(examples, task, preprocessor, num_workers=None, show_progress=True
   """Examples (PaddingInputExamples included) -> FeatureArrays: the preprocessor's ids
   and the task's labels. Same ids as `convert_single_example`, example by example."""
   encoded = preprocessor.encode(examples, num_workers=num_workers, show_progress=show_progress)
+  rows = preprocessor.rows_per_example
   return FeatureArrays(encoded.input_ids, encoded.input_mask, encoded.segment_ids,
-                       task.label_array(examples), encoded.is_real_example)
+                       np.repeat(task.label_array(examples), rows, axis=0),
+                       encoded.is_real_example, rows)
 
 
 # ============================================================================
@@ -96,22 +111,26 @@ def convert_examples_to_features(examples, label_list, max_seq_length, tokenizer
 # ============================================================================
 # TFRecords
 # ============================================================================
-def name_to_features(seq_length, task):
-  """The parsing spec of our TFRecords; for single-label tasks it is Google's exactly."""
-  return {
+def name_to_features(seq_length, task, windows=False):
+  """The parsing spec of our TFRecords; for single-label tasks it is Google's exactly
+  (long texts as windows add `doc_id`, the text each window belongs to)."""
+  spec = {
       "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
       "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
       "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
       "label_ids": task.label_feature_spec(),
       "is_real_example": tf.io.FixedLenFeature([], tf.int64),
   }
+  if windows:
+    spec["doc_id"] = tf.io.FixedLenFeature([], tf.int64)
+  return spec
 
 
 def _int_feature(values):
   return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
 
-def serialize_example(arrays, i, task):
+def serialize_example(arrays, i, task, doc_id=None):
   features = {
       "input_ids": _int_feature(arrays.input_ids[i].tolist()),
       "input_mask": _int_feature(arrays.input_mask[i].tolist()),
@@ -119,6 +138,8 @@ def serialize_example(arrays, i, task):
       "label_ids": task.label_feature(arrays.label_ids[i]),
       "is_real_example": _int_feature([int(arrays.is_real_example[i])]),
   }
+  if doc_id is not None:
+    features["doc_id"] = _int_feature([doc_id])
   return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
@@ -147,12 +168,17 @@ class RecordWriter:
     self.num_examples = self.num_real_examples = 0
 
   def add(self, arrays):
+    """Appends examples (all the rows of each: a long text's windows stay in one shard)."""
+    rows = arrays.rows_per_example
     for i in range(len(arrays)):
-      if self.writer is None or self.num_examples % self.per_shard == 0 and self.num_examples:
+      first_row = i % rows == 0
+      if first_row and (self.writer is None or
+                        self.num_examples % self.per_shard == 0 and self.num_examples):
         self._next_shard()
-      self.writer.write(serialize_example(arrays, i, self.task))
-      self.num_examples += 1
-    self.num_real_examples += int(arrays.is_real_example.sum())
+      doc_id = self.num_examples if rows > 1 else None  # numbered across chunks
+      self.writer.write(serialize_example(arrays, i, self.task, doc_id))
+      self.num_examples += int(i % rows == rows - 1)
+    self.num_real_examples += int(arrays.is_real_example[::rows].sum())
 
   def _next_shard(self):
     if self.writer is not None:

@@ -91,6 +91,9 @@ def run_grid(config, spec):
   """Runs every point of `spec` on the run options `config` (config.output_dir is the grid
   directory); returns the table rows and the best row."""
   grid_dir = config.output_dir
+  if config.overwrite_output_dir:
+    raise UsageError("--overwrite_output_dir would retrain every finished run of the grid: "
+                     "delete %s to start the grid over." % grid_dir)
   if os.path.exists(os.path.join(grid_dir, run_dir.MODEL_INFO)):
     raise UsageError("--output_dir %s holds a single run: give the grid a directory of its own."
                      % grid_dir)

@@ -54,7 +54,8 @@ def load_trained_model(output_dir, checkpoint=None):
     bert_config = BertConfig.from_json_file(run.path(run_dir.BERT_CONFIG))
   model, _, variables = classifier.create_classifier(
       task.num_outputs, bert_config, info.hub_module_handle,
-      head_hidden_size=info.head_hidden_size)
+      head_hidden_size=info.head_hidden_size,
+      window_pooling=preprocessor.window_pooling if preprocessor.doc_stride else None)
   checkpoints.restore_variables(variables, checkpoint, allow_unused=True)
   return TrainedModel(model, task, preprocessor, info, checkpoint, vocab_file)
 
@@ -139,11 +140,7 @@ class Predictor:
                   for j, a in enumerate(chunk)]
       arrays = featurize(examples, self.task, self.preprocessor, num_workers=1,
                          show_progress=False)
-      length = max(int(arrays.input_mask.sum(axis=1).max()), 1)
-      features = dict(input_word_ids=arrays.input_ids[:, :length],
-                      input_mask=arrays.input_mask[:, :length],
-                      input_type_ids=arrays.segment_ids[:, :length])
-      out.append(self._forward(features).numpy())
+      out.append(self._forward(arrays.model_inputs()).numpy())
     return np.concatenate(out) if out else np.zeros((0, self.task.num_outputs), np.float32)
 
   def predict(self, texts, texts_b=None):

@@ -36,7 +36,9 @@ TRUNCATIONS = ("head", "tail", "head_tail")
 # faster in one process, IMDB's 33M nearly 2x faster in two).
 _PARALLEL_MIN_CHARS = 10_000_000
 # The settings that make two preprocessors produce the same ids (with the vocab).
-SETTINGS = ("do_lower_case", "max_seq_length", "truncation", "head_tokens", "clean_text")
+SETTINGS = ("do_lower_case", "max_seq_length", "truncation", "head_tokens", "clean_text",
+            "doc_stride", "max_windows", "window_pooling")
+POOLINGS = ("mean", "max")
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -85,6 +87,11 @@ class Preprocessor:
   head_tokens: int = 128
   vocab_file: Optional[str] = None
   clean_text: bool = False    # text_cleaning's rules for web text, before tokenization
+  # Long texts as overlapping windows (doc_stride > 0): each text becomes max_windows rows
+  # (unused ones empty), the model pools the windows' logits (window_pooling).
+  doc_stride: int = 0
+  max_windows: int = 8
+  window_pooling: str = "mean"
 
   def __post_init__(self):
     if not isinstance(self.max_seq_length, int) or not 3 <= self.max_seq_length <= 512:
@@ -95,6 +102,12 @@ class Preprocessor:
                                                                     self.truncation))
     if self.head_tokens < 0:
       raise UsageError("--head_tokens must be >= 0, got %d." % self.head_tokens)
+    if not 0 <= self.doc_stride <= self.max_seq_length - 2:
+      raise UsageError("--doc_stride must be between 0 (no windows) and max_seq_length - 2 = %d, "
+                       "got %r." % (self.max_seq_length - 2, self.doc_stride))
+    if self.max_windows < 1 or self.window_pooling not in POOLINGS:
+      raise UsageError("--max_windows must be >= 1 and --window_pooling one of %s." %
+                       ", ".join(POOLINGS))
     vocab = self.tokenizer.vocab
     if vocab.get("[CLS]") is None or vocab.get("[SEP]") is None:
       raise UsageError("The vocabulary %s has no [CLS] or [SEP] token; is it a BERT vocab.txt?"
@@ -102,9 +115,16 @@ class Preprocessor:
 
   @classmethod
   def from_vocab(cls, vocab_file, do_lower_case=True, max_seq_length=128, truncation="head",
-                 head_tokens=128, clean_text=False):
+                 head_tokens=128, clean_text=False, doc_stride=0, max_windows=8,
+                 window_pooling="mean"):
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
-    return cls(tokenizer, max_seq_length, truncation, head_tokens, vocab_file, clean_text)
+    return cls(tokenizer, max_seq_length, truncation, head_tokens, vocab_file, clean_text,
+               doc_stride, max_windows, window_pooling)
+
+  @property
+  def rows_per_example(self):
+    """Rows of ids per text: its windows (some empty), or 1."""
+    return self.max_windows if self.doc_stride else 1
 
   @property
   def do_lower_case(self):
@@ -144,14 +164,26 @@ class Preprocessor:
     ids_a = truncate_single(ids_a, self.max_seq_length - 2, self.truncation, self.head_tokens)
     return [cls_id] + ids_a + [sep_id], len(ids_a) + 2
 
+  def windows(self, ids):
+    """A long single text's token ids as [CLS] window [SEP] rows: windows of
+    max_seq_length - 2 tokens starting every doc_stride tokens (the last one ends with
+    the text), at most max_windows of them, the first ones."""
+    size = self.max_seq_length - 2
+    starts = list(range(0, max(len(ids) - size, 0) + 1, self.doc_stride))
+    if starts[-1] + size < len(ids):
+      starts.append(len(ids) - size)
+    return [self.pack(ids[start:start + size]) for start in starts[:self.max_windows]]
+
   def encode(self, examples, num_workers=None, show_progress=True):
-    """Examples (with text_a/text_b; others are padding) -> EncodedTexts.
+    """Examples (with text_a/text_b; others are padding) -> EncodedTexts, with
+    rows_per_example rows per example.
 
     Large lists are split over `num_workers` forked processes (default: all cores).
     """
-    n = len(examples)
+    n = len(examples) * self.rows_per_example
     num_workers = num_workers if num_workers is not None else (os.cpu_count() or 1)
-    is_real = np.array([_is_real(e) for e in examples], np.int64)
+    is_real = np.repeat(np.array([_is_real(e) for e in examples], np.int64),
+                        self.rows_per_example)
     parallel = (num_workers > 1 and "fork" in multiprocessing.get_all_start_methods() and
                 sum(len(e.text_a) + len(e.text_b or "") for e in examples if _is_real(e))
                 >= _PARALLEL_MIN_CHARS)
@@ -159,14 +191,14 @@ class Preprocessor:
     if parallel:
       _WORKER["args"] = args  # forked workers read it copy-on-write: no pickling
       try:
-        bounds = np.linspace(0, n, num_workers + 1).astype(int)
+        bounds = np.linspace(0, len(examples), num_workers + 1).astype(int)
         with multiprocessing.get_context("fork").Pool(num_workers) as pool:
           parts = pool.starmap(_pack_range, zip(bounds[:-1], bounds[1:]))
       finally:
         _WORKER.clear()
       flat, lengths, b_starts = (np.concatenate(p) for p in zip(*parts))
     else:  # in this process: no shared state, so concurrent callers are safe
-      flat, lengths, b_starts = _pack_range(0, n, args)
+      flat, lengths, b_starts = _pack_range(0, len(examples), args)
     positions = np.arange(self.max_seq_length, dtype=np.int32)[None, :]
     input_mask = positions < lengths[:, None]
     input_ids = np.zeros((n, self.max_seq_length), np.int32)
@@ -212,17 +244,23 @@ def _pack_range_gc_off(start, end, args):
   tokenize = (lambda text: to_ids(clean_text(text))) if preprocessor.clean_text else to_ids
   flat, lengths, b_starts = [], [], []
   progress = progress_bar(end - start, "example") if show_progress else None
+  rows_per_example = preprocessor.rows_per_example
   for i in range(start, end):
     example = examples[i]
+    rows = []
     if not _is_real(example):
-      lengths.append(0)
-      b_starts.append(0)
-      continue
-    ids_b = tokenize(example.text_b) if example.text_b else None
-    ids, b_start = preprocessor.pack(tokenize(example.text_a), ids_b)
-    flat.extend(ids)
-    lengths.append(len(ids))
-    b_starts.append(b_start)
+      pass
+    elif preprocessor.doc_stride:
+      rows = preprocessor.windows(tokenize(example.text_a))
+    else:
+      ids_b = tokenize(example.text_b) if example.text_b else None
+      rows = [preprocessor.pack(tokenize(example.text_a), ids_b)]
+    for ids, b_start in rows:
+      flat.extend(ids)
+      lengths.append(len(ids))
+      b_starts.append(b_start)
+    lengths.extend([0] * (rows_per_example - len(rows)))  # empty rows: padding
+    b_starts.extend([0] * (rows_per_example - len(rows)))
     if progress is not None and i % 5000 == 0:
       progress.update(i - start)
   if progress is not None:

@@ -23,6 +23,7 @@ from bert_tf import classifier
 from bert_tf import distribute
 from bert_tf import features
 from bert_tf import modeling
+from bert_tf import preprocessing
 from bert_tf import pretrained
 from bert_tf import processors
 from bert_tf import progress
@@ -127,7 +128,8 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
     model, encoder, variables = classifier.create_classifier(
         plan.task.num_outputs, plan.bert_config, plan.files.hub_module_handle,
         head_hidden_size=plan.head_hidden_size, dropout=config.head_dropout,
-        freeze_encoder=config.freeze_encoder)
+        freeze_encoder=config.freeze_encoder, window_pooling=plan.preprocessor.window_pooling
+        if plan.preprocessor.doc_stride else None)
 
   result = dict(task_kind=plan.task.kind, num_labels=len(plan.task.label_list))
   if config.do_train:
@@ -158,6 +160,9 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   files, bert_config, preprocessor, settings = _model_and_preprocessor(
       config, run, info if reuse else None)
   processor = _processor(config, data_frames)
+  if preprocessor.doc_stride and processor.has_text_b:
+    raise UsageError("--doc_stride reads long single texts as windows; sentence pairs are cut "
+                     "by the longest-first rule instead: leave --doc_stride out.")
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
   return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
@@ -175,9 +180,9 @@ def _model_and_preprocessor(config, run, info):
   files = _model_files(config, run, info)
   if files.do_lower_case is not None:
     tokenization.validate_case_matches_checkpoint(files.do_lower_case, files.init_checkpoint)
-  preprocessor = Preprocessor.from_vocab(files.vocab_file, files.do_lower_case,
-                                         settings["max_seq_length"], settings["truncation"],
-                                         settings["head_tokens"], settings["clean_text"])
+  preprocessor = Preprocessor.from_vocab(
+      files.vocab_file, files.do_lower_case,
+      **{name: settings[name] for name in preprocessing.SETTINGS if name != "do_lower_case"})
   bert_config = None
   if not files.hub_module_handle:
     bert_config = BertConfig.from_json_file(files.bert_config_file)
@@ -345,7 +350,12 @@ def _dataset(plan, info, batch_size):
   fixed = plan.fixed_shapes
   return make_dataset(info.paths, plan.preprocessor.max_seq_length, batch_size,
                       is_training=False, task=plan.task, dynamic_padding=not fixed,
-                      drop_remainder=fixed)
+                      drop_remainder=fixed, windows=_windows(plan.preprocessor))
+
+
+def _windows(preprocessor):
+  """Window records per text in the TFRecords (0: one plain record per text)."""
+  return preprocessor.max_windows if preprocessor.doc_stride else 0
 
 
 def _train(plan, strategy, model, encoder, variables, records):
@@ -355,7 +365,7 @@ def _train(plan, strategy, model, encoder, variables, records):
       num_train_examples=records["train"].num_real_examples,
       max_seq_length=plan.preprocessor.max_seq_length,
       num_layers=plan.bert_config.num_hidden_layers if plan.bert_config else 12,
-      fixed_shapes=plan.fixed_shapes)
+      fixed_shapes=plan.fixed_shapes, windows=_windows(plan.preprocessor))
   logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
                job.num_train_examples, c.train_batch_size, job.num_train_steps,
                job.num_warmup_steps)

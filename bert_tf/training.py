@@ -191,6 +191,7 @@ class TrainJob:
   max_seq_length: int
   num_layers: int = 12      # for --layerwise_lr_decay
   fixed_shapes: bool = False  # TPU: full batches, no dynamic padding
+  windows: int = 0          # window records per text (long texts), else 0
 
   @property
   def num_train_steps(self):
@@ -255,7 +256,8 @@ def _train_iterator(job, strategy, start_step):
   c = job.config
   dataset = make_dataset(job.train_files, job.max_seq_length, job.micro_batch_size,
                          is_training=True, task=job.task, drop_remainder=job.fixed_shapes,
-                         dynamic_padding=c.dynamic_padding and not job.fixed_shapes, seed=c.seed)
+                         dynamic_padding=c.dynamic_padding and not job.fixed_shapes, seed=c.seed,
+                         windows=job.windows)
   # The data order is a function of the seed: skipping the micro-batches already taken
   # puts a resumed run at the same data position.
   skipped = start_step * job.accumulation_steps
