@@ -58,7 +58,7 @@ def main():
   keras_acc = float((keras_probs.argmax(1) == labels).mean())
   ckpt = keras_predictor.checkpoint
   ckpt_size = sum(os.path.getsize(p) for p in tf.io.gfile.glob(ckpt + ".*"))
-  print("%-28s acc %.4f  size %7.1f MB (checkpoint with Adam slots)  batch-1 %6.1f ms" % (
+  print("%-28s acc %.4f  size %7.1f MB (checkpoint)  batch-1 %6.1f ms" % (
       "Keras (model.ckpt)", keras_acc, ckpt_size / 1e6,
       median_ms(lambda: keras_predictor.predict_proba(texts[0]))))
 

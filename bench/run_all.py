@@ -84,7 +84,7 @@ def _our_train_loop(p, data, np):
   optimizer = AdamWeightDecay(variables, WarmupLinearDecay(5e-5, 1000, 0))
   job = training.TrainJob(
       config=RunConfig(output_dir="/tmp/unused", task_name="file", do_train=True,
-                       train_batch_size=p["batch"]), run=None,
+                       train_batch_size=p["batch"], use_xla=bool(p.get("xla"))), run=None,
       task=tasks.SingleLabel(["0", "1"]), train_files=[], num_train_examples=1,
       max_seq_length=p["seq"])
   rows = [(dict(input_word_ids=a, input_mask=b, input_type_ids=c), d,
@@ -259,12 +259,15 @@ class Table:
   def __init__(self, repeats):
     self.repeats, self.rows = repeats, []
 
-  def compare(self, name, unit, ours, peer, peer_name):
-    """Measures ours and the peer `repeats` times each, alternating; adds a row."""
+  def compare(self, name, unit, ours, peer, peer_name, same_peer_as=None):
+    """Measures ours and the peer `repeats` times each, alternating; adds a row.
+    `same_peer_as`: a row whose peer measurements serve again (same peer, same shape)."""
     a, b = [], []
-    for _ in range(self.repeats):
+    for i in range(self.repeats):
       a.append(ours())
-      if peer is not None:
+      if same_peer_as is not None:
+        b.append((same_peer_as["peer"][i], same_peer_as["peer_rss"]))
+      elif peer is not None:
         b.append(peer())
     row = dict(name=name, unit=unit, ours=[v for v, _ in a], ours_rss=max(r for _, r in a),
                peer_name=peer_name, peer=[v for v, _ in b],
@@ -383,9 +386,12 @@ def speed_rows(table, steps, run, exported):
   shape = dict(batch=32, seq=128, steps=steps)
   table.compare("train fp32, 32 x 128", "examples/s", lambda: m("train", impl="ours", **shape),
                 lambda: m("train", impl="hf", **shape), "HF PyTorch fp32")
-  table.compare("train mixed_bfloat16, 32 x 128", "examples/s",
-                lambda: m("train", impl="ours", precision="bf16", **shape),
-                lambda: m("train", impl="hf", **shape), "HF PyTorch fp32")
+  hf_train = table.rows[-1]
+  for precision, xla, name in (("bf16", False, "mixed_bfloat16"), ("fp32", True, "fp32 + XLA"),
+                               ("bf16", True, "mixed_bfloat16 + XLA")):
+    table.compare("train %s, 32 x 128" % name, "examples/s",
+                  lambda p=precision, x=xla: m("train", impl="ours", precision=p, xla=x, **shape),
+                  None, "HF PyTorch fp32 (the fp32 row's)", same_peer_as=hf_train)
   table.compare("inference Keras fp32, 32 x 128", "examples/s",
                 lambda: m("infer", impl="keras", run=run, **shape),
                 lambda: m("infer", impl="hf", **shape), "HF PyTorch fp32")

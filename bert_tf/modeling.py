@@ -107,8 +107,10 @@ class TransformerBlock(keras.layers.Layer):
     k = self._split_heads(self.key(hidden))
     v = self._split_heads(self.value(hidden))
     scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
-    scores += tf.cast(attention_bias, scores.dtype)
-    probs = tf.nn.softmax(scores, axis=-1)
+    # Softmax in float32 under mixed precision (a no-op in float32): bfloat16's 8-bit
+    # mantissa would blur the attention weights. LayerNormalization upcasts by itself.
+    scores = tf.cast(scores, tf.float32) + tf.cast(attention_bias, tf.float32)
+    probs = tf.cast(tf.nn.softmax(scores, axis=-1), v.dtype)
     probs = self.attention_probs_dropout(probs, training=training)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
     context = tf.reshape(context, tf.shape(hidden))

@@ -39,6 +39,7 @@ _PARALLEL_MIN_CHARS = 10_000_000
 SETTINGS = ("do_lower_case", "max_seq_length", "truncation", "head_tokens", "clean_text",
             "doc_stride", "max_windows", "window_pooling")
 POOLINGS = ("mean", "max")
+WINDOW_SETTINGS = ("doc_stride", "max_windows", "window_pooling")
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -135,8 +136,10 @@ class Preprocessor:
     return hashlib.sha256("\n".join(self.tokenizer.vocab).encode()).hexdigest()
 
   def settings(self):
-    """What model_info.json stores (the vocab travels as vocab.txt beside it)."""
-    return {name: getattr(self, name) for name in SETTINGS}
+    """What model_info.json stores (the vocab travels as vocab.txt beside it). Window
+    settings only when windows are on: runs and caches of earlier versions stay the same."""
+    names = SETTINGS if self.doc_stride else [n for n in SETTINGS if n not in WINDOW_SETTINGS]
+    return {name: getattr(self, name) for name in names}
 
   def check_model(self, bert_config, source="bert_config.json"):
     """The one check of the recipe against the encoder it feeds."""

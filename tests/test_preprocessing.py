@@ -48,8 +48,8 @@ def test_settings_are_validated_and_checked_against_the_model(tiny_vocab_file):
     Preprocessor(tok, 16).check_model(small)
   assert Preprocessor(tok, 16).settings() == dict(do_lower_case=True, max_seq_length=16,
                                                   truncation="head", head_tokens=128,
-                                                  clean_text=False, doc_stride=0,
-                                                  max_windows=8, window_pooling="mean")
+                                                  clean_text=False)
+  assert Preprocessor(tok, 16, doc_stride=8).settings()["max_windows"] == 8
 
 
 def test_parallel_encoding_equals_serial(tiny_vocab_file, monkeypatch):
