@@ -59,3 +59,9 @@ def test_streaming_features_bench(tmp_path):
   out = _bench("streaming_features.py", "--data", str(_sst2(tmp_path) / "train.tsv"), "--rows",
                "300", "--peer_max", "300", "--tmp", str(tmp_path))
   assert "\n| 300 | " in out and out.count("|") >= 18
+
+
+def test_gpu_mfu_bench_runs_its_tiny_shape_on_cpu():
+  out = _bench("gpu_mfu.py", "--tiny", "--seq", "16", "--batches", "2,4", "--steps", "1",
+               "--peak_tflops", "1")
+  assert "batch     4:" in out and "best: batch" in out

@@ -55,11 +55,14 @@ def _weights(out, step):
 
 
 def test_two_workers_train_like_one_process_and_resume_after_a_kill(tiny_setup):
-  """Two MultiWorkerMirroredStrategy workers (gRPC on 127.0.0.1), global batch 16, killed
+  """Two MultiWorkerMirroredStrategy workers (gRPC on 127.0.0.1), global batch 16 (with
+  gradient accumulation over 2 micro-batches), killed
   (both, SIGKILL) after their first checkpoint and restarted: the chief alone wrote the run,
   it resumed, and the final weights and dev metrics are those of one process."""
   tmp = tiny_setup["tmp"]
-  extra = ["--do_eval=true", "--do_predict=true", "--save_checkpoints_steps=8"]
+  # Accumulation too: each worker's 8 examples per step as 2 micro-batches of 4.
+  extra = ["--do_eval=true", "--do_predict=true", "--save_checkpoints_steps=8",
+           "--gradient_accumulation_steps=2"]
   single = str(tmp / "single")
   proc = subprocess.run([sys.executable, os.path.join(REPO, "run_classifier.py")] +
                         _cli_args(tiny_setup, single, extra), capture_output=True, text=True,

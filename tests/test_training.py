@@ -316,6 +316,16 @@ def test_gradient_accumulation_makes_the_large_batchs_updates(tiny_setup):
   for name in ("output_weights", "bert/encoder/layer_0/attention/self/query/kernel",
                "bert/embeddings/word_embeddings"):
     np.testing.assert_allclose(weights[4][name], weights[1][name], atol=1e-5, rtol=0)
+  # Under mixed_bfloat16 too, to bfloat16's precision (float32 weights, bf16 activations).
+  for steps in (1, 4):
+    out = str(tiny_setup["tmp"] / ("bf16_accumulate_%d" % steps))
+    run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=0.5,
+                           dynamic_padding=False, gradient_accumulation_steps=steps,
+                           mixed_precision="mixed_bfloat16"))
+    weights["bf16_%d" % steps] = _weights(out, step=8)
+  moved = np.abs(weights["bf16_1"]["output_weights"] - weights[1]["output_weights"]).max()
+  apart = np.abs(weights["bf16_4"]["output_weights"] - weights["bf16_1"]["output_weights"]).max()
+  assert apart <= max(moved, 1e-3)  # accumulation adds no more than bf16 itself differs
   with pytest.raises(UsageError, match="--train_batch_size=16 is not divisible by "
                      "--gradient_accumulation_steps=3"):
     _config(tiny_setup, str(tiny_setup["tmp"] / "x"), do_train=True,
