@@ -254,6 +254,8 @@ class RunConfig:
                                           choices=PRECISIONS)
   use_xla: bool = option(False, "Compile the train step with XLA.")
   seed: int = option(12345, "Random seed (initialisation, shuffling, dev split).")
+  split_seed: Optional[int] = option(None, "Seed of the dev/test split off train (default: "
+                                     "--seed); a grid keeps it fixed across its restarts.")
   dynamic_padding: bool = option(True, "Trim batches to their longest example and group "
                                  "similar lengths (CPU/GPU; off on TPU).")
   keep_checkpoint_max: int = option(5, "How many model.ckpt-N to keep.")
@@ -283,6 +285,11 @@ class RunConfig:
 
   def __post_init__(self):
     self.validate()
+
+  def label_names(self):
+    """--label_list as a list, or None when not given."""
+    names = [l.strip() for l in (self.label_list or "").split(",") if l.strip()]
+    return names or None
 
   def validate(self):
     def fail(message):

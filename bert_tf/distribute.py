@@ -39,10 +39,15 @@ def is_chief_process():
 def get_strategy(config):
   """Chooses and builds the strategy named by --strategy (auto picks one)."""
   kind = config.strategy
+  workers = _num_workers_in_tf_config()
+  if workers > 1 and kind not in ("auto", "multi_worker"):
+    raise UsageError("TF_CONFIG describes %d workers but --strategy=%s trains in one process (each "
+                     "worker would train alone): use --strategy=multi_worker, or unset TF_CONFIG."
+                     % (workers, kind))
   if kind == "auto":
     if config.use_tpu:
       kind = "tpu"
-    elif _num_workers_in_tf_config() > 1:
+    elif workers > 1:
       kind = "multi_worker"
     elif len(tf.config.list_logical_devices("GPU")) > 1:
       kind = "mirrored"

@@ -193,6 +193,10 @@ class RecordWriter:
     self.writer.close()
     paths = shard_paths(self.output_file, self.num_examples, self.per_shard)
     with errors.reported_write(self.output_file):
+      # The cache's record of the old shards goes first: a crash below leaves no meta file
+      # that vouches for what is no longer there.
+      if os.path.exists(meta_path(self.output_file)):
+        os.remove(meta_path(self.output_file))
       previous = glob.glob(glob.escape(self.output_file) + "-*-of-*") + [self.output_file]
       for stale in previous:
         if stale not in paths and os.path.exists(stale):  # a previous write's shards
@@ -230,7 +234,7 @@ def write_examples(examples, task, preprocessor, output_file,
   total = len(examples) if hasattr(examples, "__len__") else total
   progress = progress_bar(total, "example", min_total=2000) if total else None
   with RecordWriter(output_file, task, examples_per_shard) as writer:
-    for chunk in _chunks(examples, CHUNK_EXAMPLES):
+    for chunk in chunks(examples, chunk_size(preprocessor)):
       writer.add(featurize(chunk, task, preprocessor, num_workers=num_workers,
                            show_progress=False))
       if progress is not None:
@@ -238,7 +242,14 @@ def write_examples(examples, task, preprocessor, output_file,
     return writer.close(), writer.num_examples, writer.num_real_examples
 
 
-def _chunks(iterable, size):
+def chunk_size(preprocessor):
+  """Examples per chunk: CHUNK_EXAMPLES rows of 128 ids' worth (long texts' windows and long
+  max_seq_length make fewer examples per chunk)."""
+  rows = preprocessor.rows_per_example * preprocessor.max_seq_length / 128
+  return max(1, int(CHUNK_EXAMPLES / max(rows, 1)))
+
+
+def chunks(iterable, size):
   chunk = []
   for item in iterable:
     chunk.append(item)
@@ -292,31 +303,42 @@ def file_based_convert_examples_to_features(examples, task, preprocessor, output
   records, so an interrupted write is rebuilt on the next run.
   """
   key = cache_key(examples, task, preprocessor)
-  meta_path = output_file + ".meta.json"
-  meta = _read_meta(meta_path)
+  cached = cached_records(output_file, key)
+  if cached:
+    return cached
+  logging.info("Writing %d examples to %s", len(examples), output_file)
+  paths, num_examples, num_real = write_examples(examples, task, preprocessor, output_file,
+                                                 examples_per_shard, num_workers)
+  return write_meta(output_file, key, paths, num_examples, num_real, preprocessor, task)
+
+
+def cached_records(output_file, key):
+  """The records the cache vouches for (the same key, every shard there), else None."""
+  meta = _read_meta(meta_path(output_file))
   # Shards are listed by name and found next to the meta file (a moved or copied run
   # directory never points at another directory's records).
   here = lambda names: [os.path.join(os.path.dirname(output_file), os.path.basename(p))
                         for p in names]
-  if meta and meta.get("key") == key and all(os.path.exists(p) for p in here(meta["paths"])):
-    logging.info("Reusing %s (%d examples; inputs unchanged).", output_file, meta["num_examples"])
-    return TFRecordInfo(here(meta["paths"]), meta["num_examples"], meta["num_real_examples"],
-                        True)
-  logging.info("Writing %d examples to %s", len(examples), output_file)
-  paths, num_examples, num_real = write_examples(examples, task, preprocessor, output_file,
-                                                 examples_per_shard, num_workers)
-  write_meta(meta_path, key, paths, num_examples, num_real, preprocessor, task)
-  return TFRecordInfo(paths, num_examples, num_real, False)
+  if not (meta and meta.get("key") == key and all(os.path.exists(p)
+                                                    for p in here(meta["paths"]))):
+    return None
+  logging.info("Reusing %s (%d examples; inputs unchanged).", output_file, meta["num_examples"])
+  return TFRecordInfo(here(meta["paths"]), meta["num_examples"], meta["num_real_examples"], True)
 
 
-def write_meta(meta_path, key, paths, num_examples, num_real, preprocessor, task):
-  """The cache's record of what the TFRecords hold (written after them)."""
+def meta_path(output_file):
+  return output_file + ".meta.json"
+
+
+def write_meta(output_file, key, paths, num_examples, num_real, preprocessor, task):
+  """The cache's record of freshly written TFRecords (written after them); their info."""
   meta = dict(key=key, paths=[os.path.basename(p) for p in paths], num_examples=num_examples,
               num_real_examples=num_real,
               max_seq_length=preprocessor.max_seq_length, kind=task.kind)
-  with atomic_path(meta_path) as tmp:
+  with atomic_path(meta_path(output_file)) as tmp:
     with open(tmp, "w") as f:
       json.dump(meta, f, indent=1)
+  return TFRecordInfo(paths, num_examples, num_real, False)
 
 
 def _read_meta(path):

@@ -27,15 +27,16 @@ import tensorflow as tf
 import tf_keras as keras
 from absl import logging
 
+from bert_tf import distribute
 from bert_tf import report
 from bert_tf import run_dir
 from bert_tf import runner
 from bert_tf.config import option
-from bert_tf.errors import UsageError, atomic_path, write_text_atomic
-from bert_tf.metrics import LOWER_IS_BETTER
+from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
+from bert_tf.metrics import better_first_key, dev_metric_name
 
 FEATURES = "features"
-RUNS = "grid_runs.jsonl"
+RUNS = run_dir.GRID_RUNS  # its presence makes a directory a grid's (not a run's)
 RESULTS = "grid_results.csv"
 BEST = "best"
 
@@ -71,7 +72,11 @@ class GridSpec:
                              sorted(self.values("batch_sizes", int), reverse=True),
                              self.values("learning_rates", float),
                              range(base_seed, base_seed + self.num_restarts))
-    return [Point(batch, lr, epochs, seed) for epochs, batch, lr, seed in grid]
+    points = [Point(batch, lr, epochs, seed) for epochs, batch, lr, seed in grid]
+    if len({p.name for p in points}) < len(points):
+      raise UsageError("Two grid values print the same (%s): use values that differ in their "
+                       "first 6 digits." % ", ".join(sorted(p.name for p in points)[:4]))
+    return points
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,12 +99,17 @@ def run_grid(config, spec):
   if config.overwrite_output_dir:
     raise UsageError("--overwrite_output_dir would retrain every finished run of the grid: "
                      "delete %s to start the grid over." % grid_dir)
+  if config.strategy == "multi_worker" or not distribute.is_chief_process():
+    raise UsageError("A grid runs its trainings one after another in one process: run it "
+                     "without TF_CONFIG / --strategy=multi_worker (train a chosen setting on "
+                     "several workers with run_classifier.py).")
   if os.path.exists(os.path.join(grid_dir, run_dir.MODEL_INFO)):
     raise UsageError("--output_dir %s holds a single run: give the grid a directory of its own."
                      % grid_dir)
   points = spec.points(config.seed)
   tf.get_logger().addFilter(_SameFunctionsRetraced())
-  with run_dir.RunDir(grid_dir).lock():
+  with run_dir.RunDir(grid_dir).lock(grid=True):
+    remove_temporaries(os.path.join(grid_dir, FEATURES))  # a killed grid's half-written records
     finished = _read_finished(grid_dir)
     rows = []
     for number, point in enumerate(points, 1):
@@ -115,11 +125,13 @@ def run_grid(config, spec):
 
 
 def _point_config(config, grid_dir, point):
+  # Restarts change the seed, never the dev split: every run is scored on the same dev set.
   return dataclasses.replace(
       config, output_dir=os.path.join(grid_dir, point.name), do_train=True, do_eval=True,
       do_predict=False, train_batch_size=point.train_batch_size,
       learning_rate=point.learning_rate, num_train_epochs=point.num_train_epochs,
-      seed=point.seed)
+      seed=point.seed, split_seed=config.split_seed if config.split_seed is not None
+      else config.seed)
 
 
 def _run_point(config, grid_dir, point, finished):
@@ -131,7 +143,7 @@ def _run_point(config, grid_dir, point, finished):
   train, evaluation = result["train"], result["eval"]
   trained = train["global_step"] > train["resumed_from"]
   seconds = (finished or {}).get("seconds", 0.0) + (time.time() - started if trained else 0.0)
-  metric = evaluation["main_metric"]
+  metric = dev_metric_name(evaluation["main_metric"])
   row = dict(run=point.name, train_batch_size=point.train_batch_size,
              learning_rate=point.learning_rate, num_train_epochs=point.num_train_epochs,
              seed=point.seed, metric=metric, value=evaluation["eval_" + metric],
@@ -151,9 +163,9 @@ def _read_finished(grid_dir):
 
 
 def _best(rows):
-  """The best dev value (ties: the first, i.e. the cheaper run)."""
-  sign = -1 if rows[0]["metric"] in LOWER_IS_BETTER else 1
-  return max(rows, key=lambda r: (sign * r["value"], -rows.index(r)))
+  """The best dev value (ties: the first, i.e. the cheaper run; NaN never wins)."""
+  key = better_first_key(rows[0]["metric"])
+  return min(rows, key=lambda r: (key(r["value"]), rows.index(r)))
 
 
 COLUMNS = ("run", "train_batch_size", "learning_rate", "num_train_epochs", "seed", "dev_metric",

@@ -13,6 +13,17 @@ from sklearn import metrics as skm
 LOWER_IS_BETTER = ("loss", "mse", "hamming_loss")
 
 
+def dev_metric_name(name):
+  """A metric's name in the task's results: --best_metric=eval_f1 and f1 are both f1."""
+  return name[len("eval_"):] if name.startswith("eval_") else name
+
+
+def better_first_key(name):
+  """A sort key that puts the best value of metric `name` first (not finite: last)."""
+  sign = 1 if dev_metric_name(name) in LOWER_IS_BETTER else -1
+  return lambda value: sign * value if np.isfinite(value) else np.inf
+
+
 def classification_metrics(label_ids, probs, label_list):
   predictions = np.argmax(probs, axis=-1)
   out = {

@@ -55,7 +55,7 @@ def load_trained_model(output_dir, checkpoint=None):
   model, _, variables = classifier.create_classifier(
       task.num_outputs, bert_config, info.hub_module_handle,
       head_hidden_size=info.head_hidden_size,
-      window_pooling=preprocessor.window_pooling if preprocessor.doc_stride else None)
+      window_pooling=preprocessor.pooling)
   checkpoints.restore_variables(variables, checkpoint, allow_unused=True)
   return TrainedModel(model, task, preprocessor, info, checkpoint, vocab_file)
 

@@ -123,9 +123,19 @@ class Preprocessor:
                doc_stride, max_windows, window_pooling)
 
   @property
+  def window_records(self):
+    """Window records per text in the TFRecords (some empty), or 0: texts are not windows."""
+    return self.max_windows if self.doc_stride else 0
+
+  @property
   def rows_per_example(self):
-    """Rows of ids per text: its windows (some empty), or 1."""
-    return self.max_windows if self.doc_stride else 1
+    """Rows of ids per text: its windows, or 1."""
+    return self.window_records or 1
+
+  @property
+  def pooling(self):
+    """How the model pools a text's window logits, or None: texts are not windows."""
+    return self.window_pooling if self.doc_stride else None
 
   @property
   def do_lower_case(self):

@@ -442,7 +442,7 @@ class FileDataConfig:
         label_columns=[c.strip() for c in config.label_column.split(",") if c.strip()],
         label_delimiter=config.label_delimiter, labels_file=config.labels_file,
         header=config.header, encoding=config.encoding, regression=config.regression,
-        dev_split=config.dev_split, test_split=config.test_split, split_seed=config.seed,
+        dev_split=config.dev_split, test_split=config.test_split, split_seed=config.seed if config.split_seed is None else config.split_seed,
         skip_bad_rows=config.skip_bad_rows)
 
 

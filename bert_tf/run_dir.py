@@ -57,6 +57,7 @@ EVAL_PREDICTIONS = "eval_predictions.csv"  # the dev set's, in the same columns 
 REPORT = "report.html"
 LOCK = ".lock"
 TFRECORDS = {"train": "train.tf_record", "dev": "eval.tf_record", "test": "predict.tf_record"}
+GRID_RUNS = "grid_runs.jsonl"  # a grid directory's (grid.py): its runs are sub-directories
 # What --overwrite_output_dir removes: only files a run writes, never the user's own.
 _RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
               CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
@@ -133,8 +134,12 @@ class RunDir:
                        self.directory)
 
   @contextlib.contextmanager
-  def lock(self):
-    """Holds the directory's lock while a run writes into it (see module docstring)."""
+  def lock(self, grid=False):
+    """Holds the directory's lock while a run (or a grid) writes into it (see module
+    docstring)."""
+    if not grid and self.exists(GRID_RUNS):
+      raise UsageError("--output_dir %s is a grid's directory: its runs are its sub-directories "
+                       "(%s/best is the best one)." % (self.directory, self.directory))
     self.create()
     handle = _acquire_lock(self.path(LOCK), self.directory)
     try:

@@ -101,6 +101,7 @@ def prepare_data(config):
     processor = _processor(config)
     if isinstance(processor, processors.FileProcessor):
       _, _, preprocessor, _ = _model_and_preprocessor(config, run, None)
+      _check_windows(preprocessor, processor)
       return streaming.write_records(config, run, processor, preprocessor)
     plan = make_plan(config, run, skip_empty=True)
     run.save_label_list(plan.task.label_list)
@@ -128,8 +129,7 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
     model, encoder, variables = classifier.create_classifier(
         plan.task.num_outputs, plan.bert_config, plan.files.hub_module_handle,
         head_hidden_size=plan.head_hidden_size, dropout=config.head_dropout,
-        freeze_encoder=config.freeze_encoder, window_pooling=plan.preprocessor.window_pooling
-        if plan.preprocessor.doc_stride else None)
+        freeze_encoder=config.freeze_encoder, window_pooling=plan.preprocessor.pooling)
 
   result = dict(task_kind=plan.task.kind, num_labels=len(plan.task.label_list))
   if config.do_train:
@@ -160,13 +160,17 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   files, bert_config, preprocessor, settings = _model_and_preprocessor(
       config, run, info if reuse else None)
   processor = _processor(config, data_frames)
-  if preprocessor.doc_stride and processor.has_text_b:
-    raise UsageError("--doc_stride reads long single texts as windows; sentence pairs are cut "
-                     "by the longest-first rule instead: leave --doc_stride out.")
+  _check_windows(preprocessor, processor)
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
   return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
               settings["head_hidden_size"])
+
+
+def _check_windows(preprocessor, processor):
+  if preprocessor.doc_stride and processor.has_text_b:
+    raise UsageError("--doc_stride reads long single texts as windows; sentence pairs are cut "
+                     "by the longest-first rule instead: leave --doc_stride out.")
 
 
 def _processor(config, data_frames=None):
@@ -194,8 +198,9 @@ def _run_settings(config, info, run):
   """max_seq_length, truncation, head_tokens, head_hidden_size: a trained run's own (an
   explicit flag that contradicts it is an error), else the flags, else the defaults."""
   stored = {}
-  if info is not None:
-    stored = dict(info.preprocessor, head_hidden_size=info.head_hidden_size)
+  if info is not None:  # a setting the run does not record is the default it ran with
+    stored = dict(RUN_SETTING_DEFAULTS, **info.preprocessor,
+                  head_hidden_size=info.head_hidden_size)
     explicit = config.do_lower_case
     if explicit is not None and explicit != stored.get("do_lower_case"):
       raise _contradiction("do_lower_case", explicit, stored.get("do_lower_case"), run)
@@ -250,8 +255,7 @@ def _read_sets(config, processor, skip_empty=False):
 
 def _decide_task(config, info, processor, examples, run):
   """The task object: a trained run's own, else from the processor and --label_list."""
-  explicit_labels = ([l.strip() for l in config.label_list.split(",") if l.strip()]
-                     if config.label_list else None)
+  explicit_labels = config.label_names()
   if info is not None:
     task = run.load_task(info)
     if processor.task_kind != task.kind:
@@ -350,12 +354,7 @@ def _dataset(plan, info, batch_size):
   fixed = plan.fixed_shapes
   return make_dataset(info.paths, plan.preprocessor.max_seq_length, batch_size,
                       is_training=False, task=plan.task, dynamic_padding=not fixed,
-                      drop_remainder=fixed, windows=_windows(plan.preprocessor))
-
-
-def _windows(preprocessor):
-  """Window records per text in the TFRecords (0: one plain record per text)."""
-  return preprocessor.max_windows if preprocessor.doc_stride else 0
+                      drop_remainder=fixed, windows=plan.preprocessor.window_records)
 
 
 def _train(plan, strategy, model, encoder, variables, records):
@@ -365,7 +364,7 @@ def _train(plan, strategy, model, encoder, variables, records):
       num_train_examples=records["train"].num_real_examples,
       max_seq_length=plan.preprocessor.max_seq_length,
       num_layers=plan.bert_config.num_hidden_layers if plan.bert_config else 12,
-      fixed_shapes=plan.fixed_shapes, windows=_windows(plan.preprocessor))
+      fixed_shapes=plan.fixed_shapes, windows=plan.preprocessor.window_records)
   logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
                job.num_train_examples, c.train_batch_size, job.num_train_steps,
                job.num_warmup_steps)

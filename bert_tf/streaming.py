@@ -9,7 +9,9 @@ Peak memory is one chunk's features plus a key per row when splitting; time grow
 linearly with the rows (bench/streaming_features.py measures both).
 """
 
+import dataclasses
 import hashlib
+import itertools
 import json
 import os
 
@@ -34,24 +36,19 @@ def write_records(config, run, processor, preprocessor):
   splits = [(name, fraction) for name, fraction in processor.split_fractions()
             if files["train"] and not files[name] and fraction > 0]
   seen, destination = _scan_train(processor, files["train"], splits, processor.config.split_seed)
-  explicit = ([l.strip() for l in config.label_list.split(",") if l.strip()]
-              if config.label_list else None)
-  task = tasks.make_task(processor.task_kind,
-                         explicit or processor.declared_labels() or processors.sort_labels(seen),
-                         processor.main_metric)
+  labels = (config.label_names() or processor.declared_labels() or
+            processors.sort_labels(seen))
+  task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
   run.save_label_list(task.label_list)
-  sources = {name: files[name] or (files["train"] if name in dict(splits) else None)
-             for name in wanted}
   records = {}
-  from_train = [name for name in wanted if sources[name] and sources[name] == files["train"]
-                and (name == "train" or name in dict(splits))]
+  from_train = [name for name in wanted
+                if (name == "train" and files["train"]) or name in dict(splits)]
   if from_train:
     records.update(_write_from_train(config, run, processor, preprocessor, task, files["train"],
                                      from_train, splits, destination))
   for name in wanted:
     if name not in records and files[name]:
-      records[name] = _write_set(run, processor, preprocessor, task, name, files[name],
-                                 _key(processor, task, preprocessor, name, files[name]))
+      records[name] = _write_set(config, run, processor, preprocessor, task, name, files[name])
   return records
 
 
@@ -84,29 +81,36 @@ def _scan_train(processor, path, splits, seed):
   return seen, destination
 
 
-def _write_from_train(config, run, processor, preprocessor, task, path, names, splits, destination):
+def _write_from_train(config, run, processor, preprocessor, task, path, names, splits,
+                      destination):
   """Pass 2 over the training file: train and the sets split off it, chunk by chunk."""
   codes = {"train": 0}
   codes.update({name: code for code, (name, _) in enumerate(splits, 1)})
-  keys = {name: _key(processor, task, preprocessor, name, path) for name in names}
-  reused = {name: _reuse(run, name, keys[name]) for name in names}
+  keys = {name: _key(config, processor, task, preprocessor, name, path) for name in names}
+  reused = {name: features.cached_records(_output(run, name), keys[name]) for name in names}
   if all(reused.values()):
     return reused
-  writers = {name: features.RecordWriter(run.path(run_dir.TFRECORDS[name]), task)
-             for name in names}
+  writers = {codes[name]: features.RecordWriter(_output(run, name), task) for name in names}
   chunks = {code: [] for code in codes.values()}
-  by_code = {codes[name]: writers[name] for name in names}
+  # As in memory: the split is taken off the whole file, then each part is limited.
+  limits = {codes[name]: _limit(config, name) for name in codes}
+  counts = dict.fromkeys(codes.values(), 0)
+  size = features.chunk_size(preprocessor)
   try:
     for i, example in enumerate(processor.iter_file(path, "train")):
       code = int(destination[i]) if destination is not None else 0
+      if limits[code] and counts[code] >= limits[code]:
+        continue
+      counts[code] += 1
       chunks[code].append(example)
-      if len(chunks[code]) == features.CHUNK_EXAMPLES:
-        _flush(chunks, code, by_code, task, preprocessor)
+      if len(chunks[code]) == size:
+        _flush(chunks, code, writers, task, preprocessor)
     for code in chunks:
-      _flush(chunks, code, by_code, task, preprocessor)
-    return {name: _recorded(run, name, keys[name], writers[name].close(),
-                            writers[name].num_examples, writers[name].num_real_examples,
-                            preprocessor, task) for name in names}
+      _flush(chunks, code, writers, task, preprocessor)
+    return {name: _recorded(config, run, name, keys[name], writers[codes[name]].close(),
+                            writers[codes[name]].num_examples,
+                            writers[codes[name]].num_real_examples, preprocessor, task)
+            for name in names}
   except BaseException:
     for writer in writers.values():
       writer.abort()
@@ -119,47 +123,52 @@ def _flush(chunks, code, writers, task, preprocessor):
   chunks[code] = []
 
 
-def _write_set(run, processor, preprocessor, task, name, path, key):
+def _write_set(config, run, processor, preprocessor, task, name, path):
   """A set with a file of its own, streamed."""
-  reused = _reuse(run, name, key)
+  key = _key(config, processor, task, preprocessor, name, path)
+  reused = features.cached_records(_output(run, name), key)
   if reused:
     return reused
   examples = processor.iter_file(path, name, require_label=name != "test")
-  written = features.write_examples(examples, task, preprocessor,
-                                    run.path(run_dir.TFRECORDS[name]))
-  return _recorded(run, name, key, *written, preprocessor, task)
+  if _limit(config, name):
+    examples = itertools.islice(examples, _limit(config, name))
+  written = features.write_examples(examples, task, preprocessor, _output(run, name))
+  return _recorded(config, run, name, key, *written, preprocessor, task)
 
 
-def _recorded(run, name, key, paths, num_examples, num_real, preprocessor, task):
-  """Writes the cache's meta file of freshly written records."""
-  features.write_meta(run.path(run_dir.TFRECORDS[name]) + ".meta.json", key, paths,
-                      num_examples, num_real, preprocessor, task)
+def _recorded(config, run, name, key, paths, num_examples, num_real, preprocessor, task):
+  """Freshly written records: a set with no examples stops (as in memory), else the
+  cache's meta file is written."""
+  if not num_examples and name != "test":
+    source = getattr(config, "%s_file" % name, None) or config.train_file or config.data_dir
+    raise UsageError("%s: no %s examples found." % (source, name))
   logging.info("Wrote %d %s examples to %s.", num_examples, name, ", ".join(paths))
-  return features.TFRecordInfo(paths, num_examples, num_real, False)
+  return features.write_meta(_output(run, name), key, paths, num_examples, num_real,
+                             preprocessor, task)
 
 
-def _key(processor, task, preprocessor, name, path):
-  """What a streamed set's records depend on: the recipe, the file (path, size, time of
-  change) and the split, not the examples (hashing them would cost a third pass)."""
-  stat = os.stat(path) if os.path.isfile(path) else None
+def _output(run, name):
+  return run.path(run_dir.TFRECORDS[name])
+
+
+def _limit(config, name):
+  """--max_train_examples / --max_eval_examples (0: all)."""
+  return dict(train=config.max_train_examples, dev=config.max_eval_examples).get(name, 0)
+
+
+def _key(config, processor, task, preprocessor, name, path):
+  """What a streamed set's records depend on: the recipe, how the file is read, the file
+  itself (path, size, time of change; each file of a class folder) and the split; not
+  the examples (hashing them would cost a third pass)."""
   settings = dict(preprocessor.settings(), kind=task.kind, labels=task.label_list,
-                  vocab=preprocessor.vocab_fingerprint(), set=name, file=os.path.abspath(path),
-                  size=stat and stat.st_size, mtime=stat and stat.st_mtime_ns,
-                  split=list(processor.split_fractions()) + [processor.config.split_seed],
-                  format="stream-1")
-  return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+                  vocab=preprocessor.vocab_fingerprint(), set=name,
+                  reading=dataclasses.asdict(processor.config), files=_file_stats(path),
+                  limits=[config.max_train_examples, config.max_eval_examples],
+                  format="stream-2")
+  return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _reuse(run, name, key):
-  """The set's records when the cache says they hold what `key` describes, else None."""
-  output = run.path(run_dir.TFRECORDS[name])
-  try:
-    with open(output + ".meta.json") as f:
-      meta = json.load(f)
-  except (OSError, ValueError):
-    return None
-  paths = [os.path.join(run.directory, p) for p in meta.get("paths", [])]
-  if meta.get("key") != key or not paths or not all(os.path.exists(p) for p in paths):
-    return None
-  logging.info("Reusing %s (%d examples; inputs unchanged).", output, meta["num_examples"])
-  return features.TFRecordInfo(paths, meta["num_examples"], meta["num_real_examples"], True)
+def _file_stats(path):
+  found = [path] if os.path.isfile(path) else sorted(
+      os.path.join(d, f) for d, _, names in os.walk(path) for f in names)
+  return [(os.path.abspath(p), os.path.getsize(p), os.stat(p).st_mtime_ns) for p in found]

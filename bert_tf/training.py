@@ -23,7 +23,7 @@ from bert_tf import distribute
 from bert_tf import run_dir
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError
-from bert_tf.metrics import LOWER_IS_BETTER
+from bert_tf.metrics import LOWER_IS_BETTER, dev_metric_name
 from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay, layerwise_multipliers
 from bert_tf.progress import progress_bar
 
@@ -356,7 +356,7 @@ def _make_optimizer(model, model_variables, strategy, job):
 
 def _update_best(state, best_name, results, step):
   """Tracks the best evaluation by `best_name`; a name the task does not report is an error."""
-  name = best_name[len("eval_"):] if best_name.startswith("eval_") else best_name
+  name = dev_metric_name(best_name)
   if name not in results:
     raise UsageError("--best_metric=%s is not a dev metric of this task; use one of %s." % (
         best_name, ", ".join(sorted(k for k, v in results.items() if isinstance(v, float)))))

@@ -143,3 +143,15 @@ def test_tpu_input_pipeline_pads_to_full_batches_and_padding_never_counts(tiny_s
   ours, theirs = rows(out), rows(str(tiny_setup["tmp"] / "dynamic"))
   assert len(ours) == len(theirs) == 10
   np.testing.assert_allclose(np.loadtxt(ours), np.loadtxt(theirs), atol=1e-4)
+
+
+def test_tf_config_with_several_workers_needs_the_multi_worker_strategy(monkeypatch, tmp_path):
+  from bert_tf.config import RunConfig
+  from bert_tf.errors import UsageError
+  import pytest
+  monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]},
+                                              "task": {"type": "worker", "index": 1}}))
+  config = RunConfig(output_dir=str(tmp_path), train_file="x.csv", do_train=True,
+                     strategy="default")
+  with pytest.raises(UsageError, match="TF_CONFIG describes 2 workers but --strategy=default"):
+    distribute.get_strategy(config)

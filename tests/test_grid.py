@@ -67,3 +67,20 @@ def test_a_killed_grid_continues_and_marks_the_best_run(tiny_setup):
   assert len(open(os.path.join(out, "best", "test_results.tsv")).read().splitlines()) == 10
   page = open(os.path.join(out, "report.html")).read()
   assert best["run"] in page and "data:image/png;base64," in page
+
+
+def test_the_best_row_ignores_nan_and_the_eval_prefix(tmp_path):
+  from bert_tf import grid, run_dir
+  rows = [dict(run="a", metric="pearson", value=float("nan")),
+          dict(run="b", metric="pearson", value=0.2), dict(run="c", metric="pearson", value=0.7),
+          dict(run="d", metric="pearson", value=0.7)]
+  assert grid._best(rows)["run"] == "c"  # pylint: disable=protected-access
+  rows = [dict(run="a", metric="loss", value=0.5), dict(run="b", metric="loss", value=0.3)]
+  assert grid._best(rows)["run"] == "b"  # pylint: disable=protected-access
+  from bert_tf.metrics import dev_metric_name
+  assert dev_metric_name("eval_f1") == "f1" == dev_metric_name("f1")
+  # A single run cannot be started inside a grid's directory.
+  (tmp_path / grid.RUNS).write_text("")
+  with pytest.raises(UsageError, match="is a grid's directory"):
+    with run_dir.RunDir(str(tmp_path)).lock():
+      pass

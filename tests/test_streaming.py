@@ -95,3 +95,29 @@ def test_labels_come_from_the_first_pass_when_not_declared(data, tiny_model_dir)
   assert open(str(out / "label_list.txt")).read().split() == ["meh", "neg", "pos", "zzz"]
   meta = json.load(open(str(out / "train.tf_record.meta.json")))
   assert meta["num_examples"] == 230
+
+
+def test_the_stream_cache_notices_how_the_file_is_read(data, tiny_model_dir):
+  """Another --text_column, or a file added to a class folder, rewrites the records."""
+  for name, rows in (("a.csv", "t1,t2,label\ngood film,bad film,pos\nbad,good,neg\n"),):
+    (data / name).write_text(rows)
+  folder = data / "folder"
+  for label, text in (("pos", "good"), ("neg", "bad")):
+    (folder / label).mkdir(parents=True)
+    (folder / label / "1.txt").write_text(text)
+  model = dict(init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+               bert_config_file=tiny_model_dir + "/bert_config.json",
+               vocab_file=tiny_model_dir + "/vocab.txt", max_seq_length=12, do_train=True,
+               dev_split=0)
+  out = str(data / "out")
+  first = _records(runner.prepare_data(RunConfig(
+      output_dir=out, train_file=str(data / "a.csv"), text_column="t1", **model))["train"].paths)
+  second = runner.prepare_data(RunConfig(output_dir=out, train_file=str(data / "a.csv"),
+                                         text_column="t2", **model))
+  assert not second["train"].reused and first != _records(second["train"].paths)
+  out = str(data / "out_folder")
+  config = RunConfig(output_dir=out, train_file=str(folder), file_format="folder", **model)
+  assert runner.prepare_data(config)["train"].num_examples == 2
+  (folder / "pos" / "2.txt").write_text("great")
+  again = runner.prepare_data(config)["train"]
+  assert not again.reused and again.num_examples == 3
