@@ -617,7 +617,7 @@ def write_grid_report(path, rows, best):
              "steps", "seconds"]
   table = _table(headers, [[r["run"], r["train_batch_size"], "%g" % r["learning_rate"],
                             "%g" % r["num_train_epochs"], r["seed"], r["value"], r["eval_loss"],
-                            r["steps"], round(r["seconds"], 1)] for r in rows],
+                            r["steps"], int(round(r["seconds"]))] for r in rows],
                  row_classes={rows.index(best): "main"})
   parts = ["<h1>Fine-tuning grid: %s</h1>" % _e(os.path.basename(os.path.dirname(
                os.path.abspath(path)))),
