@@ -20,10 +20,11 @@ import tensorflow as tf
 import tf_keras as keras
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bert_tf import classifier, modeling, tasks, training  # noqa: E402
-from bert_tf.config import BertConfig, RunConfig  # noqa: E402
-from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay  # noqa: E402
+from bert_tf import modeling  # noqa: E402
+from bert_tf.config import BertConfig  # noqa: E402
+from train_speed import our_train_loop  # noqa: E402
 
 BASE = dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=3072, hidden_act="gelu", hidden_dropout_prob=0.1,
@@ -42,24 +43,14 @@ def flops_per_example(config, seq):
 def train_step_rate(config, batch, seq, steps, xla):
   """Examples/s of `steps` training steps at [batch, seq] (raises ResourceExhaustedError)."""
   keras.backend.clear_session()
-  encoder = modeling.build_encoder(BertConfig.from_dict(config))
-  model = classifier.build_classifier(encoder, 2)
-  variables = dict(modeling.google_variable_map(encoder))
-  variables.update(classifier.head_variable_map(model))
-  optimizer = AdamWeightDecay(variables, WarmupLinearDecay(5e-5, 10000, 0))
-  job = training.TrainJob(
-      config=RunConfig(output_dir="/tmp/unused", task_name="file", do_train=True,
-                       train_batch_size=batch, use_xla=xla), run=None,
-      task=tasks.SingleLabel(["0", "1"]), train_files=[], num_train_examples=1,
-      max_seq_length=seq)
+  _, loop = our_train_loop(modeling.build_encoder(BertConfig.from_dict(config)), batch, seq,
+                           use_xla=xla)
   rng = np.random.default_rng(0)
   ids = rng.integers(1000, config["vocab_size"], (batch, seq)).astype(np.int32)
   features = dict(input_word_ids=ids, input_mask=np.ones_like(ids),
                   input_type_ids=np.zeros_like(ids))
   data = tf.data.Dataset.from_tensors(
       (features, rng.integers(0, 2, batch), np.ones(batch, np.float32))).repeat()
-  strategy = tf.distribute.get_strategy()
-  loop = training._make_train_loop(model, optimizer, strategy, job, tf.Variable(1.0))  # pylint: disable=protected-access
   iterator = iter(data)
   loop(iterator, tf.constant(2)).numpy()  # compile and warm up
   start = time.perf_counter()

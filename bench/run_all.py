@@ -44,58 +44,35 @@ FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", 
 # ============================================================================
 def child_train(p):
   """Examples/s of training steps on random [batch, seq] batches."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from train_speed import batches  # pylint: disable=g-import-not-at-top
   data = list(batches(p["steps"] + 2, p["batch"], p["seq"]))
   if p["impl"] == "hf":
     import torch  # pylint: disable=g-import-not-at-top
+    from train_speed import hf_train_step  # pylint: disable=g-import-not-at-top
     model, _ = _hf_model()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, eps=1e-6, weight_decay=0.01)
+    step = hf_train_step(model, torch.optim.AdamW(model.parameters(), lr=5e-5, eps=1e-6,
+                                                  weight_decay=0.01))
     tensors = [tuple(torch.tensor(x) for x in b) for b in data]
-
-    def step(b):
-      out = model(input_ids=b[0], attention_mask=b[1], token_type_ids=b[2], labels=b[3])
-      out.loss.backward()
-      torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-      optimizer.step()
-      optimizer.zero_grad()
     model.train()
     return _timed(lambda i: step(tensors[i]), 2, p["steps"], p["batch"])
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  loop, iterator = _our_train_loop(p, data, np)
+  loop, iterator = _our_train_loop(p, data)
   loop(iterator, tf.constant(2))  # trace and warm up
   start = time.perf_counter()
   loop(iterator, tf.constant(p["steps"]))
   return p["steps"] * p["batch"] / (time.perf_counter() - start)
 
 
-def _our_train_loop(p, data, np):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+def _our_train_loop(p, data):
+  """The loop and an iterator over `data` for MiniLM at p's shape and precision."""
   import tf_keras as keras  # pylint: disable=g-import-not-at-top
-  from bert_tf import classifier, modeling, pretrained, tasks, training  # pylint: disable=g-import-not-at-top
-  from bert_tf.config import RunConfig  # pylint: disable=g-import-not-at-top
-  from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay  # pylint: disable=g-import-not-at-top
+  from bert_tf import modeling, pretrained  # pylint: disable=g-import-not-at-top
+  from train_speed import as_dataset, our_train_loop  # pylint: disable=g-import-not-at-top
   if p.get("precision") == "bf16":
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
   encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL))
-  model = classifier.build_classifier(encoder, 2)
-  variables = dict(modeling.google_variable_map(encoder))
-  variables.update(classifier.head_variable_map(model))
-  optimizer = AdamWeightDecay(variables, WarmupLinearDecay(5e-5, 1000, 0))
-  job = training.TrainJob(
-      config=RunConfig(output_dir="/tmp/unused", task_name="file", do_train=True,
-                       train_batch_size=p["batch"], use_xla=bool(p.get("xla"))), run=None,
-      task=tasks.SingleLabel(["0", "1"]), train_files=[], num_train_examples=1,
-      max_seq_length=p["seq"])
-  rows = [(dict(input_word_ids=a, input_mask=b, input_type_ids=c), d,
-           np.ones(len(d), np.float32)) for a, b, c, d in data]
-  shape = [p["batch"], p["seq"]]
-  dataset = tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=(
-      {k: tf.TensorSpec(shape, tf.int32) for k in rows[0][0]},
-      tf.TensorSpec([p["batch"]], tf.int64), tf.TensorSpec([p["batch"]], tf.float32)))
-  strategy = tf.distribute.get_strategy()
-  loop = training._make_train_loop(model, optimizer, strategy, job, tf.Variable(1.0))  # pylint: disable=protected-access
-  return loop, iter(dataset)
+  _, loop = our_train_loop(encoder, p["batch"], p["seq"], use_xla=bool(p.get("xla")))
+  return loop, iter(as_dataset(data)[1])
 
 
 def child_infer(p):
@@ -178,11 +155,10 @@ def child_profile(p):
   """Where a training step's time goes (ms per 32 x 128 batch): the forward pass, forward
   + backward, the whole step (+ all-reduce, clipping, AdamW), and the input pipeline
   (TFRecords -> batches) alone."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from train_speed import batches  # pylint: disable=g-import-not-at-top
   data = list(batches(p["steps"] + 2, p["batch"], p["seq"]))
-  loop, iterator = _our_train_loop(p, data, np)
+  loop, iterator = _our_train_loop(p, data)
   from bert_tf import classifier, modeling, pretrained  # pylint: disable=g-import-not-at-top
   encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL))
   model = classifier.build_classifier(encoder, 2)

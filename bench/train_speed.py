@@ -30,28 +30,48 @@ def batches(n, batch, seq, seed=0):
     yield ids, np.ones_like(ids), np.zeros_like(ids), rng.integers(0, 2, batch)
 
 
-def ours(args):
-  model_dir = pretrained.resolve(pretrained.DEFAULT_MODEL)
-  strategy = tf.distribute.get_strategy()
-  encoder = modeling.load_encoder(model_dir)
+def our_train_loop(encoder, batch, seq, use_xla=False):
+  """(classifier, the training loop run_classifier.py runs) on `encoder`, 2 classes."""
   model = classifier.build_classifier(encoder, 2)
   variables = dict(modeling.google_variable_map(encoder))
   variables.update(classifier.head_variable_map(model))
-  optimizer = AdamWeightDecay(variables, WarmupLinearDecay(5e-5, 1000, 0))
+  optimizer = AdamWeightDecay(variables, WarmupLinearDecay(5e-5, 10000, 0))
   job = training.TrainJob(
       config=RunConfig(output_dir="/tmp/unused", task_name="file", do_train=True,
-                       train_batch_size=args.batch), run=None,
+                       train_batch_size=batch, use_xla=use_xla), run=None,
       task=tasks.SingleLabel(["0", "1"]), train_files=[], num_train_examples=1,
-      max_seq_length=args.seq)
-  data = [(dict(input_word_ids=a, input_mask=b, input_type_ids=c), d, np.ones(len(d), np.float32))
-          for a, b, c, d in batches(args.steps + 2, args.batch, args.seq)]
-  dataset = tf.data.Dataset.from_generator(
-      lambda: iter(data), output_signature=(
-          {k: tf.TensorSpec([args.batch, args.seq], tf.int32) for k in data[0][0]},
-          tf.TensorSpec([args.batch], tf.int64), tf.TensorSpec([args.batch], tf.float32)))
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  loop = training._make_train_loop(model, optimizer, strategy, job,  # pylint: disable=protected-access
-                                   tf.Variable(1.0))
+      max_seq_length=seq)
+  return model, training._make_train_loop(model, optimizer, tf.distribute.get_strategy(), job,  # pylint: disable=protected-access
+                                          tf.Variable(1.0))
+
+
+def as_dataset(data):
+  """Batches from `batches` as the (features, labels, weights) our loop reads."""
+  rows = [(dict(input_word_ids=a, input_mask=b, input_type_ids=c), d, np.ones(len(d), np.float32))
+          for a, b, c, d in data]
+  shape = rows[0][0]["input_word_ids"].shape
+  return rows, tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=(
+      {k: tf.TensorSpec(shape, tf.int32) for k in rows[0][0]},
+      tf.TensorSpec(shape[:1], tf.int64), tf.TensorSpec(shape[:1], tf.float32)))
+
+
+def hf_train_step(model, optimizer):
+  """One HF training step on a (ids, mask, type ids, labels) batch of torch tensors."""
+  import torch  # noqa
+  def step(b):
+    out = model(input_ids=b[0], attention_mask=b[1], token_type_ids=b[2], labels=b[3])
+    out.loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad()
+  return step
+
+
+def ours(args):
+  encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL))
+  model, loop = our_train_loop(encoder, args.batch, args.seq)
+  data, dataset = as_dataset(batches(args.steps + 2, args.batch, args.seq))
+  iterator = iter(dataset)
   loop(iterator, tf.constant(2))  # trace and warm up
   start = time.perf_counter()
   loop(iterator, tf.constant(args.steps))
@@ -75,13 +95,7 @@ def theirs(args):
   optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, eps=1e-6, weight_decay=0.01)
   data = [tuple(torch.tensor(x) for x in b) for b in batches(args.steps + 2, args.batch,
                                                               args.seq)]
-
-  def step(b):
-    out = model(input_ids=b[0], attention_mask=b[1], token_type_ids=b[2], labels=b[3])
-    out.loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    optimizer.zero_grad()
+  step = hf_train_step(model, optimizer)
 
   model.train()
   for b in data[:2]:
