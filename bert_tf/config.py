@@ -258,6 +258,9 @@ class RunConfig:
                                      "--seed); a grid keeps it fixed across its restarts.")
   dynamic_padding: bool = option(True, "Trim batches to their longest example and group "
                                  "similar lengths (CPU/GPU; off on TPU).")
+  group_by_length: bool = option(True, "With --dynamic_padding: sort training examples by "
+                                 "length within windows of 32 batches (less padding, faster); "
+                                 "false keeps fixed padding's batches, only trimmed.")
   keep_checkpoint_max: int = option(5, "How many model.ckpt-N to keep.")
   save_optimizer_state: bool = option(
       True, "Keep Adam's slots in the checkpoints of a finished training (false: they are "

@@ -40,12 +40,13 @@ def _trim_to_longest(features, labels, weights):
 
 def make_dataset(file_paths, seq_length, batch_size, is_training, task, drop_remainder=False,
                  dynamic_padding=False,
-                 shuffle_buffer=10000, seed=None, repeat=None, windows=0):
+                 shuffle_buffer=10000, seed=None, repeat=None, windows=0, group_by_length=True):
   """Returns a dataset of (features, labels, sample_weights) batches.
 
   `sample_weights` is `is_real_example`, so TPU padding examples weigh nothing.
   Training shuffles and repeats; `dynamic_padding` trims each batch to its longest
-  example and groups examples of similar length (for CPU and GPU, not TPU).
+  example (for CPU and GPU, not TPU) and, with `group_by_length`, makes batches of
+  examples of similar length.
   With `windows` (long texts as that many consecutive window records each), an
   element is a text: features [windows, seq_length], shuffled and batched as texts.
   """
@@ -60,15 +61,16 @@ def make_dataset(file_paths, seq_length, batch_size, is_training, task, drop_rem
     dataset = dataset.repeat()
   dataset = dataset.map(lambda r: _to_model_inputs(_decode(r, spec)),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if dynamic_padding and is_training and not windows:
+  grouped = dynamic_padding and group_by_length and is_training and not windows
+  if grouped:
     # Sort within windows of 32 batches by length, so batches need little padding.
     window = batch_size * 32
     dataset = dataset.batch(window).flat_map(_sorted_unbatch)
   dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
   if dynamic_padding:
     dataset = dataset.map(_trim_to_longest)
-    if is_training:
-      dataset = dataset.shuffle(64, seed=seed)
+  if grouped:  # the sorted batches, in random order
+    dataset = dataset.shuffle(64, seed=seed)
   return dataset.with_options(_sharding_options()).prefetch(tf.data.AUTOTUNE)
 
 

@@ -43,7 +43,7 @@ from bert_tf.preprocessing import Preprocessor
 TRAINING_OPTIONS = ("train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "warmup_proportion",
                     "weight_decay", "clip_norm", "adam_bias_correction", "layerwise_lr_decay",
                     "seed", "head_dropout", "freeze_encoder", "class_weights", "pos_weight",
-                    "mixed_precision", "dynamic_padding")
+                    "mixed_precision", "dynamic_padding", "group_by_length")
 
 
 @dataclasses.dataclass

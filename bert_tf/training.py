@@ -257,7 +257,7 @@ def _train_iterator(job, strategy, start_step):
   dataset = make_dataset(job.train_files, job.max_seq_length, job.micro_batch_size,
                          is_training=True, task=job.task, drop_remainder=job.fixed_shapes,
                          dynamic_padding=c.dynamic_padding and not job.fixed_shapes, seed=c.seed,
-                         windows=job.windows)
+                         windows=job.windows, group_by_length=c.group_by_length)
   # The data order is a function of the seed: skipping the micro-batches already taken
   # puts a resumed run at the same data position.
   skipped = start_step * job.accumulation_steps
