@@ -83,6 +83,7 @@ def main():
   parser.add_argument("--work", default=None)
   args = parser.parse_args()
   work = args.work or tempfile.mkdtemp(prefix="bert_tf-long-")
+  os.makedirs(work, exist_ok=True)
   paths = sample(args.train, args.test, args.seed, work)
   print("IMDB sample: %d train / %d test reviews, %.0f tokens per test review on average" % (
       args.train, args.test, mean_tokens(paths["test"])), flush=True)

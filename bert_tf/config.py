@@ -299,6 +299,12 @@ class RunConfig:
       raise UsageError(message)
     if not self.output_dir:
       fail("--output_dir is required.")
+    for name in ("output_dir", "data_dir", "train_file", "dev_file", "test_file",
+                 "init_checkpoint", "vocab_file", "bert_config_file"):
+      value = getattr(self, name) or ""
+      if "://" in value and not value.startswith("file://"):
+        fail("--%s=%s: remote paths (gs://, s3://) are not read or written yet; copy the data "
+             "and model to a local disk (gsutil cp -r) and the finished run back." % (name, value))
     if not (self.do_train or self.do_eval or self.do_predict):
       fail("At least one of --do_train, --do_eval or --do_predict must be True.")
     self._check_numbers(fail)

@@ -180,3 +180,13 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(model_dir, tmp_path):
   assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
   rc, _, output = _train(model_dir, out, train)
   assert rc == 0, output[-2000:]
+
+
+def test_remote_paths_are_refused_not_written_as_local_folders(tmp_path):
+  from bert_tf.config import RunConfig
+  from bert_tf.errors import UsageError
+  for name in ("output_dir", "train_file"):
+    kwargs = dict(output_dir=str(tmp_path), train_file="x.csv", do_train=True)
+    kwargs[name] = "gs://bucket/" + name
+    with pytest.raises(UsageError, match="--%s=gs://bucket/%s: remote paths" % (name, name)):
+      RunConfig(**kwargs)
