@@ -83,16 +83,25 @@ class WindowPooling(keras.Model):
   """A classifier over long texts given as windows: features [texts, windows, length]
   run as [texts * windows, length] through `classifier`; each text's logits are the mean
   (or max) of its used windows' (a window is used when its [CLS] is not padding).
-  Holds no variables of its own: checkpoints are the classifier's."""
+  `compact` runs only the used windows (a batch holds as many windows per text as its
+  longest text); off for fixed shapes (TPU). Holds no variables of its own: checkpoints
+  are the classifier's."""
 
-  def __init__(self, classifier, pooling="mean"):
+  def __init__(self, classifier, pooling="mean", compact=True):
     super().__init__()
-    self.classifier, self.pooling = classifier, pooling
+    self.classifier, self.pooling, self.compact = classifier, pooling, compact
 
   def call(self, features, training=False):
     shape = tf.shape(features["input_word_ids"])
     flat = {k: tf.reshape(v, [-1, shape[2]]) for k, v in features.items()}
-    logits = self.classifier(flat, training=training)
+    if self.compact:
+      index = tf.where(flat["input_mask"][:, 0] > 0)  # [used windows, 1]
+      logits = self.classifier({k: tf.gather_nd(v, index) for k, v in flat.items()},
+                               training=training)
+      logits = tf.scatter_nd(index, logits, tf.cast(
+          tf.stack([tf.shape(flat["input_mask"])[0], tf.shape(logits)[1]]), tf.int64))
+    else:
+      logits = self.classifier(flat, training=training)
     logits = tf.reshape(logits, [shape[0], shape[1], -1])
     used = tf.cast(features["input_mask"][:, :, :1] > 0, logits.dtype)  # [texts, windows, 1]
     if self.pooling == "max":
@@ -101,7 +110,8 @@ class WindowPooling(keras.Model):
 
 
 def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidden_size=0,
-                      dropout=0.1, freeze_encoder=False, window_pooling=None):
+                      dropout=0.1, freeze_encoder=False, window_pooling=None,
+                      fixed_shapes=False):
   """Encoder (ours from a BertConfig, or a TF-Hub module) + head.
 
   Returns (model, encoder, variable_map) where variable_map is {checkpoint name:
@@ -121,5 +131,5 @@ def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidde
                else dict(modeling.google_variable_map(encoder)))
   variables.update(head_variable_map(model))
   if window_pooling:
-    model = WindowPooling(model, window_pooling)
+    model = WindowPooling(model, window_pooling, compact=not fixed_shapes)
   return model, encoder, variables

@@ -129,7 +129,8 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
     model, encoder, variables = classifier.create_classifier(
         plan.task.num_outputs, plan.bert_config, plan.files.hub_module_handle,
         head_hidden_size=plan.head_hidden_size, dropout=config.head_dropout,
-        freeze_encoder=config.freeze_encoder, window_pooling=plan.preprocessor.pooling)
+        freeze_encoder=config.freeze_encoder, window_pooling=plan.preprocessor.pooling,
+        fixed_shapes=plan.fixed_shapes)
 
   result = dict(task_kind=plan.task.kind, num_labels=len(plan.task.label_list))
   if config.do_train:
