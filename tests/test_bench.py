@@ -61,6 +61,7 @@ def test_streaming_features_bench(tmp_path):
   assert "\n| 300 | " in out and out.count("|") >= 18
 
 
+@pytest.mark.slow  # XLA compiles: `make test-all`
 def test_gpu_mfu_bench_runs_its_tiny_shape_on_cpu():
   out = _bench("gpu_mfu.py", "--tiny", "--seq", "16", "--batches", "2,4", "--steps", "1",
                "--peak_tflops", "1")

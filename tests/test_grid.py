@@ -36,6 +36,7 @@ def _grid_command(setup, out):
           "--save_checkpoints_steps=4", "--iterations_per_loop=1", "--progress=off"]
 
 
+@pytest.mark.slow  # three processes, ~30 s: `make test-all`
 def test_a_killed_grid_continues_and_marks_the_best_run(tiny_setup):
   out = str(tiny_setup["tmp"] / "grid")
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
