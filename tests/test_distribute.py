@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bert_tf import distribute
@@ -54,6 +55,7 @@ def _weights(out, step):
   return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
 
 
+@pytest.mark.slow  # five processes, ~50 s: `make test-all` (keeps CI under 15 minutes)
 def test_two_workers_train_like_one_process_and_resume_after_a_kill(tiny_setup):
   """Two MultiWorkerMirroredStrategy workers (gRPC on 127.0.0.1), global batch 16 (with
   gradient accumulation over 2 micro-batches), killed
