@@ -43,5 +43,6 @@ setup(
         "bert-tf-export=bert_tf.cli.export:console_main",
         "bert-tf-convert=bert_tf.cli.convert:console_main",
         "bert-tf-grid=bert_tf.cli.grid:console_main",
+        "bert-tf-pretrain=bert_tf.cli.pretrain:console_main",
     ]},
 )

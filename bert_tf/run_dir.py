@@ -9,6 +9,10 @@
   eval_results.txt/.json, test_results.tsv, predictions.csv, report.html
   train_history.jsonl, eval_history.jsonl, training_state.json, train/ eval/ (TensorBoard)
 
+A pretraining's directory (pretraining.py) holds pretraining_info.json instead of
+model_info.json, its model.ckpt-N, eval_results, histories, and when finished a
+Google-format model: bert_config.json, vocab.txt, tokenizer_config.json, bert_model.ckpt.
+
 Rules it enforces: one writer at a time (a lock naming its holder; a dead holder's
 lock is taken over), a different run never resumes or overwrites a finished one,
 unreadable bookkeeping is an error rather than a silent fresh start, and the
@@ -58,10 +62,14 @@ REPORT = "report.html"
 LOCK = ".lock"
 TFRECORDS = {"train": "train.tf_record", "dev": "eval.tf_record", "test": "predict.tf_record"}
 GRID_RUNS = "grid_runs.jsonl"  # a grid directory's (grid.py): its runs are sub-directories
+PRETRAINING_INFO = "pretraining_info.json"
+PRETRAINED_CHECKPOINT = "bert_model.ckpt"   # Google's name: --init_checkpoint=dir/bert_model.ckpt
+TOKENIZER_CONFIG = "tokenizer_config.json"  # casing, as our model conversions write it
 # What --overwrite_output_dir removes: only files a run writes, never the user's own.
 _RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
               CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
               TEST_RESULTS, TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR,
+              PRETRAINING_INFO, PRETRAINED_CHECKPOINT + ".*", TOKENIZER_CONFIG,
               TMP_PREFIX + "*"] + [name + "*" for name in TFRECORDS.values()]
 _TENSORBOARD_DIRS = ("train", "eval")
 FORMAT_VERSION = 2
@@ -223,6 +231,43 @@ class RunDir:
           "--output_dir %s holds a different run (%s): pass --overwrite_output_dir to delete it "
           "and start over, or choose another --output_dir." % (self.directory,
                                                               "; ".join(differences[:6])))
+
+  # ---- a pretraining's directory ----
+  def start_pretraining(self, identity, overwrite):
+    """Checks that a pretraining may write here (like check_same_run) and records it."""
+    if self.read_model_info() is not None:
+      raise UsageError("--output_dir %s holds a fine-tuning run: pretrain into another "
+                       "directory." % self.directory)
+    if overwrite:
+      self.clear()
+    stored = self._read_json(PRETRAINING_INFO)
+    has_checkpoint = self.latest_checkpoint() is not None
+    if not isinstance(stored, dict) and has_checkpoint:
+      raise UsageError("%s holds checkpoints but no readable %s: pass --overwrite_output_dir "
+                       "to start over, or use another --output_dir." % (self.directory,
+                                                                       PRETRAINING_INFO))
+    differences = describe_differences(stored.get("identity", {}), identity) if isinstance(
+        stored, dict) else []
+    if differences and has_checkpoint:
+      raise UsageError(
+          "--output_dir %s holds a different pretraining (%s): pass --overwrite_output_dir to "
+          "delete it and start over, or choose another --output_dir." % (
+              self.directory, "; ".join(differences[:6])))
+    write_text_atomic(self.path(PRETRAINING_INFO), json.dumps(
+        dict(identity=identity, format=FORMAT_VERSION), indent=1, sort_keys=True) + "\n")
+
+  def write_pretrained_model(self, write_checkpoint, bert_config_json, vocab_file,
+                             do_lower_case):
+    """The directory as a Google-format model; the checkpoint last, since its presence
+    is what marks the model complete (pretrained.model_files)."""
+    write_text_atomic(self.path(BERT_CONFIG), bert_config_json)
+    if os.path.abspath(vocab_file) != os.path.abspath(self.path(VOCAB)):
+      with atomic_path(self.path(VOCAB)) as tmp:
+        shutil.copyfile(vocab_file, tmp)
+    write_text_atomic(self.path(TOKENIZER_CONFIG),
+                      json.dumps(dict(do_lower_case=bool(do_lower_case))) + "\n")
+    write_checkpoint(self.path(PRETRAINED_CHECKPOINT))
+    return self.path(PRETRAINED_CHECKPOINT)
 
   def load_task(self, info):
     """The run's task object, with the thresholds the run chose."""

@@ -29,9 +29,14 @@ def _flag_type(field):
   return kind
 
 
-def define_flags(options_class):
-  """Defines one absl flag per field of `options_class` (safe to call twice)."""
-  for field in dataclasses.fields(options_class):
+def _fields(options_class, names=None):
+  return [f for f in dataclasses.fields(options_class) if names is None or f.name in names]
+
+
+def define_flags(options_class, names=None):
+  """Defines one absl flag per field of `options_class` (or those in `names`; safe to
+  call twice)."""
+  for field in _fields(options_class, names):
     if field.name in FLAGS:
       continue
     meta = field.metadata
@@ -51,19 +56,19 @@ def define_flags(options_class):
       flags.DEFINE_string(field.name, default, help_text)
 
 
-def options_from_flags(options_class):
+def options_from_flags(options_class, **fixed):
   """The options from parsed flags: a flag left out keeps the field's own default
-  (None for settings a trained run fixes)."""
+  (None for settings a trained run fixes); `fixed` values are the door's own."""
   values = {}
   for field in dataclasses.fields(options_class):
-    if FLAGS[field.name].present:
+    if field.name in FLAGS and FLAGS[field.name].present:
       values[field.name] = FLAGS[field.name].value
-  return options_class(**values)
+  return options_class(**dict(values, **fixed))
 
 
-def help_text(options_class, usage):
+def help_text(options_class, usage, names=None):
   lines = [usage.strip(), "", "flags:"]
-  for field in dataclasses.fields(options_class):
+  for field in _fields(options_class, names):
     default = FLAGS[field.name].default if field.name in FLAGS else field.default
     meta = field.metadata
     shown = "" if default is None else " (default: %s)" % (
@@ -75,13 +80,14 @@ def help_text(options_class, usage):
   return "\n".join(lines) + "\n"
 
 
-def run(main, options_class, usage):
-  """absl.app.run(main) with our help, and exit 2 for every usage error."""
-  define_flags(options_class)
+def run(main, options_class, usage, names=None):
+  """absl.app.run(main) with our help, and exit 2 for every usage error. `names`: only
+  these fields of `options_class` become flags."""
+  define_flags(options_class, names)
 
   def parse(argv):
     if any(arg in _HELP_ARGS for arg in argv[1:]):
-      sys.stdout.write(help_text(options_class, usage))
+      sys.stdout.write(help_text(options_class, usage, names))
       sys.exit(0)
     try:
       rest = FLAGS(argv)

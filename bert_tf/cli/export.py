@@ -1,4 +1,4 @@
-"""Export a trained run for serving: a SavedModel for TF Serving, TFLite, or TF-Hub.
+r"""Export a trained run for serving: a SavedModel for TF Serving, TFLite, or TF-Hub.
 
   python -m bert_tf.cli.export --output_dir=RUN --export_dir=serving/my_model   # .../1/
   python -m bert_tf.cli.export --output_dir=RUN --export_dir=tflite --format=tflite \

@@ -1,4 +1,4 @@
-"""Only the data step: write train/eval/predict TFRecords (Google's feature names) and
+r"""Only the data step: write train/eval/predict TFRecords (Google's feature names) and
 label_list.txt into --output_dir, with the flags of run_classifier.py (without any
 --do_* flag: every set that has data).
 

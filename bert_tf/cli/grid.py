@@ -1,4 +1,4 @@
-"""The BERT paper's fine-tuning grid in one command: batch size x learning rate x epochs
+r"""The BERT paper's fine-tuning grid in one command: batch size x learning rate x epochs
 (x --num_restarts seeds), with run_classifier.py's flags for everything else. Each run is
 a run directory under --output_dir; the best on dev is linked as --output_dir/best.
 

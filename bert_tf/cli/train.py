@@ -1,4 +1,4 @@
-"""Fine-tune, evaluate and predict with the flags of Google's run_classifier.py.
+r"""Fine-tune, evaluate and predict with the flags of Google's run_classifier.py.
 
   python run_classifier.py --task_name=MRPC --do_train=true --do_eval=true \
     --data_dir=$GLUE_DIR/MRPC --vocab_file=$BERT_BASE_DIR/vocab.txt \

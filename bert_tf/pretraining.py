@@ -1,0 +1,523 @@
+"""Within-task further pretraining: masked-LM on the task's own texts (Sun et al. 2019,
+"How to Fine-Tune BERT for Text Classification", section 5.1).
+
+  texts      the training set's texts (and any --unlabelled_file lines)
+  instances  token ids cut into [CLS] ... [SEP] pieces of max_seq_length (pairs stay pairs)
+  masking    Google's create_masked_lm_predictions (15%, 80% [MASK] / 10% kept / 10% random,
+             whole words optional), drawn afresh every epoch from (seed, epoch): the same
+             command resumes on the same masks
+  model      the encoder + Google's MLM head (cls/predictions/..., output weights tied to
+             the word embeddings), trained with Google's AdamW
+  output     output_dir/model.ckpt-N while training (resume), then a Google-format model
+             directory: bert_config.json, vocab.txt, tokenizer_config.json, bert_model.ckpt,
+             ready for `--model=output_dir` or `--init_checkpoint=output_dir/bert_model.ckpt`
+
+Google's next-sentence task is left out: a task's texts are not documents of sentences,
+and RoBERTa showed MLM alone pretrains as well. Google's dupe_factor (static masks copied
+N times) becomes fresh masks per epoch, which RoBERTa found at least as good.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+from absl import logging
+
+from bert_tf import checkpoints
+from bert_tf import distribute
+from bert_tf import modeling
+from bert_tf import pretrained
+from bert_tf import processors
+from bert_tf import run_dir
+from bert_tf import training
+from bert_tf.config import BertConfig, option
+from bert_tf.errors import UsageError
+from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay
+from bert_tf.preprocessing import Preprocessor, truncate_seq_pair
+from bert_tf.progress import progress_bar
+
+# The RunConfig options the pretraining door takes (the rest are fine-tuning's).
+RUN_OPTIONS = (
+    "output_dir", "model", "init_checkpoint", "bert_config_file", "vocab_file", "do_lower_case",
+    "task_name", "data_dir", "train_file", "dev_file", "file_format", "text_column",
+    "text_b_column", "label_column", "label_delimiter", "header", "encoding", "regression",
+    "dev_split", "skip_bad_rows", "max_train_examples", "max_seq_length", "train_batch_size",
+    "learning_rate", "num_train_epochs", "warmup_proportion", "weight_decay", "clip_norm", "seed",
+    "strategy", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_steps", "progress",
+    "overwrite_output_dir")
+# What changes the pretrained weights (with the model, data and masking): the run's identity.
+_TRAINING_OPTIONS = ("max_seq_length", "train_batch_size", "learning_rate", "num_train_epochs",
+                     "warmup_proportion", "weight_decay", "clip_norm", "seed")
+_EVAL_SEED = 987654321  # fixed masks for the dev measurement, comparable across runs
+
+
+@dataclasses.dataclass
+class PretrainSpec:
+  """The masked-LM options (Google's create_pretraining_data.py names)."""
+  masked_lm_prob: float = option(0.15, "Masked LM probability.")
+  max_predictions_per_seq: int = option(20, "Maximum number of masked LM predictions per "
+                                        "sequence.")
+  do_whole_word_mask: bool = option(False, "Whether to use whole word masking rather than "
+                                    "per-WordPiece masking.")
+  unlabelled_file: str = option("", "Extra texts to pretrain on (no labels needed): a UTF-8 "
+                                "text file, one text per line; several files comma-separated.")
+  num_train_steps: int = option(0, "Number of training steps (0: --num_train_epochs passes "
+                                "over the texts).")
+
+  def __post_init__(self):
+    if not 0 < self.masked_lm_prob < 1:
+      raise UsageError("--masked_lm_prob must be in (0, 1), got %r." % self.masked_lm_prob)
+    if self.max_predictions_per_seq < 1 or self.num_train_steps < 0:
+      raise UsageError("--max_predictions_per_seq must be positive and --num_train_steps >= 0.")
+
+  def unlabelled_files(self):
+    return [p.strip() for p in self.unlabelled_file.split(",") if p.strip()]
+
+
+# ============================================================================
+# Texts -> instances -> masked batches
+# ============================================================================
+@dataclasses.dataclass
+class Vocabulary:
+  """What masking needs to know of the vocabulary, by id."""
+  size: int
+  cls_id: int
+  sep_id: int
+  mask_id: int
+  continuation: np.ndarray  # bool [size]: the token is a "##" piece of a word
+
+  @classmethod
+  def of(cls, tokenizer):
+    vocab = tokenizer.vocab
+    if "[MASK]" not in vocab:
+      raise UsageError("The vocabulary has no [MASK] token: masked-LM pretraining needs a BERT "
+                       "vocab.txt with [MASK].")
+    size = max(vocab.values()) + 1
+    continuation = np.zeros(size, bool)
+    for token, i in vocab.items():
+      continuation[i] = token.startswith("##")
+    return cls(size, vocab["[CLS]"], vocab["[SEP]"], vocab["[MASK]"], continuation)
+
+
+def make_instances(texts, tokenizer, max_seq_length):
+  """(text_a, text_b or None) pairs -> lists of ids ([CLS] ... [SEP] ...) and segment B
+  starts. A long single text gives one instance per max_seq_length - 2 tokens, so every
+  token is read; a pair is cut by Google's longest-first rule."""
+  vocab = tokenizer.vocab
+  cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
+  ids, b_starts = [], []
+  for text_a, text_b in texts:
+    a = tokenizer.tokenize_to_ids(text_a)
+    b = tokenizer.tokenize_to_ids(text_b) if text_b else []
+    if b:
+      truncate_seq_pair(a, b, max_seq_length - 3)
+      ids.append(np.array([cls_id] + a + [sep_id] + b + [sep_id], np.int32))
+      b_starts.append(len(a) + 2)
+      continue
+    size = max_seq_length - 2
+    for start in range(0, len(a), size):
+      ids.append(np.array([cls_id] + a[start:start + size] + [sep_id], np.int32))
+      b_starts.append(len(ids[-1]))
+  return ids, b_starts
+
+
+def mask_tokens(ids, rng, vocabulary, masked_lm_prob, max_predictions, whole_word):
+  """Google's create_masked_lm_predictions on ids, consuming `rng` as Google's does.
+
+  Returns (masked ids, sorted positions, original ids at those positions).
+  """
+  candidates = []
+  for i, token in enumerate(ids):
+    if token == vocabulary.cls_id or token == vocabulary.sep_id:
+      continue
+    if whole_word and candidates and vocabulary.continuation[token]:
+      candidates[-1].append(i)
+    else:
+      candidates.append([i])
+  rng.shuffle(candidates)
+  output = list(ids)
+  num_to_predict = min(max_predictions, max(1, int(round(len(ids) * masked_lm_prob))))
+  positions = []
+  for index_set in candidates:
+    if len(positions) >= num_to_predict:
+      break
+    if len(positions) + len(index_set) > num_to_predict:
+      continue  # a whole word that would overshoot: try a shorter one
+    for index in index_set:
+      if rng.random() < 0.8:
+        output[index] = vocabulary.mask_id
+      elif rng.random() < 0.5:
+        output[index] = ids[index]
+      else:
+        output[index] = rng.randint(0, vocabulary.size - 1)
+      positions.append(index)
+  positions.sort()
+  return output, positions, [int(ids[p]) for p in positions]
+
+
+@dataclasses.dataclass
+class Instances:
+  """The pretraining texts as ids, and how they are batched and masked."""
+  ids: list                 # [np.int32 array of [CLS] ... [SEP] ...]
+  b_starts: list            # index of segment B's first token (len(ids) when none)
+  vocabulary: Vocabulary
+  spec: PretrainSpec
+  batch_size: int
+
+  def __len__(self):
+    return len(self.ids)
+
+  @property
+  def batches_per_epoch(self):
+    return max(math.ceil(len(self.ids) / self.batch_size), 1)
+
+  def epoch_batches(self, seed, epoch, group_by_length=True):
+    """One epoch's batches of instance indices, in the order (seed, epoch) decides:
+    shuffled, then (for speed) sorted by length within windows of 32 batches."""
+    order = np.random.RandomState([seed, epoch]).permutation(len(self.ids))
+    batches = []
+    window = self.batch_size * 32
+    for start in range(0, len(order), window):
+      chunk = order[start:start + window]
+      if group_by_length:
+        chunk = chunk[np.argsort([len(self.ids[i]) for i in chunk], kind="stable")]
+      batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+    if group_by_length:
+      np.random.RandomState([seed, epoch, 1]).shuffle(batches)
+    return batches
+
+  def batch(self, indices, rng):
+    """Masked instances as one padded batch with Google's feature names."""
+    p = self.spec.max_predictions_per_seq
+    length = max(len(self.ids[i]) for i in indices)
+    out = {name: np.zeros((len(indices), width), dtype) for name, width, dtype in (
+        ("input_ids", length, np.int32), ("input_mask", length, np.int32),
+        ("segment_ids", length, np.int32), ("masked_lm_positions", p, np.int32),
+        ("masked_lm_ids", p, np.int32), ("masked_lm_weights", p, np.float32))}
+    for row, i in enumerate(indices):
+      ids = self.ids[i]
+      masked, positions, labels = mask_tokens(ids, rng, self.vocabulary, self.spec.masked_lm_prob,
+                                              p, self.spec.do_whole_word_mask)
+      out["input_ids"][row, :len(ids)] = masked
+      out["input_mask"][row, :len(ids)] = 1
+      out["segment_ids"][row, self.b_starts[i]:len(ids)] = 1
+      out["masked_lm_positions"][row, :len(positions)] = positions
+      out["masked_lm_ids"][row, :len(labels)] = labels
+      out["masked_lm_weights"][row, :len(labels)] = 1.0
+    return out
+
+  def batches(self, seed, start_batch=0):
+    """Masked batches forever from global batch number `start_batch` (a resume)."""
+    epoch, skip = divmod(start_batch, self.batches_per_epoch)
+    while True:
+      rng = random.Random(seed * 100003 + epoch)
+      for number, indices in enumerate(self.epoch_batches(seed, epoch)):
+        if number < skip:  # keep the rng where the first run had it
+          self.batch(indices, rng)
+          continue
+        yield self.batch(indices, rng)
+      epoch, skip = epoch + 1, 0
+
+  def dataset(self, seed, start_batch=0):
+    p = self.spec.max_predictions_per_seq
+    signature = {name: tf.TensorSpec([None, width], dtype) for name, width, dtype in (
+        ("input_ids", None, tf.int32), ("input_mask", None, tf.int32),
+        ("segment_ids", None, tf.int32), ("masked_lm_positions", p, tf.int32),
+        ("masked_lm_ids", p, tf.int32), ("masked_lm_weights", p, tf.float32))}
+    return tf.data.Dataset.from_generator(lambda: self.batches(seed, start_batch),
+                                          output_signature=signature).prefetch(2)
+
+
+def read_texts(config, spec, processor):
+  """(train texts, dev texts): the task's training (and dev) texts, plus the unlabelled
+  files' lines for training. The dev texts measure masked-LM accuracy; they are never
+  trained on, so fine-tuning's dev score stays honest."""
+  train = [(e.text_a, e.text_b) for e in processor.get_train_examples(config.data_dir)]
+  if config.max_train_examples:
+    train = train[:config.max_train_examples]
+  for path in spec.unlabelled_files():
+    train += [(line, None) for line in _read_lines(path, config.encoding)]
+  try:
+    dev = [(e.text_a, e.text_b) for e in processor.get_dev_examples(config.data_dir)]
+  except UsageError as e:
+    logging.warning("No dev texts, so no masked-LM measurement: %s", e)
+    dev = []
+  if not train:
+    raise UsageError("No texts to pretrain on: check --train_file/--data_dir and "
+                     "--unlabelled_file.")
+  return train, dev
+
+
+def _read_lines(path, encoding):
+  try:
+    with open(path, encoding=encoding) as f:
+      lines = [line.strip() for line in f]
+  except FileNotFoundError:
+    raise UsageError("--unlabelled_file %s does not exist." % path) from None
+  except UnicodeDecodeError as e:
+    raise UsageError("--unlabelled_file %s is not %s text (byte %d): pass --encoding." % (
+        path, encoding, e.start)) from None
+  except IsADirectoryError:
+    raise UsageError("--unlabelled_file %s is a directory: pass text files, one text per "
+                     "line." % path) from None
+  return [line for line in lines if line]
+
+
+# ============================================================================
+# The model: encoder + Google's masked-LM head
+# ============================================================================
+class MaskedLMHead(keras.layers.Layer):
+  """Google's get_masked_lm_output: gather the masked positions, dense + activation +
+  LayerNorm, then logits against the (tied) word embeddings plus an output bias."""
+
+  def __init__(self, config, word_embeddings, **kwargs):
+    super().__init__(**kwargs)
+    self.word_embeddings = word_embeddings
+    self.dense = keras.layers.Dense(
+        config.hidden_size, activation=modeling.get_activation(config.hidden_act),
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
+        name="transform_dense")
+    self.layer_norm = keras.layers.LayerNormalization(epsilon=modeling.LAYER_NORM_EPSILON,
+                                                      name="transform_layer_norm")
+    self.hidden_size, self.vocab_size = config.hidden_size, config.vocab_size
+
+  def build(self, input_shape):
+    # Built up front, so that checkpoints can restore into the variables before a call.
+    self.dense.build([None, None, self.hidden_size])  # [batch, predictions, hidden]
+    self.layer_norm.build([None, None, self.hidden_size])
+    self.output_bias = self.add_weight("output_bias", shape=[self.vocab_size],
+                                       initializer="zeros")
+    super().build(input_shape)
+
+  def call(self, sequence_output, positions):
+    hidden = tf.gather(sequence_output, positions, batch_dims=1)  # [batch, predictions, hidden]
+    hidden = self.layer_norm(self.dense(hidden))
+    logits = tf.matmul(hidden, self.word_embeddings, transpose_b=True) + self.output_bias
+    return tf.nn.log_softmax(logits, axis=-1)
+
+  def variable_map(self):
+    prefix = "cls/predictions/"
+    return {prefix + "transform/dense/kernel": self.dense.kernel,
+            prefix + "transform/dense/bias": self.dense.bias,
+            prefix + "transform/LayerNorm/gamma": self.layer_norm.gamma,
+            prefix + "transform/LayerNorm/beta": self.layer_norm.beta,
+            prefix + "output_bias": self.output_bias}
+
+
+def build_pretraining_model(bert_config):
+  """(encoder, head); head(batch) -> log-probabilities at the masked positions."""
+  encoder = modeling.build_encoder(bert_config)
+  head = MaskedLMHead(bert_config, encoder.get_layer("word_embeddings").embeddings,
+                      name="masked_lm")
+  head.build(None)
+  return encoder, head
+
+
+def masked_lm_outputs(encoder, head, batch, training):
+  sequence = encoder(dict(input_word_ids=batch["input_ids"], input_mask=batch["input_mask"],
+                          input_type_ids=batch["segment_ids"]), training=training)
+  return head(sequence["sequence_output"], batch["masked_lm_positions"])
+
+
+def masked_lm_loss_sums(log_probs, batch):
+  """(sum of weighted negative log-likelihoods, number of predictions, correct ones)."""
+  weights = batch["masked_lm_weights"]
+  labels = batch["masked_lm_ids"]
+  nll = -tf.gather(log_probs, labels, batch_dims=2)
+  correct = tf.cast(tf.equal(tf.argmax(log_probs, -1, output_type=tf.int32), labels), tf.float32)
+  return tf.reduce_sum(nll * weights), tf.reduce_sum(weights), tf.reduce_sum(correct * weights)
+
+
+def variable_map(encoder, head):
+  names = modeling.google_variable_map(encoder)
+  names.update(head.variable_map())
+  return names
+
+
+# ============================================================================
+# The job
+# ============================================================================
+def pretrain(config, spec):
+  """Runs masked-LM pretraining as `config` (a RunConfig, the data and model options) and
+  `spec` ask; returns a summary dict. Rerun, the same command resumes."""
+  run = run_dir.RunDir(config.output_dir)
+  with run.lock():
+    files = pretrained.resolve_model_files(config)
+    if files.hub_module_handle:
+      raise UsageError("Pretraining continues a Google-format model (--model or "
+                       "--init_checkpoint); a TF-Hub encoder has no masked-LM head to train.")
+    bert_config = BertConfig.from_json_file(files.bert_config_file)
+    preprocessor = Preprocessor.from_vocab(files.vocab_file, files.do_lower_case,
+                                           config.max_seq_length or 128)
+    preprocessor.check_model(bert_config, files.bert_config_file)
+    processor = processors.get_processor(config.task_name,
+                                         processors.FileDataConfig.from_run_config(config),
+                                         data_dir=config.data_dir)
+    train_texts, dev_texts = read_texts(config, spec, processor)
+    identity = _identity(config, spec, files, bert_config, preprocessor, train_texts)
+    run.start_pretraining(identity, config.overwrite_output_dir)
+    return _pretrain(config, spec, run, files, bert_config, preprocessor, train_texts,
+                     dev_texts)
+
+
+def _identity(config, spec, files, bert_config, preprocessor, texts):
+  """What makes a pretraining this directory's run (compared on every rerun)."""
+  digest = hashlib.sha256()
+  for text in texts:
+    digest.update(json.dumps(text, ensure_ascii=False).encode())
+  return dict(model=dict(checkpoint=os.path.abspath(files.init_checkpoint),
+                         bert_config=bert_config.to_dict(), do_lower_case=files.do_lower_case,
+                         vocab=preprocessor.vocab_fingerprint()),
+              data=digest.hexdigest(), masking=dataclasses.asdict(spec),
+              training={name: getattr(config, name) for name in _TRAINING_OPTIONS})
+
+
+def _pretrain(config, spec, run, files, bert_config, preprocessor, train_texts, dev_texts):
+  strategy = distribute.get_strategy(config)
+  if distribute.needs_fixed_shapes(strategy) or not distribute.is_chief(strategy):
+    raise UsageError("Pretraining runs on CPUs and GPUs in one process (--strategy=default or "
+                     "mirrored); for TPUs and several workers use Google's run_pretraining.py.")
+  tokenizer, seq_length = preprocessor.tokenizer, preprocessor.max_seq_length
+  vocabulary = Vocabulary.of(tokenizer)
+  train = Instances(*make_instances(train_texts, tokenizer, seq_length), vocabulary, spec,
+                    config.train_batch_size)
+  num_steps = spec.num_train_steps or max(int(train.batches_per_epoch * config.num_train_epochs), 1)
+  logging.info("Pretraining on %d texts (%d instances of <= %d tokens): %d steps of %d.",
+               len(train_texts), len(train), seq_length, num_steps, config.train_batch_size)
+  keras.utils.set_random_seed(config.seed)
+  with strategy.scope():
+    encoder, head = build_pretraining_model(bert_config)
+    names = variable_map(encoder, head)
+    optimizer = AdamWeightDecay(
+        names, WarmupLinearDecay(config.learning_rate, num_steps,
+                                 int(num_steps * config.warmup_proportion)),
+        weight_decay_rate=config.weight_decay, clip_norm=config.clip_norm)
+  manager = training.CheckpointManager(run, names, optimizer, config.keep_checkpoint_max)
+  latest = manager.latest()
+  dev = Instances(*make_instances(dev_texts, tokenizer, seq_length), vocabulary, spec,
+                  config.train_batch_size) if dev_texts else None
+  if latest:
+    start = manager.restore(latest, with_optimizer=True)
+    logging.info("Resuming pretraining from %s at step %d of %d.", latest, start, num_steps)
+  else:
+    start = 0
+    modeling.load_google_checkpoint(encoder, files.init_checkpoint)
+    _load_head_if_present(head, files.init_checkpoint)
+    if dev is not None:  # the starting point, for the comparison in eval_results
+      run.truncate_histories(0)
+      run.append_history(run_dir.EVAL_HISTORY, dict(step=0, **evaluate(encoder, head, dev)))
+  summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
+                        train.dataset(config.seed, start), start, num_steps)
+  if dev is not None:
+    summary["eval"] = _final_evaluation(run, encoder, head, dev, num_steps)
+  run.write_pretrained_model(manager.write_weights, bert_config.to_json_string(),
+                             files.vocab_file, files.do_lower_case)
+  summary["model_dir"] = run.directory
+  return summary
+
+
+def _final_evaluation(run, encoder, head, dev, step):
+  """Dev masked-LM metrics at the end, beside those before pretraining (initial_*)."""
+  results = evaluate(encoder, head, dev)
+  run.append_history(run_dir.EVAL_HISTORY, dict(step=step, **results))
+  initial = next((r for r in run.history(run_dir.EVAL_HISTORY) if r.get("step") == 0), {})
+  results.update({"initial_" + k: initial[k] for k in ("masked_lm_loss", "masked_lm_accuracy")
+                  if k in initial})
+  run.write_eval_results(dict(results, global_step=step))
+  return results
+
+
+def _load_head_if_present(head, checkpoint):
+  """Google's own checkpoints carry a trained MLM head; converted encoders do not (then it
+  starts fresh, as in Google's run_pretraining.py)."""
+  stored = checkpoints.list_checkpoint(checkpoint)
+  head_names = head.variable_map()
+  if all(name in stored for name in head_names):
+    checkpoints.restore_variables(head_names, checkpoint, allow_unused=True)
+    logging.info("Continuing the masked-LM head stored in %s.", checkpoint)
+  else:
+    logging.info("%s has no masked-LM head (cls/predictions): it starts fresh.", checkpoint)
+
+
+def _train_step(encoder, head, optimizer, strategy, variables):
+  def replica_step(batch):
+    context = tf.distribute.get_replica_context()
+    with tf.GradientTape() as tape:
+      log_probs = masked_lm_outputs(encoder, head, batch, training=True)
+      nll, count, correct = masked_lm_loss_sums(log_probs, batch)
+      # Google's mean over the batch's predictions (all replicas' together).
+      total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+      loss = nll / (total + 1e-5)
+    # Dense gradients: the tied word embeddings get both a lookup's and a matmul's.
+    grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+             for g, v in zip(tape.gradient(loss, variables), variables)]
+    grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+    grads = optimizer.clip(grads)
+    context.merge_call(lambda _, g: optimizer.apply_gradients(g), args=(grads,))
+    return loss, correct / (total + 1e-5)
+
+  @tf.function
+  def step(iterator):
+    loss, accuracy = strategy.run(replica_step, args=(next(iterator),))
+    reduce = lambda t: strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None)
+    return reduce(loss), reduce(accuracy)
+  return step
+
+
+def _train_loop(config, run, manager, optimizer, strategy, encoder, head, dataset, start,
+                num_steps):
+  variables = [optimizer.variables_by_name[n] for n in optimizer.names]
+  step_fn = _train_step(encoder, head, optimizer, strategy, variables)
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  writer = tf.summary.create_file_writer(run.tensorboard_dir("train"))
+  progress = progress_bar(num_steps, "step", always=True)
+  if progress is not None and start:
+    progress.update(start)
+  started, loss, accuracy = time.time(), math.nan, math.nan
+  for step in range(start + 1, num_steps + 1):
+    loss, accuracy = (float(t) for t in step_fn(iterator))
+    if not math.isfinite(loss):
+      raise UsageError("Pretraining loss became %s at step %d; the last good checkpoint is %s. "
+                       "Lower --learning_rate." % (loss, step, manager.latest() or "none"))
+    speed = (step - start) * config.train_batch_size / (time.time() - started)
+    if progress is not None:
+      progress.update(step, values=[("loss", loss), ("accuracy", accuracy)])
+    if step % config.log_every_steps == 0 or step == num_steps:
+      record = dict(step=step, masked_lm_loss=loss, masked_lm_accuracy=accuracy,
+                    learning_rate=float(optimizer.learning_rate()), examples_per_second=speed)
+      run.append_history(run_dir.TRAIN_HISTORY, record)
+      with writer.as_default(step=step):
+        for key in ("masked_lm_loss", "masked_lm_accuracy", "learning_rate"):
+          tf.summary.scalar(key, record[key])
+      if progress is None:
+        logging.info("step %d: masked-LM loss %.4f, accuracy %.4f, %.1f examples/s", step, loss,
+                     accuracy, speed)
+    if step % config.save_checkpoints_steps == 0 or step == num_steps:
+      manager.save(step)
+  seconds = time.time() - started
+  return dict(global_step=num_steps, resumed_from=start, masked_lm_loss=loss,
+              train_seconds=seconds,
+              examples_per_second=(num_steps - start) * config.train_batch_size / max(seconds, 1e-9))
+
+
+def evaluate(encoder, head, instances):
+  """Masked-LM loss and accuracy over `instances`, on fixed masks (Google's eval metrics)."""
+  @tf.function(reduce_retracing=True)
+  def sums(batch):
+    return masked_lm_loss_sums(masked_lm_outputs(encoder, head, batch, training=False), batch)
+  rng = random.Random(_EVAL_SEED)
+  totals = np.zeros(3)
+  order = np.argsort([len(ids) for ids in instances.ids], kind="stable")
+  for start in range(0, len(order), instances.batch_size):
+    batch = instances.batch(order[start:start + instances.batch_size], rng)
+    totals += [float(t) for t in sums({k: tf.constant(v) for k, v in batch.items()})]
+  nll, count, correct = totals
+  return dict(masked_lm_loss=nll / max(count, 1), masked_lm_accuracy=correct / max(count, 1),
+              num_predictions=int(count), num_instances=len(instances))
