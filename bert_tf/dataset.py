@@ -18,24 +18,42 @@ def _decode(record, spec):
   return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in example.items()}
 
 
+def _encoder_inputs(example):
+  """Google's feature names -> the encoder's (TF Model Garden's rename in _parse)."""
+  return dict(input_word_ids=example["input_ids"], input_mask=example["input_mask"],
+              input_type_ids=example["segment_ids"])
+
+
 def _to_model_inputs(example):
-  features = dict(input_word_ids=example["input_ids"], input_mask=example["input_mask"],
-                  input_type_ids=example["segment_ids"])
   labels, weights = example["label_ids"], tf.cast(example["is_real_example"], tf.float32)
   if "doc_id" in example:  # a text's windows: one label and weight for the text
     labels, weights = labels[0], weights[0]
-  return features, labels, weights
+  return _encoder_inputs(example), labels, weights
 
 
-def _trim_to_longest(features, labels, weights):
+def _trim(features):
   """Drops padding columns that no example of the batch uses (dynamic padding), and
   (windows) the empty windows no text of the batch uses."""
   mask = features["input_mask"]
   length = tf.maximum(tf.reduce_max(tf.reduce_sum(mask, axis=-1)), 1)
   if mask.shape.rank == 3:
     used = tf.maximum(tf.reduce_max(tf.reduce_sum(mask[:, :, 0], axis=1)), 1)
-    return {k: v[:, :used, :length] for k, v in features.items()}, labels, weights
-  return {k: v[:, :length] for k, v in features.items()}, labels, weights
+    return {k: v[:, :used, :length] for k, v in features.items()}
+  return {k: v[:, :length] for k, v in features.items()}
+
+
+def _trim_to_longest(features, labels, weights):
+  return _trim(features), labels, weights
+
+
+def model_inputs(arrays):
+  """In-memory FeatureArrays (the Predictor's) -> the encoder's inputs, named and trimmed as
+  a batch of make_dataset is: [N, L], or [texts, windows, L] when texts are windows."""
+  rows = arrays.rows_per_example
+  example = {name: tf.constant(getattr(arrays, name) if rows == 1 else getattr(arrays, name)
+                               .reshape(-1, rows, arrays.input_ids.shape[-1]))
+             for name in ("input_ids", "input_mask", "segment_ids")}
+  return _trim(_encoder_inputs(example))
 
 
 def make_dataset(file_paths, seq_length, batch_size, is_training, task, drop_remainder=False,

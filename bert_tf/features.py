@@ -56,18 +56,6 @@ class FeatureArrays:
   def __len__(self):
     return len(self.input_ids)
 
-  def model_inputs(self):
-    """The encoder's inputs, trimmed to the longest row: [N, L] arrays, or [texts,
-    windows, L] when texts are windows (trimmed to the most windows a text uses)."""
-    length = max(int(self.input_mask.sum(axis=-1).max(initial=0)), 1)
-    inputs = dict(input_word_ids=self.input_ids, input_mask=self.input_mask,
-                  input_type_ids=self.segment_ids)
-    if self.rows_per_example == 1:
-      return {k: v[:, :length] for k, v in inputs.items()}
-    shape = (-1, self.rows_per_example, self.input_ids.shape[-1])
-    used = max(int(self.input_mask[:, 0].reshape(shape[:2]).sum(axis=1).max(initial=0)), 1)
-    return {k: v.reshape(shape)[:, :used, :length] for k, v in inputs.items()}
-
   def row(self, i):
     label = self.label_ids[i]
     label = label.tolist() if label.ndim else label.item()
@@ -267,13 +255,16 @@ def examples_fingerprint(examples):
   return digest.hexdigest()
 
 
-def cache_key(examples, task, preprocessor):
-  """A fingerprint of everything a TFRecord depends on."""
-  digest = hashlib.sha256()
+def cache_key(task, preprocessor, examples=None, **source):
+  """A fingerprint of everything a TFRecord depends on: the task's labels, the recipe, and
+  the examples themselves, or (streamed sets) `source`, a description of where they come
+  from (hashing a file's rows would cost a pass of its own)."""
   settings = dict(preprocessor.settings(), kind=task.kind, labels=task.label_list,
-                  vocab=preprocessor.vocab_fingerprint(), format=4)
-  digest.update(json.dumps(settings, sort_keys=True).encode())
-  _hash_examples(digest, examples)
+                  vocab=preprocessor.vocab_fingerprint(), **source)
+  settings.setdefault("format", 4)
+  digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+  if examples is not None:
+    _hash_examples(digest, examples)
   return digest.hexdigest()
 
 
@@ -302,7 +293,7 @@ def file_based_convert_examples_to_features(examples, task, preprocessor, output
   The cache metadata lives in `output_file + ".meta.json"`, written after the
   records, so an interrupted write is rebuilt on the next run.
   """
-  key = cache_key(examples, task, preprocessor)
+  key = cache_key(task, preprocessor, examples)
   cached = cached_records(output_file, key)
   if cached:
     return cached

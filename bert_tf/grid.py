@@ -107,7 +107,8 @@ def run_grid(config, spec):
     raise UsageError("--output_dir %s holds a single run: give the grid a directory of its own."
                      % grid_dir)
   points = spec.points(config.seed)
-  tf.get_logger().addFilter(_SameFunctionsRetraced())
+  if not any(isinstance(f, _SameFunctionsRetraced) for f in tf.get_logger().filters):
+    tf.get_logger().addFilter(_SameFunctionsRetraced())  # once per process
   with run_dir.RunDir(grid_dir).lock(grid=True):
     remove_temporaries(os.path.join(grid_dir, FEATURES))  # a killed grid's half-written records
     finished = _read_finished(grid_dir)

@@ -130,6 +130,7 @@ def multi_label_metrics(labels, probs, label_list, thresholds=None):
   }
   at_half = (probs >= 0.5).astype(int)
   out["f1_micro_at_0.5"] = float(skm.f1_score(labels, at_half, average="micro", zero_division=0))
+  out["f1_macro_at_0.5"] = float(skm.f1_score(labels, at_half, average="macro", zero_division=0))
   out["f1_weighted"] = float(skm.f1_score(labels, predicted, average="weighted", zero_division=0))
   out["f1_samples"] = float(skm.f1_score(labels, predicted, average="samples", zero_division=0))
   out["label_cardinality_true"] = float(labels.sum(axis=1).mean())

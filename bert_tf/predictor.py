@@ -18,6 +18,7 @@ from bert_tf import checkpoints
 from bert_tf import classifier
 from bert_tf import run_dir
 from bert_tf.config import BertConfig
+from bert_tf.dataset import model_inputs
 from bert_tf.errors import UsageError
 from bert_tf.features import featurize
 from bert_tf.preprocessing import Preprocessor
@@ -140,7 +141,7 @@ class Predictor:
                   for j, a in enumerate(chunk)]
       arrays = featurize(examples, self.task, self.preprocessor, num_workers=1,
                          show_progress=False)
-      out.append(self._forward(arrays.model_inputs()).numpy())
+      out.append(self._forward(model_inputs(arrays)).numpy())
     return np.concatenate(out) if out else np.zeros((0, self.task.num_outputs), np.float32)
 
   def predict(self, texts, texts_b=None):

@@ -384,13 +384,38 @@ def _pretrain(config, spec, run, files, bert_config, preprocessor, train_texts, 
   if distribute.needs_fixed_shapes(strategy) or not distribute.is_chief(strategy):
     raise UsageError("Pretraining runs on CPUs and GPUs in one process (--strategy=default or "
                      "mirrored); for TPUs and several workers use Google's run_pretraining.py.")
-  tokenizer, seq_length = preprocessor.tokenizer, preprocessor.max_seq_length
-  vocabulary = Vocabulary.of(tokenizer)
-  train = Instances(*make_instances(train_texts, tokenizer, seq_length), vocabulary, spec,
-                    config.train_batch_size)
-  num_steps = spec.num_train_steps or max(int(train.batches_per_epoch * config.num_train_epochs), 1)
+  vocabulary = Vocabulary.of(preprocessor.tokenizer)
+  instances = lambda texts: Instances(
+      *make_instances(texts, preprocessor.tokenizer, preprocessor.max_seq_length), vocabulary,
+      spec, config.train_batch_size)
+  train = instances(train_texts)
+  dev = instances(dev_texts) if dev_texts else None
+  num_steps = spec.num_train_steps or max(int(train.batches_per_epoch * config.num_train_epochs),
+                                          1)
   logging.info("Pretraining on %d texts (%d instances of <= %d tokens): %d steps of %d.",
-               len(train_texts), len(train), seq_length, num_steps, config.train_batch_size)
+               len(train_texts), len(train), preprocessor.max_seq_length, num_steps,
+               config.train_batch_size)
+  encoder, head, optimizer, manager = _build(config, run, bert_config, strategy, num_steps)
+  latest = manager.latest()
+  if latest and training.step_of(latest) >= num_steps and run.has_pretrained_model():
+    logging.info("Pretraining already finished at step %d: %s is the model.", num_steps,
+                 run.directory)
+    finished = dict(global_step=num_steps, resumed_from=num_steps, masked_lm_loss=math.nan,
+                    train_seconds=0.0, examples_per_second=0.0, model_dir=run.directory)
+    return dict(finished, eval=run.read_eval_results()) if dev else finished
+  start = _restore_or_start(run, manager, latest, encoder, head, files.init_checkpoint, dev)
+  summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
+                        train.dataset(config.seed, start), start, num_steps)
+  if dev is not None:
+    summary["eval"] = _final_evaluation(run, encoder, head, dev, num_steps)
+  run.write_pretrained_model(manager.write_weights, bert_config.to_json_string(),
+                             files.vocab_file, files.do_lower_case)
+  summary["model_dir"] = run.directory
+  return summary
+
+
+def _build(config, run, bert_config, strategy, num_steps):
+  """The model, Google's AdamW with warmup, and the checkpoint manager of the directory."""
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
     encoder, head = build_pretraining_model(bert_config)
@@ -400,27 +425,23 @@ def _pretrain(config, spec, run, files, bert_config, preprocessor, train_texts, 
                                  int(num_steps * config.warmup_proportion)),
         weight_decay_rate=config.weight_decay, clip_norm=config.clip_norm)
   manager = training.CheckpointManager(run, names, optimizer, config.keep_checkpoint_max)
-  latest = manager.latest()
-  dev = Instances(*make_instances(dev_texts, tokenizer, seq_length), vocabulary, spec,
-                  config.train_batch_size) if dev_texts else None
+  return encoder, head, optimizer, manager
+
+
+def _restore_or_start(run, manager, latest, encoder, head, init_checkpoint, dev):
+  """Resumes from the latest checkpoint, or loads the pretrained model (and measures it on
+  dev: the starting point eval_results compares with). Returns the step to start from."""
   if latest:
     start = manager.restore(latest, with_optimizer=True)
-    logging.info("Resuming pretraining from %s at step %d of %d.", latest, start, num_steps)
-  else:
-    start = 0
-    modeling.load_google_checkpoint(encoder, files.init_checkpoint)
-    _load_head_if_present(head, files.init_checkpoint)
-    if dev is not None:  # the starting point, for the comparison in eval_results
-      run.truncate_histories(0)
-      run.append_history(run_dir.EVAL_HISTORY, dict(step=0, **evaluate(encoder, head, dev)))
-  summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
-                        train.dataset(config.seed, start), start, num_steps)
+    run.truncate_histories(start)
+    logging.info("Resuming pretraining from %s at step %d.", latest, start)
+    return start
+  modeling.load_google_checkpoint(encoder, init_checkpoint)
+  _load_head_if_present(head, init_checkpoint)
+  run.truncate_histories(0)
   if dev is not None:
-    summary["eval"] = _final_evaluation(run, encoder, head, dev, num_steps)
-  run.write_pretrained_model(manager.write_weights, bert_config.to_json_string(),
-                             files.vocab_file, files.do_lower_case)
-  summary["model_dir"] = run.directory
-  return summary
+    run.append_history(run_dir.EVAL_HISTORY, dict(step=0, **evaluate(encoder, head, dev)))
+  return 0
 
 
 def _final_evaluation(run, encoder, head, dev, step):

@@ -256,6 +256,9 @@ class RunDir:
     write_text_atomic(self.path(PRETRAINING_INFO), json.dumps(
         dict(identity=identity, format=FORMAT_VERSION), indent=1, sort_keys=True) + "\n")
 
+  def has_pretrained_model(self):
+    return os.path.exists(self.path(PRETRAINED_CHECKPOINT + ".index"))
+
   def write_pretrained_model(self, write_checkpoint, bert_config_json, vocab_file,
                              do_lower_case):
     """The directory as a Google-format model; the checkpoint last, since its presence

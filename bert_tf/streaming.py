@@ -10,7 +10,6 @@ linearly with the rows (bench/streaming_features.py measures both).
 """
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import os
@@ -160,12 +159,10 @@ def _key(config, processor, task, preprocessor, name, path):
   """What a streamed set's records depend on: the recipe, how the file is read, the file
   itself (path, size, time of change; each file of a class folder) and the split; not
   the examples (hashing them would cost a third pass)."""
-  settings = dict(preprocessor.settings(), kind=task.kind, labels=task.label_list,
-                  vocab=preprocessor.vocab_fingerprint(), set=name,
-                  reading=dataclasses.asdict(processor.config), files=_file_stats(path),
-                  limits=[config.max_train_examples, config.max_eval_examples],
-                  format="stream-2")
-  return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+  return features.cache_key(task, preprocessor, set=name,
+                            reading=dataclasses.asdict(processor.config), files=_file_stats(path),
+                            limits=[config.max_train_examples, config.max_eval_examples],
+                            format="stream-2")
 
 
 def _file_stats(path):

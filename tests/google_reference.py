@@ -49,3 +49,23 @@ def google_run_classifier():
 def google_optimization():
   """Google's optimization.py (create_optimizer, AdamWeightDecayOptimizer)."""
   return pytest.importorskip("bert.optimization")
+
+
+def google_create_masked_lm_predictions():
+  """Google's create_pretraining_data.create_masked_lm_predictions (PyPI bert-tensorflow
+  1.0.4: per-WordPiece masking; the module's flags and TF1 calls are left out)."""
+  import ast
+  import collections
+  import importlib.util
+  import os
+  pytest.importorskip("bert.tokenization")
+  spec = importlib.util.find_spec("bert")
+  path = os.path.join(os.path.dirname(spec.origin), "create_pretraining_data.py")
+  tree = ast.parse(open(path, encoding="utf-8").read())
+  body = [node for node in tree.body
+          if (isinstance(node, ast.FunctionDef) and node.name == "create_masked_lm_predictions")
+          or (isinstance(node, ast.Assign) and
+              any(getattr(t, "id", None) == "MaskedLmInstance" for t in node.targets))]
+  namespace = dict(collections=collections)
+  exec(compile(ast.Module(body=body, type_ignores=[]), path, "exec"), namespace)  # pylint: disable=exec-used
+  return namespace["create_masked_lm_predictions"]

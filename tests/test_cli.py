@@ -19,7 +19,7 @@ from bert_tf.errors import UsageError
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TOOLS = ["bert_tf.cli.train", "bert_tf.cli.features", "bert_tf.cli.predict", "bert_tf.cli.export",
-         "bert_tf.cli.convert"]
+         "bert_tf.cli.convert", "bert_tf.cli.pretrain"]
 
 
 def _google_flag_defaults():
@@ -83,7 +83,7 @@ def test_help_lists_the_tools_own_flags_and_exits_0(module):
   assert "flags:" in proc.stdout and "absl" not in proc.stdout
   expected = {"bert_tf.cli.train": "--do_train", "bert_tf.cli.features": "--max_seq_length",
               "bert_tf.cli.predict": "--model_dir", "bert_tf.cli.export": "--quantization",
-              "bert_tf.cli.convert": "--hf_dir"}[module]
+              "bert_tf.cli.convert": "--hf_dir", "bert_tf.cli.pretrain": "--masked_lm_prob"}[module]
   assert expected in proc.stdout
 
 
