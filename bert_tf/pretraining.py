@@ -70,12 +70,17 @@ class PretrainSpec:
                                 "text file, one text per line; several files comma-separated.")
   num_train_steps: int = option(0, "Number of training steps (0: --num_train_epochs passes "
                                 "over the texts).")
+  head_warmup_steps: int = option(
+      0, "When the model has no masked-LM head (a converted encoder such as the embedded "
+      "MiniLM), train the new head alone for this many of the steps first, so that its random "
+      "start does not pull the encoder around (linear probing before fine-tuning).")
 
   def __post_init__(self):
     if not 0 < self.masked_lm_prob < 1:
       raise UsageError("--masked_lm_prob must be in (0, 1), got %r." % self.masked_lm_prob)
-    if self.max_predictions_per_seq < 1 or self.num_train_steps < 0:
-      raise UsageError("--max_predictions_per_seq must be positive and --num_train_steps >= 0.")
+    if self.max_predictions_per_seq < 1 or self.num_train_steps < 0 or self.head_warmup_steps < 0:
+      raise UsageError("--max_predictions_per_seq must be positive, --num_train_steps and "
+                       "--head_warmup_steps >= 0.")
 
   def unlabelled_files(self):
     return [p.strip() for p in self.unlabelled_file.split(",") if p.strip()]
@@ -404,8 +409,9 @@ def _pretrain(config, spec, run, files, bert_config, preprocessor, train_texts, 
                     train_seconds=0.0, examples_per_second=0.0, model_dir=run.directory)
     return dict(finished, eval=run.read_eval_results()) if dev else finished
   start = _restore_or_start(run, manager, latest, encoder, head, files.init_checkpoint, dev)
+  head_only = 0 if _has_head(files.init_checkpoint, head) else spec.head_warmup_steps
   summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
-                        train.dataset(config.seed, start), start, num_steps)
+                        train.dataset(config.seed, start), start, num_steps, head_only)
   if dev is not None:
     summary["eval"] = _final_evaluation(run, encoder, head, dev, num_steps)
   run.write_pretrained_model(manager.write_weights, bert_config.to_json_string(),
@@ -455,19 +461,25 @@ def _final_evaluation(run, encoder, head, dev, step):
   return results
 
 
+def _has_head(checkpoint, head):
+  stored = checkpoints.list_checkpoint(checkpoint)
+  return all(name in stored for name in head.variable_map())
+
+
 def _load_head_if_present(head, checkpoint):
   """Google's own checkpoints carry a trained MLM head; converted encoders do not (then it
   starts fresh, as in Google's run_pretraining.py)."""
-  stored = checkpoints.list_checkpoint(checkpoint)
-  head_names = head.variable_map()
-  if all(name in stored for name in head_names):
-    checkpoints.restore_variables(head_names, checkpoint, allow_unused=True)
+  if _has_head(checkpoint, head):
+    checkpoints.restore_variables(head.variable_map(), checkpoint, allow_unused=True)
     logging.info("Continuing the masked-LM head stored in %s.", checkpoint)
   else:
     logging.info("%s has no masked-LM head (cls/predictions): it starts fresh.", checkpoint)
 
 
-def _train_step(encoder, head, optimizer, strategy, variables):
+def _train_step(encoder, head, optimizer, strategy, names):
+  """One optimizer step that trains the variables named `names` (the others keep still)."""
+  variables = [optimizer.variables_by_name[n] for n in names]
+
   def replica_step(batch):
     context = tf.distribute.get_replica_context()
     with tf.GradientTape() as tape:
@@ -479,8 +491,9 @@ def _train_step(encoder, head, optimizer, strategy, variables):
     # Dense gradients: the tied word embeddings get both a lookup's and a matmul's.
     grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
              for g, v in zip(tape.gradient(loss, variables), variables)]
-    grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-    grads = optimizer.clip(grads)
+    grads = optimizer.clip(context.all_reduce(tf.distribute.ReduceOp.SUM, grads))
+    by_name = dict(zip(names, grads))
+    grads = [by_name.get(n) for n in optimizer.names]  # None: not updated, not decayed
     context.merge_call(lambda _, g: optimizer.apply_gradients(g), args=(grads,))
     return loss, correct / (total + 1e-5)
 
@@ -493,9 +506,9 @@ def _train_step(encoder, head, optimizer, strategy, variables):
 
 
 def _train_loop(config, run, manager, optimizer, strategy, encoder, head, dataset, start,
-                num_steps):
-  variables = [optimizer.variables_by_name[n] for n in optimizer.names]
-  step_fn = _train_step(encoder, head, optimizer, strategy, variables)
+                num_steps, head_only_steps=0):
+  train_all = _train_step(encoder, head, optimizer, strategy, optimizer.names)
+  train_head = _train_step(encoder, head, optimizer, strategy, sorted(head.variable_map()))
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
   writer = tf.summary.create_file_writer(run.tensorboard_dir("train"))
   progress = progress_bar(num_steps, "step", always=True)
@@ -503,6 +516,7 @@ def _train_loop(config, run, manager, optimizer, strategy, encoder, head, datase
     progress.update(start)
   started, loss, accuracy = time.time(), math.nan, math.nan
   for step in range(start + 1, num_steps + 1):
+    step_fn = train_head if step <= head_only_steps else train_all
     loss, accuracy = (float(t) for t in step_fn(iterator))
     if not math.isfinite(loss):
       raise UsageError("Pretraining loss became %s at step %d; the last good checkpoint is %s. "

@@ -218,6 +218,19 @@ def test_an_interrupted_pretraining_resumes_to_the_same_model(tmp_path, monkeypa
     np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), atol=1e-5, err_msg=name)
 
 
+def test_head_warmup_trains_only_a_fresh_head_first(tmp_path, tiny_model_dir):
+  config, spec = _config(tmp_path, tiny_model_dir)
+  spec = PretrainSpec(unlabelled_file=spec.unlabelled_file, max_predictions_per_seq=4,
+                      num_train_steps=3, head_warmup_steps=3)
+  pretraining.pretrain(config, spec)
+  base = tf.train.load_checkpoint(tiny_model_dir + "/bert_model.ckpt")
+  after = tf.train.load_checkpoint(str(tmp_path / "mlm" / "bert_model.ckpt"))
+  for name in base.get_variable_to_shape_map():  # the encoder keeps still, no weight decay
+    np.testing.assert_array_equal(after.get_tensor(name), base.get_tensor(name), err_msg=name)
+  assert np.abs(after.get_tensor("cls/predictions/transform/dense/kernel")).sum() > 0
+  assert np.abs(after.get_tensor("cls/predictions/output_bias")).max() > 0  # starts at zeros
+
+
 def test_a_different_pretraining_or_a_fine_tuning_directory_is_refused(tmp_path, tiny_model_dir):
   config, spec = _config(tmp_path, tiny_model_dir, num_train_epochs=1)
   first = pretraining.pretrain(config, spec)
