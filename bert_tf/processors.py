@@ -831,20 +831,40 @@ def label_key(label):
 
 def stratified_split_indices(labels, fraction, seed, key=label_key):
   """The sorted positions of the examples split off, from their labels alone (so a file
-  too big for memory is split from one pass over its labels' keys)."""
+  too big for memory is split from one pass over its labels' keys).
+
+  round(N * fraction) examples in all, shared between the labels by largest remainder; a
+  label with two or more examples keeps one in train, and gets one in the split when there
+  are few labels; a label seen once goes only when nothing else can (regression values).
+  Many small groups (label combinations, scores) so stay near the fraction instead of each
+  giving one example away.
+  """
   by_label = {}
   for i, label in enumerate(labels):
     by_label.setdefault(key(label), []).append(i)
   rng = random.Random(seed)
-  split = []
-  for key in sorted(by_label):
-    group = by_label[key]
+  groups = [by_label[k] for k in sorted(by_label)]
+  for group in groups:
     rng.shuffle(group)
-    n = int(round(len(group) * fraction))
-    if len(group) > 1:
-      n = min(max(n, 1), len(group) - 1)
-    split.extend(group[:n])
-  return sorted(split)
+  target = int(round(len(labels) * fraction))
+  most = [len(g) - 1 if len(g) > 1 else 1 for g in groups]
+  counts = [min(int(len(g) * fraction), m) for g, m in zip(groups, most)]
+  shared = [len(g) > 1 for g in groups]
+  if fraction > 0 and sum(shared) <= target / 2:  # few labels: each one in the split
+    counts = [max(c, 1) if ok else c for c, ok in zip(counts, shared)]
+  by_remainder = sorted(range(len(groups)), key=lambda j: (
+      not shared[j], counts[j] - len(groups[j]) * fraction, rng.random()))
+  for j in by_remainder:
+    if sum(counts) >= target:
+      break
+    if counts[j] < most[j]:
+      counts[j] += 1
+  for j in reversed(by_remainder):  # the one-per-label rule overshot: give back the surplus
+    if sum(counts) <= target:
+      break
+    if counts[j] > 1:
+      counts[j] -= 1
+  return sorted(i for group, n in zip(groups, counts) for i in group[:n])
 
 
 def get_processor(task_name, data_config=None, label_list=None, data_dir=None,

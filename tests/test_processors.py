@@ -1,6 +1,7 @@
 """Processors: GLUE layouts against Google's processors, and users' own files."""
 
 import json
+import random
 import os
 
 import pytest
@@ -234,3 +235,16 @@ def test_trec_layout(tmp_path):
                                                      ("HUM", "Who was \xf0 ?")]
   fine = processors.get_processor("trec-fine", data_dir=str(tmp_path))
   assert fine.get_labels() == ["DESC:manner", "HUM:ind"]
+
+
+def test_dev_split_keeps_its_size_with_many_small_label_groups():
+  rng = random.Random(0)
+  scores = [round(rng.uniform(0, 5), 3) for _ in range(1000)]  # regression: ~all distinct
+  assert len(processors.stratified_split_indices(scores, 0.1, seed=1)) == 100
+  combos = [sorted(rng.sample("abcdefghijklmnopqrst", 2)) for _ in range(500)]  # multi-label
+  assert len(processors.stratified_split_indices(combos, 0.1, seed=1)) == 50
+  # Few classes: each one in the split, a class seen once stays in train.
+  labels = ["a"] * 50 + ["b"] * 30 + ["c"] * 3 + ["d"]
+  chosen = [labels[i] for i in processors.stratified_split_indices(labels, 0.1, seed=1)]
+  assert len(chosen) == 8 and set(chosen) == {"a", "b", "c"} and chosen.count("c") == 1
+  assert chosen.count("a") in (4, 5) and chosen.count("b") in (2, 3)
