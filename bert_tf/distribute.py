@@ -21,6 +21,11 @@ def _num_workers_in_tf_config():
   return sum(len(v) for k, v in cluster.items() if k in ("worker", "chief"))
 
 
+def workers_in_tf_config():
+  """How many workers TF_CONFIG describes (0 without it); known before any strategy."""
+  return _num_workers_in_tf_config()
+
+
 def is_chief_process():
   """Whether TF_CONFIG (if any) makes this process the one that owns the output directory:
   the chief, or worker 0 when there is no chief. Known before any strategy is built."""

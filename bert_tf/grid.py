@@ -109,7 +109,7 @@ def run_grid(config, spec):
   points = spec.points(config.seed)
   if not any(isinstance(f, _SameFunctionsRetraced) for f in tf.get_logger().filters):
     tf.get_logger().addFilter(_SameFunctionsRetraced())  # once per process
-  with run_dir.RunDir(grid_dir).lock(grid=True):
+  with run_dir.RunDir(grid_dir).lock(kind="grid"):
     remove_temporaries(os.path.join(grid_dir, FEATURES))  # a killed grid's half-written records
     finished = _read_finished(grid_dir)
     rows = []

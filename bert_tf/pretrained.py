@@ -94,6 +94,16 @@ def model_files(model_dir, do_lower_case=None):
                      else stored_case if stored_case is not None else True))
 
 
+def check_outside(files, directory):
+  """A run's output directory must not be where its model comes from: the run's files
+  (bert_config.json, vocab.txt, checkpoints) would replace the model's."""
+  for path in (files.init_checkpoint, files.bert_config_file, files.vocab_file):
+    if path and os.path.realpath(os.path.dirname(path)) == os.path.realpath(directory):
+      raise UsageError("--output_dir %s is the directory the model comes from (%s): write the "
+                       "run into another directory, or the model's files would be replaced." %
+                       (directory, path))
+
+
 def resolve_model_files(config):
   """ModelFiles for a RunConfig: explicit Google flags win over --model.
 

@@ -48,7 +48,7 @@ RUN_OPTIONS = (
     "output_dir", "model", "init_checkpoint", "bert_config_file", "vocab_file", "do_lower_case",
     "task_name", "data_dir", "train_file", "dev_file", "file_format", "text_column",
     "text_b_column", "label_column", "label_delimiter", "header", "encoding", "regression",
-    "dev_split", "skip_bad_rows", "max_train_examples", "max_seq_length", "train_batch_size",
+    "dev_split", "test_split", "split_seed", "skip_bad_rows", "max_train_examples", "max_seq_length", "train_batch_size",
     "learning_rate", "num_train_epochs", "warmup_proportion", "weight_decay", "clip_norm", "seed",
     "strategy", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_steps", "progress",
     "overwrite_output_dir")
@@ -78,9 +78,12 @@ class PretrainSpec:
   def __post_init__(self):
     if not 0 < self.masked_lm_prob < 1:
       raise UsageError("--masked_lm_prob must be in (0, 1), got %r." % self.masked_lm_prob)
-    if self.max_predictions_per_seq < 1 or self.num_train_steps < 0 or self.head_warmup_steps < 0:
-      raise UsageError("--max_predictions_per_seq must be positive, --num_train_steps and "
-                       "--head_warmup_steps >= 0.")
+    if self.max_predictions_per_seq < 1:
+      raise UsageError("--max_predictions_per_seq must be positive, got %d." %
+                       self.max_predictions_per_seq)
+    for name in ("num_train_steps", "head_warmup_steps"):
+      if getattr(self, name) < 0:
+        raise UsageError("--%s must be >= 0, got %d." % (name, getattr(self, name)))
 
   def unlabelled_files(self):
     return [p.strip() for p in self.unlabelled_file.split(",") if p.strip()]
@@ -99,11 +102,11 @@ class Vocabulary:
   continuation: np.ndarray  # bool [size]: the token is a "##" piece of a word
 
   @classmethod
-  def of(cls, tokenizer):
+  def of(cls, tokenizer, source="the vocabulary"):
     vocab = tokenizer.vocab
     if "[MASK]" not in vocab:
-      raise UsageError("The vocabulary has no [MASK] token: masked-LM pretraining needs a BERT "
-                       "vocab.txt with [MASK].")
+      raise UsageError("%s has no [MASK] token: masked-LM pretraining needs a BERT vocab.txt "
+                       "with [MASK]." % source)
     size = max(vocab.values()) + 1
     continuation = np.zeros(size, bool)
     for token, i in vocab.items():
@@ -220,6 +223,8 @@ class Instances:
 
   def batches(self, seed, start_batch=0):
     """Masked batches forever from global batch number `start_batch` (a resume)."""
+    if not self.ids:
+      raise ValueError("no instances to batch")
     epoch, skip = divmod(start_batch, self.batches_per_epoch)
     while True:
       rng = random.Random(seed * 100003 + epoch)
@@ -248,7 +253,10 @@ def read_texts(config, spec, processor):
   if config.max_train_examples:
     train = train[:config.max_train_examples]
   for path in spec.unlabelled_files():
-    train += [(line, None) for line in _read_lines(path, config.encoding)]
+    lines = processors.read_text_lines(path, config.encoding)
+    if not lines:
+      logging.warning("--unlabelled_file %s holds no text.", path)
+    train += [(line, None) for line in lines]
   try:
     dev = [(e.text_a, e.text_b) for e in processor.get_dev_examples(config.data_dir)]
   except UsageError as e:
@@ -258,21 +266,6 @@ def read_texts(config, spec, processor):
     raise UsageError("No texts to pretrain on: check --train_file/--data_dir and "
                      "--unlabelled_file.")
   return train, dev
-
-
-def _read_lines(path, encoding):
-  try:
-    with open(path, encoding=encoding) as f:
-      lines = [line.strip() for line in f]
-  except FileNotFoundError:
-    raise UsageError("--unlabelled_file %s does not exist." % path) from None
-  except UnicodeDecodeError as e:
-    raise UsageError("--unlabelled_file %s is not %s text (byte %d): pass --encoding." % (
-        path, encoding, e.start)) from None
-  except IsADirectoryError:
-    raise UsageError("--unlabelled_file %s is a directory: pass text files, one text per "
-                     "line." % path) from None
-  return [line for line in lines if line]
 
 
 # ============================================================================
@@ -325,9 +318,9 @@ def build_pretraining_model(bert_config):
   return encoder, head
 
 
-def masked_lm_outputs(encoder, head, batch, training):
+def masked_lm_outputs(encoder, head, batch, train):
   sequence = encoder(dict(input_word_ids=batch["input_ids"], input_mask=batch["input_mask"],
-                          input_type_ids=batch["segment_ids"]), training=training)
+                          input_type_ids=batch["segment_ids"]), training=train)
   return head(sequence["sequence_output"], batch["masked_lm_positions"])
 
 
@@ -351,65 +344,91 @@ def variable_map(encoder, head):
 # ============================================================================
 def pretrain(config, spec):
   """Runs masked-LM pretraining as `config` (a RunConfig, the data and model options) and
-  `spec` ask; returns a summary dict. Rerun, the same command resumes."""
+  `spec` ask; returns a summary dict. Rerun, the same command resumes. Everything is
+  checked before the first write to --output_dir."""
+  if (config.strategy in ("tpu", "multi_worker") or config.use_tpu or
+      distribute.workers_in_tf_config() > 1):
+    raise UsageError("Pretraining runs in one process on CPUs or GPUs (--strategy=default or "
+                     "mirrored, no TF_CONFIG); for TPUs and several workers use Google's "
+                     "run_pretraining.py.")
   run = run_dir.RunDir(config.output_dir)
-  with run.lock():
+  with run.lock(kind="pretraining"):
     files = pretrained.resolve_model_files(config)
     if files.hub_module_handle:
       raise UsageError("Pretraining continues a Google-format model (--model or "
                        "--init_checkpoint); a TF-Hub encoder has no masked-LM head to train.")
+    pretrained.check_outside(files, run.directory)
+    if files.init_checkpoint:
+      checkpoints.list_checkpoint(files.init_checkpoint)  # missing or unreadable: stop now
     bert_config = BertConfig.from_json_file(files.bert_config_file)
     preprocessor = Preprocessor.from_vocab(files.vocab_file, files.do_lower_case,
                                            config.max_seq_length or 128)
     preprocessor.check_model(bert_config, files.bert_config_file)
+    vocabulary = Vocabulary.of(preprocessor.tokenizer, files.vocab_file)
     processor = processors.get_processor(config.task_name,
                                          processors.FileDataConfig.from_run_config(config),
                                          data_dir=config.data_dir)
     train_texts, dev_texts = read_texts(config, spec, processor)
-    identity = _identity(config, spec, files, bert_config, preprocessor, train_texts)
-    run.start_pretraining(identity, config.overwrite_output_dir)
-    return _pretrain(config, spec, run, files, bert_config, preprocessor, train_texts,
-                     dev_texts)
+    instances = lambda texts: Instances(
+        *make_instances(texts, preprocessor.tokenizer, preprocessor.max_seq_length), vocabulary,
+        spec, config.train_batch_size)
+    train, dev = instances(train_texts), instances(dev_texts) if dev_texts else None
+    if not len(train):
+      raise UsageError("The %d training texts hold no tokens to pretrain on: check "
+                       "--text_column and the files." % len(train_texts))
+    num_steps = spec.num_train_steps or max(
+        int(train.batches_per_epoch * config.num_train_epochs), 1)
+    _warn_if_unusual(config, spec, num_steps)
+    run.start_pretraining(_identity(config, spec, files, bert_config, preprocessor, train_texts),
+                          config.overwrite_output_dir)
+    logging.info("Pretraining on %d texts (%d instances of <= %d tokens): %d steps of %d.",
+                 len(train_texts), len(train), preprocessor.max_seq_length, num_steps,
+                 config.train_batch_size)
+    return _pretrain(config, spec, run, files, bert_config, train, dev, num_steps)
+
+
+def _warn_if_unusual(config, spec, num_steps):
+  expected = int(round((config.max_seq_length or 128) * spec.masked_lm_prob))
+  if spec.max_predictions_per_seq < expected:
+    logging.warning("--max_predictions_per_seq=%d masks fewer than --masked_lm_prob of a full "
+                    "sequence (%d of %d tokens); Google sets it to max_seq_length x "
+                    "masked_lm_prob.", spec.max_predictions_per_seq, expected,
+                    config.max_seq_length or 128)
+  if spec.head_warmup_steps >= num_steps:
+    logging.warning("--head_warmup_steps=%d covers all %d steps: only a fresh masked-LM head "
+                    "trains, the encoder stays as it is.", spec.head_warmup_steps, num_steps)
 
 
 def _identity(config, spec, files, bert_config, preprocessor, texts):
-  """What makes a pretraining this directory's run (compared on every rerun)."""
+  """What makes a pretraining this directory's run (compared on every rerun): the texts
+  by content (the unlabelled files' lines included), not by path."""
   digest = hashlib.sha256()
   for text in texts:
     digest.update(json.dumps(text, ensure_ascii=False).encode())
-  return dict(model=dict(checkpoint=os.path.abspath(files.init_checkpoint),
+  masking = {k: v for k, v in dataclasses.asdict(spec).items() if k != "unlabelled_file"}
+  return dict(model=dict(checkpoint=files.init_checkpoint and os.path.abspath(
+                             files.init_checkpoint),
                          bert_config=bert_config.to_dict(), do_lower_case=files.do_lower_case,
                          vocab=preprocessor.vocab_fingerprint()),
-              data=digest.hexdigest(), masking=dataclasses.asdict(spec),
+              data=digest.hexdigest(), masking=masking,
               training={name: getattr(config, name) for name in _TRAINING_OPTIONS})
 
 
-def _pretrain(config, spec, run, files, bert_config, preprocessor, train_texts, dev_texts):
+def _pretrain(config, spec, run, files, bert_config, train, dev, num_steps):
   strategy = distribute.get_strategy(config)
-  if distribute.needs_fixed_shapes(strategy) or not distribute.is_chief(strategy):
-    raise UsageError("Pretraining runs on CPUs and GPUs in one process (--strategy=default or "
-                     "mirrored); for TPUs and several workers use Google's run_pretraining.py.")
-  vocabulary = Vocabulary.of(preprocessor.tokenizer)
-  instances = lambda texts: Instances(
-      *make_instances(texts, preprocessor.tokenizer, preprocessor.max_seq_length), vocabulary,
-      spec, config.train_batch_size)
-  train = instances(train_texts)
-  dev = instances(dev_texts) if dev_texts else None
-  num_steps = spec.num_train_steps or max(int(train.batches_per_epoch * config.num_train_epochs),
-                                          1)
-  logging.info("Pretraining on %d texts (%d instances of <= %d tokens): %d steps of %d.",
-               len(train_texts), len(train), preprocessor.max_seq_length, num_steps,
-               config.train_batch_size)
   encoder, head, optimizer, manager = _build(config, run, bert_config, strategy, num_steps)
   latest = manager.latest()
-  if latest and training.step_of(latest) >= num_steps and run.has_pretrained_model():
-    logging.info("Pretraining already finished at step %d: %s is the model.", num_steps,
-                 run.directory)
-    finished = dict(global_step=num_steps, resumed_from=num_steps, masked_lm_loss=math.nan,
-                    train_seconds=0.0, examples_per_second=0.0, model_dir=run.directory)
+  if run.has_pretrained_model() and (latest is None or training.step_of(latest) >= num_steps):
+    logging.info("Pretraining already finished: %s is the model.", run.directory)
+    finished = dict(global_step=num_steps, resumed_from=num_steps, finished_before=True,
+                    model_dir=run.directory)
     return dict(finished, eval=run.read_eval_results()) if dev else finished
   start = _restore_or_start(run, manager, latest, encoder, head, files.init_checkpoint, dev)
-  head_only = 0 if _has_head(files.init_checkpoint, head) else spec.head_warmup_steps
+  head_only = spec.head_warmup_steps
+  if head_only and _has_head(files.init_checkpoint, head):
+    logging.info("%s has a masked-LM head: --head_warmup_steps is not needed.",
+                 files.init_checkpoint)
+    head_only = 0
   summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
                         train.dataset(config.seed, start), start, num_steps, head_only)
   if dev is not None:
@@ -442,8 +461,11 @@ def _restore_or_start(run, manager, latest, encoder, head, init_checkpoint, dev)
     run.truncate_histories(start)
     logging.info("Resuming pretraining from %s at step %d.", latest, start)
     return start
-  modeling.load_google_checkpoint(encoder, init_checkpoint)
-  _load_head_if_present(head, init_checkpoint)
+  if init_checkpoint:
+    modeling.load_google_checkpoint(encoder, init_checkpoint)
+    _load_head_if_present(head, init_checkpoint)
+  else:
+    logging.info("No --init_checkpoint: pretraining starts from random weights.")
   run.truncate_histories(0)
   if dev is not None:
     run.append_history(run_dir.EVAL_HISTORY, dict(step=0, **evaluate(encoder, head, dev)))
@@ -462,6 +484,8 @@ def _final_evaluation(run, encoder, head, dev, step):
 
 
 def _has_head(checkpoint, head):
+  if not checkpoint:
+    return False
   stored = checkpoints.list_checkpoint(checkpoint)
   return all(name in stored for name in head.variable_map())
 
@@ -483,7 +507,7 @@ def _train_step(encoder, head, optimizer, strategy, names):
   def replica_step(batch):
     context = tf.distribute.get_replica_context()
     with tf.GradientTape() as tape:
-      log_probs = masked_lm_outputs(encoder, head, batch, training=True)
+      log_probs = masked_lm_outputs(encoder, head, batch, train=True)
       nll, count, correct = masked_lm_loss_sums(log_probs, batch)
       # Google's mean over the batch's predictions (all replicas' together).
       total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
@@ -546,7 +570,7 @@ def evaluate(encoder, head, instances):
   """Masked-LM loss and accuracy over `instances`, on fixed masks (Google's eval metrics)."""
   @tf.function(reduce_retracing=True)
   def sums(batch):
-    return masked_lm_loss_sums(masked_lm_outputs(encoder, head, batch, training=False), batch)
+    return masked_lm_loss_sums(masked_lm_outputs(encoder, head, batch, train=False), batch)
   rng = random.Random(_EVAL_SEED)
   totals = np.zeros(3)
   order = np.argsort([len(ids) for ids in instances.ids], kind="stable")

@@ -106,6 +106,16 @@ def _decode_error(path, error, encoding):
                     "file's encoding)." % (path, line, encoding, error.reason))
 
 
+def read_text_lines(path, encoding="utf-8"):
+  """The non-empty lines of a plain text file (one text per line), stripped, with the
+  guards of the data files: binary files, over-long lines, undecodable bytes."""
+  with _open_text(path, encoding) as f:
+    try:
+      return [line.strip() for _, line in _bounded_lines(f, path) if line.strip()]
+    except UnicodeDecodeError as e:
+      raise _decode_error(path, e, encoding) from None
+
+
 def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):
   """Yields (line_number, fields) of a CSV/TSV file; quotechar=None disables quoting."""
   try:

@@ -69,8 +69,10 @@ TOKENIZER_CONFIG = "tokenizer_config.json"  # casing, as our model conversions w
 _RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
               CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
               TEST_RESULTS, TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR,
-              PRETRAINING_INFO, PRETRAINED_CHECKPOINT + ".*", TOKENIZER_CONFIG,
               TMP_PREFIX + "*"] + [name + "*" for name in TFRECORDS.values()]
+_PRETRAINING_FILES = [PRETRAINING_INFO, PRETRAINED_CHECKPOINT + ".*", TOKENIZER_CONFIG, VOCAB,
+                      BERT_CONFIG, CHECKPOINT_INDEX, "model.ckpt-*", TRAIN_HISTORY, EVAL_HISTORY,
+                      EVAL_RESULTS + ".*", TMP_PREFIX + "*"]
 _TENSORBOARD_DIRS = ("train", "eval")
 FORMAT_VERSION = 2
 
@@ -142,12 +144,15 @@ class RunDir:
                        self.directory)
 
   @contextlib.contextmanager
-  def lock(self, grid=False):
-    """Holds the directory's lock while a run (or a grid) writes into it (see module
-    docstring)."""
-    if not grid and self.exists(GRID_RUNS):
+  def lock(self, kind="run"):
+    """Holds the directory's lock while a run, a grid or a pretraining (`kind`) writes into
+    it (see module docstring); a directory of another kind is refused."""
+    if kind != "grid" and self.exists(GRID_RUNS):
       raise UsageError("--output_dir %s is a grid's directory: its runs are its sub-directories "
                        "(%s/best is the best one)." % (self.directory, self.directory))
+    if kind != "pretraining" and self.exists(PRETRAINING_INFO):
+      raise UsageError("--output_dir %s holds a pretraining: fine-tune from it with --model=%s "
+                       "into another --output_dir." % (self.directory, self.directory))
     self.create()
     handle = _acquire_lock(self.path(LOCK), self.directory)
     try:
@@ -164,10 +169,10 @@ class RunDir:
       for path in remove_temporaries(directory):
         logging.info("Removed %s (left by an interrupted run).", path)
 
-  def clear(self):
-    """--overwrite_output_dir: removes every file a run writes, and only those (a train/
-    folder goes only if it holds nothing but TensorBoard event files)."""
-    for pattern in _RUN_FILES:
+  def clear(self, pretraining=False):
+    """--overwrite_output_dir: removes every file a run (or a pretraining) writes, and only
+    those (a train/ folder goes only if it holds nothing but TensorBoard event files)."""
+    for pattern in _PRETRAINING_FILES if pretraining else _RUN_FILES:
       for path in glob.glob(self.path(pattern)):
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     for name in _TENSORBOARD_DIRS:
@@ -239,9 +244,9 @@ class RunDir:
       raise UsageError("--output_dir %s holds a fine-tuning run: pretrain into another "
                        "directory." % self.directory)
     if overwrite:
-      self.clear()
+      self.clear(pretraining=True)
     stored = self._read_json(PRETRAINING_INFO)
-    has_checkpoint = self.latest_checkpoint() is not None
+    has_checkpoint = self.latest_checkpoint() is not None or self.has_pretrained_model()
     if not isinstance(stored, dict) and has_checkpoint:
       raise UsageError("%s holds checkpoints but no readable %s: pass --overwrite_output_dir "
                        "to start over, or use another --output_dir." % (self.directory,

@@ -160,6 +160,8 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   reuse = info is not None and not config.do_train  # eval/predict a trained run as it is
   files, bert_config, preprocessor, settings = _model_and_preprocessor(
       config, run, info if reuse else None)
+  if not reuse:
+    pretrained.check_outside(files, run.directory)
   processor = _processor(config, data_frames)
   _check_windows(preprocessor, processor)
   examples = _read_sets(config, processor, skip_empty)

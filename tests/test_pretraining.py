@@ -251,14 +251,65 @@ def test_a_different_pretraining_or_a_fine_tuning_directory_is_refused(tmp_path,
     pretraining.pretrain(_config(tmp_path, tiny_model_dir, out="ft")[0], spec)
 
 
-def test_bad_masking_options_and_files_stop_with_one_line(tmp_path, tiny_model_dir):
+def test_bad_masking_options_and_files_stop_before_anything_is_written(tmp_path, tiny_model_dir):
   with pytest.raises(UsageError, match="--masked_lm_prob"):
     PretrainSpec(masked_lm_prob=1.5)
+  with pytest.raises(UsageError, match="--head_warmup_steps must be >= 0, got -1"):
+    PretrainSpec(head_warmup_steps=-1)
   config, _ = _config(tmp_path, tiny_model_dir)
-  with pytest.raises(UsageError, match="--unlabelled_file .*missing.txt does not exist"):
+  with pytest.raises(UsageError, match="missing.txt does not exist"):
     pretraining.pretrain(config, PretrainSpec(unlabelled_file=str(tmp_path / "missing.txt")))
   vocab = [t for t in TINY_VOCAB if t != "[MASK]"] + ["[unused1]"]
   no_mask, _ = write_google_model(str(tmp_path / "no_mask"), vocab=vocab)
   config, spec = _config(tmp_path, no_mask, out="no_mask_run")
-  with pytest.raises(UsageError, match=r"no \[MASK\] token"):
+  with pytest.raises(UsageError, match=r"vocab.txt has no \[MASK\] token"):
     pretraining.pretrain(config, spec)
+  config, spec = _config(tmp_path, tiny_model_dir, out="tpu", strategy="multi_worker")
+  with pytest.raises(UsageError, match="one process"):
+    pretraining.pretrain(config, spec)
+  empty = tmp_path / "empty.csv"
+  empty.write_text("text,label\n\u200b,pos\n\u200b,neg\n", encoding="utf-8")
+  config, _ = _config(tmp_path, tiny_model_dir, out="no_tokens", train_file=str(empty),
+                      dev_split=0.0)
+  with pytest.raises(UsageError, match="hold no tokens"):
+    pretraining.pretrain(config, PretrainSpec())
+  for name in ("mlm", "no_mask_run", "tpu", "no_tokens"):
+    assert not (tmp_path / name / "pretraining_info.json").exists(), name
+
+
+def test_the_models_own_directory_is_never_the_output(tmp_path, tiny_model_dir):
+  before = open(tiny_model_dir + "/bert_model.ckpt.index", "rb").read()
+  config, spec = _config(tmp_path, tiny_model_dir, output_dir=tiny_model_dir,
+                         overwrite_output_dir=True)
+  with pytest.raises(UsageError, match="the directory the model comes from"):
+    pretraining.pretrain(config, spec)
+  from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
+  with pytest.raises(UsageError, match="the directory the model comes from"):
+    run_classifier(RunConfig(output_dir=tiny_model_dir, model=tiny_model_dir,
+                             train_file=config.train_file, do_train=True, max_seq_length=24,
+                             overwrite_output_dir=True, progress="off"))
+  assert open(tiny_model_dir + "/bert_model.ckpt.index", "rb").read() == before
+
+
+def test_a_finished_model_is_kept_even_without_its_checkpoints(tmp_path, tiny_model_dir):
+  config, spec = _config(tmp_path, tiny_model_dir, num_train_epochs=1)
+  pretraining.pretrain(config, spec)
+  out = tmp_path / "mlm"
+  for path in out.glob("model.ckpt-*"):  # a user frees the space of the training state
+    path.unlink()
+  (out / "checkpoint").unlink()
+  other, _ = _config(tmp_path, tiny_model_dir, num_train_epochs=1, learning_rate=1e-4)
+  with pytest.raises(UsageError, match="holds a different pretraining"):
+    pretraining.pretrain(other, spec)
+  assert pretraining.pretrain(config, spec)["finished_before"]
+  from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
+  with pytest.raises(UsageError, match="holds a pretraining"):
+    run_classifier(RunConfig(output_dir=str(out), train_file=config.train_file, do_train=True,
+                             model=tiny_model_dir, max_seq_length=24, progress="off"))
+
+
+def test_pretraining_from_scratch_without_a_checkpoint(tmp_path, tiny_model_dir):
+  config, spec = _config(tmp_path, None, bert_config_file=tiny_model_dir + "/bert_config.json",
+                         vocab_file=tiny_model_dir + "/vocab.txt", num_train_epochs=1)
+  result = pretraining.pretrain(config, spec)
+  assert result["global_step"] > 0 and (tmp_path / "mlm" / "bert_model.ckpt.index").exists()

@@ -34,9 +34,12 @@ def main(_):
   from bert_tf import pretraining  # pylint: disable=g-import-not-at-top
   result = pretraining.pretrain(common.options_from_flags(RunConfig, do_train=True),
                                 common.options_from_flags(PretrainSpec))
-  print("pretrained %d steps (%.0f s, %.1f examples/s), masked-LM loss %.4f" % (
-      result["global_step"], result["train_seconds"], result["examples_per_second"],
-      result["masked_lm_loss"]))
+  if result.get("finished_before"):
+    print("already pretrained (%d steps)" % result["global_step"])
+  else:
+    print("pretrained %d steps (%.0f s, %.1f examples/s), masked-LM loss %.4f" % (
+        result["global_step"], result["train_seconds"], result["examples_per_second"],
+        result["masked_lm_loss"]))
   if "eval" in result:
     ev = result["eval"]
     print("dev: masked_lm_accuracy=%.4f masked_lm_loss=%.4f (%d predictions)%s" % (
