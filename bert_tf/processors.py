@@ -99,9 +99,15 @@ def _bounded_lines(f, path):
 
 
 def _decode_error(path, error, encoding):
-  """A UsageError naming the line of an undecodable byte."""
+  """A UsageError naming the line of an undecodable byte (the error's offset is within the
+  reader's chunk, not the file: the file is scanned again, line by line)."""
+  line = 1
   with open(path, "rb") as f:
-    line = f.read(error.start).count(b"\n") + 1
+    for line, raw in enumerate(f, start=1):
+      try:
+        raw.decode(encoding)
+      except (UnicodeDecodeError, LookupError):
+        break
   return UsageError("%s line %d: bytes are not valid %s (%s); pass --encoding latin-1 (or the "
                     "file's encoding)." % (path, line, encoding, error.reason))
 

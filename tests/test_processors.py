@@ -248,3 +248,15 @@ def test_dev_split_keeps_its_size_with_many_small_label_groups():
   chosen = [labels[i] for i in processors.stratified_split_indices(labels, 0.1, seed=1)]
   assert len(chosen) == 8 and set(chosen) == {"a", "b", "c"} and chosen.count("c") == 1
   assert chosen.count("a") in (4, 5) and chosen.count("b") in (2, 3)
+
+
+def test_an_undecodable_byte_far_into_a_file_names_its_line(tmp_path):
+  path = tmp_path / "big.csv"
+  rows = b"".join(b"text number %d,pos\n" % i for i in range(20000))
+  path.write_bytes(b"text,label\n" + rows + b"caf\xe9,neg\n")
+  with pytest.raises(UsageError, match=r"big.csv line 20002: bytes are not valid utf-8"):
+    FileProcessor(FileDataConfig(train_file=str(path))).get_train_examples(None)
+  lines = tmp_path / "more.txt"
+  lines.write_bytes(b"a text\n" * 30000 + b"caf\xe9\n")
+  with pytest.raises(UsageError, match=r"more.txt line 30001"):
+    processors.read_text_lines(str(lines))
