@@ -18,7 +18,7 @@ def _decode(record, spec):
   return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in example.items()}
 
 
-def _encoder_inputs(example):
+def encoder_inputs(example):
   """Google's feature names -> the encoder's (TF Model Garden's rename in _parse)."""
   return dict(input_word_ids=example["input_ids"], input_mask=example["input_mask"],
               input_type_ids=example["segment_ids"])
@@ -28,7 +28,7 @@ def _to_model_inputs(example):
   labels, weights = example["label_ids"], tf.cast(example["is_real_example"], tf.float32)
   if "doc_id" in example:  # a text's windows: one label and weight for the text
     labels, weights = labels[0], weights[0]
-  return _encoder_inputs(example), labels, weights
+  return encoder_inputs(example), labels, weights
 
 
 def _trim(features):
@@ -53,7 +53,7 @@ def model_inputs(arrays):
   example = {name: tf.constant(getattr(arrays, name) if rows == 1 else getattr(arrays, name)
                                .reshape(-1, rows, arrays.input_ids.shape[-1]))
              for name in ("input_ids", "input_mask", "segment_ids")}
-  return _trim(_encoder_inputs(example))
+  return _trim(encoder_inputs(example))
 
 
 def make_dataset(file_paths, seq_length, batch_size, is_training, task, drop_remainder=False,

@@ -38,6 +38,7 @@ from bert_tf import processors
 from bert_tf import run_dir
 from bert_tf import training
 from bert_tf.config import BertConfig, option
+from bert_tf.dataset import encoder_inputs
 from bert_tf.errors import UsageError
 from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay
 from bert_tf.preprocessing import Preprocessor, truncate_seq_pair
@@ -48,8 +49,9 @@ RUN_OPTIONS = (
     "output_dir", "model", "init_checkpoint", "bert_config_file", "vocab_file", "do_lower_case",
     "task_name", "data_dir", "train_file", "dev_file", "file_format", "text_column",
     "text_b_column", "label_column", "label_delimiter", "header", "encoding", "regression",
-    "dev_split", "test_split", "split_seed", "skip_bad_rows", "max_train_examples", "max_seq_length", "train_batch_size",
-    "learning_rate", "num_train_epochs", "warmup_proportion", "weight_decay", "clip_norm", "seed",
+    "dev_split", "test_split", "split_seed", "skip_bad_rows", "max_train_examples",
+    "max_seq_length", "train_batch_size", "learning_rate", "num_train_epochs",
+    "warmup_proportion", "weight_decay", "clip_norm", "seed",
     "strategy", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_steps", "progress",
     "overwrite_output_dir")
 # What changes the pretrained weights (with the model, data and masking): the run's identity.
@@ -186,19 +188,18 @@ class Instances:
   def batches_per_epoch(self):
     return max(math.ceil(len(self.ids) / self.batch_size), 1)
 
-  def epoch_batches(self, seed, epoch, group_by_length=True):
+  def epoch_batches(self, seed, epoch):
     """One epoch's batches of instance indices, in the order (seed, epoch) decides:
-    shuffled, then (for speed) sorted by length within windows of 32 batches."""
+    shuffled, then (for speed) sorted by length within windows of 32 batches, whose
+    batches are shuffled again."""
     order = np.random.RandomState([seed, epoch]).permutation(len(self.ids))
     batches = []
     window = self.batch_size * 32
     for start in range(0, len(order), window):
       chunk = order[start:start + window]
-      if group_by_length:
-        chunk = chunk[np.argsort([len(self.ids[i]) for i in chunk], kind="stable")]
+      chunk = chunk[np.argsort([len(self.ids[i]) for i in chunk], kind="stable")]
       batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-    if group_by_length:
-      np.random.RandomState([seed, epoch, 1]).shuffle(batches)
+    np.random.RandomState([seed, epoch, 1]).shuffle(batches)
     return batches
 
   def batch(self, indices, rng):
@@ -319,8 +320,7 @@ def build_pretraining_model(bert_config):
 
 
 def masked_lm_outputs(encoder, head, batch, train):
-  sequence = encoder(dict(input_word_ids=batch["input_ids"], input_mask=batch["input_mask"],
-                          input_type_ids=batch["segment_ids"]), training=train)
+  sequence = encoder(encoder_inputs(batch), training=train)
   return head(sequence["sequence_output"], batch["masked_lm_positions"])
 
 
@@ -549,21 +549,27 @@ def _train_loop(config, run, manager, optimizer, strategy, encoder, head, datase
     if progress is not None:
       progress.update(step, values=[("loss", loss), ("accuracy", accuracy)])
     if step % config.log_every_steps == 0 or step == num_steps:
-      record = dict(step=step, masked_lm_loss=loss, masked_lm_accuracy=accuracy,
-                    learning_rate=float(optimizer.learning_rate()), examples_per_second=speed)
-      run.append_history(run_dir.TRAIN_HISTORY, record)
-      with writer.as_default(step=step):
-        for key in ("masked_lm_loss", "masked_lm_accuracy", "learning_rate"):
-          tf.summary.scalar(key, record[key])
-      if progress is None:
-        logging.info("step %d: masked-LM loss %.4f, accuracy %.4f, %.1f examples/s", step, loss,
-                     accuracy, speed)
+      _log_step(run, writer, dict(step=step, masked_lm_loss=loss, masked_lm_accuracy=accuracy,
+                                  learning_rate=float(optimizer.learning_rate()),
+                                  examples_per_second=speed), quiet=progress is not None)
     if step % config.save_checkpoints_steps == 0 or step == num_steps:
       manager.save(step)
   seconds = time.time() - started
   return dict(global_step=num_steps, resumed_from=start, masked_lm_loss=loss,
               train_seconds=seconds,
-              examples_per_second=(num_steps - start) * config.train_batch_size / max(seconds, 1e-9))
+              examples_per_second=(num_steps - start) * config.train_batch_size /
+              max(seconds, 1e-9))
+
+
+def _log_step(run, writer, record, quiet):
+  """train_history.jsonl, TensorBoard, and a log line when no progress bar shows it."""
+  run.append_history(run_dir.TRAIN_HISTORY, record)
+  with writer.as_default(step=record["step"]):
+    for key in ("masked_lm_loss", "masked_lm_accuracy", "learning_rate"):
+      tf.summary.scalar(key, record[key])
+  if not quiet:
+    logging.info("step %(step)d: masked-LM loss %(masked_lm_loss).4f, accuracy "
+                 "%(masked_lm_accuracy).4f, %(examples_per_second).1f examples/s", record)
 
 
 def evaluate(encoder, head, instances):

@@ -175,7 +175,7 @@ def test_pretraining_learns_and_writes_a_google_model_that_fine_tuning_starts_fr
   assert ev["masked_lm_accuracy"] > ev["initial_masked_lm_accuracy"] + 0.2
   out = result["model_dir"]
   stored = tf.train.load_checkpoint(out + "/bert_model.ckpt").get_variable_to_shape_map()
-  assert "cls/predictions/output_bias" in stored and "cls/predictions/transform/dense/kernel" in stored
+  assert {"cls/predictions/output_bias", "cls/predictions/transform/dense/kernel"} <= set(stored)
   assert not any(name.endswith("/adam_m") for name in stored)  # a model, not a training state
   assert "eval_results.txt" in {p.name for p in tmp_path.joinpath("mlm").iterdir()}
   # --model=<dir> fine-tunes from the pretrained encoder (not the base one).
