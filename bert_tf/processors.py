@@ -870,16 +870,19 @@ def stratified_split_indices(labels, fraction, seed, key=label_key):
     counts = [max(c, 1) if ok else c for c, ok in zip(counts, shared)]
   by_remainder = sorted(range(len(groups)), key=lambda j: (
       not shared[j], counts[j] - len(groups[j]) * fraction, rng.random()))
+  total = sum(counts)
   for j in by_remainder:
-    if sum(counts) >= target:
+    if total >= target:
       break
     if counts[j] < most[j]:
       counts[j] += 1
+      total += 1
   for j in reversed(by_remainder):  # the one-per-label rule overshot: give back the surplus
-    if sum(counts) <= target:
+    if total <= target:
       break
     if counts[j] > 1:
       counts[j] -= 1
+      total -= 1
   return sorted(i for group, n in zip(groups, counts) for i in group[:n])
 
 
