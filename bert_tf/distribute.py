@@ -13,17 +13,13 @@ from absl import logging
 from bert_tf.errors import UsageError
 
 
-def _num_workers_in_tf_config():
+def workers_in_tf_config():
+  """How many workers TF_CONFIG describes (0 without it); known before any strategy."""
   try:
     cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
   except ValueError:
     raise UsageError("The TF_CONFIG environment variable is not valid JSON.") from None
   return sum(len(v) for k, v in cluster.items() if k in ("worker", "chief"))
-
-
-def workers_in_tf_config():
-  """How many workers TF_CONFIG describes (0 without it); known before any strategy."""
-  return _num_workers_in_tf_config()
 
 
 def is_chief_process():
@@ -44,7 +40,7 @@ def is_chief_process():
 def get_strategy(config):
   """Chooses and builds the strategy named by --strategy (auto picks one)."""
   kind = config.strategy
-  workers = _num_workers_in_tf_config()
+  workers = workers_in_tf_config()
   if workers > 1 and kind not in ("auto", "multi_worker"):
     raise UsageError("TF_CONFIG describes %d workers but --strategy=%s trains in one process (each "
                      "worker would train alone): use --strategy=multi_worker, or unset TF_CONFIG."

@@ -55,8 +55,9 @@ RUN_OPTIONS = (
     "strategy", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_steps", "progress",
     "overwrite_output_dir")
 # What changes the pretrained weights (with the model, data and masking): the run's identity.
-_TRAINING_OPTIONS = ("max_seq_length", "train_batch_size", "learning_rate", "num_train_epochs",
-                     "warmup_proportion", "weight_decay", "clip_norm", "seed")
+# (--num_train_epochs counts through the number of steps it gives.)
+_TRAINING_OPTIONS = ("max_seq_length", "train_batch_size", "learning_rate", "warmup_proportion",
+                     "weight_decay", "clip_norm", "seed")
 _EVAL_SEED = 987654321  # fixed masks for the dev measurement, comparable across runs
 
 
@@ -275,6 +276,7 @@ def read_texts(config, spec, processor):
 class MaskedLMHead(keras.layers.Layer):
   """Google's get_masked_lm_output: gather the masked positions, dense + activation +
   LayerNorm, then logits against the (tied) word embeddings plus an output bias."""
+  SCOPE = "cls/predictions/"  # Google's checkpoint names
 
   def __init__(self, config, word_embeddings, **kwargs):
     super().__init__(**kwargs)
@@ -302,7 +304,7 @@ class MaskedLMHead(keras.layers.Layer):
     return tf.nn.log_softmax(logits, axis=-1)
 
   def variable_map(self):
-    prefix = "cls/predictions/"
+    prefix = self.SCOPE
     return {prefix + "transform/dense/kernel": self.dense.kernel,
             prefix + "transform/dense/bias": self.dense.bias,
             prefix + "transform/LayerNorm/gamma": self.layer_norm.gamma,
@@ -379,8 +381,8 @@ def pretrain(config, spec):
     num_steps = spec.num_train_steps or max(
         int(train.batches_per_epoch * config.num_train_epochs), 1)
     _warn_if_unusual(config, spec, num_steps)
-    run.start_pretraining(_identity(config, spec, files, bert_config, preprocessor, train_texts),
-                          config.overwrite_output_dir)
+    run.start_pretraining(_identity(config, spec, files, bert_config, preprocessor, train_texts,
+                                    num_steps), config.overwrite_output_dir)
     logging.info("Pretraining on %d texts (%d instances of <= %d tokens): %d steps of %d.",
                  len(train_texts), len(train), preprocessor.max_seq_length, num_steps,
                  config.train_batch_size)
@@ -399,38 +401,41 @@ def _warn_if_unusual(config, spec, num_steps):
                     "trains, the encoder stays as it is.", spec.head_warmup_steps, num_steps)
 
 
-def _identity(config, spec, files, bert_config, preprocessor, texts):
+def _identity(config, spec, files, bert_config, preprocessor, texts, num_steps):
   """What makes a pretraining this directory's run (compared on every rerun): the texts
   by content (the unlabelled files' lines included), not by path."""
   digest = hashlib.sha256()
   for text in texts:
     digest.update(json.dumps(text, ensure_ascii=False).encode())
-  masking = {k: v for k, v in dataclasses.asdict(spec).items() if k != "unlabelled_file"}
+  masking = {k: v for k, v in dataclasses.asdict(spec).items()
+             if k not in ("unlabelled_file", "num_train_steps")}
   return dict(model=dict(checkpoint=files.init_checkpoint and os.path.abspath(
                              files.init_checkpoint),
                          bert_config=bert_config.to_dict(), do_lower_case=files.do_lower_case,
                          vocab=preprocessor.vocab_fingerprint()),
               data=digest.hexdigest(), masking=masking,
-              training={name: getattr(config, name) for name in _TRAINING_OPTIONS})
+              training=dict({name: getattr(config, name) for name in _TRAINING_OPTIONS},
+                            num_steps=num_steps))
 
 
 def _pretrain(config, spec, run, files, bert_config, train, dev, num_steps):
-  strategy = distribute.get_strategy(config)
-  encoder, head, optimizer, manager = _build(config, run, bert_config, strategy, num_steps)
-  latest = manager.latest()
+  latest = run.latest_checkpoint()
   if run.has_pretrained_model() and (latest is None or training.step_of(latest) >= num_steps):
     logging.info("Pretraining already finished: %s is the model.", run.directory)
     finished = dict(global_step=num_steps, resumed_from=num_steps, finished_before=True,
                     model_dir=run.directory)
     return dict(finished, eval=run.read_eval_results()) if dev else finished
-  start = _restore_or_start(run, manager, latest, encoder, head, files.init_checkpoint, dev)
-  head_only = spec.head_warmup_steps
-  if head_only and _has_head(files.init_checkpoint, head):
+  strategy = distribute.get_strategy(config)
+  encoder, head, optimizer, manager = _build(config, run, bert_config, strategy, num_steps)
+  has_head = _has_head(files.init_checkpoint)
+  start = _restore_or_start(run, manager, latest, encoder, head, files.init_checkpoint, has_head,
+                            dev)
+  if spec.head_warmup_steps and has_head:
     logging.info("%s has a masked-LM head: --head_warmup_steps is not needed.",
                  files.init_checkpoint)
-    head_only = 0
   summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
-                        train.dataset(config.seed, start), start, num_steps, head_only)
+                        train.dataset(config.seed, start), start, num_steps,
+                        0 if has_head else spec.head_warmup_steps)
   if dev is not None:
     summary["eval"] = _final_evaluation(run, encoder, head, dev, num_steps)
   run.write_pretrained_model(manager.write_weights, bert_config.to_json_string(),
@@ -453,7 +458,7 @@ def _build(config, run, bert_config, strategy, num_steps):
   return encoder, head, optimizer, manager
 
 
-def _restore_or_start(run, manager, latest, encoder, head, init_checkpoint, dev):
+def _restore_or_start(run, manager, latest, encoder, head, init_checkpoint, has_head, dev):
   """Resumes from the latest checkpoint, or loads the pretrained model (and measures it on
   dev: the starting point eval_results compares with). Returns the step to start from."""
   if latest:
@@ -463,7 +468,12 @@ def _restore_or_start(run, manager, latest, encoder, head, init_checkpoint, dev)
     return start
   if init_checkpoint:
     modeling.load_google_checkpoint(encoder, init_checkpoint)
-    _load_head_if_present(head, init_checkpoint)
+    # Google's own checkpoints carry a trained MLM head; converted encoders do not (then it
+    # starts fresh, as in Google's run_pretraining.py).
+    if has_head:
+      checkpoints.restore_variables(head.variable_map(), init_checkpoint, allow_unused=True)
+    logging.info("%s: the masked-LM head (cls/predictions) %s.", init_checkpoint,
+                 "is continued" if has_head else "is not there and starts fresh")
   else:
     logging.info("No --init_checkpoint: pretraining starts from random weights.")
   run.truncate_histories(0)
@@ -483,21 +493,12 @@ def _final_evaluation(run, encoder, head, dev, step):
   return results
 
 
-def _has_head(checkpoint, head):
+def _has_head(checkpoint):
+  """Whether a checkpoint holds Google's masked-LM head."""
   if not checkpoint:
     return False
-  stored = checkpoints.list_checkpoint(checkpoint)
-  return all(name in stored for name in head.variable_map())
-
-
-def _load_head_if_present(head, checkpoint):
-  """Google's own checkpoints carry a trained MLM head; converted encoders do not (then it
-  starts fresh, as in Google's run_pretraining.py)."""
-  if _has_head(checkpoint, head):
-    checkpoints.restore_variables(head.variable_map(), checkpoint, allow_unused=True)
-    logging.info("Continuing the masked-LM head stored in %s.", checkpoint)
-  else:
-    logging.info("%s has no masked-LM head (cls/predictions): it starts fresh.", checkpoint)
+  return any(name.startswith(MaskedLMHead.SCOPE) for name in
+             checkpoints.list_checkpoint(checkpoint))
 
 
 def _train_step(encoder, head, optimizer, strategy, names):
