@@ -70,13 +70,15 @@ def peer(paths, args):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import hf_compare  # pylint: disable=g-import-not-at-top
   from bert_tf import processors, tasks  # pylint: disable=g-import-not-at-top
-  config = processors.FileDataConfig(label_delimiter=",",
+  config = processors.FileDataConfig(train_file=paths["train"], dev_file=paths["tune"],
+                                     test_file=paths["held"], label_delimiter=",",
                                      labels_file=os.path.join(DATA, "labels.txt"))
   proc = processors.get_processor("file", config)
-  read = lambda name: proc._read_file(paths[name], name, True)  # pylint: disable=protected-access
   label_list = proc.get_labels()
   start = time.time()
-  run = hf_compare.fine_tune(read("train"), [read("tune"), read("held")], label_list, True,
+  run = hf_compare.fine_tune(proc.get_train_examples(None), [proc.get_dev_examples(None),
+                                                            proc.get_test_examples(None)],
+                             label_list, True,
                              argparse.Namespace(seed=12345, max_seq_length=128, batch=32,
                                                 lr=5e-5, epochs=args.epochs))
   seconds = time.time() - start
