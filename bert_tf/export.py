@@ -268,9 +268,16 @@ def _write_tflite_companions(trained, path, quantization, text_input, batch_size
   write_text_atomic(os.path.splitext(path)[0] + ".json", json.dumps(description, indent=1) + "\n")
 
 
-def tflite_interpreter(path, text_input=False):
+def tflite_interpreter(path, text_input=False, num_threads=None):
   """A TFLite interpreter: ai-edge-litert's when installed (with tf-text's custom ops
-  for string-in models), else TF's own (builtin ops only)."""
+  for string-in models), else TF's own (builtin ops only).
+
+  It runs on `num_threads` threads, by default every CPU this process may use:
+  TFLite's own default is one thread, half the speed on two cores.
+  """
+  if num_threads is None:
+    num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
   try:
     from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
   except ImportError:
@@ -282,9 +289,10 @@ def tflite_interpreter(path, text_input=False):
     import tensorflow_text  # pylint: disable=g-import-not-at-top
     interpreter = litert.InterpreterWithCustomOps(
         custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS,
-        model_path=path)
+        model_path=path, num_threads=num_threads)
   else:
-    interpreter = (litert.Interpreter if litert else tf.lite.Interpreter)(model_path=path)
+    interpreter = (litert.Interpreter if litert else tf.lite.Interpreter)(
+        model_path=path, num_threads=num_threads)
   interpreter.allocate_tensors()
   return interpreter
 
