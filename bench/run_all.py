@@ -1,7 +1,7 @@
 """Every speed and size figure in one table: bench/RESULTS.md, with the machine it ran on.
 
   python bench/run_all.py [--repeats 3] [--sst2_rows 20000] [--streaming_rows 100000,1000000]
-                          [--out bench/RESULTS.md] [--quick]
+                          [--out bench/RESULTS.md] [--work DIR]
 
 Needs the embedded MiniLM, HF transformers + PyTorch as the peer (`pip install
 torch==2.13.0 transformers`) and SST-2 in ../shared/data/glue. Each measurement runs in
@@ -400,9 +400,11 @@ def speed_rows(table, steps, run, exported):
   table.compare("batch-1 latency Keras fp32, length 128", "ms (lower is better)",
                 lambda: m("infer", impl="keras", run=run, **one),
                 lambda: m("infer", impl="hf", **one), "HF PyTorch fp32")
-  table.compare("batch-1 latency TFLite int8, length 128", "ms (lower is better)",
-                lambda: m("infer", impl="tflite", model=exported["tflite_int8_1"], **one),
-                lambda: m("infer", impl="hf", **one), "HF PyTorch fp32")
+  for quantization in ("float32", "int8"):
+    table.compare("batch-1 latency TFLite %s, length 128" % quantization, "ms (lower is better)",
+                  lambda q=quantization: m("infer", impl="tflite",
+                                           model=exported["tflite_%s_1" % q], **one),
+                  lambda: m("infer", impl="hf", **one), "HF PyTorch fp32")
   table.compare("text in: SavedModel, SST-2 dev, batch 32", "examples/s",
                 lambda: m("text", impl="ours", model=exported["savedmodel"], batch=32,
                           steps=steps * 2),

@@ -253,6 +253,8 @@ def _pack_range(start, end, args=None):
 
 def _pack_range_gc_off(start, end, args):
   preprocessor, examples, show_progress = args
+  if not preprocessor.doc_stride:
+    return _pack_range_in_numpy(start, end, args)
   to_ids = preprocessor.tokenizer.tokenize_to_ids
   tokenize = (lambda text: to_ids(clean_text(text))) if preprocessor.clean_text else to_ids
   flat, lengths, b_starts = [], [], []
@@ -279,3 +281,76 @@ def _pack_range_gc_off(start, end, args):
   if progress is not None:
     progress.update(end - start, finalize=True)
   return (np.array(flat, np.int32), np.array(lengths, np.int32), np.array(b_starts, np.int32))
+
+
+# Examples per numpy pass: bounds the temporary arrays, and the progress bar moves.
+_NUMPY_CHUNK = 50_000
+
+
+def _pack_range_in_numpy(start, end, args):
+  """`_pack_range` without windows, in chunks: the tokenizer's batch call, then Google's
+  truncation and packing as array arithmetic (the same ids; 2-3x faster)."""
+  preprocessor, examples, show_progress = args
+  progress = progress_bar(end - start, "example") if show_progress else None
+  parts = []
+  for chunk in range(start, end, _NUMPY_CHUNK):
+    parts.append(_pack_in_numpy(preprocessor, examples[chunk:min(chunk + _NUMPY_CHUNK, end)]))
+    if progress is not None:
+      progress.update(min(chunk + _NUMPY_CHUNK, end) - start, finalize=chunk + _NUMPY_CHUNK >= end)
+  if not parts:
+    return tuple(np.zeros(0, np.int32) for _ in range(3))
+  return tuple(np.concatenate(p).astype(np.int32) for p in zip(*parts))
+
+
+def _kept_lengths(preprocessor, len_a, len_b):
+  """(head of A, tail of A, head of B) kept per row: Google's truncate_seq_pair for pairs
+  (longest first, ties trim B, in closed form), truncate_single's strategy otherwise."""
+  pair = len_b > 0
+  m = preprocessor.max_seq_length - 3
+  over = pair & (len_a + len_b > m)
+  shorter_fits = np.minimum(len_a, len_b) <= m // 2
+  a_shorter = len_a <= len_b
+  pair_a = np.where(over, np.where(shorter_fits, np.where(a_shorter, len_a, m - len_b),
+                                   m - m // 2), len_a)
+  pair_b = np.where(over, np.where(shorter_fits, np.where(a_shorter, m - len_a, len_b),
+                                   m // 2), len_b)
+  n = preprocessor.max_seq_length - 2
+  long = len_a > n
+  head = {"head": n, "tail": 0, "head_tail": min(preprocessor.head_tokens, n)}[
+      preprocessor.truncation]
+  single_head = np.where(long, head, len_a)
+  single_tail = np.where(long, n - head, 0)
+  return (np.where(pair, pair_a, single_head), np.where(pair, 0, single_tail),
+          np.where(pair, pair_b, 0))
+
+
+def _pack_in_numpy(preprocessor, examples):
+  """(flat ids, row lengths, segment-B starts) of `examples`, as `_pack_range` makes them."""
+  real = np.array([_is_real(e) for e in examples], bool)
+  texts_a = [e.text_a if ok else "" for e, ok in zip(examples, real)]
+  texts_b = [(e.text_b or "") if ok else "" for e, ok in zip(examples, real)]
+  if preprocessor.clean_text:
+    texts_a, texts_b = [[clean_text(t) if t else t for t in texts] for texts in (texts_a, texts_b)]
+  tokenize = preprocessor.tokenizer.tokenize_many_to_ids
+  ids_a, len_a = tokenize(texts_a)
+  ids_b, len_b = tokenize(texts_b) if any(texts_b) else (np.zeros(0, np.int32),
+                                                        np.zeros(len(examples), np.int64))
+  head, tail, keep_b = _kept_lengths(preprocessor, len_a, len_b)
+  pair = len_b > 0
+  lengths = np.where(real, 2 + head + tail + np.where(pair, keep_b + 1, 0), 0)
+  b_starts = np.where(real, head + tail + 2, 0)
+  # One output slot per kept token: its row, and its position q in that row.
+  row = np.repeat(np.arange(len(examples)), lengths)
+  q = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+  head, tail, keep_b, pair = head[row], tail[row], keep_b[row], pair[row]
+  a_from = (np.cumsum(len_a) - len_a)[row]
+  b_from = (np.cumsum(len_b) - len_b)[row] + len(ids_a)
+  vocab = preprocessor.tokenizer.vocab
+  pool = np.concatenate([ids_a, ids_b, [vocab["[CLS]"], vocab["[SEP]"]]]).astype(np.int32)
+  cls_at, sep_at = len(pool) - 2, len(pool) - 1
+  a_end = head + tail
+  source = np.select(
+      [q == 0, q <= head, q <= a_end, q == a_end + 1, q <= a_end + 1 + keep_b],
+      [cls_at, a_from + q - 1, a_from + len_a[row] - tail + (q - 1 - head), sep_at,
+       b_from + q - a_end - 2], sep_at)
+  return pool[source], lengths, b_starts

@@ -13,8 +13,11 @@ Everything else runs Google's per-character algorithm unchanged.
 """
 
 import collections
+import itertools
 import re
 import unicodedata
+
+import numpy as np
 
 from bert_tf.errors import UsageError
 
@@ -103,6 +106,8 @@ class FullTokenizer(object):
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
     # word -> its WordPiece ids (memo for tokenize_to_ids).
     self._word_ids = {}
+    self._join_table = {k: v for k, v in self.basic_tokenizer.ascii_table.items()
+                        if k != ord(_JOIN)}
 
   def tokenize(self, text):
     split_tokens = []
@@ -127,11 +132,60 @@ class FullTokenizer(object):
           cache[word] = convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
       return [i for word in words for i in cache[word]]
 
+  def tokenize_many_to_ids(self, texts):
+    """`[tokenize_to_ids(t) for t in texts]` as one flat int32 array and each text's
+    number of ids: ASCII texts in one regex pass over their concatenation, joined by a
+    control character (which cleaning deletes from every text, so it can only mark
+    the joins); other texts one by one."""
+    texts = list(texts)
+    try:
+      joined = _JOIN.join(texts)
+      plain = joined.isascii() and joined.count(_JOIN) == len(texts) - 1  # all plain ASCII
+    except TypeError:  # bytes among them
+      plain = False
+    if not plain:
+      plain = [isinstance(t, str) and t.isascii() and _JOIN not in t for t in texts]
+      joined = _JOIN.join(t if ok else "" for t, ok in zip(texts, plain))
+    words = _ASCII_TOKEN.findall(joined.translate(self._join_table))
+    cache = self._word_ids
+    if len(cache) > 2_000_000:
+      cache.clear()
+    cache[_JOIN] = (-1,)  # text boundary; never a word of a cleaned text
+    for word in set(words).difference(cache):
+      cache[word] = convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
+    flat = _concatenate_pieces(words, cache)
+    ends = np.append(np.flatnonzero(flat == -1), len(flat))
+    lengths = np.diff(ends, prepend=-1) - 1
+    flat = flat[flat != -1]
+    others = [] if plain is True else [i for i, ok in enumerate(plain) if not ok]
+    if others:  # splice the per-text ids in where their (empty) slots are
+      offsets = np.cumsum(lengths) - lengths
+      pieces = np.split(flat, offsets[others])
+      extra = [np.array(self.tokenize_to_ids(texts[i]), np.int32) for i in others]
+      flat = np.concatenate([pieces[0]] + [x for pair in zip(extra, pieces[1:]) for x in pair])
+      lengths[others] = [len(x) for x in extra]
+    return flat, lengths
+
   def convert_tokens_to_ids(self, tokens):
     return convert_by_vocab(self.vocab, tokens)
 
   def convert_ids_to_tokens(self, ids):
     return convert_by_vocab(self.inv_vocab, ids)
+
+
+def _concatenate_pieces(words, pieces_of):
+  """np.int32 concatenation of `pieces_of[word]` over `words`, gathered by numpy from
+  a table of the distinct words' pieces (twice as fast as a Python-level chain)."""
+  index = {word: i for i, word in enumerate(dict.fromkeys(words))}
+  word_index = np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+  pieces = [pieces_of[word] for word in index]
+  counts = np.fromiter(map(len, pieces), np.int64, len(pieces))
+  table = np.fromiter(itertools.chain.from_iterable(pieces), np.int32, int(counts.sum()))
+  table_starts = np.cumsum(counts) - counts
+  counts = counts[word_index]
+  out_starts = np.cumsum(counts) - counts
+  return table[np.repeat(table_starts[word_index] - out_starts, counts) +
+               np.arange(int(counts.sum()))]
 
 
 # On ASCII, Google's _clean_text deletes the control characters other than \t\n\r,
@@ -143,6 +197,7 @@ _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _ASCII_LOWER = str.maketrans(dict(_ASCII_CLEAN, **{chr(c): chr(c + 32) for c in range(65, 91)}))
 _ASCII_CLEAN = str.maketrans(_ASCII_CLEAN)
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 ]")
+_JOIN = "\x1e"  # joins texts in tokenize_many_to_ids
 
 
 class BasicTokenizer(object):

@@ -61,3 +61,43 @@ def test_parallel_encoding_equals_serial(tiny_vocab_file, monkeypatch):
   parallel = p.encode(examples, num_workers=2, show_progress=False)
   for name in ("input_ids", "input_mask", "segment_ids"):
     np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))
+
+
+@pytest.mark.parametrize("truncation", preprocessing.TRUNCATIONS)
+def test_encode_equals_packing_each_example(tiny_vocab_file, truncation, monkeypatch):
+  """The numpy packing against `pack` example by example, on texts and pairs of every
+  length around max_seq_length, non-ASCII and control characters, empty text_b."""
+  monkeypatch.setattr(preprocessing, "_NUMPY_CHUNK", 7)  # many chunks
+  rng = np.random.default_rng(3)
+  words = ["good", "movie", "bad", "the", "unaffable", "café", "!", "a\x00b", "\x1e", "中"]
+  text = lambda n: " ".join(rng.choice(words, n))
+  examples = []
+  for i in range(400):
+    n_a, n_b = rng.integers(0, 14, 2)
+    text_b = text(n_b) if i % 3 else rng.choice([None, "", "\x00"])
+    examples.append(PaddingInputExample() if i % 37 == 5 else
+                    InputExample(str(i), text(n_a), text_b))
+  for length in (3, 4, 9, 12):
+    p = Preprocessor.from_vocab(tiny_vocab_file, True, length, truncation, head_tokens=3)
+    encoded = p.encode(examples, num_workers=1, show_progress=False)
+    to_ids = p.tokenizer.tokenize_to_ids
+    for i, e in enumerate(examples):
+      if isinstance(e, PaddingInputExample):
+        assert encoded.input_mask[i].sum() == 0
+        continue
+      ids, b_start = p.pack(to_ids(e.text_a), to_ids(e.text_b) if e.text_b else None)
+      row = ids + [0] * (length - len(ids))
+      assert encoded.input_ids[i].tolist() == row, (length, e.text_a, e.text_b)
+      assert encoded.input_mask[i].tolist() == [1] * len(ids) + [0] * (length - len(ids))
+      assert encoded.segment_ids[i].tolist() == [
+          int(b_start <= j < len(ids)) for j in range(length)]
+
+
+def test_tokenize_many_equals_one_by_one(tiny_vocab_file):
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  texts = ["Good movie!", "", "caf\xe9 au lait", "a\x1eb", b"bad movie", "tab\tand\nnew",
+           "\u4e2d\u6587 good", "UNAFFABLE.", "  "]
+  flat, lengths = tok.tokenize_many_to_ids(texts)
+  expected = [tok.tokenize_to_ids(t) for t in texts]
+  assert lengths.tolist() == [len(x) for x in expected]
+  assert flat.tolist() == [i for x in expected for i in x]
