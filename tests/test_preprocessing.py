@@ -101,3 +101,4 @@ def test_tokenize_many_equals_one_by_one(tiny_vocab_file):
   expected = [tok.tokenize_to_ids(t) for t in texts]
   assert lengths.tolist() == [len(x) for x in expected]
   assert flat.tolist() == [i for x in expected for i in x]
+  assert [len(a) for a in tok.tokenize_many_to_ids([])] == [0, 0]

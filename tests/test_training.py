@@ -250,6 +250,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tiny_setup):
     np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # test_sigkill_then_resume_matches_uninterrupted_run covers one kill
 def test_fault_injection_sigkill_at_random_points(tiny_setup):
   """SIGKILL at random moments (start-up, featurization, training, checkpoint writing)
   several times in one run: every rerun goes on, nothing partial is read, no temporary
