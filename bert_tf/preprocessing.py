@@ -195,11 +195,8 @@ class Preprocessor:
     """
     n = len(examples) * self.rows_per_example
     num_workers = num_workers if num_workers is not None else (os.cpu_count() or 1)
-    is_real = np.repeat(np.array([_is_real(e) for e in examples], np.int64),
-                        self.rows_per_example)
     parallel = (num_workers > 1 and "fork" in multiprocessing.get_all_start_methods() and
-                sum(len(e.text_a) + len(e.text_b or "") for e in examples if _is_real(e))
-                >= _PARALLEL_MIN_CHARS)
+                _estimated_chars(examples) >= _PARALLEL_MIN_CHARS)
     args = (self, examples, show_progress and not parallel)
     if parallel:
       _WORKER["args"] = args  # forked workers read it copy-on-write: no pickling
@@ -217,6 +214,9 @@ class Preprocessor:
     input_ids = np.zeros((n, self.max_seq_length), np.int32)
     input_ids[input_mask] = flat  # row-major fill: each row's ids, then padding
     segment_ids = (input_mask & (positions >= b_starts[:, None])).astype(np.int32)
+    # A real example's first row holds at least [CLS] [SEP]; a padding example's are empty.
+    first_rows = lengths.reshape(len(examples), self.rows_per_example)[:, 0]
+    is_real = np.repeat((first_rows > 0).astype(np.int64), self.rows_per_example)
     return EncodedTexts(input_ids, input_mask.astype(np.int32), segment_ids, is_real)
 
   def in_graph(self, pad_to_longest=False):
@@ -229,6 +229,13 @@ class Preprocessor:
 
 def _is_real(example):
   return getattr(example, "text_a", None) is not None
+
+
+def _estimated_chars(examples):
+  """The examples' characters, estimated from about 1,000 of them (to decide on forking)."""
+  step = max(len(examples) // 1000, 1)
+  return step * sum(len(e.text_a) + len(e.text_b or "") for e in examples[::step]
+                    if _is_real(e))
 
 
 # Set before forking worker processes, which read it copy-on-write: no pickling.
@@ -327,9 +334,10 @@ def _kept_lengths(preprocessor, len_a, len_b):
 
 def _pack_in_numpy(preprocessor, examples):
   """(flat ids, row lengths, segment-B starts) of `examples`, as `_pack_range` makes them."""
-  real = np.array([_is_real(e) for e in examples], bool)
-  texts_a = [e.text_a if ok else "" for e, ok in zip(examples, real)]
-  texts_b = [(e.text_b or "") if ok else "" for e, ok in zip(examples, real)]
+  texts_a = [getattr(e, "text_a", None) for e in examples]  # None: a padding example
+  real = np.array([text is not None for text in texts_a], bool)
+  texts_a = [text or "" for text in texts_a]
+  texts_b = [getattr(e, "text_b", None) or "" for e in examples]
   if preprocessor.clean_text:
     texts_a, texts_b = [[clean_text(t) if t else t for t in texts] for texts in (texts_a, texts_b)]
   tokenize = preprocessor.tokenizer.tokenize_many_to_ids

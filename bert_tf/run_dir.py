@@ -153,6 +153,7 @@ class RunDir:
     if kind != "pretraining" and self.exists(PRETRAINING_INFO):
       raise UsageError("--output_dir %s holds a pretraining: fine-tune from it with --model=%s "
                        "into another --output_dir." % (self.directory, self.directory))
+    created = not os.path.isdir(self.directory)
     self.create()
     handle = _acquire_lock(self.path(LOCK), self.directory)
     try:
@@ -162,6 +163,9 @@ class RunDir:
       with contextlib.suppress(FileNotFoundError):
         os.unlink(self.path(LOCK))
       handle.close()  # closing releases the flock
+      if created:  # a run that stopped before writing leaves no empty directory behind
+        with contextlib.suppress(OSError):
+          os.rmdir(self.directory)  # only ever removes an empty directory
 
   def remove_temporaries(self):
     """Removes what an interrupted atomic write left behind (we hold the lock)."""

@@ -153,8 +153,11 @@ class FullTokenizer(object):
     if len(cache) > 2_000_000:
       cache.clear()
     cache[_JOIN] = (-1,)  # text boundary; never a word of a cleaned text
+    vocab, longest = self.vocab, self.wordpiece_tokenizer.max_input_chars_per_word
     for word in set(words).difference(cache):
-      cache[word] = convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
+      whole = vocab.get(word) if len(word) <= longest else None  # WordPiece's first match
+      cache[word] = ([whole] if whole is not None else
+                     convert_by_vocab(vocab, self.wordpiece_tokenizer.tokenize(word)))
     flat = _concatenate_pieces(words, cache)
     ends = np.append(np.flatnonzero(flat == -1), len(flat))
     lengths = np.diff(ends, prepend=-1) - 1

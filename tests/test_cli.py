@@ -102,6 +102,21 @@ def test_bad_flag_value_and_stray_argument_exit_2():
   assert proc.returncode == 2 and "unexpected argument 'model_dir'" in proc.stderr
 
 
+def test_ctrl_c_is_one_line_and_exit_130():
+  script = ("import os, signal, time\n"
+            "from bert_tf.cli import common\n"
+            "from bert_tf.cli.convert import ConvertOptions\n"
+            "def main(_):\n"
+            "  os.kill(os.getpid(), signal.SIGINT)\n"
+            "  time.sleep(30)\n"
+            "common.run(main, ConvertOptions, 'usage')\n")
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=120, cwd=str(REPO))
+  assert proc.returncode == 130, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines()[-1].startswith("interrupted: finished work is kept")
+  assert "Traceback" not in proc.stderr
+
+
 def _library_modules():
   return [p for p in (REPO / "bert_tf").rglob("*.py") if "cli" not in p.parts]
 

@@ -148,3 +148,16 @@ def test_output_dir_that_is_a_file_and_leftover_temporaries(trained, tmp_path):
   open(os.path.join(leftover, "train.tf_record"), "w").write("half")
   run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
   assert not os.path.exists(leftover)
+
+
+def test_a_directory_the_lock_created_goes_when_nothing_was_written(tmp_path):
+  with run_dir.RunDir(str(tmp_path / "fresh")).lock():
+    assert (tmp_path / "fresh").is_dir()
+  assert not (tmp_path / "fresh").exists()
+  (tmp_path / "users").mkdir()  # a directory the user made stays, empty or not
+  with run_dir.RunDir(str(tmp_path / "users")).lock():
+    pass
+  assert (tmp_path / "users").is_dir()
+  with run_dir.RunDir(str(tmp_path / "written")).lock() as run:
+    open(run.path("eval_results.txt"), "w").close()
+  assert (tmp_path / "written" / "eval_results.txt").exists()

@@ -1,7 +1,7 @@
 """Flags from option dataclasses, and the absl entry point every tool shares.
 
 Every tool: `--help` lists its own flags with their help and exits 0; a bad flag
-or a UsageError prints one line and exits 2, without a traceback.
+or a UsageError prints one line and exits 2, without a traceback (Ctrl-C: one line, exit 130).
 """
 
 import dataclasses
@@ -102,6 +102,10 @@ def run(main, options_class, usage, names=None):
       return main(argv)
     except UsageError as e:
       _fail(str(e))
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through TensorFlow
+      print("interrupted: finished work is kept (checkpoints, cached features, results); "
+            "the same command resumes or redoes the rest.", file=sys.stderr)
+      sys.exit(130)
 
   app.run(guarded, flags_parser=parse)
 
