@@ -465,9 +465,10 @@ def write_results(args, info, table, epochs, profile, parity, featurize, streami
                         ("dynamic padding, mixed_bfloat16", "dynamic_bf16"))]
   text = [
       "# bert_tf benchmarks", "",
-      "Written by `python bench/run_all.py --repeats %d --sst2_rows %d` on %s, in %.0f min. "
-      "Every ratio is of two figures measured in this run." % (
-          args.repeats, args.sst2_rows, time.strftime("%Y-%m-%d"), seconds / 60), "",
+      "Written by `python bench/run_all.py --repeats %d --sst2_rows %d --streaming_rows %s` on "
+      "%s, in %.0f min. Every ratio is of two figures measured in this run." % (
+          args.repeats, args.sst2_rows, args.streaming_rows, time.strftime("%Y-%m-%d"),
+          seconds / 60), "",
       "## Machine", ""] + ["- %s: %s" % kv for kv in info.items()] + [
       "", "## Speed and memory (all-MiniLM-L6-v2, 22.7M parameters, CPU)", "",
       table.markdown(),
