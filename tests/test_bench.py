@@ -37,6 +37,8 @@ def test_featurize_and_train_speed_benches(tmp_path):
   assert "bert_tf featurize" in out and "sentences/s" in out
   out = _bench("train_speed.py", "--batch", "2", "--seq", "16", "--steps", "1")
   assert "bert_tf       : train" in out
+  out = _bench("op_profile.py", "--batch", "2", "--seq", "8", "--steps", "1")
+  assert "_MklMatMul" in out or "MatMul" in out
 
 
 @pytest.mark.slow
