@@ -53,7 +53,9 @@ class Dropout(keras.layers.Dropout):
   def call(self, inputs, training=None):
     if training is None:
       training = keras.backend.learning_phase()
-    if self.noise_shape is not None or self.rate == 0 or training is False:
+    # Keras's own path for a noise shape or a seed, and for rates 16 bits cannot hold.
+    if (self.noise_shape is not None or self.seed is not None or self.rate == 0 or
+        round(self.rate * 65536) > 65535 or training is False):
       return super().call(inputs, training=training)
     return keras.backend.in_train_phase(lambda: self._drop(inputs), inputs, training=training)
 

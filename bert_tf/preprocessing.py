@@ -22,6 +22,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import signal
 from typing import Optional
 
 import numpy as np
@@ -202,7 +203,10 @@ class Preprocessor:
       _WORKER["args"] = args  # forked workers read it copy-on-write: no pickling
       try:
         bounds = np.linspace(0, len(examples), num_workers + 1).astype(int)
-        with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+        # Workers ignore Ctrl-C: the parent stops them, and says so in one line.
+        with multiprocessing.get_context("fork").Pool(
+            num_workers, initializer=signal.signal,
+            initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
           parts = pool.starmap(_pack_range, zip(bounds[:-1], bounds[1:]))
       finally:
         _WORKER.clear()
@@ -232,7 +236,7 @@ def _is_real(example):
 
 
 def _estimated_chars(examples):
-  """The examples' characters, estimated from about 1,000 of them (to decide on forking)."""
+  """The examples' characters, estimated from every (n // 1000)-th one (to decide on forking)."""
   step = max(len(examples) // 1000, 1)
   return step * sum(len(e.text_a) + len(e.text_b or "") for e in examples[::step]
                     if _is_real(e))
@@ -262,6 +266,7 @@ def _pack_range_gc_off(start, end, args):
   preprocessor, examples, show_progress = args
   if not preprocessor.doc_stride:
     return _pack_range_in_numpy(start, end, args)
+  # Windows of long texts: a handful of rows per text, packed one text at a time.
   to_ids = preprocessor.tokenizer.tokenize_to_ids
   tokenize = (lambda text: to_ids(clean_text(text))) if preprocessor.clean_text else to_ids
   flat, lengths, b_starts = [], [], []
@@ -269,14 +274,7 @@ def _pack_range_gc_off(start, end, args):
   rows_per_example = preprocessor.rows_per_example
   for i in range(start, end):
     example = examples[i]
-    rows = []
-    if not _is_real(example):
-      pass
-    elif preprocessor.doc_stride:
-      rows = preprocessor.windows(tokenize(example.text_a))
-    else:
-      ids_b = tokenize(example.text_b) if example.text_b else None
-      rows = [preprocessor.pack(tokenize(example.text_a), ids_b)]
+    rows = preprocessor.windows(tokenize(example.text_a)) if _is_real(example) else []
     for ids, b_start in rows:
       flat.extend(ids)
       lengths.append(len(ids))
@@ -312,7 +310,11 @@ def _pack_range_in_numpy(start, end, args):
 
 def _kept_lengths(preprocessor, len_a, len_b):
   """(head of A, tail of A, head of B) kept per row: Google's truncate_seq_pair for pairs
-  (longest first, ties trim B, in closed form), truncate_single's strategy otherwise."""
+  (longest first, ties trim B, in closed form), truncate_single's strategy otherwise.
+
+  Pairs over m tokens: if the shorter side has at most m // 2, it stays whole and the
+  longer keeps the rest; otherwise both are trimmed down to equal lengths, and from then
+  on a tie trims B first, so A ends with m - m // 2 and B with m // 2."""
   pair = len_b > 0
   m = preprocessor.max_seq_length - 3
   over = pair & (len_a + len_b > m)
@@ -336,7 +338,7 @@ def _pack_in_numpy(preprocessor, examples):
   """(flat ids, row lengths, segment-B starts) of `examples`, as `_pack_range` makes them."""
   texts_a = [getattr(e, "text_a", None) for e in examples]  # None: a padding example
   real = np.array([text is not None for text in texts_a], bool)
-  texts_a = [text or "" for text in texts_a]
+  texts_a = ["" if text is None else text for text in texts_a]
   texts_b = [getattr(e, "text_b", None) or "" for e in examples]
   if preprocessor.clean_text:
     texts_a, texts_b = [[clean_text(t) if t else t for t in texts] for texts in (texts_a, texts_b)]

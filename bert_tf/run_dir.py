@@ -163,7 +163,7 @@ class RunDir:
       with contextlib.suppress(FileNotFoundError):
         os.unlink(self.path(LOCK))
       handle.close()  # closing releases the flock
-      if created:  # a run that stopped before writing leaves no empty directory behind
+      if created:  # a run that stopped before writing does not leave its directory behind
         with contextlib.suppress(OSError):
           os.rmdir(self.directory)  # only ever removes an empty directory
 
@@ -502,7 +502,11 @@ def _acquire_lock(path, directory):
   """flock on `path`; the file names its holder. The kernel drops a dead process's
   flock, so content in a file we could lock is a stale holder's: taken over."""
   while True:
-    handle = open(path, "a+", encoding="utf-8")
+    try:
+      handle = open(path, "a+", encoding="utf-8")
+    except FileNotFoundError:  # a run that wrote nothing just removed the directory
+      os.makedirs(directory, exist_ok=True)
+      continue
     try:
       fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:

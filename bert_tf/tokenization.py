@@ -134,42 +134,41 @@ class FullTokenizer(object):
 
   def tokenize_many_to_ids(self, texts):
     """`[tokenize_to_ids(t) for t in texts]` as one flat int32 array and each text's
-    number of ids: ASCII texts in one regex pass over their concatenation, joined by a
-    control character (which cleaning deletes from every text, so it can only mark
-    the joins); other texts one by one."""
+    number of ids. Plain ASCII texts are tokenized in one regex pass over their
+    concatenation; the others one by one, then spliced in."""
     texts = list(texts)
     if not texts:
       return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    try:
-      joined = _JOIN.join(texts)
-      plain = joined.isascii() and joined.count(_JOIN) == len(texts) - 1  # all plain ASCII
-    except TypeError:  # bytes among them
-      plain = False
-    if not plain:
-      plain = [isinstance(t, str) and t.isascii() and _JOIN not in t for t in texts]
-      joined = _JOIN.join(t if ok else "" for t, ok in zip(texts, plain))
+    joined, others = _join_plain_ascii(texts)
     words = _ASCII_TOKEN.findall(joined.translate(self._join_table))
+    flat = self._memoised_ids(words)
+    boundaries = np.flatnonzero(flat == _BOUNDARY_ID)
+    lengths = np.diff(np.append(boundaries, len(flat)), prepend=-1) - 1
+    flat = np.delete(flat, boundaries)
+    if others:  # their slots are empty: insert each one's ids at its slot
+      ids = [np.array(self.tokenize_to_ids(texts[i]), np.int32) for i in others]
+      at = (np.cumsum(lengths) - lengths)[others]
+      flat = np.insert(flat, np.repeat(at, [len(x) for x in ids]),
+                       np.concatenate(ids) if ids else [])
+      lengths[others] = [len(x) for x in ids]
+    return flat, lengths
+
+  def _memoised_ids(self, words):
+    """np.int32 concatenation of the words' WordPiece ids; _JOIN gives _BOUNDARY_ID."""
     cache = self._word_ids
-    if len(cache) > 2_000_000:
+    if len(cache) > 2_000_000:  # bounded, so huge corpora cannot exhaust RAM
       cache.clear()
-    cache[_JOIN] = (-1,)  # text boundary; never a word of a cleaned text
     vocab, longest = self.vocab, self.wordpiece_tokenizer.max_input_chars_per_word
     for word in set(words).difference(cache):
       whole = vocab.get(word) if len(word) <= longest else None  # WordPiece's first match
       cache[word] = ([whole] if whole is not None else
                      convert_by_vocab(vocab, self.wordpiece_tokenizer.tokenize(word)))
-    flat = _concatenate_pieces(words, cache)
-    ends = np.append(np.flatnonzero(flat == -1), len(flat))
-    lengths = np.diff(ends, prepend=-1) - 1
-    flat = flat[flat != -1]
-    others = [] if plain is True else [i for i, ok in enumerate(plain) if not ok]
-    if others:  # splice the per-text ids in where their (empty) slots are
-      offsets = np.cumsum(lengths) - lengths
-      pieces = np.split(flat, offsets[others])
-      extra = [np.array(self.tokenize_to_ids(texts[i]), np.int32) for i in others]
-      flat = np.concatenate([pieces[0]] + [x for pair in zip(extra, pieces[1:]) for x in pair])
-      lengths[others] = [len(x) for x in extra]
-    return flat, lengths
+    cache[_JOIN] = [_BOUNDARY_ID]  # only while we look up: no cleaned text has a _JOIN
+    try:
+      return np.fromiter(itertools.chain.from_iterable(map(cache.__getitem__, words)),
+                         np.int32)
+    finally:
+      del cache[_JOIN]
 
   def convert_tokens_to_ids(self, tokens):
     return convert_by_vocab(self.vocab, tokens)
@@ -178,19 +177,21 @@ class FullTokenizer(object):
     return convert_by_vocab(self.inv_vocab, ids)
 
 
-def _concatenate_pieces(words, pieces_of):
-  """np.int32 concatenation of `pieces_of[word]` over `words`, gathered by numpy from
-  a table of the distinct words' pieces (twice as fast as a Python-level chain)."""
-  index = {word: i for i, word in enumerate(dict.fromkeys(words))}
-  word_index = np.fromiter(map(index.__getitem__, words), np.int64, len(words))
-  pieces = [pieces_of[word] for word in index]
-  counts = np.fromiter(map(len, pieces), np.int64, len(pieces))
-  table = np.fromiter(itertools.chain.from_iterable(pieces), np.int32, int(counts.sum()))
-  table_starts = np.cumsum(counts) - counts
-  counts = counts[word_index]
-  out_starts = np.cumsum(counts) - counts
-  return table[np.repeat(table_starts[word_index] - out_starts, counts) +
-               np.arange(int(counts.sum()))]
+def _join_plain_ascii(texts):
+  """(the ASCII str texts joined by _JOIN, the indices of the others): those others
+  (non-ASCII, bytes, or holding a _JOIN) stand in the join as empty texts.
+
+  Google's cleaning deletes the control character _JOIN from every text, so in the
+  joined string it can only mark where one text ends and the next begins."""
+  try:
+    joined = _JOIN.join(texts)
+    if joined.isascii() and joined.count(_JOIN) == len(texts) - 1:
+      return joined, []  # the common case, in two C-level passes
+  except TypeError:  # not all str
+    pass
+  plain = [isinstance(t, str) and t.isascii() and _JOIN not in t for t in texts]
+  return (_JOIN.join(t if ok else "" for t, ok in zip(texts, plain)),
+          [i for i, ok in enumerate(plain) if not ok])
 
 
 # On ASCII, Google's _clean_text deletes the control characters other than \t\n\r,
@@ -202,7 +203,8 @@ _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _ASCII_LOWER = str.maketrans(dict(_ASCII_CLEAN, **{chr(c): chr(c + 32) for c in range(65, 91)}))
 _ASCII_CLEAN = str.maketrans(_ASCII_CLEAN)
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 ]")
-_JOIN = "\x1e"  # joins texts in tokenize_many_to_ids
+_JOIN = "\x1e"  # joins texts in tokenize_many_to_ids (a control character)
+_BOUNDARY_ID = -1
 
 
 class BasicTokenizer(object):

@@ -130,6 +130,8 @@ def test_dropout_keeps_one_minus_rate_and_scales_the_rest(dtype):
   # Neighbouring elements (two halves of one 32-bit draw) are independent.
   pairs = kept.reshape(-1)[: kept.size // 2 * 2].reshape(-1, 2)
   assert abs((pairs[:, 0] & pairs[:, 1]).mean() - 0.81) < 0.003
+  almost_all = modeling.Dropout(0.999999)(tf.ones([1000]), training=True).numpy()
+  assert (almost_all == 0).mean() > 0.99  # past 16 bits' reach: Keras's float draw
   keras.utils.set_random_seed(7)
   first = modeling.Dropout(0.5)(tf.ones([1000]), training=True).numpy()
   keras.utils.set_random_seed(7)
