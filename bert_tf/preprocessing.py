@@ -288,8 +288,9 @@ def _pack_range_gc_off(start, end, args):
   return (np.array(flat, np.int32), np.array(lengths, np.int32), np.array(b_starts, np.int32))
 
 
-# Examples per numpy pass: bounds the temporary arrays, and the progress bar moves.
-_NUMPY_CHUNK = 50_000
+# Row positions (examples x max_seq_length) per numpy pass: bounds the temporary arrays
+# (measured: 86 bytes per position, 172 MB), and the progress bar moves between passes.
+_NUMPY_CHUNK_POSITIONS = 2_000_000
 
 
 def _pack_range_in_numpy(start, end, args):
@@ -298,11 +299,12 @@ def _pack_range_in_numpy(start, end, args):
   0.37 s instead of 0.55 s)."""
   preprocessor, examples, show_progress = args
   progress = progress_bar(end - start, "example") if show_progress else None
+  size = max(_NUMPY_CHUNK_POSITIONS // preprocessor.max_seq_length, 1)
   parts = []
-  for chunk in range(start, end, _NUMPY_CHUNK):
-    parts.append(_pack_in_numpy(preprocessor, examples[chunk:min(chunk + _NUMPY_CHUNK, end)]))
+  for chunk in range(start, end, size):
+    parts.append(_pack_in_numpy(preprocessor, examples[chunk:min(chunk + size, end)]))
     if progress is not None:
-      progress.update(min(chunk + _NUMPY_CHUNK, end) - start, finalize=chunk + _NUMPY_CHUNK >= end)
+      progress.update(min(chunk + size, end) - start, finalize=chunk + size >= end)
   if not parts:
     return tuple(np.zeros(0, np.int32) for _ in range(3))
   return tuple(np.concatenate(p).astype(np.int32) for p in zip(*parts))
@@ -346,16 +348,18 @@ def _pack_in_numpy(preprocessor, examples):
   ids_a, len_a = tokenize(texts_a)
   ids_b, len_b = tokenize(texts_b) if any(texts_b) else (np.zeros(0, np.int32),
                                                         np.zeros(len(examples), np.int64))
+  a_from, b_from = np.cumsum(len_a) - len_a, np.cumsum(len_b) - len_b + len(ids_a)
+  # int32 from here on (a chunk's token counts fit): half the memory of int64.
+  len_a, len_b, a_from, b_from = (x.astype(np.int32) for x in (len_a, len_b, a_from, b_from))
   head, tail, keep_b = _kept_lengths(preprocessor, len_a, len_b)
   pair = len_b > 0
-  lengths = np.where(real, 2 + head + tail + np.where(pair, keep_b + 1, 0), 0)
+  lengths = np.where(real, 2 + head + tail + np.where(pair, keep_b + 1, 0), 0).astype(np.int32)
   b_starts = np.where(real, head + tail + 2, 0)
   # One output slot per kept token: its row, and its position q in that row.
-  row = np.repeat(np.arange(len(examples)), lengths)
-  q = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-  head, tail, keep_b = head[row], tail[row], keep_b[row]
-  a_from = (np.cumsum(len_a) - len_a)[row]
-  b_from = (np.cumsum(len_b) - len_b)[row] + len(ids_a)
+  row = np.repeat(np.arange(len(examples), dtype=np.int32), lengths)
+  q = (np.arange(int(lengths.sum()), dtype=np.int32) -
+       np.repeat(np.cumsum(lengths, dtype=np.int32) - lengths, lengths))
+  head, tail, keep_b, a_from, b_from = (x[row] for x in (head, tail, keep_b, a_from, b_from))
   vocab = preprocessor.tokenizer.vocab
   pool = np.concatenate([ids_a, ids_b, [vocab["[CLS]"], vocab["[SEP]"]]]).astype(np.int32)
   cls_at, sep_at = len(pool) - 2, len(pool) - 1

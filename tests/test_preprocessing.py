@@ -67,7 +67,7 @@ def test_parallel_encoding_equals_serial(tiny_vocab_file, monkeypatch):
 def test_encode_equals_packing_each_example(tiny_vocab_file, truncation, monkeypatch):
   """The numpy packing against `pack` example by example, on texts and pairs of every
   length around max_seq_length, non-ASCII and control characters, empty text_b."""
-  monkeypatch.setattr(preprocessing, "_NUMPY_CHUNK", 7)  # many chunks
+  monkeypatch.setattr(preprocessing, "_NUMPY_CHUNK_POSITIONS", 60)  # many chunks
   rng = np.random.default_rng(3)
   words = ["good", "movie", "bad", "the", "unaffable", "café", "!", "a\x00b", "\x1e", "中"]
   text = lambda n: " ".join(rng.choice(words, n))
