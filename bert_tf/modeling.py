@@ -41,35 +41,6 @@ def _initializer(config):
   return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
 
 
-class Dropout(keras.layers.Dropout):
-  """Keras dropout drawing 16 random bits per element instead of a float32.
-
-  Dropout's random numbers are a tenth of a CPU training step. Half the Philox
-  output per element halves that; the keep probability moves by under 1e-5
-  (0.1 becomes 6554/65536). Seeded by one stateful draw, so
-  keras.utils.set_random_seed still makes runs repeatable.
-  """
-
-  def call(self, inputs, training=None):
-    if training is None:
-      training = keras.backend.learning_phase()
-    # Keras's own path for a noise shape or a seed, and for rates 16 bits cannot hold.
-    if (self.noise_shape is not None or self.seed is not None or self.rate == 0 or
-        round(self.rate * 65536) > 65535 or training is False):
-      return super().call(inputs, training=training)
-    return keras.backend.in_train_phase(lambda: self._drop(inputs), inputs, training=training)
-
-  def _drop(self, inputs):
-    size = tf.size(inputs)
-    seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32)
-    words = tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None,
-                                        dtype=tf.uint32)
-    bits = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
-    keep = tf.reshape(bits, tf.shape(inputs)) >= tf.constant(round(self.rate * 65536), tf.uint16)
-    return tf.where(keep, inputs * tf.cast(1.0 / (1.0 - self.rate), inputs.dtype),
-                    tf.zeros_like(inputs))
-
-
 class PositionEmbedding(keras.layers.Layer):
   """Learned absolute position embeddings, sliced to the input's length."""
 
@@ -122,9 +93,9 @@ class TransformerBlock(keras.layers.Layer):
     self.output_dense = dense(hidden_size, "output_dense")
     self.output_layer_norm = keras.layers.LayerNormalization(
         epsilon=LAYER_NORM_EPSILON, name="output_layer_norm")
-    self.attention_probs_dropout = Dropout(attention_dropout)
-    self.attention_output_dropout = Dropout(hidden_dropout)
-    self.output_dropout = Dropout(hidden_dropout)
+    self.attention_probs_dropout = keras.layers.Dropout(attention_dropout)
+    self.attention_output_dropout = keras.layers.Dropout(hidden_dropout)
+    self.output_dropout = keras.layers.Dropout(hidden_dropout)
 
   def _split_heads(self, x):
     batch, seq = tf.shape(x)[0], tf.shape(x)[1]
@@ -184,7 +155,7 @@ def build_encoder(config, name="bert_encoder"):
       [word_embeddings, type_embeddings, position_embeddings])
   embeddings = keras.layers.LayerNormalization(
       epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(embeddings)
-  hidden = Dropout(config.hidden_dropout_prob, name="embeddings_dropout")(embeddings)
+  hidden = keras.layers.Dropout(config.hidden_dropout_prob, name="embeddings_dropout")(embeddings)
 
   # ===== Transformer blocks =====
   attention_bias = keras.layers.Lambda(_attention_bias, name="attention_bias")(mask)

@@ -113,33 +113,3 @@ def test_minilm_matches_numpy_forward(tmp_path):
   ids, mask, types = _batch(config["vocab_size"], [128, 17, 64, 3, 90], 128, pair_at={1, 2, 4})
   seq_diff, pooled_diff = _assert_matches(encoder, weights, config, ids, mask, types, atol=1e-4)
   print("MiniLM parity: sequence_output %.2e, pooled_output %.2e" % (seq_diff, pooled_diff))
-
-
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_dropout_keeps_one_minus_rate_and_scales_the_rest(dtype):
-  import tensorflow as tf
-  import tf_keras as keras
-  layer = modeling.Dropout(0.1, dtype="mixed_bfloat16" if dtype == "bfloat16" else dtype)
-  x = tf.ones([64, 12, 127, 129], dtype)  # an odd number of elements
-  assert layer(x, training=True).dtype == dtype
-  np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
-  y = layer(x, training=True).numpy().astype(np.float32)
-  kept = y != 0
-  assert abs(kept.mean() - 0.9) < 0.002  # 12.6M draws: sd of the mean is 8e-5
-  np.testing.assert_allclose(y[kept], np.float32(tf.cast(1 / 0.9, dtype).numpy()))
-  # Neighbouring elements (two halves of one 32-bit draw) are independent.
-  pairs = kept.reshape(-1)[: kept.size // 2 * 2].reshape(-1, 2)
-  assert abs((pairs[:, 0] & pairs[:, 1]).mean() - 0.81) < 0.003
-  almost_all = modeling.Dropout(0.999999)(tf.ones([1000]), training=True).numpy()
-  assert (almost_all == 0).mean() > 0.99  # past 16 bits' reach: Keras's float draw
-  keras.utils.set_random_seed(7)
-  first = modeling.Dropout(0.5)(tf.ones([1000]), training=True).numpy()
-  keras.utils.set_random_seed(7)
-  again = modeling.Dropout(0.5)(tf.ones([1000]), training=True).numpy()
-  np.testing.assert_array_equal(first, again)
-  with tf.GradientTape() as tape:
-    tape.watch(x)
-    y = layer(x, training=True)
-    total = tf.reduce_sum(tf.cast(y, tf.float32))
-  grad = tape.gradient(total, x)
-  np.testing.assert_array_equal(grad.numpy() != 0, y.numpy() != 0)
