@@ -148,8 +148,7 @@ class FullTokenizer(object):
     if others:  # their slots are empty: insert each one's ids at its slot
       ids = [np.array(self.tokenize_to_ids(texts[i]), np.int32) for i in others]
       at = (np.cumsum(lengths) - lengths)[others]
-      flat = np.insert(flat, np.repeat(at, [len(x) for x in ids]),
-                       np.concatenate(ids) if ids else [])
+      flat = np.insert(flat, np.repeat(at, [len(x) for x in ids]), np.concatenate(ids))
       lengths[others] = [len(x) for x in ids]
     return flat, lengths
 
