@@ -125,12 +125,20 @@ class FullTokenizer(object):
     try:
       return [i for word in words for i in cache[word]]
     except KeyError:
-      if len(cache) > 2_000_000:  # bounded, so huge corpora cannot exhaust RAM
-        cache.clear()
-      for word in words:
-        if word not in cache:
-          cache[word] = convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
+      self._memoise(words)
       return [i for word in words for i in cache[word]]
+
+  def _memoise(self, words):
+    """Puts the words' WordPiece ids into the memo (bounded, so huge corpora cannot
+    exhaust RAM)."""
+    cache = self._word_ids
+    if len(cache) > 2_000_000:
+      cache.clear()
+    vocab, longest = self.vocab, self.wordpiece_tokenizer.max_input_chars_per_word
+    for word in set(words).difference(cache):
+      whole = vocab.get(word) if len(word) <= longest else None  # WordPiece's first match
+      cache[word] = ([whole] if whole is not None else
+                     convert_by_vocab(vocab, self.wordpiece_tokenizer.tokenize(word)))
 
   def tokenize_many_to_ids(self, texts):
     """`[tokenize_to_ids(t) for t in texts]` as one flat int32 array and each text's
@@ -154,14 +162,8 @@ class FullTokenizer(object):
 
   def _memoised_ids(self, words):
     """np.int32 concatenation of the words' WordPiece ids; _JOIN gives _BOUNDARY_ID."""
+    self._memoise(words)
     cache = self._word_ids
-    if len(cache) > 2_000_000:  # bounded, so huge corpora cannot exhaust RAM
-      cache.clear()
-    vocab, longest = self.vocab, self.wordpiece_tokenizer.max_input_chars_per_word
-    for word in set(words).difference(cache):
-      whole = vocab.get(word) if len(word) <= longest else None  # WordPiece's first match
-      cache[word] = ([whole] if whole is not None else
-                     convert_by_vocab(vocab, self.wordpiece_tokenizer.tokenize(word)))
     cache[_JOIN] = [_BOUNDARY_ID]  # only while we look up: no cleaned text has a _JOIN
     try:
       return np.fromiter(itertools.chain.from_iterable(map(cache.__getitem__, words)),
