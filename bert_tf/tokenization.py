@@ -15,6 +15,7 @@ Everything else runs Google's per-character algorithm unchanged.
 import collections
 import itertools
 import re
+import threading
 import unicodedata
 
 import numpy as np
@@ -104,10 +105,16 @@ class FullTokenizer(object):
     self.do_lower_case = do_lower_case
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
-    # word -> its WordPiece ids (memo for tokenize_to_ids).
-    self._word_ids = {}
+    self._memo = _WordMemo(self._wordpiece_ids)  # word -> its WordPiece ids
     self._join_table = {k: v for k, v in self.basic_tokenizer.ascii_table.items()
                         if k != ord(_JOIN)}
+
+  def __getstate__(self):  # copies and pickles start with an empty memo (it holds a lock)
+    return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+
+  def __setstate__(self, state):
+    self.__dict__.update(state)
+    self._memo = _WordMemo(self._wordpiece_ids)
 
   def tokenize(self, text):
     split_tokens = []
@@ -121,24 +128,18 @@ class FullTokenizer(object):
       words = _ASCII_TOKEN.findall(text.translate(self.basic_tokenizer.ascii_table))
     else:
       words = self.basic_tokenizer.tokenize(text)
-    cache = self._word_ids
+    # Known words only, without the lock: .get adds no row, and filled rows never change.
+    memo = self._memo
+    get, pieces = memo.row.get, memo.pieces
     try:
-      return [i for word in words for i in cache[word]]
-    except KeyError:
-      self._memoise(words)
-      return [i for word in words for i in cache[word]]
-
-  def _memoise(self, words):
-    """Puts the words' WordPiece ids into the memo (bounded, so huge corpora cannot
-    exhaust RAM)."""
-    cache = self._word_ids
-    if len(cache) > 2_000_000:
-      cache.clear()
-    vocab, longest = self.vocab, self.wordpiece_tokenizer.max_input_chars_per_word
-    for word in set(words).difference(cache):
-      whole = vocab.get(word) if len(word) <= longest else None  # WordPiece's first match
-      cache[word] = ([whole] if whole is not None else
-                     convert_by_vocab(vocab, self.wordpiece_tokenizer.tokenize(word)))
+      return [i for word in words for i in pieces[get(word)]]
+    except (TypeError, IndexError):  # a new word: no row (None), or a row but no ids yet
+      pass
+    memo = self._current_memo()
+    with memo.lock:
+      collections.deque(map(memo.row.__getitem__, words), maxlen=0)  # rows for all
+      memo.fill()
+      return [i for word in words for i in memo.pieces[memo.row[word]]]
 
   def tokenize_many_to_ids(self, texts):
     """`[tokenize_to_ids(t) for t in texts]` as one flat int32 array and each text's
@@ -149,10 +150,14 @@ class FullTokenizer(object):
       return np.zeros(0, np.int32), np.zeros(0, np.int64)
     joined, others = _join_plain_ascii(texts)
     words = _ASCII_TOKEN.findall(joined.translate(self._join_table))
-    flat = self._memoised_ids(words)
-    boundaries = np.flatnonzero(flat == _BOUNDARY_ID)
-    lengths = np.diff(np.append(boundaries, len(flat)), prepend=-1) - 1
-    flat = np.delete(flat, boundaries)
+    memo = self._current_memo()
+    with memo.lock:
+      rows = np.fromiter(map(memo.row.__getitem__, words), np.int32, count=len(words))
+      memo.fill()
+      flat, counts = memo.ids_of(rows)
+    # Words before the first join belong to text 0, and so on (a join has no ids).
+    text_of_word = np.cumsum(rows == memo.row[_JOIN])
+    lengths = np.bincount(text_of_word, weights=counts, minlength=len(texts)).astype(np.int64)
     if others:  # their slots are empty: insert each one's ids at its slot
       ids = [np.array(self.tokenize_to_ids(texts[i]), np.int32) for i in others]
       at = (np.cumsum(lengths) - lengths)[others]
@@ -160,22 +165,73 @@ class FullTokenizer(object):
       lengths[others] = [len(x) for x in ids]
     return flat, lengths
 
-  def _memoised_ids(self, words):
-    """np.int32 concatenation of the words' WordPiece ids; _JOIN gives _BOUNDARY_ID."""
-    self._memoise(words)
-    cache = self._word_ids
-    cache[_JOIN] = [_BOUNDARY_ID]  # only while we look up: no cleaned text has a _JOIN
-    try:
-      return np.fromiter(itertools.chain.from_iterable(map(cache.__getitem__, words)),
-                         np.int32)
-    finally:
-      del cache[_JOIN]
+  def _current_memo(self):
+    """The memo, a new one when it is full (so huge corpora cannot exhaust RAM).
+    Callers keep the object they got: a concurrent replacement cannot mix two memos."""
+    if len(self._memo.row) > _WordMemo.MAX_WORDS:
+      self._memo = _WordMemo(self._memo.word_ids)
+    return self._memo
+
+  def _wordpiece_ids(self, word):
+    """WordPiece's ids for one word (a whole word in the vocab is its first match)."""
+    if len(word) <= self.wordpiece_tokenizer.max_input_chars_per_word and word in self.vocab:
+      return [self.vocab[word]]
+    return convert_by_vocab(self.vocab, self.wordpiece_tokenizer.tokenize(word))
 
   def convert_tokens_to_ids(self, tokens):
     return convert_by_vocab(self.vocab, tokens)
 
   def convert_ids_to_tokens(self, ids):
     return convert_by_vocab(self.inv_vocab, ids)
+
+
+class _WordMemo(object):
+  """Memoised WordPiece ids: word -> row, and each row's ids, both as a list (to
+  tokenize one text) and in flat arrays (to tokenize a batch with numpy).
+
+  Looking up a new word gives it the next row, in C (a defaultdict counting rows), so
+  a batch needs no Python loop over its words; fill() then computes the ids of the
+  rows past len(pieces). Rows are given in order and never taken back, so a word's
+  row is its position in the dict. _JOIN has row 0 and no ids: it separates texts.
+  Threads may share a tokenizer: add rows and fill them with `lock` held; a reader
+  without it must not add rows (row.get, not row[...]) and reads filled rows only."""
+
+  MAX_WORDS = 2_000_000
+
+  def __init__(self, word_ids):
+    self.word_ids = word_ids  # word -> its ids, uncached
+    rows = itertools.count()
+    self.row = collections.defaultdict(rows.__next__)  # word -> row
+    self.row[_JOIN] = next(rows)
+    self.pieces = [[]]  # row -> its ids
+    self._counts = np.zeros(0, np.int32)  # the arrays hold the first len(_counts) rows
+    self._starts = np.zeros(0, np.int64)
+    self._flat = np.zeros(0, np.int32)
+    self.lock = threading.Lock()
+
+  def fill(self):
+    """Computes the ids of the words that have a row but no ids yet."""
+    # The newest words, read from the dict's end.
+    new = list(itertools.islice(reversed(self.row), len(self.row) - len(self.pieces)))
+    self.pieces.extend(map(self.word_ids, reversed(new)))
+
+  def ids_of(self, rows):
+    """(the rows' ids concatenated, ids per row); every row must be filled."""
+    self._update_arrays()
+    counts, starts, flat = self._counts[rows], self._starts[rows], self._flat
+    ends = np.cumsum(counts)
+    # Output position p of row k reads flat[starts[k] + p - (ends[k] - counts[k])].
+    shift = np.repeat(starts - (ends - counts), counts)
+    return flat[np.arange(int(ends[-1]) if len(ends) else 0) + shift], counts
+
+  def _update_arrays(self):
+    new = self.pieces[len(self._counts):]
+    if new:
+      counts = np.fromiter(map(len, new), np.int32, count=len(new))
+      self._starts = np.concatenate([self._starts, np.cumsum(counts) - counts + len(self._flat)])
+      self._counts = np.concatenate([self._counts, counts])
+      self._flat = np.concatenate([self._flat,
+                                   np.fromiter(itertools.chain.from_iterable(new), np.int32)])
 
 
 def _join_plain_ascii(texts):
@@ -186,13 +242,19 @@ def _join_plain_ascii(texts):
   joined string it can only mark where one text ends and the next begins."""
   try:
     joined = _JOIN.join(texts)
-    if joined.isascii() and joined.count(_JOIN) == len(texts) - 1:
-      return joined, []  # the common case, in two C-level passes
   except TypeError:  # not all str
-    pass
-  plain = [isinstance(t, str) and t.isascii() and _JOIN not in t for t in texts]
-  return (_JOIN.join(t if ok else "" for t, ok in zip(texts, plain)),
-          [i for i, ok in enumerate(plain) if not ok])
+    joined = None
+  if joined is not None and joined.count(_JOIN) == len(texts) - 1:
+    if joined.isascii():
+      return joined, []  # the common case, in two C-level passes
+    others = [i for i, t in enumerate(texts) if not t.isascii()]
+  else:
+    others = [i for i, t in enumerate(texts)
+              if not (isinstance(t, str) and t.isascii() and _JOIN not in t)]
+  plain = list(texts)
+  for i in others:
+    plain[i] = ""
+  return _JOIN.join(plain), others
 
 
 # On ASCII, Google's _clean_text deletes the control characters other than \t\n\r,
@@ -205,7 +267,6 @@ _ASCII_LOWER = str.maketrans(dict(_ASCII_CLEAN, **{chr(c): chr(c + 32) for c in 
 _ASCII_CLEAN = str.maketrans(_ASCII_CLEAN)
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 ]")
 _JOIN = "\x1e"  # joins texts in tokenize_many_to_ids (a control character)
-_BOUNDARY_ID = -1
 
 
 class BasicTokenizer(object):

@@ -91,14 +91,3 @@ def test_encode_equals_packing_each_example(tiny_vocab_file, truncation, monkeyp
       assert encoded.input_mask[i].tolist() == [1] * len(ids) + [0] * (length - len(ids))
       assert encoded.segment_ids[i].tolist() == [
           int(b_start <= j < len(ids)) for j in range(length)]
-
-
-def test_tokenize_many_equals_one_by_one(tiny_vocab_file):
-  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
-  texts = ["Good movie!", "", "caf\xe9 au lait", "a\x1eb", b"bad movie", "tab\tand\nnew",
-           "\u4e2d\u6587 good", "UNAFFABLE.", "  "]
-  flat, lengths = tok.tokenize_many_to_ids(texts)
-  expected = [tok.tokenize_to_ids(t) for t in texts]
-  assert lengths.tolist() == [len(x) for x in expected]
-  assert flat.tolist() == [i for x in expected for i in x]
-  assert [len(a) for a in tok.tokenize_many_to_ids([])] == [0, 0]

@@ -1,7 +1,12 @@
 """Our tokenizer against Google's: golden vectors, edge cases, and random Unicode."""
 
+import concurrent.futures
+import copy
+import pickle
 import random
+import sys
 
+import numpy as np
 import pytest
 
 from bert_tf import tokenization
@@ -127,3 +132,73 @@ def test_unicode_tables_agree_with_the_character_predicates():
     punct = tokenization._is_punctuation(char)  # pylint: disable=protected-access
     assert (tables.punctuation_split.fullmatch(char) is not None and
             len(tables.punctuation_split.findall(char + "a")) == 2) == punct, hex(cp)
+
+
+def _google_ids(tok, text):
+  return tok.convert_tokens_to_ids(tok.tokenize(text))  # no memo
+
+
+def test_tokenize_many_equals_one_by_one(tiny_vocab_file):
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  texts = ["Good movie!", "", "caf\xe9 au lait", "a\x1eb", b"bad movie", "tab\tand\nnew",
+           "\u4e2d\u6587 good", "UNAFFABLE.", "  ", "unaffable the"]
+  flat, lengths = tok.tokenize_many_to_ids(texts)
+  expected = [_google_ids(tok, t) for t in texts]
+  assert lengths.tolist() == [len(x) for x in expected]
+  assert flat.tolist() == [i for x in expected for i in x]
+  assert [tok.tokenize_to_ids(t) for t in texts] == expected
+  assert [len(a) for a in tok.tokenize_many_to_ids([])] == [0, 0]
+
+
+def _random_texts(rng, n):
+  words = ["the", "movie", "un", "aff", "able", "unaffable", "runs", "Good", "!", ",", "x",
+           "caf\xe9", "\u4e2d", "\x1e"]
+  return ["".join(rng.choice(words) + rng.choice(["", " "]) for _ in range(rng.randrange(12)))
+          for _ in range(n)]
+
+
+def test_word_memo_is_bounded_and_stays_right(tiny_vocab_file, monkeypatch):
+  monkeypatch.setattr(tokenization._WordMemo, "MAX_WORDS", 5)  # replaced every few calls
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  rng = random.Random(0)
+  for _ in range(30):
+    texts = _random_texts(rng, rng.randrange(1, 8))
+    flat, lengths = tok.tokenize_many_to_ids(texts)
+    expected = [_google_ids(tok, t) for t in texts]
+    assert flat.tolist() == [i for x in expected for i in x]
+    assert lengths.tolist() == [len(x) for x in expected]
+    assert tok.tokenize_to_ids(texts[0]) == expected[0]
+  assert len(tok._memo.row) <= 5 + 40  # replaced when over the bound
+
+
+def test_threads_can_share_a_tokenizer(tiny_vocab_file):
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  rng = random.Random(0)
+  new_word = lambda: "".join(rng.choice("abcdefghij") for _ in range(rng.randrange(1, 6)))
+  batches = [[" ".join(new_word() for _ in range(10)) for _ in range(300)] for _ in range(8)]
+  expected = [[_google_ids(tok, t) for t in texts] for texts in batches]
+  results = [None] * len(batches)
+
+  def work(k):
+    if k % 2:
+      results[k] = [tok.tokenize_to_ids(t) for t in batches[k]]
+    else:
+      flat, lengths = tok.tokenize_many_to_ids(batches[k])
+      results[k] = np.split(flat, np.cumsum(lengths)[:-1])
+  interval = sys.getswitchinterval()
+  sys.setswitchinterval(1e-6)  # threads switch often, so races would show
+  try:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+      list(pool.map(work, range(len(batches))))
+  finally:
+    sys.setswitchinterval(interval)
+  for got, want in zip(results, expected):
+    assert [list(x) for x in got] == want
+
+
+def test_tokenizer_copies_and_pickles(tiny_vocab_file):
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  tok.tokenize_many_to_ids(["the movie runs"])
+  for other in (copy.deepcopy(tok), pickle.loads(pickle.dumps(tok))):
+    assert other.tokenize_to_ids("unaffable movie") == tok.tokenize_to_ids("unaffable movie")
+    assert other.tokenize_many_to_ids(["runs x"])[0].tolist() == tok.tokenize_to_ids("runs x")
