@@ -67,8 +67,10 @@ class TextClassifier:
       if value is not None:
         _place(name, value, frames, files)
     labels_are_lists = any(_holds_lists(f, label) for f in frames.values())
-    columns = dict(text_column=text, text_b_column=text_pair,
-                   label_column=",".join(label) if isinstance(label, (list, tuple)) else label,
+    name = lambda column: None if column is None else str(column)  # 0: the first column
+    columns = dict(text_column=name(text), text_b_column=name(text_pair),
+                   label_column=",".join(map(str, label)) if isinstance(label, (list, tuple))
+                   else name(label),
                    label_delimiter=label_delimiter or ("|" if labels_are_lists else None),
                    regression=regression)
     columns.update({k: options.pop(k) for k in _COLUMN_OPTIONS if k in options})

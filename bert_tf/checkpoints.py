@@ -86,41 +86,49 @@ def list_checkpoint(checkpoint_path):
 
 
 def restore_variables(variable_map, checkpoint_path, allow_unused=False):
-  """Assigns checkpoint tensors to `variable_map`'s variables by name.
+  """Assigns checkpoint tensors to `variable_map`'s variables by name (all of them read
+  and checked first, by read_variables). Returns the checkpoint names not used."""
+  values, unused = read_variables({n: v.shape for n, v in variable_map.items()},
+                                  checkpoint_path, allow_unused)
+  for name, variable in variable_map.items():
+    variable.assign(tf.cast(values[name], variable.dtype))
+  return unused
 
-  Raises a one-line UsageError naming every missing or mis-shaped variable (and,
-  unless `allow_unused`, every checkpoint variable that nothing asked for).
-  Returns the list of checkpoint names that were not used.
+
+def read_variables(shapes, checkpoint_path, allow_unused=False):
+  """({name: value} for every name of `shapes` ({name: shape}), the names not asked for).
+
+  Raises a one-line UsageError naming every missing or mis-shaped variable (and every
+  checkpoint variable that nothing asked for, unless `allow_unused` is True or says True
+  for its name), or the first that cannot be read: a truncated file fails here, before
+  anything is assigned or written.
   """
   path, reader = _open_checkpoint(checkpoint_path)
   stored = reader.get_variable_to_shape_map()
-  missing = sorted(n for n in variable_map if n not in stored)
-  misshaped = sorted(
-      "%s %s vs model %s" % (n, list(stored[n]), list(v.shape))
-      for n, v in variable_map.items()
-      if n in stored and list(stored[n]) != list(v.shape))
-  unused = sorted(n for n in stored if n not in variable_map)
+  missing = sorted(n for n in shapes if n not in stored)
+  misshaped = sorted("%s %s vs model %s" % (n, list(stored[n]), list(shape))
+                     for n, shape in shapes.items()
+                     if n in stored and list(stored[n]) != list(shape))
+  unused = sorted(n for n in stored if n not in shapes)
+  unexpected = [n for n in unused
+                if not (allow_unused(n) if callable(allow_unused) else allow_unused)]
   problems = []
   if missing:
     problems.append("missing %d: %s" % (len(missing), _short_list(missing)))
   if misshaped:
     problems.append("wrong shape %d: %s" % (len(misshaped), _short_list(misshaped)))
-  if unused and not allow_unused:
-    problems.append("unexpected %d: %s" % (len(unused), _short_list(unused)))
+  if unexpected:
+    problems.append("unexpected %d: %s" % (len(unexpected), _short_list(unexpected)))
   if problems:
     raise UsageError("Checkpoint %s does not match the model: %s." % (path, "; ".join(problems)))
-  # Read everything before assigning anything: a truncated file must not leave
-  # the model half-restored.
   values = {}
-  for name in variable_map:
+  for name in shapes:
     try:
       values[name] = reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError) as e:
       raise UsageError("Checkpoint %s: variable %s cannot be read (truncated or corrupt?): %s" %
                        (path, name, str(e).splitlines()[0])) from None
-  for name, variable in variable_map.items():
-    variable.assign(tf.cast(values[name], variable.dtype))
-  return unused
+  return values, unused
 
 
 def _short_list(names, limit=8):

@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import json
 import math
+import numbers
 from typing import Optional
 
 from absl import logging
@@ -89,6 +90,12 @@ class BertConfig:
 
   def to_json_string(self):
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+# Field types checked in validate(): a number given as text (from the Python API) would
+# otherwise fail deep inside with a TypeError.
+_NUMBER_TYPES = {int: numbers.Integral, Optional[int]: numbers.Integral, float: numbers.Real}
+_NUMBER_NAMES = {numbers.Integral: "an integer", numbers.Real: "a number"}
 
 
 def option(default, help, flag_default=None, choices=None):  # pylint: disable=redefined-builtin
@@ -342,11 +349,19 @@ class RunConfig:
                not self.do_train else ""))
 
   def _check_numbers(self, fail):
-    """Finite and in range; legal but unusual values are warned about."""
+    """Of their type, finite and in range; legal but unusual values are warned about."""
     for f in dataclasses.fields(self):
       value = getattr(self, f.name)
+      expected = _NUMBER_TYPES.get(f.type)
+      if value is not None and expected and (isinstance(value, bool) or
+                                             not isinstance(value, expected)):
+        fail("--%s must be %s, got %r." % (f.name, _NUMBER_NAMES[expected], value))
       if isinstance(value, float) and not math.isfinite(value):
         fail("--%s must be a finite number, got %r." % (f.name, value))
+    for name in ("seed", "split_seed"):
+      value = getattr(self, name)
+      if value is not None and not 0 <= value < 2 ** 32:
+        fail("--%s must be between 0 and 2**32 - 1, got %r." % (name, value))
     for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
                  "save_checkpoints_steps", "iterations_per_loop", "num_tpu_cores",
                  "keep_checkpoint_max", "log_every_steps", "gradient_accumulation_steps"):
@@ -375,6 +390,13 @@ class RunConfig:
     if self.do_train and self.num_train_epochs > 100:
       logging.warning("--num_train_epochs=%g is unusually many for fine-tuning (2-4 is "
                       "usual).", self.num_train_epochs)
+    length = self.max_seq_length or RUN_SETTING_DEFAULTS["max_seq_length"]
+    head = self.head_tokens if self.head_tokens is not None else RUN_SETTING_DEFAULTS[
+        "head_tokens"]
+    if self.do_train and self.truncation == "head_tail" and head >= length - 2:
+      logging.warning("--truncation=head_tail keeps the first %d tokens, all that "
+                      "--max_seq_length=%d holds, so it cuts like head: pass a smaller "
+                      "--head_tokens (e.g. %d).", head, length, (length - 2) // 4)
 
   def to_json_string(self):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

@@ -125,6 +125,10 @@ def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
   The string-in signature refuses requests past `max_batch_texts` texts or a text past
   `max_text_chars` characters (InvalidArgumentError naming the limit)."""
   check_export_dir(export_dir)
+  if version is not None and (isinstance(version, bool) or not isinstance(version, int) or
+                              version < 1):
+    raise UsageError("--version must be a positive integer (TF Serving loads numbered "
+                     "versions), got %r." % (version,))
   remove_temporaries(export_dir)  # of an export that was killed
   trained = _exportable(load_trained_model(output_dir, checkpoint))
   module = ClassifierServingModule(trained, max_batch_texts, max_text_chars)

@@ -229,7 +229,44 @@ def google_variable_map(encoder, scope="bert"):
 def load_google_checkpoint(encoder, checkpoint_path, scope="bert"):
   """Loads a Google TF1 BERT checkpoint (bert/embeddings/..., bert/encoder/...)."""
   checkpoints.restore_variables(google_variable_map(encoder, scope), checkpoint_path,
-                                allow_unused=True)
+                                allow_unused=_not_the_encoders(scope))
+
+
+def check_google_checkpoint(config, checkpoint_path, scope="bert"):
+  """What load_google_checkpoint checks (names, shapes, readable values), from the
+  config alone: a bad model stops a run before it writes anything."""
+  checkpoints.read_variables(google_variable_shapes(config, scope), checkpoint_path,
+                             allow_unused=_not_the_encoders(scope))
+
+
+def _not_the_encoders(scope):
+  """Other heads (cls/, output_weights), optimizer slots and global_step are left alone;
+  an encoder weight the model has no place for (a config with fewer layers than the
+  checkpoint) is an error, not silently dropped."""
+  return lambda name: not name.startswith(scope + "/") or name.endswith(("/adam_m", "/adam_v"))
+
+
+def google_variable_shapes(config, scope="bert"):
+  """{Google checkpoint name: shape} of the encoder `config` builds (google_variable_map's
+  names, without building it)."""
+  h, i = config.hidden_size, config.intermediate_size
+  shapes = {scope + "/embeddings/word_embeddings": [config.vocab_size, h],
+            scope + "/embeddings/token_type_embeddings": [config.type_vocab_size, h],
+            scope + "/embeddings/position_embeddings": [config.max_position_embeddings, h],
+            scope + "/embeddings/LayerNorm/gamma": [h], scope + "/embeddings/LayerNorm/beta": [h],
+            scope + "/pooler/dense/kernel": [h, h], scope + "/pooler/dense/bias": [h]}
+  dense_in_out = {"attention/self/query": (h, h), "attention/self/key": (h, h),
+                  "attention/self/value": (h, h), "attention/output/dense": (h, h),
+                  "intermediate/dense": (h, i), "output/dense": (i, h)}
+  for layer in range(config.num_hidden_layers):
+    for google_name, _ in _BLOCK_NAME_MAP:
+      prefix = "%s/encoder/layer_%d/%s" % (scope, layer, google_name)
+      if google_name in dense_in_out:
+        n_in, n_out = dense_in_out[google_name]
+        shapes.update({prefix + "/kernel": [n_in, n_out], prefix + "/bias": [n_out]})
+      else:
+        shapes.update({prefix + "/gamma": [h], prefix + "/beta": [h]})
+  return shapes
 
 
 def save_google_checkpoint(encoder, checkpoint_prefix, scope="bert"):

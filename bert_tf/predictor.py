@@ -63,9 +63,9 @@ def load_trained_model(output_dir, checkpoint=None):
 
 def check_request(texts, texts_b=None):
   """Lists of strings within the serving limits (one line naming what is wrong)."""
-  texts = [texts] if isinstance(texts, str) else list(texts)
+  texts = _as_list(texts, "texts")
   if texts_b is not None:
-    texts_b = [texts_b] if isinstance(texts_b, str) else list(texts_b)
+    texts_b = _as_list(texts_b, "second texts (text_b)")
     if len(texts_b) != len(texts):
       raise UsageError("%d texts but %d second texts (text_b): they must pair up." %
                        (len(texts), len(texts_b)))
@@ -79,6 +79,16 @@ def check_request(texts, texts_b=None):
       raise UsageError("Text %d has %d characters; the limit is %d." % (
           i % len(texts), len(text), MAX_TEXT_CHARS))
   return texts, texts_b
+
+
+def _as_list(texts, what):
+  if isinstance(texts, str):
+    return [texts]
+  try:
+    return list(texts)
+  except TypeError:
+    raise UsageError("The %s must be a string or a list of strings, not %s." % (
+        what, type(texts).__name__)) from None
 
 
 class Predictor:

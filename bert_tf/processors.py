@@ -101,22 +101,31 @@ def _bounded_lines(f, path):
 def _decode_error(path, error, encoding):
   """A UsageError naming the line of an undecodable byte (the error's offset is within the
   reader's chunk, not the file: the file is scanned again, line by line)."""
-  line = 1
+  line, earlier_non_ascii = 1, None
   with open(path, "rb") as f:
     for line, raw in enumerate(f, start=1):
       try:
         raw.decode(encoding)
       except (UnicodeDecodeError, LookupError):
         break
+      if earlier_non_ascii is None and not raw.isascii():
+        earlier_non_ascii = line
+  if earlier_non_ascii is not None:  # another encoding would garble the lines that decoded
+    return UsageError("%s line %d: bytes are not valid %s (%s), yet line %d holds valid non-ASCII "
+                      "%s: the file mixes encodings; save it again in one encoding (UTF-8)." % (
+                          path, line, encoding, error.reason, earlier_non_ascii, encoding))
   return UsageError("%s line %d: bytes are not valid %s (%s); pass --encoding latin-1 (or the "
                     "file's encoding)." % (path, line, encoding, error.reason))
 
 
-def read_text_lines(path, encoding="utf-8"):
-  """The non-empty lines of a plain text file (one text per line), stripped, with the
-  guards of the data files: binary files, over-long lines, undecodable bytes."""
+def read_text_lines(path, encoding="utf-8", keep_blank=False):
+  """The non-empty lines of a plain text file (one text per line), stripped (keep_blank:
+  every line, without its line break), with the guards of the data files: binary files,
+  over-long lines, undecodable bytes."""
   with _open_text(path, encoding) as f:
     try:
+      if keep_blank:
+        return [line.rstrip("\r\n") for _, line in _bounded_lines(f, path)]
       return [line.strip() for _, line in _bounded_lines(f, path) if line.strip()]
     except UnicodeDecodeError as e:
       raise _decode_error(path, e, encoding) from None
@@ -489,11 +498,19 @@ def sort_labels(labels):
 
 
 def read_labels_file(path):
+  """The labels file's names, one per non-empty line, each once."""
   try:
     with open(path, encoding="utf-8-sig") as f:
-      return [line.strip() for line in f if line.strip()]
+      lines = [(number, line.strip()) for number, line in enumerate(f, 1) if line.strip()]
   except FileNotFoundError:
     raise UsageError("Labels file %s does not exist." % path) from None
+  first = {}
+  for number, name in lines:
+    if name in first:
+      raise UsageError("%s line %d: label %r is listed again (first on line %d); each label "
+                       "must be listed once." % (path, number, name, first[name]))
+    first[name] = number
+  return [name for _, name in lines]
 
 
 class FileProcessor(DataProcessor):
@@ -545,10 +562,15 @@ class FileProcessor(DataProcessor):
       return explicit
     if not data_dir:
       return None
-    for ext in (".tsv", ".csv", ".jsonl", ".json", ".txt", ""):
-      candidate = os.path.join(data_dir, set_name + ext)
-      if os.path.exists(candidate):
-        return candidate
+    found = [os.path.join(data_dir, set_name + ext)
+             for ext in (".tsv", ".csv", ".jsonl", ".json", ".txt", "")
+             if os.path.exists(os.path.join(data_dir, set_name + ext))]
+    files = [path for path in found if not os.path.isdir(path)]
+    if len(files) > 1:
+      raise UsageError("%s holds %s: which one is the %s set is unclear; pass --%s_file." % (
+          data_dir, " and ".join(os.path.basename(p) for p in files), set_name, set_name))
+    if found:
+      return found[0]
     if set_name == "dev":
       for alias in ("dev", "val", "valid", "validation", "eval"):
         for ext in (".tsv", ".csv", ".jsonl", ".json"):
@@ -635,7 +657,21 @@ class FileProcessor(DataProcessor):
                     "tsv" if "\t" in header[0] else "csv"))
       raise UsageError("%s: column %r not found; the columns are %s%s." %
                        (path, column, ", ".join(repr(h) for h in header), hint))
+    if header.count(column) > 1:
+      raise UsageError("%s: the header names %d columns %r, so which one to read is unclear: "
+                       "rename them." % (path, header.count(column), column))
     return header.index(column)
+
+  def _column_indices(self, path, header, label_columns):
+    """(text, text_b or None, [labels]) column indices, which must all differ."""
+    col = lambda c: self._column_index(path, header, c)
+    text_b = self.config.text_b_column
+    indices = (col(self.config.text_column), None if text_b is None else col(text_b),
+               [col(c) for c in label_columns])
+    _check_distinct_columns(path, self.config, indices, label_columns)
+    if header is not None:  # else the first row tells how many fields there are
+      _check_columns_exist(path, indices, len(header))
+    return indices
 
   def _read_delimited(self, path, delimiter, labels_optional=False):
     rows = read_delimited(path, delimiter, encoding=self.config.encoding,
@@ -647,20 +683,25 @@ class FileProcessor(DataProcessor):
       if first is None:
         raise UsageError("%s is empty." % path)
       header = [h.strip().lstrip("\ufeff") for h in first[1]]
-    col = lambda c: self._column_index(path, header, c)
-    text_idx = col(self.config.text_column)
-    text_b_idx = None if self.config.text_b_column is None else col(self.config.text_b_column)
-    if labels_optional and header is not None and not all(
-        isinstance(c, int) or _looks_int(c) or c in header for c in self.config.label_columns):
-      label_idx = []  # unlabelled test file
-    else:
-      label_idx = [col(c) for c in self.config.label_columns]
+    unlabelled = labels_optional and header is not None and not all(
+        isinstance(c, int) or _looks_int(c) or c in header for c in self.config.label_columns)
+    text_idx, text_b_idx, label_idx = self._column_indices(
+        path, header, [] if unlabelled else self.config.label_columns)
     expected, skipped = len(header) if header is not None else None, 0
     for number, fields in rows:
       if not fields:
         continue
       where = "%s line %d" % (path, number)
-      expected = expected or len(fields)  # without a header: as many as the first row
+      if header is not None and fields[0].strip() == header[0] and [
+          f.strip() for f in fields] == header:
+        if self.config.skip_bad_rows:
+          skipped += 1
+          continue
+        raise UsageError("%s repeats the header row (were two files joined?): remove it, or "
+                         "pass --skip_bad_rows to skip such rows." % where)
+      if expected is None:  # without a header: as many as the first row
+        expected = len(fields)
+        _check_columns_exist(path, (text_idx, text_b_idx, label_idx), expected)
       if len(fields) != expected:
         if self.config.skip_bad_rows:
           skipped += 1
@@ -674,18 +715,16 @@ class FileProcessor(DataProcessor):
       yield (where, fields[text_idx], None if text_b_idx is None else fields[text_b_idx],
              labels)
     if skipped:
-      logging.warning("%s: skipped %d rows with a wrong number of fields (--skip_bad_rows).",
-                      path, skipped)
+      logging.warning("%s: skipped %d rows with a wrong number of fields or a repeated header "
+                      "(--skip_bad_rows).", path, skipped)
 
   def _read_frame(self, frame, name, labels_optional=False):
     """Rows of a pandas DataFrame, columns by name (or position), like a CSV with a header."""
     header = [str(c) for c in frame.columns]
-    col = lambda c: self._column_index(name, header, c)
-    text_idx = col(self.config.text_column)
-    text_b_idx = None if self.config.text_b_column is None else col(self.config.text_b_column)
-    label_idx = ([] if labels_optional and not all(str(c) in header or _looks_int(c)
-                                                   for c in self.config.label_columns)
-                 else [col(c) for c in self.config.label_columns])
+    unlabelled = labels_optional and not all(str(c) in header or _looks_int(c)
+                                             for c in self.config.label_columns)
+    text_idx, text_b_idx, label_idx = self._column_indices(
+        name, header, [] if unlabelled else self.config.label_columns)
     for number, values in enumerate(frame.itertuples(index=False, name=None)):
       where = "%s row %d" % (name, number)
       texts = [_frame_text(values[i], where) for i in [text_idx] + (
@@ -694,6 +733,9 @@ class FileProcessor(DataProcessor):
       yield where, texts[0], texts[1] if len(texts) > 1 else None, labels
 
   def _read_json(self, path):
+    config = self.config
+    _check_distinct_columns(path, config, (config.text_column, config.text_b_column,
+                                           list(config.label_columns)), config.label_columns)
     for number, record in read_json_records(path, self.config.encoding):
       where = "%s record %d" % (path, number)
       if not isinstance(record, dict):
@@ -744,6 +786,9 @@ class FileProcessor(DataProcessor):
         raise UsageError("%s: regression label %r is not a number." % (where, raw[0])) from None
       if not math.isfinite(score):
         raise UsageError("%s: regression label %r is not a finite number." % (where, raw[0]))
+      if abs(score) > _FLOAT32_MAX:
+        raise UsageError("%s: regression label %r is too large for float32 (at most %.3g): "
+                         "rescale the targets." % (where, raw[0], _FLOAT32_MAX))
       return score
     if len(raw) > 1:  # one 0/1 column per label
       labels = []
@@ -773,6 +818,35 @@ class FileProcessor(DataProcessor):
       raise UsageError("%s: label %r is not in the labels file (%d labels)." %
                        (where, value, len(names)))
     return value
+
+
+_FLOAT32_MAX = 3.4028234663852886e38  # regression targets are stored as float32
+
+
+def _check_columns_exist(path, indices, num_fields):
+  """Column indices (text, text_b or None, [labels]) within the rows' fields."""
+  text, text_b, labels = indices
+  flags = [("text_column", text), ("text_b_column", text_b)] + [
+      ("label_column", index) for index in labels]
+  for flag, index in flags:
+    if index is not None and not 0 <= index < num_fields:
+      raise UsageError("%s: --%s=%d, but the rows have %d fields (columns count from 0)." %
+                       (path, flag, index, num_fields))
+
+
+def _check_distinct_columns(path, config, indices, label_columns):
+  """The text, text_b and label columns (indices or names) must be different columns: a
+  label read as text would leak the answer into the input."""
+  text, text_b, labels = indices
+  roles = [("text column %r" % config.text_column, text)]
+  if text_b is not None:
+    roles.append(("text_b column %r" % config.text_b_column, text_b))
+  roles += [("label column %r" % name, index) for name, index in zip(label_columns, labels)]
+  for i, (role, index) in enumerate(roles):
+    for other, other_index in roles[:i]:
+      if index == other_index:
+        raise UsageError("%s: the %s and the %s are the same column; they must differ." %
+                         (path, other, role))
 
 
 # Cells that pandas, spreadsheets and JSON write for "no value": never a class name.

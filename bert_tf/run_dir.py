@@ -173,6 +173,10 @@ class RunDir:
       for path in remove_temporaries(directory):
         logging.info("Removed %s (left by an interrupted run).", path)
 
+  def holds_a_run(self):
+    """Whether a run's description or checkpoints are here (whether or not they read)."""
+    return any(os.path.exists(self.path(name)) for name in (MODEL_INFO, CHECKPOINT_INDEX))
+
   def clear(self, pretraining=False):
     """--overwrite_output_dir: removes every file a run (or a pretraining) writes, and only
     those (a train/ folder goes only if it holds nothing but TensorBoard event files)."""
@@ -440,14 +444,28 @@ class RunDir:
     """The checkpoint eval/predict/export use: the requested one, else best, else latest."""
     if requested:
       if not tf.io.gfile.exists(requested + ".index"):
-        raise UsageError("--eval_checkpoint %s does not exist (no %s.index)." %
-                         (requested, requested))
+        raise UsageError("Checkpoint %s does not exist (no %s.index): pass a model.ckpt-N of "
+                         "%s (--eval_checkpoint; --checkpoint in predict and export)." %
+                         (requested, requested, self.directory))
       return requested
     found = self.best_checkpoint() or self.latest_checkpoint()
     if not found:
       raise UsageError("No model.ckpt-N in %s: run with --do_train first, or pass "
                        "--eval_checkpoint." % self.directory)
+    if self.training_unfinished():
+      logging.warning("The training in %s did not finish (stopped or still running): this "
+                      "uses %s. Rerun the training command to finish it.", self.directory,
+                      os.path.relpath(found, self.directory))
     return found
+
+  def training_unfinished(self):
+    """Whether the last training here stopped before its end (run_config.json still says
+    "running"; an unreadable one says nothing)."""
+    try:
+      data = self.read_run_config()
+    except UsageError:
+      return False
+    return isinstance(data, dict) and data.get("status") == "running"
 
   def write_checkpoint_index(self, latest, all_paths, directory=None):
     """Writes the `checkpoint` file (CheckpointState text proto) that

@@ -135,6 +135,8 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
   result = dict(task_kind=plan.task.kind, num_labels=len(plan.task.label_list))
   if config.do_train:
     result["train"] = _train(plan, strategy, model, encoder, variables, records)
+    if owner:  # eval and predict below read a finished training
+      run.write_run_config(config.to_json_string(), status="finished")
   if config.do_eval or config.do_predict:
     distribute.barrier(strategy)  # the chief has written the checkpoints every worker restores
     checkpoint = run.eval_checkpoint(config.eval_checkpoint)
@@ -146,8 +148,6 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
     result["predict"] = _predict(plan, strategy, model, records["test"], checkpoint)
   if owner and (config.do_train or config.do_eval):
     result["report"] = report.write_report(run)
-  if owner and config.do_train:
-    run.write_run_config(config.to_json_string(), status="finished")
   return result
 
 
@@ -156,7 +156,8 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
 # ============================================================================
 def make_plan(config, run, data_frames=None, skip_empty=False):
   """Reads the data and decides the task and the preprocessor; writes nothing."""
-  info = run.read_model_info()
+  # A new training with --overwrite_output_dir does not read what it replaces.
+  info = None if config.do_train and config.overwrite_output_dir else run.read_model_info()
   reuse = info is not None and not config.do_train  # eval/predict a trained run as it is
   files, bert_config, preprocessor, settings = _model_and_preprocessor(
       config, run, info if reuse else None)
@@ -227,8 +228,9 @@ def _model_files(config, run, info):
   if info is None:
     return pretrained.resolve_model_files(config)
   if config.init_checkpoint or config.model or config.bert_hub_module_handle:
-    logging.info("Eval/predict restore the run's own checkpoint in %s; the model flags are not "
-                 "used.", run.directory)
+    logging.warning("Eval/predict restore the run's own checkpoint in %s; the model flags "
+                    "(--model, --init_checkpoint, --bert_hub_module_handle) are not used.",
+                    run.directory)
   return pretrained.ModelFiles(
       None if info.hub_module_handle else run.path(run_dir.BERT_CONFIG), None,
       run.path(run_dir.VOCAB), info.preprocessor["do_lower_case"], info.hub_module_handle)
@@ -310,8 +312,13 @@ def _abs(path):
 def _start_training_run(plan):
   """A new run writes its description; the same run resumes; a different one stops."""
   run, identity = plan.run, _identity(plan)
-  if plan.config.overwrite_output_dir:
-    if run.read_model_info() is not None or run.latest_checkpoint():
+  overwrite = plan.config.overwrite_output_dir
+  if (plan.files.init_checkpoint and not plan.files.hub_module_handle and
+      (overwrite or not run.latest_checkpoint())):
+    # A fresh start: the model must load before anything is deleted or written.
+    modeling.check_google_checkpoint(plan.bert_config, plan.files.init_checkpoint)
+  if overwrite:
+    if run.holds_a_run():
       logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
     run.clear()
   run.check_same_run(identity)

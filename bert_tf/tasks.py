@@ -35,6 +35,10 @@ class Task:
   def __init__(self, label_list=(), main_metric=None):
     self.label_list = [str(label) for label in label_list]
     self._ids = {name: i for i, name in enumerate(self.label_list)}
+    if len(self._ids) < len(self.label_list):
+      twice = sorted({l for l in self.label_list if self.label_list.count(l) > 1})
+      raise UsageError("The label list names %s more than once; each label must be listed "
+                       "once." % ", ".join(repr(l) for l in twice))
     if main_metric:
       self.main_metric = main_metric
 
@@ -402,9 +406,30 @@ def log_label_warnings(task, examples, source):
   if not counts:
     return
   if len(counts) == 1:
-    logging.warning("%s: every example has the label %r; the model cannot learn to tell "
-                    "classes apart.", source, next(iter(counts)))
+    logging.warning("%s: only the label %r occurs; the model cannot learn to tell classes "
+                    "apart.", source, next(iter(counts)))
+  never = [label for label in task.label_list if label not in counts]
+  if never:
+    logging.warning("%s: %d label(s) of the label list never occur (%s); the model will not "
+                    "learn to predict them.", source, len(never), ", ".join(never[:10]))
   rare = sorted(label for label, n in counts.items() if n < 2)
   if rare:
     logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.",
                     source, len(rare), ", ".join(rare[:10]))
+  for same in _numerically_equal(counts):
+    logging.warning("%s: the labels %s are one number written differently, so they are "
+                    "different classes; write them alike if they are one class.", source,
+                    " and ".join(repr(l) for l in same))
+
+
+def _numerically_equal(labels):
+  """Groups of two or more labels that parse to the same number ("1" and "1.0")."""
+  by_value = {}
+  for label in labels:
+    try:
+      value = float(label)
+    except (TypeError, ValueError):
+      continue
+    if value == value:  # not NaN
+      by_value.setdefault(value, []).append(label)
+  return [sorted(group) for group in by_value.values() if len(group) > 1]

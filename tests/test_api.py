@@ -12,7 +12,7 @@ import pytest
 
 from bert_tf import TextClassifier
 from bert_tf.errors import UsageError
-from bert_tf.predictor import Predictor
+from bert_tf.predictor import Predictor, check_request
 from conftest import TINY_CONFIG, write_google_model
 from test_training import NEGATIVE, POSITIVE, _sentence
 
@@ -112,6 +112,13 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", epoch=3, verbose=0)
   with pytest.raises(UsageError, match="has no model_info.json"):
     TextClassifier.load(str(tmp_path))
+  with pytest.raises(UsageError, match="--learning_rate must be a number, got 'fast'"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", learning_rate="fast", verbose=0)
+  with pytest.raises(UsageError, match=r"the text column '1' and the label column '1' are the "
+                     r"same column"):  # integer column names are positions
+    clf.fit(_reviews(20, 1), text=1, label=1, verbose=0)
+  with pytest.raises(UsageError, match="texts must be a string or a list of strings, not NoneType"):
+    check_request(None)
 
 
 @pytest.mark.slow

@@ -71,7 +71,8 @@ def test_skip_bad_rows_counts_them(model_dir, tmp_path):
   rc, _, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "train.csv", bad),
                          "--skip_bad_rows")
   assert rc == 0, output[-3000:]
-  assert "skipped 1 rows with a wrong number of fields (--skip_bad_rows)" in output
+  assert ("skipped 1 rows with a wrong number of fields or a repeated header "
+          "(--skip_bad_rows)") in output
 
 
 def test_json_text_that_is_a_list_and_infinite_regression_label(model_dir, tmp_path):
@@ -104,6 +105,24 @@ def test_unreadable_paths(model_dir, tmp_path):
   long_line = _write(tmp_path / "long.csv", "text,label\n" + "a" * 2_100_000 + ",pos\n")
   rc, last, _ = _train(model_dir, tmp_path / "o2", long_line)
   assert rc == 2 and "long.csv line 2: malformed CSV/TSV (field larger than field limit" in last
+
+
+def test_a_bad_model_stops_before_anything_is_written(model_dir, tmp_path):
+  train = _write(tmp_path / "t.csv", GOOD)
+  fewer_layers = write_google_model(str(tmp_path / "fewer"), TINY_CONFIG)[0]
+  _write(os.path.join(fewer_layers, "bert_config.json"),
+         json.dumps(dict(TINY_CONFIG, num_hidden_layers=1)))
+  truncated = write_google_model(str(tmp_path / "truncated"), TINY_CONFIG)[0]
+  data = os.path.join(truncated, "bert_model.ckpt.data-00000-of-00001")
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  for model, expected in ((fewer_layers, "unexpected 16: bert/encoder/layer_1/"),
+                          (truncated, "cannot be read (truncated or corrupt?)")):
+    out = tmp_path / ("out_" + os.path.basename(model))
+    rc, last, output = _cli(["--do_train", "--model=" + model, "--train_file=" + str(train),
+                             "--output_dir=" + str(out), "--max_seq_length=16"])
+    assert rc == 2 and expected in last and "Traceback" not in output, output[-2000:]
+    assert not os.path.exists(out)
 
 
 def test_vocab_larger_than_the_model(tmp_path):
@@ -151,12 +170,18 @@ def test_export_dir_that_is_a_file(tmp_path):
 
 
 def test_suspicious_but_legal_input_warns(model_dir, tmp_path):
-  one_class = "text,label\n" + "good film %d,pos\n" * 8 % tuple(range(8)) + "odd one,rare\n"
+  one_class = ("text,label\n" + "good film %d,pos\n" * 8 % tuple(range(8)) + "odd one,rare\n"
+               + "odd two,1\nodd three,1.0\n")
   rc, _, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", one_class),
-                         "--learning_rate=0.05", "--dev_split=0")
+                         "--learning_rate=0.05", "--dev_split=0", "--label_list=pos,rare,1,1.0,x",
+                         "--truncation=head_tail")
   assert rc == 0, output[-3000:]
-  assert "1 label(s) occur only once (rare); they cannot be learnt reliably" in output
+  assert "3 label(s) occur only once (1, 1.0, rare); they cannot be learnt reliably" in output
   assert "--learning_rate=0.05 is far above BERT's usual 1e-5..1e-4" in output
+  assert "the labels '1' and '1.0' are one number written differently" in output
+  assert "1 label(s) of the label list never occur (x)" in output
+  assert ("--truncation=head_tail keeps the first 128 tokens, all that --max_seq_length=16 "
+          "holds, so it cuts like head: pass a smaller --head_tokens (e.g. 3)") in output
 
 
 def test_a_full_disk_is_one_line_and_the_rerun_resumes(model_dir, tmp_path):

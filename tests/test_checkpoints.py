@@ -64,6 +64,35 @@ def test_unused_checkpoint_variables_are_allowed_for_encoders(tmp_path):
   modeling.load_encoder(model_dir)
 
 
+def test_encoder_weights_the_model_has_no_place_for_are_an_error(tmp_path):
+  # A config with fewer layers than its checkpoint would drop layer_1 without a word.
+  model_dir, weights = write_google_model(str(tmp_path / "m"))
+  slots = {name + "/adam_m": value for name, value in weights.items()}  # a fine-tuned run's
+  checkpoints.write_checkpoint(dict(weights, **slots), os.path.join(model_dir, "bert_model.ckpt"))
+  modeling.load_encoder(model_dir)  # optimizer slots are not weights: allowed
+  config = json.load(open(os.path.join(model_dir, "bert_config.json")))
+  config["num_hidden_layers"] = 1
+  json.dump(config, open(os.path.join(model_dir, "bert_config.json"), "w"))
+  with pytest.raises(UsageError, match=r"unexpected 16: bert/encoder/layer_1/"):
+    modeling.load_encoder(model_dir)
+  with pytest.raises(UsageError, match=r"unexpected 16: bert/encoder/layer_1/"):
+    modeling.check_google_checkpoint(modeling.BertConfig.from_dict(config),
+                                     os.path.join(model_dir, "bert_model.ckpt"))
+
+
+def test_checkpoint_check_knows_the_shapes_without_building(tmp_path):
+  config = modeling.BertConfig.from_dict(dict(TINY_CONFIG, num_hidden_layers=3))
+  built = modeling.google_variable_map(modeling.build_encoder(config))
+  assert modeling.google_variable_shapes(config) == {n: list(v.shape) for n, v in built.items()}
+  model_dir, _ = write_google_model(str(tmp_path / "m"))
+  data = os.path.join(model_dir, "bert_model.ckpt.data-00000-of-00001")
+  with open(data, "r+b") as f:
+    f.truncate(os.path.getsize(data) // 2)
+  with pytest.raises(UsageError, match="cannot be read"):
+    modeling.check_google_checkpoint(modeling.BertConfig.from_dict(TINY_CONFIG),
+                                     os.path.join(model_dir, "bert_model.ckpt"))
+
+
 def _write_safetensors(path, arrays):
   header, blobs, offset = {}, [], 0
   for name, value in arrays.items():

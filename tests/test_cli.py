@@ -64,6 +64,10 @@ def test_all_google_flags_with_their_defaults():
     (dict(do_train=True, num_train_epochs=float("inf")), "--num_train_epochs must be a finite"),
     (dict(do_train=True, class_weights="1,x"), "--class_weights must be 'balanced'"),
     (dict(do_train=True, strategy="gpu"), "--strategy must be one of"),
+    (dict(do_train=True, seed=-1), r"--seed must be between 0 and 2\*\*32 - 1, got -1"),
+    (dict(do_train=True, split_seed=2 ** 32), "--split_seed must be between"),
+    (dict(do_train=True, learning_rate="fast"), "--learning_rate must be a number, got 'fast'"),
+    (dict(do_train=True, train_batch_size=8.5), "--train_batch_size must be an integer"),
 ])
 def test_bad_flag_combinations(kwargs, message):
   with pytest.raises(UsageError, match=message):
@@ -115,6 +119,23 @@ def test_ctrl_c_is_one_line_and_exit_130():
   assert proc.returncode == 130, proc.stderr[-2000:]
   assert proc.stderr.strip().splitlines()[-1].startswith("interrupted: finished work is kept")
   assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("door,heavy", [("bert_tf.cli.grid", "bert_tf.grid"),
+                                        ("bert_tf.cli.pretrain", "bert_tf.pretraining")])
+def test_ctrl_c_while_a_door_loads_tensorflow(door, heavy):
+  script = ("import sys\n"
+            "class Interrupt:  # Ctrl-C arrives while %s (and TensorFlow) loads\n"
+            "  def find_spec(self, name, path, target=None):\n"
+            "    if name == %r: raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Interrupt())\n"
+            "import %s\n" % (heavy, heavy, door))
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=120, cwd=str(REPO))
+  assert proc.returncode == 130, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines() == [
+      "interrupted: finished work is kept (checkpoints, cached features, results); the same "
+      "command resumes or redoes the rest."]
 
 
 def _library_modules():

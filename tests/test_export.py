@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from bert_tf import export, hub, modeling, predictor, text_graph
 from bert_tf.config import RunConfig
+from bert_tf.errors import UsageError
 from bert_tf.runner import run_classifier
 from conftest import TINY_CONFIG, write_google_model
 from test_training import write_sentiment_csv
@@ -167,6 +168,16 @@ def test_predictor_cli(trained, tmp_path):
   assert lines[1] == {"text": "", "empty": True}  # in its place, with no answer
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines[::2])
+  for content, expected in ((b"", "is empty: put one text per line"),
+                            (b"good\x00film\n", "holds NUL bytes"),
+                            (b"good\ncaf\xe9\n", "line 2: bytes are not valid utf-8")):
+    texts.write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.predict", "--model_dir=/nowhere",
+                           "--input_file=" + str(texts)], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("error: --input_file"), proc.stderr[-1000:]
+    assert expected in last and "Traceback" not in proc.stderr, last
 
 
 def _train_kind(trained, out, data, **options):
@@ -261,3 +272,10 @@ def test_a_killed_export_leaves_nothing_half_written(trained, tmp_path):
   names = sorted(p.name for p in export_dir.iterdir())
   assert not [n for n in names if n.startswith(".tmp-")], names
   assert all((export_dir / n / "saved_model.pb").exists() for n in names)
+
+
+@pytest.mark.parametrize("version", [0, -1, "2"])
+def test_a_version_tf_serving_would_ignore_is_refused_before_loading(version, tmp_path):
+  with pytest.raises(UsageError, match="--version must be a positive integer"):
+    export.export_saved_model(str(tmp_path / "no_run"), str(tmp_path / "export"), version=version)
+  assert not os.path.exists(tmp_path / "export")

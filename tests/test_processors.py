@@ -174,6 +174,11 @@ def test_encoding_error_names_line_and_latin1_works(tmp_path):
     FileProcessor(FileDataConfig(train_file=path)).get_train_examples(None)
   p = FileProcessor(FileDataConfig(train_file=path, encoding="latin-1", dev_split=0))
   assert p.get_train_examples(None)[1].text_a == "café"
+  with open(path, "wb") as f:  # UTF-8, then one latin-1 line: latin-1 would garble line 2
+    f.write("text\tlabel\ncafé\ta\n".encode() + "caf\xe9\tb\n".encode("latin-1"))
+  with pytest.raises(UsageError, match=r"train.tsv line 3: .*, yet line 2 holds valid non-ASCII "
+                     r"utf-8: the file mixes encodings"):
+    FileProcessor(FileDataConfig(train_file=path)).get_train_examples(None)
 
 
 def test_missing_column_and_unknown_dev_label(tmp_path):
@@ -185,6 +190,51 @@ def test_missing_column_and_unknown_dev_label(tmp_path):
   labels = p.get_labels()
   with pytest.raises(UsageError, match=r"dev.csv line 3: label '2' is not in the label list"):
     tasks.SingleLabel(labels).label_array(p.get_dev_examples(None))
+
+
+def test_columns_must_be_distinct_and_named_once(tmp_path):
+  train = _write(str(tmp_path / "train.csv"), "text,text,label\na,b,pos\nc,d,neg\n")
+  with pytest.raises(UsageError, match=r"train.csv: the header names 2 columns 'text'"):
+    FileProcessor(FileDataConfig(train_file=train)).get_train_examples(None)
+  train = _write(str(tmp_path / "t2.csv"), "text,label\na,pos\nc,neg\n")
+  for config in (dict(text_column="label"), dict(text_b_column="label"),
+                 dict(text_column="1"), dict(text_b_column="text")):
+    with pytest.raises(UsageError, match=r"t2.csv: the .* and the .* are the same column"):
+      FileProcessor(FileDataConfig(train_file=train, **config)).get_train_examples(None)
+  jsonl = _write(str(tmp_path / "t.jsonl"), '{"text": "a", "label": "pos"}\n')
+  with pytest.raises(UsageError, match=r"the text column 'label' and the label column 'label'"):
+    FileProcessor(FileDataConfig(train_file=jsonl, text_column="label")).get_train_examples(None)
+
+
+def test_a_column_index_beyond_the_fields_names_the_flag(tmp_path):
+  rows = _write(str(tmp_path / "t.tsv"), "good\tpos\nbad\tneg\n")
+  with pytest.raises(UsageError, match=r"t.tsv: --label_column=5, but the rows have 2 fields"):
+    FileProcessor(FileDataConfig(train_file=rows, header=False, text_column=0,
+                                 label_columns=[5])).get_train_examples(None)
+  with_header = _write(str(tmp_path / "h.csv"), "text,label\na,pos\n")
+  with pytest.raises(UsageError, match=r"h.csv: --text_column=2, but the rows have 2 fields"):
+    FileProcessor(FileDataConfig(train_file=with_header, text_column=2)).get_train_examples(None)
+
+
+def test_a_repeated_header_row_stops_or_is_skipped(tmp_path):
+  joined = _write(str(tmp_path / "train.csv"), "text,label\na,pos\ntext,label\nb,neg\n")
+  with pytest.raises(UsageError, match=r"train.csv line 3 repeats the header row"):
+    FileProcessor(FileDataConfig(train_file=joined)).get_train_examples(None)
+  examples = FileProcessor(FileDataConfig(train_file=joined, skip_bad_rows=True)
+                           ).get_train_examples(None)
+  assert [e.label for e in examples] == ["pos", "neg"]
+
+
+def test_labels_file_twice_and_regression_beyond_float32(tmp_path):
+  labels = _write(str(tmp_path / "labels.txt"), "pos\nneg\n\npos\n")
+  with pytest.raises(UsageError, match=r"labels.txt line 4: label 'pos' is listed again \(first "
+                     r"on line 1\)"):
+    FileProcessor(FileDataConfig(labels_file=labels))
+  scores = _write(str(tmp_path / "reg.csv"), "text,score\na,1.5\nb,1e308\n")
+  with pytest.raises(UsageError, match=r"reg.csv line 3: regression label '1e308' is too large "
+                     r"for float32"):
+    FileProcessor(FileDataConfig(train_file=scores, label_columns=["score"], regression=True)
+                  ).get_train_examples(None)
 
 
 def test_binary_and_utf16_files_are_named(tmp_path):
@@ -222,6 +272,10 @@ def test_data_dir_with_train_dev_test_files(tmp_path):
   assert len(p.get_train_examples(str(tmp_path))) == 2
   assert [e.text_a for e in p.get_dev_examples(str(tmp_path))] == ["c"]
   assert [e.label for e in p.get_test_examples(str(tmp_path))] == [None]
+  _write(str(tmp_path / "train.tsv"), "text\tlabel\na\tx\n")
+  with pytest.raises(UsageError, match=r"holds train.tsv and train.csv: which one is the train "
+                     r"set is unclear; pass --train_file"):
+    processors.get_processor("file", FileDataConfig()).get_train_examples(str(tmp_path))
 
 
 def test_trec_layout(tmp_path):

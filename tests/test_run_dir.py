@@ -62,6 +62,30 @@ def test_the_same_command_resumes_and_overwrite_starts_over(trained):
   assert status == "finished"
 
 
+def test_eval_of_an_unfinished_training_warns(trained, caplog):
+  run = run_dir.RunDir(trained["out"])
+  caplog.set_level(logging.WARNING)
+  run.eval_checkpoint()
+  assert "did not finish" not in caplog.text  # finished
+  stored = json.load(open(run.path("run_config.json")))
+  run.write_run_config(json.dumps(stored), status="running")  # as a killed training leaves it
+  found = run.eval_checkpoint()
+  assert "The training in %s did not finish (stopped or still running): this uses %s." % (
+      trained["out"], os.path.basename(found)) in caplog.text
+
+
+def test_overwrite_starts_over_even_when_the_old_run_cannot_be_read(trained):
+  out = trained["out"]
+  for name in ("checkpoint", "model_info.json"):
+    with open(os.path.join(out, name), "w") as f:
+      f.write("junk")
+  with pytest.raises(UsageError, match="pass --overwrite_output_dir"):
+    run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
+  fresh = run_classifier(_config(trained, out, do_train=True, num_train_epochs=1,
+                                 overwrite_output_dir=True))
+  assert fresh["train"]["global_step"] == 16
+
+
 def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(trained, caplog):
   out = trained["out"]
   with run_dir.RunDir(out).lock():

@@ -84,9 +84,21 @@ def test_round_trip_and_weights_for_the_wrong_kind():
 def test_single_class_and_rare_labels_warn(caplog):
   caplog.set_level(logging.WARNING)
   tasks.log_label_warnings(tasks.SingleLabel(["pos"]), _examples(["pos"] * 5), "training data")
-  assert "every example has the label 'pos'" in caplog.text
+  assert "only the label 'pos' occurs" in caplog.text
+  tasks.log_label_warnings(tasks.SingleLabel(["a", "b", "c"]), _examples(["a", "b"] * 2), "t")
+  assert "1 label(s) of the label list never occur (c)" in caplog.text
   tasks.log_label_warnings(tasks.SingleLabel(["a", "b"]), _examples(["a", "a", "b"]), "train")
   assert "1 label(s) occur only once (b)" in caplog.text
+
+
+def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
+  caplog.set_level(logging.WARNING)
+  labels = ["0", "0.0", "1", "1.0", "x"]
+  tasks.log_label_warnings(tasks.SingleLabel(labels), _examples(labels * 2), "train.csv")
+  assert "the labels '0' and '0.0' are one number written differently" in caplog.text
+  assert "the labels '1' and '1.0' are one number" in caplog.text and "'x'" not in caplog.text
+  with pytest.raises(UsageError, match=r"The label list names 'pos' more than once"):
+    tasks.SingleLabel(["pos", "neg", "pos"])
 
 
 def test_errors_rank_wrong_predictions_by_hand():

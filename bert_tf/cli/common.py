@@ -4,6 +4,7 @@ Every tool: `--help` lists its own flags with their help and exits 0; a bad flag
 or a UsageError prints one line and exits 2, without a traceback (Ctrl-C: one line, exit 130).
 """
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -98,16 +99,24 @@ def run(main, options_class, usage, names=None):
     return rest
 
   def guarded(argv):
-    try:
-      return main(argv)
-    except UsageError as e:
-      _fail(str(e))
-    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through TensorFlow
-      print("interrupted: finished work is kept (checkpoints, cached features, results); "
-            "the same command resumes or redoes the rest.", file=sys.stderr)
-      sys.exit(130)
+    with interruptible():
+      try:
+        return main(argv)
+      except UsageError as e:
+        _fail(str(e))
 
   app.run(guarded, flags_parser=parse)
+
+
+@contextlib.contextmanager
+def interruptible():
+  """Ctrl-C inside: one line and exit 130, not a traceback through TensorFlow."""
+  try:
+    yield
+  except KeyboardInterrupt:
+    print("interrupted: finished work is kept (checkpoints, cached features, results); "
+          "the same command resumes or redoes the rest.", file=sys.stderr)
+    sys.exit(130)
 
 
 def _fail(message):

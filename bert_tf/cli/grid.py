@@ -14,7 +14,8 @@ from absl import flags
 
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
-from bert_tf.grid import GridSpec
+with common.interruptible():  # Ctrl-C while TensorFlow loads
+  from bert_tf.grid import GridSpec
 
 
 @dataclasses.dataclass

@@ -25,7 +25,8 @@ class PredictOptions:
   checkpoint: Optional[str] = option(None, "model.ckpt-N to use (default: best, else latest).")
   text: Optional[str] = option(None, "One text to classify.")
   text_b: Optional[str] = option(None, "Second text, for sentence-pair models.")
-  input_file: Optional[str] = option(None, "A UTF-8 file with one text per line.")
+  input_file: Optional[str] = option(None, "A text file with one text per line.")
+  encoding: str = option("utf-8", "The encoding of --input_file.")
   batch_size: int = option(32, "Texts per forward pass.")
 
 
@@ -38,10 +39,10 @@ def main(_):
     raise UsageError("Pass exactly one of --text or --input_file.")
   if o.batch_size <= 0:
     raise UsageError("--batch_size must be positive, got %d." % o.batch_size)
+  texts = [o.text] if o.text is not None else _read_lines(o.input_file, o.encoding)
   start = time.perf_counter()
   predictor = Predictor(o.model_dir, checkpoint=o.checkpoint, batch_size=o.batch_size)
   loaded = time.perf_counter()
-  texts = [o.text] if o.text is not None else _read_lines(o.input_file)
   texts_b = [o.text_b] * len(texts) if o.text_b else None
   results = predictor.predict(texts, texts_b)
   done = time.perf_counter()
@@ -54,16 +55,16 @@ def main(_):
       1000 * (done - loaded) / max(len(texts), 1)), file=sys.stderr)
 
 
-def _read_lines(path):
+def _read_lines(path, encoding):
+  """Every line (blank ones keep their place), read before the model loads."""
+  from bert_tf.processors import read_text_lines  # pylint: disable=g-import-not-at-top
   try:
-    with open(path, encoding="utf-8") as handle:
-      return [line.rstrip("\n").rstrip("\r") for line in handle]
-  except FileNotFoundError:
-    raise UsageError("--input_file %s does not exist." % path) from None
-  except OSError as e:
-    raise UsageError("--input_file %s cannot be read (%s)." % (path, e.strerror)) from None
-  except UnicodeDecodeError as e:
-    raise UsageError("--input_file %s is not valid UTF-8 (byte %d)." % (path, e.start)) from None
+    lines = read_text_lines(path, encoding, keep_blank=True)  # the data files' guards
+  except UsageError as e:
+    raise UsageError("--input_file: %s" % e) from None
+  if not lines:
+    raise UsageError("--input_file %s is empty: put one text per line." % path)
+  return lines
 
 
 def console_main():

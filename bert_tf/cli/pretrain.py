@@ -16,7 +16,8 @@ import dataclasses
 
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
-from bert_tf.pretraining import RUN_OPTIONS, PretrainSpec
+with common.interruptible():  # Ctrl-C while TensorFlow loads
+  from bert_tf.pretraining import RUN_OPTIONS, PretrainSpec
 
 NAMES = RUN_OPTIONS + tuple(f.name for f in dataclasses.fields(PretrainSpec))
 
