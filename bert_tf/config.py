@@ -266,7 +266,7 @@ class RunConfig:
   dynamic_padding: bool = option(True, "Trim batches to their longest example and group "
                                  "similar lengths (CPU/GPU; off on TPU).")
   group_by_length: bool = option(True, "With --dynamic_padding: sort training examples by "
-                                 "length within windows of 32 batches (less padding, faster); "
+                                 "length within windows of 4 batches (less padding, faster); "
                                  "false keeps fixed padding's batches, only trimmed.")
   keep_checkpoint_max: int = option(5, "How many model.ckpt-N to keep.")
   save_optimizer_state: bool = option(
