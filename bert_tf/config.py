@@ -353,10 +353,14 @@ class RunConfig:
     for f in dataclasses.fields(self):
       value = getattr(self, f.name)
       expected = _NUMBER_TYPES.get(f.type)
-      if value is not None and expected and (isinstance(value, bool) or
-                                             not isinstance(value, expected)):
+      if value is None or not expected:
+        continue
+      if isinstance(value, bool) or not isinstance(value, expected):
         fail("--%s must be %s, got %r." % (f.name, _NUMBER_NAMES[expected], value))
-      if isinstance(value, float) and not math.isfinite(value):
+      # Python's own types (numpy scalars from the API would not write to JSON).
+      value = int(value) if expected is numbers.Integral else float(value)
+      setattr(self, f.name, value)
+      if not math.isfinite(value):
         fail("--%s must be a finite number, got %r." % (f.name, value))
     for name in ("seed", "split_seed"):
       value = getattr(self, name)

@@ -12,6 +12,7 @@ a hub.KerasLayer are interchangeable under a classifier head:
 
 import math
 import os
+import re
 
 import tensorflow as tf
 import tf_keras as keras
@@ -228,22 +229,29 @@ def google_variable_map(encoder, scope="bert"):
 
 def load_google_checkpoint(encoder, checkpoint_path, scope="bert"):
   """Loads a Google TF1 BERT checkpoint (bert/embeddings/..., bert/encoder/...)."""
-  checkpoints.restore_variables(google_variable_map(encoder, scope), checkpoint_path,
-                                allow_unused=_not_the_encoders(scope))
+  variable_map = google_variable_map(encoder, scope)
+  checkpoints.restore_variables(variable_map, checkpoint_path,
+                                allow_unused=_not_an_extra_layer(variable_map, scope))
 
 
 def check_google_checkpoint(config, checkpoint_path, scope="bert"):
   """What load_google_checkpoint checks (names, shapes, readable values), from the
   config alone: a bad model stops a run before it writes anything."""
-  checkpoints.read_variables(google_variable_shapes(config, scope), checkpoint_path,
-                             allow_unused=_not_the_encoders(scope))
+  shapes = google_variable_shapes(config, scope)
+  checkpoints.read_variables(shapes, checkpoint_path,
+                             allow_unused=_not_an_extra_layer(shapes, scope))
 
 
-def _not_the_encoders(scope):
-  """Other heads (cls/, output_weights), optimizer slots and global_step are left alone;
-  an encoder weight the model has no place for (a config with fewer layers than the
-  checkpoint) is an error, not silently dropped."""
-  return lambda name: not name.startswith(scope + "/") or name.endswith(("/adam_m", "/adam_v"))
+def _not_an_extra_layer(model_names, scope):
+  """Unused checkpoint variables are skipped (other heads such as cls/, optimizer slots,
+  global_step), except the layers of a deeper encoder: a config with fewer layers than
+  its checkpoint is an error, not silently truncated."""
+  layer = re.compile(r"%s/encoder/layer_(\d+)/" % re.escape(scope))
+  ours = {m.group(1) for m in map(layer.match, model_names) if m}
+  def allowed(name):
+    match = layer.match(name)
+    return match is None or match.group(1) in ours
+  return allowed
 
 
 def google_variable_shapes(config, scope="bert"):

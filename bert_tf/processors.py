@@ -662,7 +662,7 @@ class FileProcessor(DataProcessor):
                        "rename them." % (path, header.count(column), column))
     return header.index(column)
 
-  def _column_indices(self, path, header, label_columns):
+  def _column_indices(self, path, header, label_columns, labels_optional=False):
     """(text, text_b or None, [labels]) column indices, which must all differ."""
     col = lambda c: self._column_index(path, header, c)
     text_b = self.config.text_b_column
@@ -670,7 +670,7 @@ class FileProcessor(DataProcessor):
                [col(c) for c in label_columns])
     _check_distinct_columns(path, self.config, indices, label_columns)
     if header is not None:  # else the first row tells how many fields there are
-      _check_columns_exist(path, indices, len(header))
+      indices = _columns_within(path, indices, len(header), labels_optional)
     return indices
 
   def _read_delimited(self, path, delimiter, labels_optional=False):
@@ -686,13 +686,14 @@ class FileProcessor(DataProcessor):
     unlabelled = labels_optional and header is not None and not all(
         isinstance(c, int) or _looks_int(c) or c in header for c in self.config.label_columns)
     text_idx, text_b_idx, label_idx = self._column_indices(
-        path, header, [] if unlabelled else self.config.label_columns)
+        path, header, [] if unlabelled else self.config.label_columns, labels_optional)
     expected, skipped = len(header) if header is not None else None, 0
     for number, fields in rows:
       if not fields:
         continue
       where = "%s line %d" % (path, number)
-      if header is not None and fields[0].strip() == header[0] and [
+      # A one-column file's text may well be its header's name: only wider rows are checked.
+      if header is not None and len(header) > 1 and fields[0].strip() == header[0] and [
           f.strip() for f in fields] == header:
         if self.config.skip_bad_rows:
           skipped += 1
@@ -701,7 +702,8 @@ class FileProcessor(DataProcessor):
                          "pass --skip_bad_rows to skip such rows." % where)
       if expected is None:  # without a header: as many as the first row
         expected = len(fields)
-        _check_columns_exist(path, (text_idx, text_b_idx, label_idx), expected)
+        text_idx, text_b_idx, label_idx = _columns_within(
+            path, (text_idx, text_b_idx, label_idx), expected, labels_optional)
       if len(fields) != expected:
         if self.config.skip_bad_rows:
           skipped += 1
@@ -724,7 +726,7 @@ class FileProcessor(DataProcessor):
     unlabelled = labels_optional and not all(str(c) in header or _looks_int(c)
                                              for c in self.config.label_columns)
     text_idx, text_b_idx, label_idx = self._column_indices(
-        name, header, [] if unlabelled else self.config.label_columns)
+        name, header, [] if unlabelled else self.config.label_columns, labels_optional)
     for number, values in enumerate(frame.itertuples(index=False, name=None)):
       where = "%s row %d" % (name, number)
       texts = [_frame_text(values[i], where) for i in [text_idx] + (
@@ -823,15 +825,19 @@ class FileProcessor(DataProcessor):
 _FLOAT32_MAX = 3.4028234663852886e38  # regression targets are stored as float32
 
 
-def _check_columns_exist(path, indices, num_fields):
-  """Column indices (text, text_b or None, [labels]) within the rows' fields."""
+def _columns_within(path, indices, num_fields, labels_optional=False):
+  """The column indices (text, text_b or None, [labels]), checked against the rows' fields;
+  an unlabelled test file without the label columns gets no label indices."""
   text, text_b, labels = indices
+  if labels_optional and any(not 0 <= index < num_fields for index in labels):
+    labels = []
   flags = [("text_column", text), ("text_b_column", text_b)] + [
       ("label_column", index) for index in labels]
   for flag, index in flags:
     if index is not None and not 0 <= index < num_fields:
       raise UsageError("%s: --%s=%d, but the rows have %d fields (columns count from 0)." %
                        (path, flag, index, num_fields))
+  return text, text_b, labels
 
 
 def _check_distinct_columns(path, config, indices, label_columns):

@@ -114,8 +114,8 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
   strategy = distribute.get_strategy(config)  # bad strategy flags stop before any write
   distribute.check_batch_sizes(config, strategy)
   plan.fixed_shapes = distribute.needs_fixed_shapes(strategy)
-  if not config.do_train:
-    run.eval_checkpoint(config.eval_checkpoint)  # a run without one stops before writing
+  # Eval/predict of a trained run: a run without a checkpoint stops before writing.
+  checkpoint = None if config.do_train else run.eval_checkpoint(config.eval_checkpoint)
   if owner and config.do_train:
     _start_training_run(plan)
   elif owner and plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
@@ -139,7 +139,7 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
       run.write_run_config(config.to_json_string(), status="finished")
   if config.do_eval or config.do_predict:
     distribute.barrier(strategy)  # the chief has written the checkpoints every worker restores
-    checkpoint = run.eval_checkpoint(config.eval_checkpoint)
+    checkpoint = checkpoint or run.eval_checkpoint(config.eval_checkpoint)
     global_step = training.CheckpointManager(run, variables).restore(checkpoint, False)
     logging.info("Restored %s (global_step %d) for eval/predict.", checkpoint, global_step)
   if config.do_eval:
@@ -227,13 +227,29 @@ def _model_files(config, run, info):
   """Model files; eval/predict of a trained run use the copies saved in its directory."""
   if info is None:
     return pretrained.resolve_model_files(config)
-  if config.init_checkpoint or config.model or config.bert_hub_module_handle:
+  if _names_another_model(config, (info.identity or {}).get("model") or {}):
     logging.warning("Eval/predict restore the run's own checkpoint in %s; the model flags "
-                    "(--model, --init_checkpoint, --bert_hub_module_handle) are not used.",
+                    "(--model, --init_checkpoint, --bert_hub_module_handle), which name "
+                    "another model than the run was trained from, are not used.",
                     run.directory)
   return pretrained.ModelFiles(
       None if info.hub_module_handle else run.path(run_dir.BERT_CONFIG), None,
       run.path(run_dir.VOCAB), info.preprocessor["do_lower_case"], info.hub_module_handle)
+
+
+def _names_another_model(config, trained_from):
+  """Whether the model flags name a model other than the one the run was trained from."""
+  if config.bert_hub_module_handle:
+    handle = config.bert_hub_module_handle
+    return (os.path.abspath(handle) if os.path.isdir(handle) else handle) != trained_from.get(
+        "hub_module_handle")
+  if not (config.init_checkpoint or config.model):
+    return False
+  try:
+    given = pretrained.resolve_model_files(config)
+  except UsageError:
+    return True
+  return _abs(given.init_checkpoint) != trained_from.get("checkpoint")
 
 
 def _read_sets(config, processor, skip_empty=False):
@@ -312,6 +328,7 @@ def _abs(path):
 def _start_training_run(plan):
   """A new run writes its description; the same run resumes; a different one stops."""
   run, identity = plan.run, _identity(plan)
+  config_json = plan.config.to_json_string()  # fails (if at all) before anything is deleted
   overwrite = plan.config.overwrite_output_dir
   if (plan.files.init_checkpoint and not plan.files.hub_module_handle and
       (overwrite or not run.latest_checkpoint())):
@@ -323,7 +340,7 @@ def _start_training_run(plan):
     run.clear()
   run.check_same_run(identity)
   _write_model_description(plan, identity)
-  run.write_run_config(plan.config.to_json_string(), status="running")
+  run.write_run_config(config_json, status="running")
 
 
 def _write_model_description(plan, identity):

@@ -204,9 +204,11 @@ class _WordMemo(object):
     self.row = collections.defaultdict(rows.__next__)  # word -> row
     self.row[_JOIN] = next(rows)
     self.pieces = [[]]  # row -> its ids
-    self._counts = np.zeros(0, np.int32)  # the arrays hold the first len(_counts) rows
-    self._starts = np.zeros(0, np.int64)
-    self._flat = np.zeros(0, np.int32)
+    # The same as arrays, for the first `_rows` rows (`_ids` ids); they grow by doubling.
+    self._rows, self._ids = 0, 0
+    self._counts = np.zeros(1024, np.int32)
+    self._starts = np.zeros(1024, np.int64)
+    self._flat = np.zeros(1024, np.int32)
     self.lock = threading.Lock()
 
   def fill(self):
@@ -225,13 +227,27 @@ class _WordMemo(object):
     return flat[np.arange(int(ends[-1]) if len(ends) else 0) + shift], counts
 
   def _update_arrays(self):
-    new = self.pieces[len(self._counts):]
-    if new:
-      counts = np.fromiter(map(len, new), np.int32, count=len(new))
-      self._starts = np.concatenate([self._starts, np.cumsum(counts) - counts + len(self._flat)])
-      self._counts = np.concatenate([self._counts, counts])
-      self._flat = np.concatenate([self._flat,
-                                   np.fromiter(itertools.chain.from_iterable(new), np.int32)])
+    new = self.pieces[self._rows:]
+    if not new:
+      return
+    counts = np.fromiter(map(len, new), np.int32, count=len(new))
+    ids = np.fromiter(itertools.chain.from_iterable(new), np.int32)
+    rows, end = self._rows + len(new), self._ids + len(ids)
+    self._counts, self._starts = _room(self._counts, rows), _room(self._starts, rows)
+    self._flat = _room(self._flat, end)
+    self._counts[self._rows:rows] = counts
+    self._starts[self._rows:rows] = np.cumsum(counts) - counts + self._ids
+    self._flat[self._ids:end] = ids
+    self._rows, self._ids = rows, end
+
+
+def _room(array, size):
+  """`array`, or a copy twice as long when it holds fewer than `size` items."""
+  if size <= len(array):
+    return array
+  grown = np.zeros(max(size, 2 * len(array)), array.dtype)
+  grown[:len(array)] = array
+  return grown
 
 
 def _join_plain_ascii(texts):

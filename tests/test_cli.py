@@ -4,12 +4,14 @@ code style rules that keep flags at the doors."""
 import ast
 import dataclasses
 import importlib.util
+import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from absl import flags
 
@@ -72,6 +74,16 @@ def test_all_google_flags_with_their_defaults():
 def test_bad_flag_combinations(kwargs, message):
   with pytest.raises(UsageError, match=message):
     RunConfig(output_dir="/tmp/x", task_name="cola", **kwargs)
+
+
+def test_numpy_numbers_become_python_numbers():  # from the API; JSON cannot write numpy's
+  config = RunConfig(output_dir="/tmp/x", task_name="cola", do_train=True,
+                     train_batch_size=np.int64(16), learning_rate=np.float32(3e-5))
+  assert type(config.train_batch_size) is int and type(config.learning_rate) is float
+  assert json.loads(config.to_json_string())["train_batch_size"] == 16
+  with pytest.raises(UsageError, match="--learning_rate must be a finite number"):
+    RunConfig(output_dir="/tmp/x", task_name="cola", do_train=True,
+              learning_rate=np.float32("nan"))
 
 
 def _tool(module, *args):

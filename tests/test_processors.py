@@ -216,6 +216,19 @@ def test_a_column_index_beyond_the_fields_names_the_flag(tmp_path):
     FileProcessor(FileDataConfig(train_file=with_header, text_column=2)).get_train_examples(None)
 
 
+def test_unlabelled_test_files_and_one_column_files_still_read(tmp_path):
+  train = _write(str(tmp_path / "train.tsv"), "good\tpos\nbad\tneg\n")
+  test = _write(str(tmp_path / "test.tsv"), "nice\nawful\n")  # no label column at all
+  p = FileProcessor(FileDataConfig(train_file=train, test_file=test, header=False,
+                                   text_column=0, label_columns=["1"], dev_split=0))
+  assert [(e.text_a, e.label) for e in p.get_test_examples(None)] == [("nice", None),
+                                                                     ("awful", None)]
+  labelled = _write(str(tmp_path / "train.csv"), "text,label\ngood,pos\nbad,neg\n")
+  texts = _write(str(tmp_path / "t.csv"), "text\nnice\ntext\n")  # "text" is a text here
+  p = FileProcessor(FileDataConfig(train_file=labelled, test_file=texts, dev_split=0))
+  assert [e.text_a for e in p.get_test_examples(None)] == ["nice", "text"]
+
+
 def test_a_repeated_header_row_stops_or_is_skipped(tmp_path):
   joined = _write(str(tmp_path / "train.csv"), "text,label\na,pos\ntext,label\nb,neg\n")
   with pytest.raises(UsageError, match=r"train.csv line 3 repeats the header row"):
