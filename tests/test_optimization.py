@@ -44,8 +44,10 @@ def test_matches_google_adam_weight_decay_with_warmup_and_decay():
       loss = _loss(variables, tf.constant(xb))
     grads = tape.gradient(loss, [variables[n] for n in names])
     optimizer.apply_gradients(optimizer.clip(grads))
+  # TensorFlow's fused Adam kernel takes 1 - beta_2 in float32 (1.3e-5 off 0.001); over 12
+  # steps at this large rate that moves the weights by up to 3e-5, relative.
   for n in names:
-    np.testing.assert_allclose(variables[n].numpy(), expected[n], rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(variables[n].numpy(), expected[n], rtol=1e-4, atol=1e-5)
   assert int(optimizer.iterations) == 12
   # The update really moved things, and weight decay skipped bias and LayerNorm only.
   assert not np.allclose(variables["dense/kernel"].numpy(), init["dense/kernel"])
