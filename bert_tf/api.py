@@ -9,12 +9,14 @@
 It drives the same engine and writes the same run directory as run_classifier.py:
 a run trained on the command line loads here (`TextClassifier.load(dir)`) and the
 other way round. Bad input raises ValueError (`UsageError`) with the one-line
-message the command line prints.
+message the command line prints, naming this API's parameters where it names flags.
 """
 
 import contextlib
 import dataclasses
+import functools
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -25,6 +27,27 @@ from bert_tf import progress
 from bert_tf import run_dir
 from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
+
+
+def _api_names(**renames):
+  """Re-raises a UsageError with its `--flag` names as this API's parameters: fit's
+  `--text_column` is `text`; options are RunConfig fields, named as the flags are."""
+  renames = dict(text_column="text", text_b_column="text_pair", label_column="label",
+                 num_train_epochs="epochs", train_batch_size="batch_size", **renames)
+
+  def decorate(method):
+    @functools.wraps(method)
+    def wrapped(*args, **kwargs):
+      try:
+        return method(*args, **kwargs)
+      except UsageError as e:
+        message = re.sub(r"(?<![\w-])--([A-Za-z]\w*)",
+                         lambda m: renames.get(m.group(1), m.group(1)), str(e))
+        if message == str(e):
+          raise
+        raise UsageError(message) from None
+    return wrapped
+  return decorate
 
 
 class TextClassifier:
@@ -42,6 +65,7 @@ class TextClassifier:
     self._columns = None  # how fit read its data, to read evaluation data the same way
 
   @classmethod
+  @_api_names()
   def load(cls, output_dir):
     """A trained run directory (from the API or the command line)."""
     run = run_dir.RunDir(output_dir)
@@ -54,6 +78,7 @@ class TextClassifier:
     return clf
 
   # ---- training ----
+  @_api_names(train_file="data", dev_file="validation_data")
   def fit(self, data, validation_data=None, *, text="text", text_pair=None, label="label",
           label_delimiter=None, regression=False, epochs=3, batch_size=32, learning_rate=5e-5,
           verbose=1, **options):
@@ -88,6 +113,7 @@ class TextClassifier:
     return self
 
   # ---- evaluation and prediction ----
+  @_api_names(dev_file="data")
   def evaluate(self, data, verbose=1):
     """The task's metrics on labelled `data` (read like fit's), with the run's thresholds."""
     from bert_tf import processors  # pylint: disable=g-import-not-at-top
@@ -107,15 +133,18 @@ class TextClassifier:
                                       if predictor.info.text_pair else None)
     return predictor.task.metrics(predictor.task.label_array(examples), probs)
 
+  @_api_names()
   def predict_proba(self, texts, text_pair=None):
     """[n, labels] probabilities ([n, 1] scores for regression)."""
     return self._loaded().predict_proba(texts, text_pair)
 
+  @_api_names()
   def predict(self, texts, text_pair=None):
     """One decision per text: a label, a list of labels (multi-label) or a score."""
     predictor = self._loaded()
     return predictor.task.decide(predictor.predict_proba(texts, text_pair))
 
+  @_api_names()
   def export(self, export_dir, format="saved_model", **options):  # pylint: disable=redefined-builtin
     """Writes a SavedModel (export_dir/<version>), a .tflite file or a TF-Hub encoder."""
     from bert_tf import export  # pylint: disable=g-import-not-at-top
