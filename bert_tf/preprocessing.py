@@ -266,26 +266,32 @@ def _pack_range_gc_off(start, end, args):
   preprocessor, examples, show_progress = args
   if not preprocessor.doc_stride:
     return _pack_range_in_numpy(start, end, args)
-  # Windows of long texts: a handful of rows per text, packed one text at a time.
-  to_ids = preprocessor.tokenizer.tokenize_to_ids
-  tokenize = (lambda text: to_ids(clean_text(text))) if preprocessor.clean_text else to_ids
+  # Windows of long texts: a chunk of texts tokenized in one batch call, then a handful
+  # of rows per text, packed one text at a time.
   flat, lengths, b_starts = [], [], []
   progress = progress_bar(end - start, "example") if show_progress else None
   rows_per_example = preprocessor.rows_per_example
-  for i in range(start, end):
-    example = examples[i]
-    rows = preprocessor.windows(tokenize(example.text_a)) if _is_real(example) else []
-    for ids, b_start in rows:
-      flat.extend(ids)
-      lengths.append(len(ids))
-      b_starts.append(b_start)
-    lengths.extend([0] * (rows_per_example - len(rows)))  # empty rows: padding
-    b_starts.extend([0] * (rows_per_example - len(rows)))
-    if progress is not None and i % 5000 == 0:
-      progress.update(i - start)
-  if progress is not None:
-    progress.update(end - start, finalize=True)
+  for chunk in range(start, end, _WINDOW_CHUNK_TEXTS):
+    part = examples[chunk:min(chunk + _WINDOW_CHUNK_TEXTS, end)]
+    texts = [e.text_a if _is_real(e) else "" for e in part]
+    if preprocessor.clean_text:
+      texts = [clean_text(text) for text in texts]
+    ids, counts = preprocessor.tokenizer.tokenize_many_to_ids(texts)
+    for example, text_ids in zip(part, np.split(ids, np.cumsum(counts)[:-1])):
+      rows = preprocessor.windows(text_ids.tolist()) if _is_real(example) else []
+      for row_ids, b_start in rows:
+        flat.extend(row_ids)
+        lengths.append(len(row_ids))
+        b_starts.append(b_start)
+      lengths.extend([0] * (rows_per_example - len(rows)))  # empty rows: padding
+      b_starts.extend([0] * (rows_per_example - len(rows)))
+    if progress is not None:
+      progress.update(chunk + len(part) - start, finalize=chunk + len(part) >= end)
   return (np.array(flat, np.int32), np.array(lengths, np.int32), np.array(b_starts, np.int32))
+
+
+# Texts per batch tokenizer call on the windows path (long texts: a few MB of text).
+_WINDOW_CHUNK_TEXTS = 2000
 
 
 # Row positions (examples x max_seq_length) per numpy pass: bounds the temporary arrays

@@ -10,7 +10,9 @@ import tensorflow as tf
 from bert_tf import export, tokenization
 from bert_tf.errors import UsageError
 from bert_tf.predictor import Predictor
+from bert_tf import preprocessing
 from bert_tf.preprocessing import Preprocessor
+from bert_tf.processors import InputExample, PaddingInputExample
 from bert_tf.runner import run_classifier
 from test_training import FILLER, NEGATIVE, POSITIVE, _config, tiny_setup  # noqa: F401
 
@@ -27,6 +29,26 @@ def test_windows_cover_the_text_and_end_with_it(tiny_vocab_file):
   assert len(Preprocessor(tok, 12, doc_stride=1, max_windows=3).windows(ids)) == 3
   with pytest.raises(UsageError, match="--doc_stride must be between 0"):
     Preprocessor(tok, 12, doc_stride=11)
+
+
+def test_encoded_windows_equal_windowing_each_text(tiny_vocab_file, monkeypatch):
+  """The batch-tokenized windows against `windows` text by text: texts of every length
+  around the window, non-ASCII and control characters, padding examples, many chunks."""
+  monkeypatch.setattr(preprocessing, "_WINDOW_CHUNK_TEXTS", 7)
+  rng = np.random.default_rng(5)
+  words = ["good", "movie", "bad", "the", "unaffable", "café", "!", "a\x00b", "\x1e", "中"]
+  examples = [PaddingInputExample() if i % 17 == 3 else
+              InputExample(str(i), " ".join(rng.choice(words, rng.integers(0, 40))))
+              for i in range(120)]
+  p = Preprocessor.from_vocab(tiny_vocab_file, True, 12, doc_stride=4, max_windows=5)
+  encoded = p.encode(examples, num_workers=1, show_progress=False)
+  rows = encoded.input_ids.reshape(len(examples), 5, 12)
+  for i, e in enumerate(examples):
+    windows = [] if isinstance(e, PaddingInputExample) else p.windows(
+        p.tokenizer.tokenize_to_ids(preprocessing.clean_text(e.text_a)))
+    expected = [ids + [0] * (12 - len(ids)) for ids, _ in windows]
+    expected += [[0] * 12] * (5 - len(windows))
+    assert rows[i].tolist() == expected, e.text_a
 
 
 def _long_texts(path, n, seed, with_label=True):
