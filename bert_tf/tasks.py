@@ -414,12 +414,23 @@ def log_label_warnings(task, examples, source):
                     "learn to predict them.", source, len(never), ", ".join(never[:10]))
   rare = sorted(label for label, n in counts.items() if n < 2)
   if rare:
-    logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.",
-                    source, len(rare), ", ".join(rare[:10]))
+    logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.%s",
+                    source, len(rare), ", ".join(rare[:10]), _header_hint(examples, rare))
   for same in _numerically_equal(counts):
     logging.warning("%s: the labels %s are one number written differently, so they are "
                     "different classes; write them alike if they are one class.", source,
                     " and ".join(repr(l) for l in same))
+
+
+def _header_hint(examples, rare):
+  """A hint when a label seen once is on a file's line 1: only a file read without a
+  header row has examples there, so that line may be a header read as data."""
+  for example in examples:
+    if (example.where or "").endswith(" line 1") and isinstance(example.label, str) and (
+        example.label in rare):
+      return (" %s holds %r: if that line is a header, read the file with its header (drop "
+              "--header=false)." % (example.where, example.label))
+  return ""
 
 
 def _numerically_equal(labels):

@@ -89,6 +89,14 @@ def test_single_class_and_rare_labels_warn(caplog):
   assert "1 label(s) of the label list never occur (c)" in caplog.text
   tasks.log_label_warnings(tasks.SingleLabel(["a", "b"]), _examples(["a", "a", "b"]), "train")
   assert "1 label(s) occur only once (b)" in caplog.text
+  assert "header" not in caplog.text
+  # A label seen once on line 1 of a file: likely a header read as data.
+  examples = _examples(["label", "a", "a"])
+  for i, example in enumerate(examples):
+    example.where = "t.csv line %d" % (i + 1)
+  tasks.log_label_warnings(tasks.SingleLabel(["a", "label"]), examples, "train")
+  assert ("t.csv line 1 holds 'label': if that line is a header, read the file with its "
+          "header (drop --header=false)") in caplog.text
 
 
 def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
