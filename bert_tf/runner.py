@@ -101,7 +101,7 @@ def prepare_data(config):
     processor = _processor(config)
     if isinstance(processor, processors.FileProcessor):
       _, _, preprocessor, _ = _model_and_preprocessor(config, run, None)
-      _check_windows(preprocessor, processor)
+      _check_pair_settings(preprocessor, processor)
       return streaming.write_records(config, run, processor, preprocessor)
     plan = make_plan(config, run, skip_empty=True)
     run.save_label_list(plan.task.label_list)
@@ -164,17 +164,21 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   if not reuse:
     pretrained.check_outside(files, run.directory)
   processor = _processor(config, data_frames)
-  _check_windows(preprocessor, processor)
+  _check_pair_settings(preprocessor, processor)
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
   return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
               settings["head_hidden_size"])
 
 
-def _check_windows(preprocessor, processor):
+def _check_pair_settings(preprocessor, processor):
   if preprocessor.doc_stride and processor.has_text_b:
     raise UsageError("--doc_stride reads long single texts as windows; sentence pairs are cut "
                      "by the longest-first rule instead: leave --doc_stride out.")
+  if processor.has_text_b and preprocessor.max_seq_length < 5:
+    raise UsageError("--max_seq_length=%d cannot hold a sentence pair: [CLS] A [SEP] B [SEP] "
+                     "needs 5 tokens to keep one of each; pass 5 or more."
+                     % preprocessor.max_seq_length)
 
 
 def _processor(config, data_frames=None):

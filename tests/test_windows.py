@@ -102,3 +102,10 @@ def test_windows_refuse_sentence_pairs(tiny_setup):
     run_classifier(_config(tiny_setup, str(tiny_setup["tmp"] / "pairs"), data_dir=None,
                            train_file=str(data / "pairs.csv"), text_column="a",
                            text_b_column="b", doc_stride=4, do_train=True))
+  # Too short for a pair: one text would be cut away whole.
+  out = tiny_setup["tmp"] / "pairs4"
+  with pytest.raises(UsageError, match="--max_seq_length=4 cannot hold a sentence pair"):
+    run_classifier(_config(tiny_setup, str(out), data_dir=None, max_seq_length=4,
+                           train_file=str(data / "pairs.csv"), text_column="a",
+                           text_b_column="b", do_train=True))
+  assert not out.exists() or not os.listdir(str(out))
