@@ -104,12 +104,10 @@ class TransformerBlock(keras.layers.Layer):
     return tf.transpose(x, [0, 2, 1, 3])  # [batch, heads, seq, head_size]
 
   def call(self, hidden, attention_bias, training=None):
-    # Scaling q rather than the scores (Google's order) is the same product, on a tensor
-    # seq / head_size times smaller.
-    q = self._split_heads(self.query(hidden) * (1.0 / math.sqrt(self.head_size)))
+    q = self._split_heads(self.query(hidden))
     k = self._split_heads(self.key(hidden))
     v = self._split_heads(self.value(hidden))
-    scores = tf.matmul(q, k, transpose_b=True)
+    scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
     # Softmax in float32 under mixed precision (a no-op in float32): bfloat16's 8-bit
     # mantissa would blur the attention weights. LayerNormalization upcasts by itself.
     scores = tf.cast(scores, tf.float32) + tf.cast(attention_bias, tf.float32)
