@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import unicodedata
 from typing import List, Optional, Sequence, Union
 
 from absl import logging
@@ -152,6 +153,17 @@ def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):
     raise _decode_error(path, e, encoding) from None
 
 
+# What BERT's tokenizer drops or reads as space: control and format characters (zero-width
+# spaces, BOMs, soft hyphens), separators, and combining marks with nothing to combine with.
+_BLANK_CATEGORIES = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"))
+
+
+def is_blank(text):
+  """Whether `text` holds nothing to read: only whitespace, control, zero-width or
+  combining characters (the first readable character ends the scan)."""
+  return all(c == "\ufffd" or unicodedata.category(c) in _BLANK_CATEGORIES for c in text)
+
+
 def read_tsv(path, encoding="utf-8-sig"):
   """Google's _read_tsv: tab-separated, no quoting. utf-8-sig drops MRPC's BOM."""
   return list(read_delimited(path, "\t", encoding=encoding, quotechar=None))
@@ -255,23 +267,28 @@ class _GlueProcessor(DataProcessor):
   def get_test_examples(self, data_dir):
     return self._create_examples(os.path.join(data_dir, self.test_file), "test")
 
-  def _label(self, value):
+  def _label(self, value, where):  # pylint: disable=unused-argument
     return value
 
   def _create_examples(self, path, set_type):
     lines = read_tsv(path)
     is_test = set_type == "test"
+    num_fields = len(lines[0][1]) if lines else 0
     if self.has_header or is_test:
       lines = lines[1:]
     a_col, b_col = self.test_columns if is_test else self.columns[:2]
     examples = []
     for number, line in lines:
+      if len(line) > num_fields:  # a tab inside a text would shift or cut it silently
+        raise UsageError("%s line %d: %d tab-separated fields, more than the %d of line 1: "
+                         "remove the tab inside a text." % (path, number, len(line), num_fields))
       guid = "%s-%d" % (set_type, len(examples))
       text_a = _field(path, number, line, a_col)
       text_b = None if b_col is None else _field(path, number, line, b_col)
       label = None
       if not is_test:
-        label = self._label(_field(path, number, line, self.columns[2]))
+        label = self._label(_field(path, number, line, self.columns[2]),
+                            "%s line %d" % (path, number))
         if self.labels and label not in self.labels:
           raise UsageError("%s line %d: label %r is not one of %s." %
                            (path, number, label, ", ".join(self.labels)))
@@ -334,11 +351,14 @@ class StsbProcessor(_GlueProcessor):
   columns = (7, 8, -1)
   test_columns = (7, 8)
 
-  def _label(self, value):
+  def _label(self, value, where):
     try:
-      return float(value)
+      score = float(value)
     except ValueError:
-      raise UsageError("STS-B score %r is not a number." % value) from None
+      raise UsageError("%s: STS-B score %r is not a number." % (where, value)) from None
+    if not math.isfinite(score):
+      raise UsageError("%s: STS-B score %r is not a finite number." % (where, value))
+    return score
 
 
 class XnliProcessor(DataProcessor):
@@ -524,6 +544,13 @@ class FileProcessor(DataProcessor):
                       "multi_label" if config.multi_label else "classification")
     self.has_text_b = config.text_b_column is not None
     self._label_names = read_labels_file(config.labels_file) if config.labels_file else None
+    # Labels are names of the file, or 0-based ids into it; when names are numbers, "1"
+    # would be either, so they are names only.
+    self._ids_allowed = self._label_names is not None and not any(
+        _looks_int(n) for n in self._label_names)
+    if self._label_names is not None and not self._ids_allowed:
+      logging.warning("%s: label names are numbers, so the data's labels are read as these "
+                      "names, not as 0-based ids into the file.", config.labels_file)
     self._labels = list(label_list) if label_list else None
     if self._labels is None and self._label_names is not None:
       self._labels = list(self._label_names)
@@ -624,14 +651,15 @@ class FileProcessor(DataProcessor):
       raise UsageError("--file_format %r is not one of csv, tsv, json, jsonl, folder." % fmt)
     count, skipped = 0, 0
     for where, text_a, text_b, raw_label in rows:
-      if not text_a.strip() and set_name != "test":
+      if is_blank(text_a) and set_name != "test":
         skipped += 1  # documented: empty texts teach nothing; test rows are kept.
         continue
       label = self._parse_label(where, raw_label, require_label)
       yield InputExample("%s-%d" % (set_name, count), text_a, text_b, label, where)
       count += 1
     if skipped:
-      logging.warning("%s: skipped %d rows with empty text.", path, skipped)
+      logging.warning("%s: skipped %d rows with empty text (nothing but whitespace, control, "
+                      "zero-width or combining characters).", path, skipped)
 
   def file_of(self, set_name, data_dir=None):
     """The file a set is read from, or None (no file: split off train, or no such set)."""
@@ -815,10 +843,11 @@ class FileProcessor(DataProcessor):
   def _name_label(self, where, value):
     names = self._label_names
     if names is not None and value not in names:
-      if _looks_int(value) and 0 <= int(value) < len(names):
+      if self._ids_allowed and _looks_int(value) and 0 <= int(value) < len(names):
         return names[int(value)]  # ids into the labels file (GoEmotions, THUCNews)
-      raise UsageError("%s: label %r is not in the labels file (%d labels)." %
-                       (where, value, len(names)))
+      raise UsageError("%s: label %r is not in the labels file (%d labels)%s." % (
+          where, value, len(names), "" if self._ids_allowed else
+          "; its names are numbers, so labels are read as names, not as 0-based ids"))
     return value
 
 

@@ -157,17 +157,19 @@ def test_hub_handle_without_network_is_one_clear_line():
 
 def test_predictor_cli(trained, tmp_path):
   texts = tmp_path / "texts.txt"
-  texts.write_text("the good movie\n\na bad film\n")  # a blank line keeps its place
+  # Blank lines keep their place, also those of zero-width characters alone.
+  texts.write_text("the good movie\n\na bad film\n\u200b\u00ad\n", encoding="utf-8")
   proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"],
                          "--input_file=" + str(texts)], capture_output=True, text=True,
                         cwd=REPO, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = [json.loads(l) for l in proc.stdout.splitlines()]
-  assert [l["text"] for l in lines] == ["the good movie", "", "a bad film"]
+  assert [l["text"] for l in lines] == ["the good movie", "", "a bad film", "\u200b\u00ad"]
   assert "model.ckpt-3 loaded in" in proc.stderr  # says which checkpoint answered
   assert lines[1] == {"text": "", "empty": True}  # in its place, with no answer
+  assert lines[3] == {"text": "\u200b\u00ad", "empty": True}
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
-             for l in lines[::2])
+             for l in lines[0:3:2])
   for content, expected in ((b"", "is empty: put one text per line"),
                             (b"good\x00film\n", "holds NUL bytes"),
                             (b"good\ncaf\xe9\n", "line 2: bytes are not valid utf-8")):

@@ -88,6 +88,20 @@ def test_glue_bad_label_names_file_and_line(glue_dir):
     processors.get_processor("sst-2").get_dev_examples(glue_dir + "/SST-2")
 
 
+def test_glue_extra_fields_and_a_non_finite_stsb_score_stop(glue_dir):
+  # A tab inside MRPC's #2 String would cut it silently.
+  _write(glue_dir + "/MRPC/dev.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+         "1\t5\t6\tgood movie\tthe film\tcut off here\n")
+  with pytest.raises(UsageError, match=r"MRPC/dev.tsv line 2: 6 tab-separated fields, more "
+                     r"than the 5 of line 1"):
+    processors.get_processor("mrpc").get_dev_examples(glue_dir + "/MRPC")
+  with open(glue_dir + "/STS-B/train.tsv", "a") as f:
+    f.write("1\tg\tf\ty\t2\tn\tn\tA cat.\tA dog.\tnan\n")
+  with pytest.raises(UsageError, match=r"STS-B/train.tsv line 3: STS-B score 'nan' is not a "
+                     r"finite number"):
+    processors.get_processor("sts-b").get_train_examples(glue_dir + "/STS-B")
+
+
 def test_unknown_task_name():
   with pytest.raises(UsageError, match="--task_name=nope"):
     processors.get_processor("nope")
@@ -154,6 +168,20 @@ def test_delimited_multi_label_with_labels_file(tmp_path):
                                    labels_file=labels))
   with pytest.raises(UsageError, match=r"dev.tsv line 2: label '7' is not in the labels file"):
     p.get_dev_examples(None)
+
+
+def test_numeric_label_names_are_names_not_ids(tmp_path, caplog):
+  """With names 1..5, a cell "1" could be the name 1 or the id of 2: names only."""
+  labels = _write(str(tmp_path / "stars.txt"), "1\n2\n3\n4\n5\n")
+  path = _write(str(tmp_path / "train.csv"), "text,label\na,1\nb,5\n")
+  p = FileProcessor(FileDataConfig(train_file=path, labels_file=labels, dev_split=0))
+  assert [e.label for e in p.get_train_examples(None)] == ["1", "5"]
+  assert "label names are numbers, so the data's labels are read as these names" in caplog.text
+  ids = _write(str(tmp_path / "ids.csv"), "text,label\na,1\nb,0\n")
+  p = FileProcessor(FileDataConfig(train_file=ids, labels_file=labels, dev_split=0))
+  with pytest.raises(UsageError, match=r"ids.csv line 3: label '0' is not in the labels file "
+                     r"\(5 labels\); its names are numbers, so labels are read as names"):
+    p.get_train_examples(None)
 
 
 def test_folder_per_class(tmp_path):
@@ -270,10 +298,13 @@ def test_a_tab_separated_file_named_csv_says_so(tmp_path):
 
 
 def test_empty_texts_skipped_in_train_kept_in_test(tmp_path):
-  train = _write(str(tmp_path / "train.csv"), "text,label\n,1\nok,0\n  ,1\nfine,1\n")
+  # Texts the tokenizer reads as nothing: zero-width, BOM, soft hyphen, control, lone accents.
+  nothing = ["\u200b\u200b", "\ufeff", "\u00ad", "\x07\x01", "\u0301\u0301", " \t\u3000"]
+  train = _write(str(tmp_path / "train.csv"), "text,label\n,1\nok,0\n  ,1\nfine,1\n" +
+                 "".join('"%s",1\n' % t for t in nothing) + "caf\u00e9 \u200b,0\n")
   test = _write(str(tmp_path / "test.csv"), "text\n\"\"\nsomething\n")
   p = FileProcessor(FileDataConfig(train_file=train, test_file=test, dev_split=0))
-  assert [e.text_a for e in p.get_train_examples(None)] == ["ok", "fine"]
+  assert [e.text_a for e in p.get_train_examples(None)] == ["ok", "fine", "caf\u00e9 \u200b"]
   assert [e.text_a for e in p.get_test_examples(None)] == ["", "something"]
 
 

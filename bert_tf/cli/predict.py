@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Optional
 
+from bert_tf import processors
 from bert_tf.cli import common
 from bert_tf.config import option
 from bert_tf.errors import UsageError
@@ -48,7 +49,8 @@ def main(_):
   done = time.perf_counter()
   for text, result in zip(texts, results):
     # A blank line keeps its place in the output, but gets no (meaningless) answer.
-    answer = dict(text=text, empty=True) if not text.strip() else dict(text=text, **result)
+    answer = (dict(text=text, empty=True) if processors.is_blank(text) else
+              dict(text=text, **result))
     print(json.dumps(answer, ensure_ascii=False))
   print("%s loaded in %.2f s; %d text(s) in %.1f ms (%.1f ms/text)" % (
       predictor.checkpoint, loaded - start, len(texts), 1000 * (done - loaded),
