@@ -90,7 +90,7 @@ class TextClassifier:
     frames, files = {}, {}
     for name, value in (("train", data), ("dev", validation_data)):
       if value is not None:
-        _place(name, value, frames, files)
+        _place(name, value, frames, files, (text, text_pair, label))
     labels_are_lists = any(_holds_lists(f, label) for f in frames.values())
     name = lambda column: None if column is None else str(column)  # 0: the first column
     columns = dict(text_column=name(text), text_b_column=name(text_pair),
@@ -121,7 +121,8 @@ class TextClassifier:
       raise UsageError("evaluate() needs the column names fit() used: call fit() first, or "
                        "load a run trained with run_classifier.py.")
     frames, files = {}, {}
-    _place("dev", data, frames, files)
+    _place("dev", data, frames, files, tuple(self._columns.get(k) for k in (
+        "text_column", "text_b_column", "label_column")))
     config = self._config(do_eval=True, **dict(self._columns, **files))
     processor = processors.get_processor(None, processors.FileDataConfig.from_run_config(config),
                                          data_frames=frames)
@@ -191,14 +192,27 @@ _MODEL_OPTIONS = ("init_checkpoint", "bert_config_file", "vocab_file", "model",
                   "bert_hub_module_handle")
 
 
-def _place(name, value, frames, files):
-  """A data argument -> a DataFrame (frames[name]) or a file path (files[name_file])."""
+def _place(name, value, frames, files, columns):
+  """A data argument -> a DataFrame (frames[name]) or a file path (files[name_file]).
+  A (texts, labels) or (texts, texts_pair, labels) tuple's DataFrame names its columns
+  as the data is read: `columns` is (text, text pair, label), None for the defaults."""
   if isinstance(value, (str, os.PathLike)):
     files["%s_file" % name] = os.fspath(value)
   elif isinstance(value, pd.DataFrame):
     frames[name] = value
   elif isinstance(value, tuple) and len(value) in (2, 3):
-    columns = ["text", "label"] if len(value) == 2 else ["text", "text_b", "label"]
+    text, text_pair, label = columns
+    if isinstance(label, (list, tuple)) or "," in str(label):
+      raise UsageError("The %s data is a tuple, but the labels are read from several 0/1 "
+                       "columns (%s): pass a DataFrame with those columns." % (name, label))
+    if len(value) == 3 and text_pair is None:
+      raise UsageError("The %s data has second texts, but the model reads single texts." % name)
+    names = [default if given is None else str(given) for given, default in
+             zip((text, text_pair, label), ("text", "text_b", "label"))]
+    if any(n.lstrip("-").isdigit() for n in names):
+      raise UsageError("The %s data is a tuple, but columns are given by position (%s): pass a "
+                       "DataFrame, or name the columns." % (name, ", ".join(names)))
+    columns = [names[0], names[2]] if len(value) == 2 else names
     lengths = {len(v) for v in value}
     if len(lengths) != 1:
       raise UsageError("The %s data's texts and labels differ in length (%s)." % (

@@ -6,6 +6,7 @@ classifies texts in batches: the answer to "how do I predict one sentence quickl
 The command line is `bert-tf-predict` (bert_tf/cli/predict.py).
 """
 
+import collections.abc
 import dataclasses
 import json
 import os
@@ -84,6 +85,10 @@ def check_request(texts, texts_b=None):
 def _as_list(texts, what):
   if isinstance(texts, str):
     return [texts]
+  if isinstance(texts, collections.abc.Mapping) or hasattr(texts, "columns"):
+    # Iterating a DataFrame or a dict gives its column names or keys, not texts.
+    raise UsageError("The %s must be a list of strings or one column (e.g. df[\"text\"]), "
+                     "not a %s." % (what, type(texts).__name__))
   try:
     return list(texts)
   except TypeError:

@@ -48,6 +48,12 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   loaded = TextClassifier.load(out)
   np.testing.assert_allclose(loaded.predict_proba(["a good fun film"]), probs, atol=1e-6)
   assert loaded.evaluate(_reviews(40, 3), verbose=0)["accuracy"] == metrics["accuracy"]
+  # (texts, labels) read with the columns fit named.
+  dev = _reviews(40, 3)
+  as_tuple = (list(dev["review"]), list(dev["sentiment"]))
+  assert loaded.evaluate(as_tuple, verbose=0)["accuracy"] == metrics["accuracy"]
+  with pytest.raises(UsageError, match="has second texts, but the model reads single texts"):
+    loaded.evaluate(as_tuple[:1] + as_tuple, verbose=0)
   path = clf.export(str(tmp_path / "serving"))
   assert path.endswith(os.path.join("serving", "1"))
   np.testing.assert_allclose(Predictor(path).predict_proba(["a good fun film"]), probs, atol=1e-5)
@@ -122,6 +128,11 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path):
     clf.fit(_reviews(20, 1), text=1, label=1, verbose=0)
   with pytest.raises(UsageError, match="texts must be a string or a list of strings, not NoneType"):
     check_request(None)
+  # A DataFrame would iterate as its column names.
+  with pytest.raises(UsageError, match=r"texts must be a list of strings or one column "
+                     r"\(e.g. df\["):
+    check_request(_reviews(4, 1))
+  assert check_request(_reviews(4, 1)["review"])[0] == list(_reviews(4, 1)["review"])
 
 
 @pytest.mark.slow
