@@ -777,28 +777,41 @@ class FileProcessor(DataProcessor):
       yield where, _json_text(record, self.config.text_column, where), text_b, labels
 
   def _read_folder(self, path):
-    """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups)."""
-    classes = self._labels or sorted(
-        d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+    """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups).
+    Hidden entries (.DS_Store, .git) are not read; folders inside a class folder are
+    skipped with a warning."""
+    classes = self._labels or _class_folders(path)
     if not classes:
       raise UsageError("%s has no class sub-folders." % path)
     for label in classes:
       folder = os.path.join(path, label)
       if not os.path.isdir(folder):
         raise UsageError("%s: class folder %r not found." % (path, label))
-      for name in sorted(os.listdir(folder)):
-        file_path = os.path.join(folder, name)
-        if not os.path.isfile(file_path):
-          continue
-        try:
-          with open(file_path, encoding=self.config.encoding) as f:
-            text = f.read(MAX_FIELD_CHARS + 1)
-          if len(text) > MAX_FIELD_CHARS:
-            raise UsageError("%s is longer than %d characters: is it really one text?" %
-                             (file_path, MAX_FIELD_CHARS))
-        except UnicodeDecodeError as e:
-          raise _decode_error(file_path, e, self.config.encoding) from None
-        yield file_path, text, None, [label]
+      names = [n for n in sorted(os.listdir(folder)) if not n.startswith(".")]
+      nested = [n for n in names if os.path.isdir(os.path.join(folder, n))]
+      if nested:
+        logging.warning("%s: %d folder(s) inside the class folder are not read (%s); put each "
+                        "text file directly in its class folder.", folder, len(nested),
+                        ", ".join(nested[:5]))
+      files = [n for n in names if os.path.isfile(os.path.join(folder, n))]
+      if not files:
+        logging.warning("%s: the class folder holds no text files, so class %r has no "
+                        "examples here.", folder, label)
+      for name in files:
+        yield (os.path.join(folder, name), self._read_text_file(os.path.join(folder, name)),
+               None, [label])
+
+  def _read_text_file(self, file_path):
+    _refuse_binary(file_path, self.config.encoding)
+    try:
+      with open(file_path, encoding=self.config.encoding) as f:
+        text = f.read(MAX_FIELD_CHARS + 1)
+    except UnicodeDecodeError as e:
+      raise _decode_error(file_path, e, self.config.encoding) from None
+    if len(text) > MAX_FIELD_CHARS:
+      raise UsageError("%s is longer than %d characters: is it really one text?" %
+                       (file_path, MAX_FIELD_CHARS))
+    return text
 
   def _parse_label(self, where, raw, require_label):
     """Raw label field(s) -> str / list of str / float, validated."""
@@ -852,6 +865,21 @@ class FileProcessor(DataProcessor):
 
 
 _FLOAT32_MAX = 3.4028234663852886e38  # regression targets are stored as float32
+
+# Folders of unlabelled texts that sit beside class folders (aclImdb's train/unsup).
+_UNLABELLED_FOLDERS = ("unsup", "unlabeled", "unlabelled")
+
+
+def _class_folders(path):
+  """The visible sub-folders of a folder-per-class layout, sorted."""
+  classes = sorted(d for d in os.listdir(path)
+                   if not d.startswith(".") and os.path.isdir(os.path.join(path, d)))
+  unlabelled = [d for d in classes if d.lower() in _UNLABELLED_FOLDERS]
+  if unlabelled:
+    logging.warning("%s: the folder %r looks like unlabelled texts, yet it is read as a class; "
+                    "pass --label_list=%s to read only the classes.", path, unlabelled[0],
+                    ",".join(d for d in classes if d not in unlabelled))
+  return classes
 
 
 def _columns_within(path, indices, num_fields, labels_optional=False):

@@ -194,6 +194,27 @@ def test_folder_per_class(tmp_path):
   assert p.get_labels() == ["neg", "pos"]
 
 
+def test_folder_per_class_skips_hidden_entries_and_warns(tmp_path, caplog):
+  for label, texts in (("neg", ["awful"]), ("pos", ["great"]), ("unsup", ["who knows"])):
+    _write(str(tmp_path / "train" / label / "0.txt"), texts[0])
+  _write(str(tmp_path / "train" / ".hidden" / "h.txt"), "not a class")
+  _write(str(tmp_path / "train" / "pos" / ".DS_Store"), "junk")
+  _write(str(tmp_path / "train" / "neg" / "sub" / "x.txt"), "nested")
+  os.makedirs(str(tmp_path / "train" / "empty"))
+  p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0))
+  assert [(e.text_a, e.label) for e in p.get_train_examples(None)] == [
+      ("awful", "neg"), ("great", "pos"), ("who knows", "unsup")]
+  assert "1 folder(s) inside the class folder are not read (sub)" in caplog.text
+  assert "the class folder holds no text files, so class 'empty' has no examples" in caplog.text
+  assert ("the folder 'unsup' looks like unlabelled texts, yet it is read as a class; pass "
+          "--label_list=empty,neg,pos") in caplog.text
+  with open(str(tmp_path / "train" / "pos" / "image.png"), "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+  p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0))
+  with pytest.raises(UsageError, match=r"image.png holds NUL bytes"):
+    p.get_train_examples(None)
+
+
 def test_encoding_error_names_line_and_latin1_works(tmp_path):
   path = str(tmp_path / "train.tsv")
   with open(path, "wb") as f:
