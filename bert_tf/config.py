@@ -388,6 +388,9 @@ class RunConfig:
                  "eval_every_steps", "early_stopping_patience"):
       if getattr(self, name) < 0:
         fail("--%s must be >= 0, got %r." % (name, getattr(self, name)))
+    if self.head_hidden_size is not None and self.head_hidden_size < 0:
+      fail("--head_hidden_size must be >= 0 (0: no hidden layer), got %r." %
+           self.head_hidden_size)
     if self.do_train and self.learning_rate > 1e-2:
       logging.warning("--learning_rate=%g is far above BERT's usual 1e-5..1e-4; training will "
                       "likely diverge.", self.learning_rate)

@@ -36,6 +36,7 @@ from bert_tf import training
 from bert_tf.config import RUN_SETTING_DEFAULTS, BertConfig
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError, atomic_path, write_text_atomic
+from bert_tf.metrics import dev_metric_name
 from bert_tf.preprocessing import Preprocessor
 
 # Options that change the trained weights: with the model, data, labels and
@@ -167,8 +168,19 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   _check_pair_settings(preprocessor, processor)
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
+  _check_best_metric(config, task)
   return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
               settings["head_hidden_size"])
+
+
+def _check_best_metric(config, task):
+  """A --best_metric the task does not report stops before training, not at its first eval."""
+  if not config.best_metric:
+    return
+  names = task.metric_names()
+  if dev_metric_name(config.best_metric) not in names:
+    raise UsageError("--best_metric=%s is not a dev metric of this task (%s); use one of %s." % (
+        config.best_metric, task.kind, ", ".join(names)))
 
 
 def _check_pair_settings(preprocessor, processor):

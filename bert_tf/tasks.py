@@ -13,6 +13,8 @@ A task object owns everything that differs between them (Model Garden's
 No other module branches on the kind of task: they call these methods.
 """
 
+import warnings
+
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -118,6 +120,24 @@ class Task:
     """How wrong each prediction is (0 when right): what the report ranks mistakes by."""
     raise NotImplementedError
 
+  def metric_names(self):
+    """The numbers an evaluation reports (for --best_metric), from metrics() on made-up
+    examples where every label occurs and is absent, so that no metric is left out."""
+    outputs = max(self.num_outputs, 1)
+    rows = 2 * outputs + 2
+    rng = np.random.default_rng(0)
+    labels = self._every_label_sample(rows)
+    probs = rng.uniform(0.01, 0.99, (rows, outputs)).astype(np.float32)
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore")
+      results = self.metrics(labels, probs / probs.sum(1, keepdims=True)
+                             if self.kind == "classification" else probs)
+    return sorted(["loss"] + [k for k, v in results.items()
+                              if isinstance(v, float) and not isinstance(v, bool)])
+
+  def _every_label_sample(self, rows):
+    raise NotImplementedError
+
   def prediction_columns(self):
     """predictions.csv columns after the input's: prediction, then per-output scores."""
     return ["prediction"] + ["prob_%s" % label for label in self.label_list]
@@ -163,6 +183,9 @@ class SingleLabel(Task):
   def label_array(self, examples):
     return np.array([0 if getattr(e, "label", None) is None else
                      self._label_id(e.label, e.where or e.guid) for e in examples], np.int64)
+
+  def _every_label_sample(self, rows):
+    return np.arange(rows) % len(self.label_list)
 
   def label_feature_spec(self):
     return tf.io.FixedLenFeature([], tf.int64)
@@ -239,6 +262,10 @@ class MultiLabel(Task):
       for label in getattr(example, "label", None) or ():
         out[i, self._label_id(label, example.where or example.guid)] = 1.0
     return out
+
+  def _every_label_sample(self, rows):
+    # Row i holds label i (the first rows), then none: each label both occurs and not.
+    return np.eye(rows, len(self.label_list), dtype=np.float32)
 
   def label_feature_spec(self):
     return tf.io.FixedLenFeature([len(self.label_list)], tf.float32)
@@ -344,6 +371,9 @@ class Regression(Task):
   def label_array(self, examples):
     return np.array([0.0 if getattr(e, "label", None) is None else float(e.label)
                      for e in examples], np.float32)
+
+  def _every_label_sample(self, rows):
+    return np.arange(rows, dtype=np.float32)
 
   def label_feature_spec(self):
     return tf.io.FixedLenFeature([], tf.float32)

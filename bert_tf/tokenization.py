@@ -13,6 +13,7 @@ Everything else runs Google's per-character algorithm unchanged.
 """
 
 import collections
+import os
 import itertools
 import re
 import threading
@@ -77,6 +78,9 @@ def load_vocab(vocab_file):
   except FileNotFoundError:
     raise UsageError("Vocabulary file %s does not exist; pass --vocab_file." %
                      vocab_file) from None
+  except IsADirectoryError:
+    raise UsageError("Vocabulary file %s is a directory; pass --vocab_file=%s." % (
+        vocab_file, os.path.join(vocab_file, "vocab.txt"))) from None
   except UnicodeDecodeError as e:
     raise UsageError("Vocabulary file %s is not UTF-8 (%s)." % (vocab_file, e)) from None
   if not vocab:

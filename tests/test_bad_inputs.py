@@ -90,10 +90,15 @@ def test_json_text_that_is_a_list_and_infinite_regression_label(model_dir, tmp_p
     ("--num_train_epochs=nan", "error: --num_train_epochs must be a finite number, got nan."),
     ("--max_seq_length=abc", "max_seq_length"),
     ("--no_such_flag=1", "no_such_flag"),
+    ("--head_hidden_size=-3", "--head_hidden_size must be >= 0 (0: no hidden layer), got -3."),
+    ("--best_metric=nonsense", "--best_metric=nonsense is not a dev metric of this task "
+     "(classification); use one of accuracy, f1, f1_macro, f1_micro, loss, mcc, roc_auc."),
+    ("--vocab_file=" + os.path.dirname(__file__), "is a directory; pass --vocab_file="),
 ])
 def test_bad_flags(flag, expected, model_dir, tmp_path):
   rc, last, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", GOOD), flag)
   assert rc == 2 and expected in last and "Traceback" not in output, output[-2000:]
+  assert not os.path.exists(str(tmp_path / "out")) or not os.listdir(str(tmp_path / "out"))
 
 
 def test_unreadable_paths(model_dir, tmp_path):
