@@ -376,6 +376,10 @@ class RunDir:
   def read_test_metrics(self):
     return self._read_json(TEST_METRICS)
 
+  def remove_test_metrics(self):
+    if os.path.exists(self.path(TEST_METRICS)):
+      os.remove(self.path(TEST_METRICS))
+
   def write_predictions(self, examples, task, probs, name=PREDICTIONS):
     """predictions.csv (or eval_predictions.csv): guid, text_a, [text_b], then the task's
     prediction and score columns; with true labels also `label` and the task's `error`."""

@@ -470,9 +470,17 @@ def _predict(plan, strategy, model, records, checkpoint):
     plan.run.write_test_results(probs)
     plan.run.write_predictions(examples, plan.task, probs)
   result = dict(num_examples=len(probs), checkpoint_path=checkpoint)
-  if examples and all(e.label is not None for e in examples):
+  unlabelled = sum(e.label is None for e in examples)
+  if examples and not unlabelled:
     metrics = plan.task.metrics(plan.task.label_array(examples), probs)
     if plan.owner:
       plan.run.write_test_metrics(dict(metrics, checkpoint_path=checkpoint))
     result.update({"test_" + k: v for k, v in metrics.items()})
+    return result
+  if unlabelled < len(examples):
+    logging.warning("%d of %d test examples have no label (e.g. %s), so the test file is not "
+                    "scored; fill in the labels to score it.", unlabelled, len(examples),
+                    next(e.where or e.guid for e in examples if e.label is None))
+  if plan.owner:  # an earlier prediction's scores are not this one's
+    plan.run.remove_test_metrics()
   return result

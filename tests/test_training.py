@@ -101,6 +101,27 @@ def test_train_eval_predict_outputs(tiny_setup):
   assert page.count("data:image/png;base64,") == 5 and "Confusion matrix" in page
 
 
+def test_a_labelled_test_file_is_scored_and_a_later_unscored_one_drops_the_scores(
+    tiny_setup, caplog):
+  out = str(tiny_setup["tmp"] / "scored")
+  run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=1))
+  labelled = str(tiny_setup["tmp"] / "labelled.csv")
+  write_sentiment_csv(labelled, 6, seed=4)
+  predict = lambda path: run_classifier(_config(tiny_setup, out, data_dir=None, test_file=path,
+                                                do_predict=True))
+  assert "test_accuracy" in predict(labelled)["predict"]
+  assert os.path.exists(os.path.join(out, "test_results.json"))
+  rows = open(labelled).read().splitlines()
+  partly = str(tiny_setup["tmp"] / "partly.csv")
+  with open(partly, "w") as f:  # line 3's label left blank
+    f.write("\n".join(rows[:2] + [rows[2].rsplit(",", 1)[0] + ","] + rows[3:]) + "\n")
+  assert "test_accuracy" not in predict(partly)["predict"]
+  assert "1 of 6 test examples have no label (e.g. %s line 3), so the test file is not " \
+         "scored" % partly in caplog.text
+  assert not os.path.exists(os.path.join(out, "test_results.json"))  # not the old scores
+  assert len(open(os.path.join(out, "test_results.tsv")).read().splitlines()) == 6
+
+
 def test_checkpoint_variables_are_those_of_googles_fine_tuning_graph(tiny_setup):
   """Every variable (name and shape) of a checkpoint fine-tuned by Google's own
   run_classifier.py graph (tests/google_graph.py builds it from Google's code), and
