@@ -167,6 +167,19 @@ class RunDir:
         with contextlib.suppress(OSError):
           os.rmdir(self.directory)  # only ever removes an empty directory
 
+  @contextlib.contextmanager
+  def removed_on_error(self):
+    """Files and folders that appear here while the block runs are removed if it fails, so
+    a failed step leaves nothing half-written; what was here before stays."""
+    before = set(os.listdir(self.directory))
+    try:
+      yield
+    except BaseException:
+      for name in set(os.listdir(self.directory)) - before - {LOCK}:
+        path = self.path(name)
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+      raise
+
   def remove_temporaries(self):
     """Removes what an interrupted atomic write left behind (we hold the lock)."""
     for directory in (self.directory, self.path(BEST_DIR)):

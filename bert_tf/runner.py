@@ -95,7 +95,7 @@ def prepare_data(config):
   however big the file (streaming.py); GLUE layouts are read whole, as Google's code does.
   """
   run = run_dir.RunDir(config.output_dir)
-  with run.lock():
+  with run.lock(), run.removed_on_error():
     if run.read_model_info() is not None:
       raise UsageError("--output_dir %s holds a run: write its features into another directory "
                        "(a training there writes its own)." % run.directory)

@@ -81,6 +81,19 @@ def test_a_bad_row_stops_the_stream_and_leaves_nothing_half_written(data, tiny_m
         bert_config_file=tiny_model_dir + "/bert_config.json",
         vocab_file=tiny_model_dir + "/vocab.txt", max_seq_length=12))
   assert not out.exists()  # nothing half-written, not even the directory
+  # A bad dev file after train's records were written: they go too; earlier files stay.
+  out.mkdir()
+  (out / "notes.txt").write_text("mine")
+  _write_csv(str(data / "train.csv"), [("good movie", "pos"), ("bad film", "neg")] * 20)
+  with open(str(data / "dev.csv"), "w") as f:
+    f.write("text,label\ngood movie,pos\nbad, film,neg\n")
+  with pytest.raises(UsageError, match=r"dev.csv line 3: 3 fields, expected 2"):
+    runner.prepare_data(RunConfig(
+        output_dir=str(out), train_file=str(data / "train.csv"), dev_file=str(data / "dev.csv"),
+        do_train=True, do_eval=True, init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+        bert_config_file=tiny_model_dir + "/bert_config.json",
+        vocab_file=tiny_model_dir + "/vocab.txt", max_seq_length=12))
+  assert sorted(os.listdir(str(out))) == ["notes.txt"]
 
 
 def test_labels_come_from_the_first_pass_when_not_declared(data, tiny_model_dir):
