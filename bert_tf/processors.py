@@ -183,12 +183,30 @@ def read_json_records(path, encoding="utf-8"):
         if not line.strip():
           continue
         try:
-          yield number, json.loads(line)
+          yield number, json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:
           raise UsageError("%s line %d: invalid JSON Lines record: %s" % (path, number, e.msg)
                            ) from None
+        except _DuplicateKey as e:
+          raise UsageError("%s line %d: the record names the field %r twice; which value to "
+                           "read is unclear." % (path, number, e.key)) from None
   except UnicodeDecodeError as e:
     raise _decode_error(path, e, encoding) from None
+
+
+class _DuplicateKey(ValueError):
+  def __init__(self, key):
+    super().__init__(key)
+    self.key = key
+
+
+def _unique_keys(pairs):
+  """A JSON object as a dict; a key given twice (json would keep the last) is an error."""
+  record = dict(pairs)
+  if len(record) < len(pairs):
+    seen = set()
+    raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+  return record
 
 
 def _json_array(f, path):
@@ -197,9 +215,12 @@ def _json_array(f, path):
                      "object per line) instead." % (path, MAX_JSON_ARRAY_BYTES // 2 ** 30))
   text = f.read().lstrip("\ufeff")
   try:
-    records = json.loads(text)
+    records = json.loads(text, object_pairs_hook=_unique_keys)
   except json.JSONDecodeError as e:
     raise UsageError("%s line %d: invalid JSON: %s" % (path, e.lineno, e.msg)) from None
+  except _DuplicateKey as e:
+    raise UsageError("%s: a record names the field %r twice; which value to read is unclear." %
+                     (path, e.key)) from None
   if not isinstance(records, list):
     raise UsageError("%s: expected a JSON array of objects or JSON Lines." % path)
   # Line numbers of array items are not kept by json; count from the record.

@@ -141,6 +141,14 @@ def test_json_array_and_jsonl(tmp_path):
   p = FileProcessor(FileDataConfig(train_file=array, text_column="text", dev_split=0))
   with pytest.raises(UsageError, match=r"a.json record 1: field 'text' not found"):
     p.get_train_examples(None)
+  # A field named twice: json keeps the last one, silently; here it stops.
+  twice = '{"content": "good", "label": "pos", "label": "neg"}'
+  lines = _write(str(tmp_path / "c.jsonl"), '{"content": "ok", "label": "pos"}\n' + twice)
+  array = _write(str(tmp_path / "c.json"), "[" + twice + "]")
+  for path, where in ((lines, "c.jsonl line 2: the record"), (array, "c.json: a record")):
+    p = FileProcessor(FileDataConfig(train_file=path, text_column="content", dev_split=0))
+    with pytest.raises(UsageError, match=where + " names the field 'label' twice"):
+      p.get_train_examples(None)
 
 
 def test_multi_label_columns_in_any_order(tmp_path):
