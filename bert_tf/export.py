@@ -107,6 +107,9 @@ def check_export_dir(export_dir):
   if os.path.exists(export_dir) and not os.path.isdir(export_dir):
     raise UsageError("--export_dir %s is a file, not a directory: pass a directory path." %
                      export_dir)
+  if run_dir.RunDir(export_dir).holds_a_run():
+    raise UsageError("--export_dir %s holds a training run: export into another directory "
+                     "(e.g. %s)." % (export_dir, os.path.join(export_dir, "export")))
 
 
 def _exportable(trained):
@@ -177,6 +180,7 @@ def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_l
 
 def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
   """A Google-format model directory (or named model) -> TF-Hub encoder + preprocessor."""
+  check_export_dir(export_dir)
   files = pretrained.model_files(model_dir)
   encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
   return export_hub_encoder(encoder, files.vocab_file, files.do_lower_case, export_dir,
@@ -330,6 +334,7 @@ def encoder_of(model):
 
 def export_run_to_hub(output_dir, export_dir, checkpoint=None):
   """A trained run's fine-tuned encoder (and its preprocessor) in TF-Hub format."""
+  check_export_dir(export_dir)
   trained = _exportable(load_trained_model(output_dir, checkpoint))
   return export_hub_encoder(encoder_of(trained.model), trained.vocab_file,
                             trained.preprocessor.do_lower_case, export_dir,

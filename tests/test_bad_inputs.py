@@ -167,11 +167,17 @@ def test_hub_module_that_is_not_a_saved_model(model_dir, tmp_path):
   assert rc == 2 and "cannot be loaded as a SavedModel" in last, output[-2000:]
 
 
-def test_export_dir_that_is_a_file(tmp_path):
+def test_export_dir_that_is_a_file_or_a_run(tmp_path):
   a_file = _write(tmp_path / "a_file", "x")
   rc, last, _ = _cli(["--output_dir=%s" % tmp_path, "--export_dir=%s" % a_file],
                      module="bert_tf.cli.export")
   assert rc == 2 and "--export_dir %s is a file, not a directory" % a_file in last
+  _write(tmp_path / "model_info.json", "{}")  # what makes a directory a run's
+  for kind in ("saved_model", "hub"):
+    rc, last, _ = _cli(["--output_dir=%s" % a_file, "--export_dir=%s" % tmp_path,
+                        "--format=" + kind], module="bert_tf.cli.export")
+    assert rc == 2 and "--export_dir %s holds a training run: export into another " % tmp_path \
+        in last, last
 
 
 def test_suspicious_but_legal_input_warns(model_dir, tmp_path):
