@@ -6,6 +6,7 @@ A grid directory holds:
   features/           the TFRecords every run shares (written by the first run)
   bs32-lr2e-05-ep3-seed0/ ...   one run directory per point (resumes like any run)
   grid_runs.jsonl     one line per run that finished training: its dev metric and time
+  grid_settings.json  the options every run shares (a grid with others is refused)
   grid_results.csv    the table, best run marked (rewritten after every run)
   report.html         the table and a chart of dev metric against learning rate
   best -> <run>       the best run's directory, ready for predict and export
@@ -38,6 +39,14 @@ from bert_tf.metrics import better_first_key, dev_metric_name
 FEATURES = "features"
 RUNS = run_dir.GRID_RUNS  # its presence makes a directory a grid's (not a run's)
 RESULTS = "grid_results.csv"
+SETTINGS = "grid_settings.json"
+# Options each point sets, or that do not change what a run learns: they may differ on a
+# rerun of the grid (the shared rest may not: its table would mix unlike runs).
+_PER_RUN_OPTIONS = ("output_dir", "train_batch_size", "learning_rate", "num_train_epochs",
+                    "seed", "do_train", "do_eval", "do_predict", "test_file", "eval_batch_size",
+                    "predict_batch_size", "save_checkpoints_steps", "iterations_per_loop",
+                    "keep_checkpoint_max", "save_optimizer_state", "eval_checkpoint",
+                    "log_every_steps", "progress", "overwrite_output_dir", "retune_thresholds")
 BEST = "best"
 
 
@@ -111,6 +120,7 @@ def run_grid(config, spec):
     tf.get_logger().addFilter(_SameFunctionsRetraced())  # once per process
   with run_dir.RunDir(grid_dir).lock(kind="grid"):
     remove_temporaries(os.path.join(grid_dir, FEATURES))  # a killed grid's half-written records
+    _check_same_settings(grid_dir, config)
     finished = _read_finished(grid_dir)
     rows = []
     for number, point in enumerate(points, 1):
@@ -123,6 +133,26 @@ def run_grid(config, spec):
           _point_config(config, grid_dir, best["point"]), do_train=False, do_eval=False,
           do_predict=True), records_dir=os.path.join(grid_dir, FEATURES))
   return rows, best
+
+
+def _check_same_settings(grid_dir, config):
+  """Records the grid's shared options; a rerun with others stops (its table would drop the
+  earlier runs, and mix runs that are not comparable)."""
+  shared = {k: v for k, v in dataclasses.asdict(config).items() if k not in _PER_RUN_OPTIONS}
+  path = os.path.join(grid_dir, SETTINGS)
+  try:
+    with open(path, encoding="utf-8") as f:
+      stored = json.load(f)
+  except FileNotFoundError:
+    write_text_atomic(path, json.dumps(shared, indent=1, sort_keys=True) + "\n")
+    return
+  except (OSError, ValueError) as e:
+    raise UsageError("%s cannot be read (%s): restore it, or start the grid in another "
+                     "directory." % (path, e)) from None
+  differences = run_dir.describe_differences(stored, shared)
+  if differences:
+    raise UsageError("--output_dir %s holds a grid with other settings (%s): give this grid a "
+                     "directory of its own." % (grid_dir, "; ".join(differences[:6])))
 
 
 def _point_config(config, grid_dir, point):

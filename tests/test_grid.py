@@ -68,6 +68,14 @@ def test_a_killed_grid_continues_and_marks_the_best_run(tiny_setup):
   assert len(open(os.path.join(out, "best", "test_results.tsv")).read().splitlines()) == 10
   page = open(os.path.join(out, "report.html")).read()
   assert best["run"] in page and "data:image/png;base64," in page
+  # Another grid (other length, other rates) in the same directory would drop these rows.
+  other = [a for a in _grid_command(tiny_setup, out) if not a.startswith(
+      ("--max_seq_length", "--learning_rates"))] + ["--max_seq_length=12", "--learning_rates=3e-3"]
+  refused = subprocess.run(other, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert refused.returncode == 2 and ("holds a grid with other settings (max_seq_length: 16 -> "
+                                      "12): give this grid a directory of its own"
+                                      ) in refused.stderr, refused.stderr[-2000:]
+  assert len(list(csv.DictReader(open(os.path.join(out, "grid_results.csv"))))) == 2
 
 
 def test_the_best_row_ignores_nan_and_the_eval_prefix(tmp_path):
