@@ -29,11 +29,15 @@ from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 
 
+# RunConfig fields that fit() takes under other names.
+_FIT_RENAMES = dict(text_column="text", text_b_column="text_pair", label_column="label",
+                    num_train_epochs="epochs", train_batch_size="batch_size")
+
+
 def _api_names(**renames):
   """Re-raises a UsageError with its `--flag` names as this API's parameters: fit's
   `--text_column` is `text`; options are RunConfig fields, named as the flags are."""
-  renames = dict(text_column="text", text_b_column="text_pair", label_column="label",
-                 num_train_epochs="epochs", train_batch_size="batch_size", **renames)
+  renames = dict(_FIT_RENAMES, **renames)
 
   def decorate(method):
     @functools.wraps(method)
@@ -43,6 +47,9 @@ def _api_names(**renames):
       except UsageError as e:
         message = re.sub(r"(?<![\w-])--([A-Za-z]\w*)",
                          lambda m: renames.get(m.group(1), m.group(1)), str(e))
+        # Bare option names too (e.g. "training.num_train_epochs: 1.0 -> 2.0").
+        message = re.sub(r"\b(%s)\b" % "|".join(_FIT_RENAMES),
+                         lambda m: _FIT_RENAMES[m.group(1)], message)
         if message == str(e):
           raise
         raise UsageError(message) from None
@@ -99,7 +106,7 @@ class TextClassifier:
                    label_delimiter=label_delimiter or ("|" if labels_are_lists else None),
                    regression=regression)
     columns.update({k: options.pop(k) for k in _COLUMN_OPTIONS if k in options})
-    values = dict(num_train_epochs=float(epochs), train_batch_size=batch_size,
+    values = dict(num_train_epochs=epochs, train_batch_size=batch_size,
                   learning_rate=learning_rate)
     values.update(self.options)   # the constructor's options, then fit's, win
     values.update(columns)

@@ -123,6 +123,8 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", learning_rate="fast", verbose=0)
   with pytest.raises(UsageError, match="^batch_size must be"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", batch_size=0, verbose=0)
+  with pytest.raises(UsageError, match="^epochs must be a number, got 'abc'"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", epochs="abc", verbose=0)
   with pytest.raises(UsageError, match=r"the text column '1' and the label column '1' are the "
                      r"same column"):  # integer column names are positions
     clf.fit(_reviews(20, 1), text=1, label=1, verbose=0)
