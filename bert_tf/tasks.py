@@ -450,6 +450,10 @@ def log_label_warnings(task, examples, source):
     logging.warning("%s: the labels %s are one number written differently, so they are "
                     "different classes; write them alike if they are one class.", source,
                     " and ".join(repr(l) for l in same))
+  for same in _equal_ignoring_case(counts):
+    logging.warning("%s: the labels %s differ only in case, so they are different classes; "
+                    "write them alike if they are one class.", source,
+                    " and ".join(repr(l) for l in same))
 
 
 def _header_hint(examples, rare):
@@ -461,6 +465,15 @@ def _header_hint(examples, rare):
       return (" %s holds %r: if that line is a header, read the file with its header (drop "
               "--header=false)." % (example.where, example.label))
   return ""
+
+
+def _equal_ignoring_case(labels):
+  """Groups of two or more labels equal but for case ("Pos" and "pos", "true" and "True")."""
+  by_key = {}
+  for label in labels:
+    if isinstance(label, str):
+      by_key.setdefault(label.strip().casefold(), []).append(label)
+  return [sorted(group) for group in by_key.values() if len(group) > 1]
 
 
 def _numerically_equal(labels):

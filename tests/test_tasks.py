@@ -101,6 +101,9 @@ def test_single_class_and_rare_labels_warn(caplog):
 
 def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
   caplog.set_level(logging.WARNING)
+  tasks.log_label_warnings(tasks.SingleLabel(["Pos", "neg", "pos"]),
+                           _examples(["Pos", "pos", "neg"] * 2), "train")
+  assert "the labels 'Pos' and 'pos' differ only in case" in caplog.text
   labels = ["0", "0.0", "1", "1.0", "x"]
   tasks.log_label_warnings(tasks.SingleLabel(labels), _examples(labels * 2), "train.csv")
   assert "the labels '0' and '0.0' are one number written differently" in caplog.text
