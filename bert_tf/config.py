@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import numbers
+import os
 from typing import Optional
 
 from absl import logging
@@ -14,6 +15,10 @@ from bert_tf.errors import UsageError
 # "gelu" means what it means in Google's modeling.py: the tanh approximation.
 # Hugging Face's "gelu" is the exact erf form; converted configs say "gelu_exact".
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_exact", "relu", "tanh", "swish", "silu")
+
+
+# A bert_config.json without these gets BERT-base's shape (Google's defaults): warned about.
+_SHAPE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
 
 @dataclasses.dataclass
@@ -61,6 +66,11 @@ class BertConfig:
     if "vocab_size" not in json_object:
       raise UsageError("%s: the required field vocab_size is missing." % source)
     kwargs = {k: v for k, v in json_object.items() if k in fields}
+    missing = [k for k in _SHAPE_FIELDS if k not in json_object]
+    if missing:  # Google's defaults (BERT-base) would build a model of another shape
+      logging.warning("%s lacks %s: Google's defaults are used (%s).", source,
+                      ", ".join(missing), ", ".join("%s=%s" % (k, getattr(cls, k, None))
+                                                    for k in missing))
     try:
       config = cls.__new__(cls)
       for f in dataclasses.fields(cls):
@@ -312,6 +322,9 @@ class RunConfig:
       if "://" in value and not value.startswith("file://"):
         fail("--%s=%s: remote paths (gs://, s3://) are not read or written yet; copy the data "
              "and model to a local disk (gsutil cp -r) and the finished run back." % (name, value))
+    if self.data_dir and os.path.isfile(self.data_dir):
+      fail("--data_dir %s is a file: pass it as --train_file (or --dev_file, --test_file), or "
+           "pass the folder that holds it as --data_dir." % self.data_dir)
     if not (self.do_train or self.do_eval or self.do_predict):
       fail("At least one of --do_train, --do_eval or --do_predict must be True.")
     self._check_numbers(fail)

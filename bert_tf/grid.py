@@ -70,7 +70,7 @@ class GridSpec:
 
   def values(self, name, kind):
     try:
-      return [kind(v) for v in str(getattr(self, name)).split(",") if v.strip()]
+      return [kind(v) for v in str(getattr(self, name)).split(",")]
     except ValueError:
       raise UsageError("--%s must be numbers separated by commas, got %r." % (
           name, getattr(self, name))) from None

@@ -972,6 +972,9 @@ def _frame_label(value):
 
 def _json_text(record, column, where):
   value = _json_field(record, column, where)
+  if isinstance(record.get(column), bool):
+    raise UsageError("%s: field %r is the JSON %s, not a text." % (
+        where, column, json.dumps(record[column])))
   if isinstance(value, (list, dict)):
     raise UsageError("%s: field %r is a JSON %s, not a text." % (
         where, column, "array" if isinstance(value, list) else "object"))

@@ -110,13 +110,13 @@ def prepare_data(config):
 
 
 def _run(config, run, data_frames, owner=True, records_dir=None):
+  # Eval/predict of a trained run: a directory without a checkpoint stops first.
+  checkpoint = None if config.do_train else run.eval_checkpoint(config.eval_checkpoint)
   plan = make_plan(config, run, data_frames)
   plan.owner = owner
   strategy = distribute.get_strategy(config)  # bad strategy flags stop before any write
   distribute.check_batch_sizes(config, strategy)
   plan.fixed_shapes = distribute.needs_fixed_shapes(strategy)
-  # Eval/predict of a trained run: a run without a checkpoint stops before writing.
-  checkpoint = None if config.do_train else run.eval_checkpoint(config.eval_checkpoint)
   if owner and config.do_train:
     _start_training_run(plan)
   elif owner and plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)

@@ -80,6 +80,9 @@ def test_json_text_that_is_a_list_and_infinite_regression_label(model_dir, tmp_p
                 '{"text": ["not", "a", "text"], "label": "b"}\n')
   rc, last, _ = _train(model_dir, tmp_path / "o1", path)
   assert rc == 2 and "train.jsonl record 2: field 'text' is a JSON array, not a text." in last
+  path = _write(tmp_path / "bool.jsonl", '{"text": true, "label": "a"}\n')
+  rc, last, _ = _train(model_dir, tmp_path / "o3", path)
+  assert rc == 2 and "bool.jsonl record 1: field 'text' is the JSON true, not a text." in last
   path = _write(tmp_path / "reg.csv", "text,score\ngood,1.5\nbad,inf\n")
   rc, last, _ = _train(model_dir, tmp_path / "o2", path, "--regression", "--label_column=score")
   assert rc == 2 and "reg.csv line 3: regression label 'inf' is not a finite number." in last
@@ -99,6 +102,14 @@ def test_bad_flags(flag, expected, model_dir, tmp_path):
   rc, last, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", GOOD), flag)
   assert rc == 2 and expected in last and "Traceback" not in output, output[-2000:]
   assert not os.path.exists(str(tmp_path / "out")) or not os.listdir(str(tmp_path / "out"))
+
+
+def test_eval_of_a_directory_without_a_run_names_the_checkpoint(model_dir, tmp_path):
+  rc, last, output = _cli(["--do_eval", "--model=" + model_dir, "--output_dir=" + str(
+      tmp_path / "none"), "--dev_file=%s" % _write(tmp_path / "d.csv", GOOD)])
+  assert rc == 2 and "No model.ckpt-N in %s: run with --do_train first" % (tmp_path / "none") \
+      in last, output[-2000:]
+  assert not os.path.exists(str(tmp_path / "none"))
 
 
 def test_unreadable_paths(model_dir, tmp_path):

@@ -70,6 +70,8 @@ def test_all_google_flags_with_their_defaults():
     (dict(do_train=True, split_seed=2 ** 32), "--split_seed must be between"),
     (dict(do_train=True, learning_rate="fast"), "--learning_rate must be a number, got 'fast'"),
     (dict(do_train=True, train_batch_size=8.5), "--train_batch_size must be an integer"),
+    (dict(do_train=True, data_dir=__file__), r"--data_dir .*test_cli.py is a file: pass it as "
+     "--train_file"),
 ])
 def test_bad_flag_combinations(kwargs, message):
   with pytest.raises(UsageError, match=message):

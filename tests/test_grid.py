@@ -21,7 +21,7 @@ def test_points_are_the_product_cheapest_first():
   assert [(p.num_train_epochs, p.train_batch_size) for p in points[:4]] == [(3, 32)] * 4
   assert points[0].name == "bs32-lr5e-05-ep3-seed7" and points[1].seed == 8
   for bad in (dict(batch_sizes="16,x"), dict(learning_rates="0"), dict(epochs="3,3"),
-              dict(num_restarts=0)):
+              dict(num_restarts=0), dict(batch_sizes="8,,16")):
     with pytest.raises(UsageError, match="--"):
       GridSpec(**bad)
 

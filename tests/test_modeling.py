@@ -78,6 +78,12 @@ def test_config_validation_errors(tmp_path):
   assert BertConfig.from_dict(json.loads(config.to_json_string())) == config
 
 
+def test_a_config_without_its_shape_warns(caplog):
+  partial = {k: v for k, v in TINY_CONFIG.items() if k != "hidden_size"}
+  assert BertConfig.from_dict(partial, "cfg.json").hidden_size == 768
+  assert "cfg.json lacks hidden_size: Google's defaults are used (hidden_size=768)" in caplog.text
+
+
 def _read_hf_weights_as_google(path):
   """Reads HF safetensors by hand (independent of bert_tf) into Google names."""
   with open(path, "rb") as f:
