@@ -233,7 +233,7 @@ def child_optimizer(p):
                                 WarmupLinearDecay(5e-5, 10000, 0))
     fixed = [tf.constant(grads[n]) for n in optimizer.names]
     apply = tf.function(lambda: optimizer.apply_gradients(optimizer.clip(fixed)))
-    step = lambda _: apply() and optimizer.iterations.numpy()
+    step = lambda _: (apply(), optimizer.iterations.numpy())
   return 1000.0 / _timed(step, 3, p["steps"], 1)
 
 

@@ -47,8 +47,8 @@ def _api_names(**renames):
       except UsageError as e:
         message = re.sub(r"(?<![\w-])--([A-Za-z]\w*)",
                          lambda m: renames.get(m.group(1), m.group(1)), str(e))
-        # Bare option names too (e.g. "training.num_train_epochs: 1.0 -> 2.0").
-        message = re.sub(r"\b(%s)\b" % "|".join(_FIT_RENAMES),
+        # Bare option names in lists of differences ("training.num_train_epochs: 1 -> 2").
+        message = re.sub(r"\b(%s)(?=: )" % "|".join(_FIT_RENAMES),
                          lambda m: _FIT_RENAMES[m.group(1)], message)
         if message == str(e):
           raise
@@ -214,6 +214,9 @@ def _place(name, value, frames, files, columns):
                        "columns (%s): pass a DataFrame with those columns." % (name, label))
     if len(value) == 3 and text_pair is None:
       raise UsageError("The %s data has second texts, but the model reads single texts." % name)
+    if len(value) == 2 and text_pair is not None:
+      raise UsageError("The %s data has no second texts, but the model reads sentence pairs: "
+                       "pass (texts, texts_pair, labels)." % name)
     names = [default if given is None else str(given) for given, default in
              zip((text, text_pair, label), ("text", "text_b", "label"))]
     if any(n.lstrip("-").isdigit() for n in names):

@@ -46,7 +46,11 @@ _PER_RUN_OPTIONS = ("output_dir", "train_batch_size", "learning_rate", "num_trai
                     "seed", "do_train", "do_eval", "do_predict", "test_file", "eval_batch_size",
                     "predict_batch_size", "save_checkpoints_steps", "iterations_per_loop",
                     "keep_checkpoint_max", "save_optimizer_state", "eval_checkpoint",
-                    "log_every_steps", "progress", "overwrite_output_dir", "retune_thresholds")
+                    "log_every_steps", "progress", "overwrite_output_dir", "retune_thresholds",
+                    "strategy", "use_xla", "use_tpu", "tpu_name", "tpu_zone", "gcp_project",
+                    "master", "num_tpu_cores", "tpu_job_name")
+_PATH_OPTIONS = ("data_dir", "train_file", "dev_file", "bert_config_file", "vocab_file",
+                 "init_checkpoint", "labels_file")
 BEST = "best"
 
 
@@ -120,8 +124,8 @@ def run_grid(config, spec):
     tf.get_logger().addFilter(_SameFunctionsRetraced())  # once per process
   with run_dir.RunDir(grid_dir).lock(kind="grid"):
     remove_temporaries(os.path.join(grid_dir, FEATURES))  # a killed grid's half-written records
-    _check_same_settings(grid_dir, config)
     finished = _read_finished(grid_dir)
+    _check_same_settings(grid_dir, config, finished)
     rows = []
     for number, point in enumerate(points, 1):
       logging.info("Grid run %d of %d: %s", number, len(points), point.name)
@@ -135,24 +139,43 @@ def run_grid(config, spec):
   return rows, best
 
 
-def _check_same_settings(grid_dir, config):
-  """Records the grid's shared options; a rerun with others stops (its table would drop the
-  earlier runs, and mix runs that are not comparable)."""
-  shared = {k: v for k, v in dataclasses.asdict(config).items() if k not in _PER_RUN_OPTIONS}
+def _check_same_settings(grid_dir, config, finished):
+  """Records the grid's shared options; once a run has finished, a rerun with others stops
+  (its table would mix runs that are not comparable)."""
+  shared = _shared_options(config)
   path = os.path.join(grid_dir, SETTINGS)
-  try:
-    with open(path, encoding="utf-8") as f:
-      stored = json.load(f)
-  except FileNotFoundError:
+  stored = None
+  if finished:
+    try:
+      with open(path, encoding="utf-8") as f:
+        stored = json.load(f)
+    except FileNotFoundError:
+      pass  # a grid from before this file: it starts now
+    except (OSError, ValueError) as e:
+      raise UsageError("%s cannot be read (%s): restore it, or start the grid in another "
+                       "directory." % (path, e)) from None
+  if stored is None:
     write_text_atomic(path, json.dumps(shared, indent=1, sort_keys=True) + "\n")
     return
-  except (OSError, ValueError) as e:
-    raise UsageError("%s cannot be read (%s): restore it, or start the grid in another "
-                     "directory." % (path, e)) from None
-  differences = run_dir.describe_differences(stored, shared)
+  # An option newer than the file counts only when it is not at its default.
+  defaults = {f.name: f.default for f in dataclasses.fields(config)}
+  differences = run_dir.describe_differences(
+      {k: v for k, v in stored.items() if k in shared},
+      {k: v for k, v in shared.items() if k in stored or v != defaults.get(k)})
   if differences:
     raise UsageError("--output_dir %s holds a grid with other settings (%s): give this grid a "
                      "directory of its own." % (grid_dir, "; ".join(differences[:6])))
+
+
+def _shared_options(config):
+  """The options every run of a grid shares, paths made absolute."""
+  shared = {}
+  for field in dataclasses.fields(config):
+    if field.name not in _PER_RUN_OPTIONS:
+      value = getattr(config, field.name)
+      shared[field.name] = (os.path.abspath(value) if field.name in _PATH_OPTIONS and value
+                            else value)
+  return shared
 
 
 def _point_config(config, grid_dir, point):

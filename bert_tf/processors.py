@@ -154,7 +154,8 @@ def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):
 
 
 # What BERT's tokenizer drops or reads as space: control and format characters (zero-width
-# spaces, BOMs, soft hyphens), separators, and combining marks with nothing to combine with.
+# spaces, BOMs, soft hyphens) and separators; combining marks with nothing to combine with
+# (dropped by uncased models, [UNK] for cased ones) count as nothing too.
 _BLANK_CATEGORIES = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"))
 
 
@@ -183,30 +184,22 @@ def read_json_records(path, encoding="utf-8"):
         if not line.strip():
           continue
         try:
-          yield number, json.loads(line, object_pairs_hook=_unique_keys)
+          yield number, json.loads(line, object_pairs_hook=_JsonObject)
         except json.JSONDecodeError as e:
           raise UsageError("%s line %d: invalid JSON Lines record: %s" % (path, number, e.msg)
                            ) from None
-        except _DuplicateKey as e:
-          raise UsageError("%s line %d: the record names the field %r twice; which value to "
-                           "read is unclear." % (path, number, e.key)) from None
   except UnicodeDecodeError as e:
     raise _decode_error(path, e, encoding) from None
 
 
-class _DuplicateKey(ValueError):
-  def __init__(self, key):
-    super().__init__(key)
-    self.key = key
+class _JsonObject(dict):
+  """A JSON object that remembers a key given twice (`repeated`): json keeps the last
+  value silently; the reader refuses such a record."""
 
-
-def _unique_keys(pairs):
-  """A JSON object as a dict; a key given twice (json would keep the last) is an error."""
-  record = dict(pairs)
-  if len(record) < len(pairs):
+  def __init__(self, pairs):
+    super().__init__(pairs)
     seen = set()
-    raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
-  return record
+    self.repeated = next((k for k, _ in pairs if k in seen or seen.add(k)), None)
 
 
 def _json_array(f, path):
@@ -215,12 +208,9 @@ def _json_array(f, path):
                      "object per line) instead." % (path, MAX_JSON_ARRAY_BYTES // 2 ** 30))
   text = f.read().lstrip("\ufeff")
   try:
-    records = json.loads(text, object_pairs_hook=_unique_keys)
+    records = json.loads(text, object_pairs_hook=_JsonObject)
   except json.JSONDecodeError as e:
     raise UsageError("%s line %d: invalid JSON: %s" % (path, e.lineno, e.msg)) from None
-  except _DuplicateKey as e:
-    raise UsageError("%s: a record names the field %r twice; which value to read is unclear." %
-                     (path, e.key)) from None
   if not isinstance(records, list):
     raise UsageError("%s: expected a JSON array of objects or JSON Lines." % path)
   # Line numbers of array items are not kept by json; count from the record.
@@ -569,8 +559,9 @@ class FileProcessor(DataProcessor):
     # would be either, so they are names only.
     self._ids_allowed = self._label_names is not None and not any(
         _looks_int(n) for n in self._label_names)
-    if self._label_names is not None and not self._ids_allowed:
-      logging.warning("%s: label names are numbers, so the data's labels are read as these "
+    names_are_ids = self._label_names == [str(i) for i in range(len(self._label_names or ()))]
+    if self._label_names is not None and not self._ids_allowed and not names_are_ids:
+      logging.warning("%s: label names include numbers, so the data's labels are read as these "
                       "names, not as 0-based ids into the file.", config.labels_file)
     self._labels = list(label_list) if label_list else None
     if self._labels is None and self._label_names is not None:
@@ -791,6 +782,9 @@ class FileProcessor(DataProcessor):
       where = "%s record %d" % (path, number)
       if not isinstance(record, dict):
         raise UsageError("%s: expected a JSON object, got %s." % (where, type(record).__name__))
+      if record.repeated is not None:
+        raise UsageError("%s: the field %r is given twice; which value to read is unclear." %
+                         (where, record.repeated))
       text_b = None
       if self.config.text_b_column is not None:
         text_b = _json_text(record, self.config.text_b_column, where)
@@ -881,7 +875,7 @@ class FileProcessor(DataProcessor):
         return names[int(value)]  # ids into the labels file (GoEmotions, THUCNews)
       raise UsageError("%s: label %r is not in the labels file (%d labels)%s." % (
           where, value, len(names), "" if self._ids_allowed else
-          "; its names are numbers, so labels are read as names, not as 0-based ids"))
+          "; its names include numbers, so labels are read as names, not as 0-based ids"))
     return value
 
 

@@ -170,14 +170,18 @@ class RunDir:
   @contextlib.contextmanager
   def removed_on_error(self):
     """Files and folders that appear here while the block runs are removed if it fails, so
-    a failed step leaves nothing half-written; what was here before stays."""
+    a failed step leaves no half-written new files; what was here before stays."""
     before = set(os.listdir(self.directory))
     try:
       yield
     except BaseException:
       for name in set(os.listdir(self.directory)) - before - {LOCK}:
         path = self.path(name)
-        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+        with contextlib.suppress(OSError):  # the error that stopped the step is the one to show
+          if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+          else:
+            os.unlink(path)
       raise
 
   def remove_temporaries(self):

@@ -162,7 +162,7 @@ def _key(config, processor, task, preprocessor, name, path):
   return features.cache_key(task, preprocessor, set=name,
                             reading=dataclasses.asdict(processor.config), files=_file_stats(path),
                             limits=[config.max_train_examples, config.max_eval_examples],
-                            format="stream-2")
+                            format="stream-3")  # a new version when reading rules change
 
 
 def _file_stats(path):

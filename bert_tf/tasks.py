@@ -124,7 +124,7 @@ class Task:
     """The numbers an evaluation reports (for --best_metric), from metrics() on made-up
     examples where every label occurs and is absent, so that no metric is left out."""
     outputs = max(self.num_outputs, 1)
-    rows = 2 * outputs + 2
+    rows = outputs + 1
     rng = np.random.default_rng(0)
     labels = self._every_label_sample(rows)
     probs = rng.uniform(0.01, 0.99, (rows, outputs)).astype(np.float32)

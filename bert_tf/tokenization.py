@@ -13,8 +13,8 @@ Everything else runs Google's per-character algorithm unchanged.
 """
 
 import collections
-import os
 import itertools
+import os
 import re
 import threading
 import unicodedata

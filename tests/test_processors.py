@@ -145,10 +145,14 @@ def test_json_array_and_jsonl(tmp_path):
   twice = '{"content": "good", "label": "pos", "label": "neg"}'
   lines = _write(str(tmp_path / "c.jsonl"), '{"content": "ok", "label": "pos"}\n' + twice)
   array = _write(str(tmp_path / "c.json"), "[" + twice + "]")
-  for path, where in ((lines, "c.jsonl line 2: the record"), (array, "c.json: a record")):
+  for path, where in ((lines, "c.jsonl record 2"), (array, "c.json record 1")):
     p = FileProcessor(FileDataConfig(train_file=path, text_column="content", dev_split=0))
-    with pytest.raises(UsageError, match=where + " names the field 'label' twice"):
+    with pytest.raises(UsageError, match=where + ": the field 'label' is given twice"):
       p.get_train_examples(None)
+  nested = _write(str(tmp_path / "n.jsonl"), '{"content": "ok", "label": "pos", '
+                  '"meta": {"a": 1, "a": 2}}\n')  # a field that is not read may repeat keys
+  p = FileProcessor(FileDataConfig(train_file=nested, text_column="content", dev_split=0))
+  assert [e.label for e in p.get_train_examples(None)] == ["pos"]
 
 
 def test_multi_label_columns_in_any_order(tmp_path):
@@ -184,11 +188,11 @@ def test_numeric_label_names_are_names_not_ids(tmp_path, caplog):
   path = _write(str(tmp_path / "train.csv"), "text,label\na,1\nb,5\n")
   p = FileProcessor(FileDataConfig(train_file=path, labels_file=labels, dev_split=0))
   assert [e.label for e in p.get_train_examples(None)] == ["1", "5"]
-  assert "label names are numbers, so the data's labels are read as these names" in caplog.text
+  assert "label names include numbers, so the data's labels are read as these names" in caplog.text
   ids = _write(str(tmp_path / "ids.csv"), "text,label\na,1\nb,0\n")
   p = FileProcessor(FileDataConfig(train_file=ids, labels_file=labels, dev_split=0))
   with pytest.raises(UsageError, match=r"ids.csv line 3: label '0' is not in the labels file "
-                     r"\(5 labels\); its names are numbers, so labels are read as names"):
+                     r"\(5 labels\); its names include numbers, so labels are read as names"):
     p.get_train_examples(None)
 
 

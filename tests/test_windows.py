@@ -36,19 +36,24 @@ def test_encoded_windows_equal_windowing_each_text(tiny_vocab_file, monkeypatch)
   around the window, non-ASCII and control characters, padding examples, many chunks."""
   monkeypatch.setattr(preprocessing, "_WINDOW_CHUNK_TEXTS", 7)
   rng = np.random.default_rng(5)
-  words = ["good", "movie", "bad", "the", "unaffable", "café", "!", "a\x00b", "\x1e", "中"]
+  words = ["good", "movie", "bad", "the", "unaffable", "café", "!", "a\x00b", "\x1e", "中",
+           "ｇｏｏｄ", "!!!!!!!"]  # --clean_text makes these "good" and "!!!"
   examples = [PaddingInputExample() if i % 17 == 3 else
               InputExample(str(i), " ".join(rng.choice(words, rng.integers(0, 40))))
               for i in range(120)]
-  p = Preprocessor.from_vocab(tiny_vocab_file, True, 12, doc_stride=4, max_windows=5)
-  encoded = p.encode(examples, num_workers=1, show_progress=False)
-  rows = encoded.input_ids.reshape(len(examples), 5, 12)
-  for i, e in enumerate(examples):
-    windows = [] if isinstance(e, PaddingInputExample) else p.windows(
-        p.tokenizer.tokenize_to_ids(preprocessing.clean_text(e.text_a)))
-    expected = [ids + [0] * (12 - len(ids)) for ids, _ in windows]
-    expected += [[0] * 12] * (5 - len(windows))
-    assert rows[i].tolist() == expected, e.text_a
+  for clean in (False, True):
+    p = Preprocessor.from_vocab(tiny_vocab_file, True, 12, doc_stride=4, max_windows=5,
+                                clean_text=clean)
+    encoded = p.encode(examples, num_workers=1, show_progress=False)
+    rows = encoded.input_ids.reshape(len(examples), 5, 12)
+    for i, e in enumerate(examples):
+      windows = []
+      if not isinstance(e, PaddingInputExample):
+        text = preprocessing.clean_text(e.text_a) if clean else e.text_a
+        windows = p.windows(p.tokenizer.tokenize_to_ids(text))
+      expected = [ids + [0] * (12 - len(ids)) for ids, _ in windows]
+      expected += [[0] * 12] * (5 - len(windows))
+      assert rows[i].tolist() == expected, (clean, e.text_a)
 
 
 def _long_texts(path, n, seed, with_label=True):
