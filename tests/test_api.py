@@ -77,6 +77,9 @@ def test_multi_label_pairs_and_regression_from_tuples(tiny_model, tmp_path):
   same = ["same" if i % 2 else "differ" for i in range(64)]
   pairs.fit((a, b, same), epochs=1, batch_size=16, verbose=0)
   assert set(pairs.predict(a[:4], text_pair=b[:4])) <= {"same", "differ"}
+  assert "accuracy" in pairs.evaluate((a[:8], b[:8], same[:8]), verbose=0)
+  with pytest.raises(UsageError, match="has no second texts, but the model reads sentence pairs"):
+    pairs.evaluate((a[:8], same[:8]), verbose=0)
 
   reg = TextClassifier(tiny_model, output_dir=str(tmp_path / "reg"), **FAST)
   scores = [float(s.count("good") + s.count("great")) for s in texts]

@@ -1,6 +1,7 @@
 """The fine-tuning grid: points, a killed grid that continues, the table and the best run."""
 
 import csv
+import dataclasses
 import os
 import signal
 import subprocess
@@ -9,6 +10,8 @@ import time
 
 import pytest
 
+from bert_tf import grid
+from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 from bert_tf.grid import GridSpec
 from test_training import REPO, tiny_setup  # noqa: F401 (fixture)
@@ -24,6 +27,25 @@ def test_points_are_the_product_cheapest_first():
               dict(num_restarts=0), dict(batch_sizes="8,,16")):
     with pytest.raises(UsageError, match="--"):
       GridSpec(**bad)
+
+
+def test_grid_settings_are_checked_once_a_run_has_finished(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  config = lambda **kw: RunConfig(output_dir="g", task_name="file", do_train=True,
+                                  train_file="train.csv", **kw)
+  os.makedirs("g")
+  grid._check_same_settings("g", config(label_column="sentimnt"), finished={})
+  # A first run that failed (a typo) finished nothing: the corrected grid starts over.
+  grid._check_same_settings("g", config(label_column="sentiment"), finished={})
+  done = {"bs32-lr2e-05-ep3-seed12345": {}}
+  grid._check_same_settings("g", config(label_column="sentiment", learning_rate=1e-5,
+                                        progress="off", use_xla=True), finished=done)
+  absolute = dataclasses.replace(config(label_column="sentiment"),
+                                 train_file=str(tmp_path / "train.csv"))
+  grid._check_same_settings("g", absolute, finished=done)  # the same file, spelled otherwise
+  with pytest.raises(UsageError, match=r"holds a grid with other settings \(max_seq_length: None "
+                     r"-> 64\)"):
+    grid._check_same_settings("g", config(label_column="sentiment", max_seq_length=64), done)
 
 
 def _grid_command(setup, out):
