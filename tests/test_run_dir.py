@@ -103,6 +103,7 @@ def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(trained, caplog)
 
 def test_unreadable_bookkeeping_is_an_error_not_a_fresh_start(trained):
   out = trained["out"]
+  index = open(os.path.join(out, "checkpoint")).read()
   with open(os.path.join(out, "checkpoint"), "w") as f:
     f.write("garbage {{{")
   with pytest.raises(UsageError, match=r"checkpoint cannot be read \(.*\): restore it, or pass "
@@ -112,6 +113,8 @@ def test_unreadable_bookkeeping_is_an_error_not_a_fresh_start(trained):
     f.write('model_checkpoint_path: "model.ckpt-999"\n')
   with pytest.raises(UsageError, match=r"names model.ckpt-999 but its files are missing"):
     run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
+  with open(os.path.join(out, "checkpoint"), "w") as f:
+    f.write(index)  # one damaged file at a time
   info = open(os.path.join(out, "model_info.json")).read()
   with open(os.path.join(out, "model_info.json"), "w") as f:
     f.write(info[:len(info) // 2])  # truncated
