@@ -817,12 +817,16 @@ class FileProcessor(DataProcessor):
                None, [label])
 
   def _read_text_file(self, file_path):
-    _refuse_binary(file_path, self.config.encoding)
+    """One class-folder file, opened once (aclImdb has 100k); the binary check reads the
+    file again only when its text looks binary or does not decode."""
     try:
       with open(file_path, encoding=self.config.encoding) as f:
         text = f.read(MAX_FIELD_CHARS + 1)
     except UnicodeDecodeError as e:
+      _refuse_binary(file_path, self.config.encoding)  # a PNG is named as binary, not latin-1
       raise _decode_error(file_path, e, self.config.encoding) from None
+    if text.startswith("PK\x03\x04") or "\x00" in text[:4096]:
+      _refuse_binary(file_path, self.config.encoding)
     if len(text) > MAX_FIELD_CHARS:
       raise UsageError("%s is longer than %d characters: is it really one text?" %
                        (file_path, MAX_FIELD_CHARS))

@@ -225,6 +225,10 @@ def test_folder_per_class_skips_hidden_entries_and_warns(tmp_path, caplog):
   p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0))
   with pytest.raises(UsageError, match=r"image.png holds NUL bytes"):
     p.get_train_examples(None)
+  os.remove(str(tmp_path / "train" / "pos" / "image.png"))  # NUL bytes that decode as UTF-8
+  _write(str(tmp_path / "train" / "pos" / "nul.txt"), "text\x00with a NUL")
+  with pytest.raises(UsageError, match=r"nul.txt holds NUL bytes"):
+    p.get_train_examples(None)
 
 
 def test_encoding_error_names_line_and_latin1_works(tmp_path):
