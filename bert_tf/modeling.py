@@ -98,15 +98,19 @@ class TransformerBlock(keras.layers.Layer):
     self.attention_output_dropout = keras.layers.Dropout(hidden_dropout)
     self.output_dropout = keras.layers.Dropout(hidden_dropout)
 
-  def _split_heads(self, x):
-    batch, seq = tf.shape(x)[0], tf.shape(x)[1]
+  def _split_heads(self, x, batch, seq):
     x = tf.reshape(x, [batch, seq, self.num_heads, self.head_size])
     return tf.transpose(x, [0, 2, 1, 3])  # [batch, heads, seq, head_size]
 
   def call(self, hidden, attention_bias, training=None):
-    q = self._split_heads(self.query(hidden))
-    k = self._split_heads(self.key(hidden))
-    v = self._split_heads(self.value(hidden))
+    # The dense layers see [batch * seq, hidden]: on 2-D inputs Keras emits MatMul, BiasAdd
+    # and the activation, which TensorFlow's CPU graph rewriter fuses into one op (3-D inputs
+    # go through tensordot, and stay three ops).
+    batch, seq = tf.shape(hidden)[0], tf.shape(hidden)[1]
+    tokens = tf.reshape(hidden, [-1, self.hidden_size])
+    q = self._split_heads(self.query(tokens), batch, seq)
+    k = self._split_heads(self.key(tokens), batch, seq)
+    v = self._split_heads(self.value(tokens), batch, seq)
     scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
     # Softmax in float32 under mixed precision (a no-op in float32): bfloat16's 8-bit
     # mantissa would blur the attention weights. LayerNormalization upcasts by itself.
@@ -114,11 +118,11 @@ class TransformerBlock(keras.layers.Layer):
     probs = tf.cast(tf.nn.softmax(scores, axis=-1), v.dtype)
     probs = self.attention_probs_dropout(probs, training=training)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
-    context = tf.reshape(context, tf.shape(hidden))
+    context = tf.reshape(context, [-1, self.hidden_size])
     attention = self.attention_output_dropout(self.attention_output(context), training=training)
-    attention = self.attention_layer_norm(attention + hidden)
+    attention = self.attention_layer_norm(attention + tokens)
     ffn = self.output_dropout(self.output_dense(self.intermediate(attention)), training=training)
-    return self.output_layer_norm(ffn + attention)
+    return tf.reshape(self.output_layer_norm(ffn + attention), tf.shape(hidden))
 
   def get_config(self):
     config = super().get_config()
