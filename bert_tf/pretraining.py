@@ -285,8 +285,8 @@ class MaskedLMHead(keras.layers.Layer):
         config.hidden_size, activation=modeling.get_activation(config.hidden_act),
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range),
         name="transform_dense")
-    self.layer_norm = keras.layers.LayerNormalization(epsilon=modeling.LAYER_NORM_EPSILON,
-                                                      name="transform_layer_norm")
+    self.layer_norm = modeling.LayerNorm(epsilon=modeling.LAYER_NORM_EPSILON,
+                                         name="transform_layer_norm")
     self.hidden_size, self.vocab_size = config.hidden_size, config.vocab_size
 
   def build(self, input_shape):

@@ -49,6 +49,38 @@ def test_tiny_encoder_matches_numpy(tmp_path, hidden_act):
   _assert_matches(encoder, weights, config, ids, mask, types, atol=1e-5)
 
 
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_layer_norm_equals_keras_layer_normalization(policy):
+  """modeling.LayerNorm is Keras's LayerNormalization computed in fewer passes: the same
+  outputs and gradients, in float32 and under mixed precision."""
+  import tensorflow as tf
+  import tf_keras as keras
+  rng = np.random.default_rng(0)
+  x = tf.constant(rng.standard_normal((3, 5, 16)).astype(np.float32) * 4 + 2)
+  upstream = tf.constant(rng.standard_normal((3, 5, 16)).astype(np.float32))
+  gamma, beta = rng.standard_normal(16).astype(np.float32) + 1, rng.standard_normal(16)
+  keras.mixed_precision.set_global_policy(policy)
+  try:
+    layers = [keras.layers.LayerNormalization(epsilon=1e-12), modeling.LayerNorm(epsilon=1e-12)]
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  results = []
+  for layer in layers:
+    layer.build(x.shape)
+    layer.set_weights([gamma, beta.astype(np.float32)])
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = layer(x)
+      loss = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+    results.append([y.dtype] + [tf.cast(t, tf.float32).numpy()
+                                for t in [y] + tape.gradient(loss, [x, layer.gamma, layer.beta])])
+  expected_dtype = tf.bfloat16 if policy == "mixed_bfloat16" else tf.float32
+  assert results[0][0] == results[1][0] == expected_dtype
+  tolerance = 1e-5 if policy == "float32" else 2e-2  # bfloat16: 8 bits of mantissa
+  for keras_value, ours in zip(results[0][1:], results[1][1:]):
+    np.testing.assert_allclose(ours, keras_value, rtol=tolerance, atol=tolerance)
+
+
 def test_padding_does_not_change_real_positions(tiny_model_dir):
   encoder = modeling.load_encoder(tiny_model_dir)
   ids, mask, types = _batch(50, [6], 6)
