@@ -12,7 +12,8 @@ is better). Rows:
 
   train    MiniLM + 2-class head, random batches of 32 x 128 (fixed shape), AdamW, the
            CPU: ours fp32 and mixed_bfloat16 vs HF PyTorch fp32; the optimizer step alone
-  infer    the same shape: Keras fp32, TFLite fp32 and int8 (batch 32) vs HF fp32; batch-1
+  infer    the same shape: Keras fp32, TFLite fp32 and int8 (batch 32) vs HF fp32; the
+           forward's matrix products alone (TensorFlow vs torch.matmul: the fp32 ceiling); batch-1
            latency at length 128; the string-in SavedModel on SST-2 dev texts vs HF's fast
            tokenizer + model on the same texts
   epoch    one epoch of SST-2 (--sst2_rows rows), dynamic padding vs Google's fixed 128,
@@ -237,8 +238,57 @@ def child_optimizer(p):
   return 1000.0 / _timed(step, 3, p["steps"], 1)
 
 
+def child_matmuls(p):
+  """Examples/s of a forward pass's matrix products alone (fp32, MiniLM's shapes): the six
+  dense layers and the two attention products of each layer, nothing else. It bounds what
+  any fp32 implementation can reach on this CPU with this library's matmuls."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from bert_tf import pretrained  # pylint: disable=g-import-not-at-top
+  from bert_tf.config import BertConfig  # pylint: disable=g-import-not-at-top
+  c = BertConfig.from_json_file(os.path.join(pretrained.resolve(pretrained.DEFAULT_MODEL),
+                                             "bert_config.json"))
+  tokens, heads = p["batch"] * p["seq"], c.num_attention_heads
+  rng = np.random.default_rng(0)
+  r = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+  hidden, inner = r(tokens, c.hidden_size), r(tokens, c.intermediate_size)
+  products = [(hidden, r(c.hidden_size, c.hidden_size)) for _ in range(4)] + [
+      (hidden, r(c.hidden_size, c.intermediate_size)), (inner, r(c.intermediate_size,
+                                                             c.hidden_size))]
+  q = r(p["batch"], heads, p["seq"], c.hidden_size // heads)
+  probs = r(p["batch"], heads, p["seq"], p["seq"])
+  if p["impl"] == "hf":
+    import torch  # pylint: disable=g-import-not-at-top
+    torch.set_num_threads(os.cpu_count() or 1)
+    t = lambda a: torch.from_numpy(a)
+    pairs = [(t(a), t(w)) for a, w in products]
+    tq, tp = t(q), t(probs)
+
+    def call(_):
+      with torch.no_grad():
+        for _ in range(c.num_hidden_layers):
+          for a, w in pairs:
+            torch.matmul(a, w)
+          torch.matmul(tq, tq.transpose(-1, -2))
+          torch.matmul(tp, tq)
+  else:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    # Variables, read afresh at each use, so that Grappler cannot merge repeated products.
+    pairs = [(tf.constant(a), tf.Variable(w)) for a, w in products]
+    tq, tp = tf.Variable(q), tf.Variable(probs)
+
+    @tf.function
+    def forward_products():
+      corners = []  # one element of each product, so that none is pruned
+      for _ in range(c.num_hidden_layers):
+        corners += [tf.matmul(a, w)[0, 0] for a, w in pairs]
+        corners += [tf.matmul(tq, tq, transpose_b=True)[0, 0, 0, 0], tf.matmul(tp, tq)[0, 0, 0, 0]]
+      return tf.add_n(corners)
+    call = lambda _: forward_products().numpy()
+  return _timed(call, 2, p["steps"], p["batch"])
+
+
 CHILDREN = dict(train=child_train, infer=child_infer, text=child_text, profile=child_profile,
-                optimizer=child_optimizer)
+                optimizer=child_optimizer, matmuls=child_matmuls)
 
 
 def measure(kind, **params):
@@ -426,6 +476,9 @@ def speed_rows(table, steps, run, exported):
   table.compare("inference Keras fp32, 32 x 128", "examples/s",
                 lambda: m("infer", impl="keras", run=run, **shape),
                 lambda: m("infer", impl="hf", **shape), "HF PyTorch fp32")
+  table.compare("matmuls of one forward alone (the fp32 ceiling), 32 x 128", "examples/s",
+                lambda: m("matmuls", impl="ours", **shape),
+                lambda: m("matmuls", impl="hf", **shape), "torch.matmul, same shapes")
   for quantization in ("float32", "int8"):
     table.compare("inference TFLite %s, 32 x 128" % quantization, "examples/s",
                   lambda q=quantization: m("infer", impl="tflite",
