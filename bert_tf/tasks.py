@@ -123,20 +123,20 @@ class Task:
   def metric_names(self):
     """The numbers an evaluation reports (for --best_metric), from metrics() on made-up
     examples where every label occurs and is absent, so that no metric is left out."""
-    outputs = max(self.num_outputs, 1)
-    rows = outputs + 1
-    rng = np.random.default_rng(0)
-    labels = self._every_label_sample(rows)
-    probs = rng.uniform(0.01, 0.99, (rows, outputs)).astype(np.float32)
+    rows = max(self.num_outputs, 1) + 1
     with warnings.catch_warnings():
       warnings.simplefilter("ignore")
-      results = self.metrics(labels, probs / probs.sum(1, keepdims=True)
-                             if self.kind == "classification" else probs)
+      results = self.metrics(*self._made_up_sample(rows))
     return sorted(["loss"] + [k for k, v in results.items()
                               if isinstance(v, float) and not isinstance(v, bool)])
 
-  def _every_label_sample(self, rows):
+  def _made_up_sample(self, rows):
+    """(labels, model outputs) of `rows` made-up examples in which every label occurs."""
     raise NotImplementedError
+
+  def _random_outputs(self, rows):
+    rng = np.random.default_rng(0)
+    return rng.uniform(0.01, 0.99, (rows, max(self.num_outputs, 1))).astype(np.float32)
 
   def prediction_columns(self):
     """predictions.csv columns after the input's: prediction, then per-output scores."""
@@ -184,8 +184,9 @@ class SingleLabel(Task):
     return np.array([0 if getattr(e, "label", None) is None else
                      self._label_id(e.label, e.where or e.guid) for e in examples], np.int64)
 
-  def _every_label_sample(self, rows):
-    return np.arange(rows) % len(self.label_list)
+  def _made_up_sample(self, rows):
+    probs = self._random_outputs(rows)
+    return np.arange(rows) % len(self.label_list), probs / probs.sum(1, keepdims=True)
 
   def label_feature_spec(self):
     return tf.io.FixedLenFeature([], tf.int64)
@@ -263,9 +264,9 @@ class MultiLabel(Task):
         out[i, self._label_id(label, example.where or example.guid)] = 1.0
     return out
 
-  def _every_label_sample(self, rows):
+  def _made_up_sample(self, rows):
     # Row i holds label i (the first rows), then none: each label both occurs and not.
-    return np.eye(rows, len(self.label_list), dtype=np.float32)
+    return np.eye(rows, len(self.label_list), dtype=np.float32), self._random_outputs(rows)
 
   def label_feature_spec(self):
     return tf.io.FixedLenFeature([len(self.label_list)], tf.float32)
@@ -372,8 +373,8 @@ class Regression(Task):
     return np.array([0.0 if getattr(e, "label", None) is None else float(e.label)
                      for e in examples], np.float32)
 
-  def _every_label_sample(self, rows):
-    return np.arange(rows, dtype=np.float32)
+  def _made_up_sample(self, rows):
+    return np.arange(rows, dtype=np.float32), self._random_outputs(rows)
 
   def label_feature_spec(self):
     return tf.io.FixedLenFeature([], tf.float32)
@@ -446,14 +447,11 @@ def log_label_warnings(task, examples, source):
   if rare:
     logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.%s",
                     source, len(rare), ", ".join(rare[:10]), _header_hint(examples, rare))
-  for same in _numerically_equal(counts):
-    logging.warning("%s: the labels %s are one number written differently, so they are "
-                    "different classes; write them alike if they are one class.", source,
-                    " and ".join(repr(l) for l in same))
-  for same in _equal_ignoring_case(counts):
-    logging.warning("%s: the labels %s differ only in case, so they are different classes; "
-                    "write them alike if they are one class.", source,
-                    " and ".join(repr(l) for l in same))
+  for key, how in ((_as_number, "are one number written differently"),
+                   (_case_folded, "differ only in case")):
+    for same in _alike(counts, key):
+      logging.warning("%s: the labels %s %s, so they are different classes; write them alike "
+                      "if they are one class.", source, " and ".join(repr(l) for l in same), how)
 
 
 def _header_hint(examples, rare):
@@ -467,23 +465,25 @@ def _header_hint(examples, rare):
   return ""
 
 
-def _equal_ignoring_case(labels):
-  """Groups of two or more labels equal but for case ("Pos" and "pos", "true" and "True")."""
-  by_key = {}
+def _alike(labels, key):
+  """Groups of two or more labels with the same key(label); labels keyed None are left out."""
+  groups = {}
   for label in labels:
-    if isinstance(label, str):
-      by_key.setdefault(label.strip().casefold(), []).append(label)
-  return [sorted(group) for group in by_key.values() if len(group) > 1]
+    value = key(label)
+    if value is not None:
+      groups.setdefault(value, []).append(label)
+  return [sorted(group) for group in groups.values() if len(group) > 1]
 
 
-def _numerically_equal(labels):
-  """Groups of two or more labels that parse to the same number ("1" and "1.0")."""
-  by_value = {}
-  for label in labels:
-    try:
-      value = float(label)
-    except (TypeError, ValueError):
-      continue
-    if value == value:  # not NaN
-      by_value.setdefault(value, []).append(label)
-  return [sorted(group) for group in by_value.values() if len(group) > 1]
+def _as_number(label):
+  """The number a label parses to ("1" and "1.0" alike), or None."""
+  try:
+    value = float(label)
+  except (TypeError, ValueError):
+    return None
+  return value if value == value else None  # NaN equals nothing
+
+
+def _case_folded(label):
+  """A text label without case or surrounding spaces ("Pos" and "pos" alike), or None."""
+  return label.strip().casefold() if isinstance(label, str) else None
