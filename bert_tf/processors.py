@@ -569,6 +569,7 @@ class FileProcessor(DataProcessor):
     if self._labels is None and len(config.label_columns) > 1:
       self._labels = [str(c) for c in config.label_columns]
     self._splits = None
+    self._warned = set()  # a file is read once per pass; say each thing about it once
 
   # ---- public interface ----
   def declared_labels(self):
@@ -795,7 +796,7 @@ class FileProcessor(DataProcessor):
     """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups).
     Hidden entries (.DS_Store, .git) are not read; folders inside a class folder are
     skipped with a warning."""
-    classes = self._labels or _class_folders(path)
+    classes = self._labels or self._class_folders(path)
     if not classes:
       raise UsageError("%s has no class sub-folders." % path)
     for label in classes:
@@ -805,16 +806,32 @@ class FileProcessor(DataProcessor):
       names = [n for n in sorted(os.listdir(folder)) if not n.startswith(".")]
       nested = [n for n in names if os.path.isdir(os.path.join(folder, n))]
       if nested:
-        logging.warning("%s: %d folder(s) inside the class folder are not read (%s); put each "
+        self._warn_once("%s: %d folder(s) inside the class folder are not read (%s); put each "
                         "text file directly in its class folder.", folder, len(nested),
                         ", ".join(nested[:5]))
       files = [n for n in names if os.path.isfile(os.path.join(folder, n))]
       if not files:
-        logging.warning("%s: the class folder holds no text files, so class %r has no "
+        self._warn_once("%s: the class folder holds no text files, so class %r has no "
                         "examples here.", folder, label)
       for name in files:
         yield (os.path.join(folder, name), self._read_text_file(os.path.join(folder, name)),
                None, [label])
+
+  def _class_folders(self, path):
+    """The visible sub-folders of a folder-per-class layout, sorted."""
+    classes = sorted(d for d in os.listdir(path)
+                     if not d.startswith(".") and os.path.isdir(os.path.join(path, d)))
+    unlabelled = [d for d in classes if d.lower() in _UNLABELLED_FOLDERS]
+    if unlabelled:
+      self._warn_once("%s: the folder %r looks like unlabelled texts, yet it is read as a "
+                      "class; pass --label_list=%s to read only the classes.", path,
+                      unlabelled[0], ",".join(d for d in classes if d not in unlabelled))
+    return classes
+
+  def _warn_once(self, message, *args):
+    if (message, args) not in self._warned:
+      self._warned.add((message, args))
+      logging.warning(message, *args)
 
   def _read_text_file(self, file_path):
     """One class-folder file, opened once (aclImdb has 100k); the binary check reads the
@@ -887,18 +904,6 @@ _FLOAT32_MAX = 3.4028234663852886e38  # regression targets are stored as float32
 
 # Folders of unlabelled texts that sit beside class folders (aclImdb's train/unsup).
 _UNLABELLED_FOLDERS = ("unsup", "unlabeled", "unlabelled")
-
-
-def _class_folders(path):
-  """The visible sub-folders of a folder-per-class layout, sorted."""
-  classes = sorted(d for d in os.listdir(path)
-                   if not d.startswith(".") and os.path.isdir(os.path.join(path, d)))
-  unlabelled = [d for d in classes if d.lower() in _UNLABELLED_FOLDERS]
-  if unlabelled:
-    logging.warning("%s: the folder %r looks like unlabelled texts, yet it is read as a class; "
-                    "pass --label_list=%s to read only the classes.", path, unlabelled[0],
-                    ",".join(d for d in classes if d not in unlabelled))
-  return classes
 
 
 def _columns_within(path, indices, num_fields, labels_optional=False):

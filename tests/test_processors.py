@@ -220,6 +220,9 @@ def test_folder_per_class_skips_hidden_entries_and_warns(tmp_path, caplog):
   assert "the class folder holds no text files, so class 'empty' has no examples" in caplog.text
   assert ("the folder 'unsup' looks like unlabelled texts, yet it is read as a class; pass "
           "--label_list=empty,neg,pos") in caplog.text
+  list(p.iter_file(str(tmp_path / "train"), "train"))  # a second pass (streaming): no repeats
+  for said in ("inside the class folder", "holds no text files", "looks like unlabelled"):
+    assert caplog.text.count(said) == 1, said
   with open(str(tmp_path / "train" / "pos" / "image.png"), "wb") as f:
     f.write(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
   p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0))
