@@ -29,6 +29,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import time
@@ -478,6 +479,15 @@ class RunDir:
                       "uses %s. Rerun the training command to finish it.", self.directory,
                       os.path.relpath(found, self.directory))
     return found
+
+  def check_checkpoint_to_come(self, requested):
+    """Before training: --eval_checkpoint names a checkpoint this training may write (a
+    model.ckpt-N here or in best/) or one that exists already; else it stops now, not after
+    the training."""
+    where = os.path.dirname(os.path.abspath(requested))
+    ours = where in (os.path.abspath(self.directory), os.path.abspath(self.path(BEST_DIR)))
+    if not (ours and re.fullmatch(r"model\.ckpt-\d+", os.path.basename(requested))):
+      self.eval_checkpoint(requested)
 
   def training_unfinished(self):
     """Whether the last training here stopped before its end (run_config.json still says

@@ -112,6 +112,8 @@ def prepare_data(config):
 def _run(config, run, data_frames, owner=True, records_dir=None):
   # Eval/predict of a trained run: a directory without a checkpoint stops first.
   checkpoint = None if config.do_train else run.eval_checkpoint(config.eval_checkpoint)
+  if config.do_train and config.eval_checkpoint:
+    run.check_checkpoint_to_come(config.eval_checkpoint)
   plan = make_plan(config, run, data_frames)
   plan.owner = owner
   strategy = distribute.get_strategy(config)  # bad strategy flags stop before any write

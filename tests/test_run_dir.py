@@ -74,6 +74,19 @@ def test_eval_of_an_unfinished_training_warns(trained, caplog):
       trained["out"], os.path.basename(found)) in caplog.text
 
 
+def test_a_requested_checkpoint_is_checked_before_training(tmp_path):
+  run = run_dir.RunDir(str(tmp_path / "new_run"))
+  for to_come in ("model.ckpt-999", os.path.join("best", "model.ckpt-3")):
+    run.check_checkpoint_to_come(run.path(to_come))  # training may write these
+  os.makedirs(str(tmp_path / "other"))
+  (tmp_path / "other" / "model.ckpt-16.index").write_bytes(b"")
+  run.check_checkpoint_to_come(str(tmp_path / "other" / "model.ckpt-16"))  # exists
+  for never in (str(tmp_path / "other" / "model.ckpt-5"), run.path("model.ckpt-5x"),
+                run.path("sub", "model.ckpt-5")):
+    with pytest.raises(UsageError, match="does not exist"):
+      run.check_checkpoint_to_come(never)
+
+
 def test_overwrite_starts_over_even_when_the_old_run_cannot_be_read(trained):
   out = trained["out"]
   for name in ("checkpoint", "model_info.json"):
