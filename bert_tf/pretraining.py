@@ -255,6 +255,9 @@ def read_texts(config, spec, processor):
   if config.max_train_examples:
     train = train[:config.max_train_examples]
   for path in spec.unlabelled_files():
+    if os.path.isdir(path):
+      raise UsageError("--unlabelled_file %s is a folder: pass text files, one text per line "
+                       "(comma-separated for several)." % path)
     lines = processors.read_text_lines(path, config.encoding)
     if not lines:
       logging.warning("--unlabelled_file %s holds no text.", path)

@@ -259,6 +259,8 @@ def test_bad_masking_options_and_files_stop_before_anything_is_written(tmp_path,
   config, _ = _config(tmp_path, tiny_model_dir)
   with pytest.raises(UsageError, match="missing.txt does not exist"):
     pretraining.pretrain(config, PretrainSpec(unlabelled_file=str(tmp_path / "missing.txt")))
+  with pytest.raises(UsageError, match="is a folder: pass text files, one text per line"):
+    pretraining.pretrain(config, PretrainSpec(unlabelled_file=str(tmp_path)))
   vocab = [t for t in TINY_VOCAB if t != "[MASK]"] + ["[unused1]"]
   no_mask, _ = write_google_model(str(tmp_path / "no_mask"), vocab=vocab)
   config, spec = _config(tmp_path, no_mask, out="no_mask_run")
