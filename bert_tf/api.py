@@ -15,6 +15,7 @@ message the command line prints, naming this API's parameters where it names fla
 import contextlib
 import dataclasses
 import functools
+import logging as std_logging
 import os
 import re
 import tempfile
@@ -35,26 +36,47 @@ _FIT_RENAMES = dict(text_column="text", text_b_column="text_pair", label_column=
 
 
 def _api_names(**renames):
-  """Re-raises a UsageError with its `--flag` names as this API's parameters: fit's
-  `--text_column` is `text`; options are RunConfig fields, named as the flags are."""
+  """Speaks this API's parameters where the engine names flags, in the UsageError it raises
+  and in the warnings it logs: fit's `--text_column` is `text`; options are RunConfig
+  fields, named as the flags are."""
   renames = dict(_FIT_RENAMES, **renames)
+
+  def rename(message):
+    message = re.sub(r"(?<![\w-])--([A-Za-z]\w*)",
+                     lambda m: renames.get(m.group(1), m.group(1)), message)
+    # Bare option names in lists of differences ("training.num_train_epochs: 1 -> 2").
+    return re.sub(r"\b(%s)(?=: )" % "|".join(_FIT_RENAMES),
+                  lambda m: _FIT_RENAMES[m.group(1)], message)
 
   def decorate(method):
     @functools.wraps(method)
     def wrapped(*args, **kwargs):
+      warnings = _RenamedMessages(rename)
+      logging.get_absl_logger().addFilter(warnings)
       try:
         return method(*args, **kwargs)
       except UsageError as e:
-        message = re.sub(r"(?<![\w-])--([A-Za-z]\w*)",
-                         lambda m: renames.get(m.group(1), m.group(1)), str(e))
-        # Bare option names in lists of differences ("training.num_train_epochs: 1 -> 2").
-        message = re.sub(r"\b(%s)(?=: )" % "|".join(_FIT_RENAMES),
-                         lambda m: _FIT_RENAMES[m.group(1)], message)
-        if message == str(e):
+        if rename(str(e)) == str(e):
           raise
-        raise UsageError(message) from None
+        raise UsageError(rename(str(e))) from None
+      finally:
+        logging.get_absl_logger().removeFilter(warnings)
     return wrapped
   return decorate
+
+
+class _RenamedMessages(std_logging.Filter):
+  """A logging filter that passes each record on with `rename` applied to its message."""
+
+  def __init__(self, rename):
+    super().__init__()
+    self.rename = rename
+
+  def filter(self, record):
+    message = record.getMessage()
+    if self.rename(message) != message:
+      record.msg, record.args = self.rename(message), None
+    return True
 
 
 class TextClassifier:

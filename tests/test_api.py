@@ -111,10 +111,13 @@ def test_cli_run_loads_in_the_api_with_the_predictors_probabilities(tiny_model, 
   assert api.evaluate(str(data / "train.csv"), verbose=0)["accuracy"] == pytest.approx(expected)
 
 
-def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path):
+def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, caplog):
   clf = TextClassifier(tiny_model, output_dir=str(tmp_path / "bad"), **FAST)
   with pytest.raises(ValueError, match=r"column 'text' not found; the columns are 'review'"):
-    clf.fit(_reviews(20, 1), label="sentiment", verbose=0)
+    clf.fit(_reviews(20, 1), label="sentiment", epochs=200, verbose=0)
+  # Warnings name the API's parameters too.
+  assert "epochs=200 is unusually many" in caplog.text, caplog.text
+  assert "--num_train_epochs" not in caplog.text
   with pytest.raises(UsageError, match=r"texts and labels differ in length \(3, 2\)"):
     clf.fit((["a", "b", "c"], ["x", "y"]), verbose=0)
   with pytest.raises(UsageError, match="Unknown option"):
