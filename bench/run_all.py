@@ -239,49 +239,49 @@ def child_optimizer(p):
 
 
 def child_matmuls(p):
-  """Examples/s of a forward pass's matrix products alone (fp32, MiniLM's shapes): the six
-  dense layers and the two attention products of each layer, nothing else. It bounds what
-  any fp32 implementation can reach on this CPU with this library's matmuls."""
+  """Examples/s of a forward pass's matrix products alone (fp32, MiniLM's shapes), one at a
+  time: each layer's six dense products and two attention products, nothing else. It
+  bounds what a forward pass built on these products can reach on this CPU."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from bert_tf import pretrained  # pylint: disable=g-import-not-at-top
   from bert_tf.config import BertConfig  # pylint: disable=g-import-not-at-top
   c = BertConfig.from_json_file(os.path.join(pretrained.resolve(pretrained.DEFAULT_MODEL),
                                              "bert_config.json"))
-  tokens, heads = p["batch"] * p["seq"], c.num_attention_heads
+  tokens, heads, h, inner = (p["batch"] * p["seq"], c.num_attention_heads, c.hidden_size,
+                             c.intermediate_size)
   rng = np.random.default_rng(0)
   r = lambda *shape: rng.standard_normal(shape).astype(np.float32)
-  hidden, inner = r(tokens, c.hidden_size), r(tokens, c.intermediate_size)
-  products = [(hidden, r(c.hidden_size, c.hidden_size)) for _ in range(4)] + [
-      (hidden, r(c.hidden_size, c.intermediate_size)), (inner, r(c.intermediate_size,
-                                                             c.hidden_size))]
-  q = r(p["batch"], heads, p["seq"], c.hidden_size // heads)
-  probs = r(p["batch"], heads, p["seq"], p["seq"])
+  hidden, expanded = r(tokens, h), r(tokens, inner)
+  # Every layer gets operands of its own, so that no two products are alike.
+  layers = [dict(dense=[(hidden, r(h, h)) for _ in range(4)] + [(hidden, r(h, inner)),
+                                                                (expanded, r(inner, h))],
+                 q=r(p["batch"], heads, p["seq"], h // heads),
+                 probs=r(p["batch"], heads, p["seq"], p["seq"]))
+            for _ in range(c.num_hidden_layers)]
   if p["impl"] == "hf":
     import torch  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(os.cpu_count() or 1)
     t = lambda a: torch.from_numpy(a)
-    pairs = [(t(a), t(w)) for a, w in products]
-    tq, tp = t(q), t(probs)
 
     def call(_):
       with torch.no_grad():
-        for _ in range(c.num_hidden_layers):
-          for a, w in pairs:
-            torch.matmul(a, w)
-          torch.matmul(tq, tq.transpose(-1, -2))
-          torch.matmul(tp, tq)
+        for layer in layers:
+          for a, w in layer["dense"]:
+            torch.matmul(t(a), t(w))
+          torch.matmul(t(layer["q"]), t(layer["q"]).transpose(-1, -2))
+          torch.matmul(t(layer["probs"]), t(layer["q"]))
   else:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    # Variables, read afresh at each use, so that Grappler cannot merge repeated products.
-    pairs = [(tf.constant(a), tf.Variable(w)) for a, w in products]
-    tq, tp = tf.Variable(q), tf.Variable(probs)
+    tf.config.threading.set_inter_op_parallelism_threads(1)  # one product at a time, as torch
+    operands = tf.nest.map_structure(tf.constant, layers)
 
     @tf.function
     def forward_products():
       corners = []  # one element of each product, so that none is pruned
-      for _ in range(c.num_hidden_layers):
-        corners += [tf.matmul(a, w)[0, 0] for a, w in pairs]
-        corners += [tf.matmul(tq, tq, transpose_b=True)[0, 0, 0, 0], tf.matmul(tp, tq)[0, 0, 0, 0]]
+      for layer in operands:
+        corners += [tf.matmul(a, w)[0, 0] for a, w in layer["dense"]]
+        q, probs = layer["q"], layer["probs"]
+        corners += [tf.matmul(q, q, transpose_b=True)[0, 0, 0, 0], tf.matmul(probs, q)[0, 0, 0, 0]]
       return tf.add_n(corners)
     call = lambda _: forward_products().numpy()
   return _timed(call, 2, p["steps"], p["batch"])

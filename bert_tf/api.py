@@ -51,8 +51,8 @@ def _api_names(**renames):
   def decorate(method):
     @functools.wraps(method)
     def wrapped(*args, **kwargs):
-      warnings = _RenamedMessages(rename)
-      logging.get_absl_logger().addFilter(warnings)
+      renamer = _RenamedMessages(rename)
+      logging.get_absl_logger().addFilter(renamer)
       try:
         return method(*args, **kwargs)
       except UsageError as e:
@@ -60,22 +60,22 @@ def _api_names(**renames):
           raise
         raise UsageError(rename(str(e))) from None
       finally:
-        logging.get_absl_logger().removeFilter(warnings)
+        logging.get_absl_logger().removeFilter(renamer)
     return wrapped
   return decorate
 
 
 class _RenamedMessages(std_logging.Filter):
-  """A logging filter that passes each record on with `rename` applied to its message."""
+  """A logging filter that renames the flags in each record's format string; its arguments
+  (paths, values) are left as they are."""
 
   def __init__(self, rename):
     super().__init__()
     self.rename = rename
 
   def filter(self, record):
-    message = record.getMessage()
-    if self.rename(message) != message:
-      record.msg, record.args = self.rename(message), None
+    if isinstance(record.msg, str):
+      record.msg = self.rename(record.msg)
     return True
 
 

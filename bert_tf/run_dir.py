@@ -480,13 +480,14 @@ class RunDir:
                       os.path.relpath(found, self.directory))
     return found
 
-  def check_checkpoint_to_come(self, requested):
-    """Before training: --eval_checkpoint names a checkpoint this training may write (a
-    model.ckpt-N here or in best/) or one that exists already; else it stops now, not after
-    the training."""
+  def check_checkpoint_to_come(self, requested, last_step=None):
+    """Before training: --eval_checkpoint names a model.ckpt-N here or in best/, which the
+    training may write (N <= last_step, once that is known), or a checkpoint that exists;
+    else it stops now, not after the training."""
     where = os.path.dirname(os.path.abspath(requested))
     ours = where in (os.path.abspath(self.directory), os.path.abspath(self.path(BEST_DIR)))
-    if not (ours and re.fullmatch(r"model\.ckpt-\d+", os.path.basename(requested))):
+    step = re.fullmatch(r"model\.ckpt-(\d+)", os.path.basename(requested))
+    if not (ours and step and (last_step is None or int(step.group(1)) <= last_step)):
       self.eval_checkpoint(requested)
 
   def training_unfinished(self):

@@ -112,7 +112,7 @@ def prepare_data(config):
 def _run(config, run, data_frames, owner=True, records_dir=None):
   # Eval/predict of a trained run: a directory without a checkpoint stops first.
   checkpoint = None if config.do_train else run.eval_checkpoint(config.eval_checkpoint)
-  if config.do_train and config.eval_checkpoint:
+  if config.do_train and config.eval_checkpoint:  # a typo stops before anything is written
     run.check_checkpoint_to_come(config.eval_checkpoint)
   plan = make_plan(config, run, data_frames)
   plan.owner = owner
@@ -413,6 +413,8 @@ def _train(plan, strategy, model, encoder, variables, records):
   logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
                job.num_train_examples, c.train_batch_size, job.num_train_steps,
                job.num_warmup_steps)
+  if c.eval_checkpoint:  # now that the number of steps is known
+    plan.run.check_checkpoint_to_come(c.eval_checkpoint, job.num_train_steps)
 
   def init_fn():  # a fresh start: pretrained encoder, head bias from the label priors
     if plan.files.init_checkpoint and not plan.files.hub_module_handle:

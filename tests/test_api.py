@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from absl import logging as absl_logging
 
 from bert_tf import TextClassifier
 from bert_tf.errors import UsageError
@@ -118,6 +119,8 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
   # Warnings name the API's parameters too.
   assert "epochs=200 is unusually many" in caplog.text, caplog.text
   assert "--num_train_epochs" not in caplog.text
+  absl_logging.warning("--num_train_epochs after the call")  # the renaming ends with the call
+  assert "--num_train_epochs after the call" in caplog.text
   with pytest.raises(UsageError, match=r"texts and labels differ in length \(3, 2\)"):
     clf.fit((["a", "b", "c"], ["x", "y"]), verbose=0)
   with pytest.raises(UsageError, match="Unknown option"):

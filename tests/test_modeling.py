@@ -49,15 +49,16 @@ def test_tiny_encoder_matches_numpy(tmp_path, hidden_act):
   _assert_matches(encoder, weights, config, ids, mask, types, atol=1e-5)
 
 
-@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
-def test_layer_norm_equals_keras_layer_normalization(policy):
-  """modeling.LayerNorm is Keras's LayerNormalization computed in fewer passes: the same
-  outputs and gradients, in float32 and under mixed precision."""
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("shape", [(3, 5, 16), (15, 16)])
+def test_layer_norm_equals_keras_layer_normalization(policy, shape):
+  """modeling.LayerNorm is Keras's LayerNormalization computed with fewer temporaries: the
+  same outputs and gradients, in float32 and under mixed precision."""
   import tensorflow as tf
   import tf_keras as keras
   rng = np.random.default_rng(0)
-  x = tf.constant(rng.standard_normal((3, 5, 16)).astype(np.float32) * 4 + 2)
-  upstream = tf.constant(rng.standard_normal((3, 5, 16)).astype(np.float32))
+  x = tf.constant(rng.standard_normal(shape).astype(np.float32) * 4 + 2)
+  upstream = tf.constant(rng.standard_normal(shape).astype(np.float32))
   gamma, beta = rng.standard_normal(16).astype(np.float32) + 1, rng.standard_normal(16)
   keras.mixed_precision.set_global_policy(policy)
   try:
@@ -74,11 +75,13 @@ def test_layer_norm_equals_keras_layer_normalization(policy):
       loss = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
     results.append([y.dtype] + [tf.cast(t, tf.float32).numpy()
                                 for t in [y] + tape.gradient(loss, [x, layer.gamma, layer.beta])])
-  expected_dtype = tf.bfloat16 if policy == "mixed_bfloat16" else tf.float32
-  assert results[0][0] == results[1][0] == expected_dtype
-  tolerance = 1e-5 if policy == "float32" else 2e-2  # bfloat16: 8 bits of mantissa
+  assert results[0][0] == results[1][0] == dict(
+      float32=tf.float32, mixed_bfloat16=tf.bfloat16, mixed_float16=tf.float16)[policy]
+  tolerance = dict(float32=1e-5, mixed_bfloat16=2e-2, mixed_float16=3e-3)[policy]
   for keras_value, ours in zip(results[0][1:], results[1][1:]):
     np.testing.assert_allclose(ours, keras_value, rtol=tolerance, atol=tolerance)
+  with pytest.raises(ValueError, match="normalises the last axis"):
+    modeling.LayerNorm(axis=0).build(x.shape)
 
 
 def test_padding_does_not_change_real_positions(tiny_model_dir):

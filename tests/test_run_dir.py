@@ -76,15 +76,16 @@ def test_eval_of_an_unfinished_training_warns(trained, caplog):
 
 def test_a_requested_checkpoint_is_checked_before_training(tmp_path):
   run = run_dir.RunDir(str(tmp_path / "new_run"))
-  for to_come in ("model.ckpt-999", os.path.join("best", "model.ckpt-3")):
-    run.check_checkpoint_to_come(run.path(to_come))  # training may write these
+  for to_come in ("model.ckpt-100", os.path.join("best", "model.ckpt-3")):
+    run.check_checkpoint_to_come(run.path(to_come), 100)  # training may write these
   os.makedirs(str(tmp_path / "other"))
   (tmp_path / "other" / "model.ckpt-16.index").write_bytes(b"")
-  run.check_checkpoint_to_come(str(tmp_path / "other" / "model.ckpt-16"))  # exists
+  run.check_checkpoint_to_come(str(tmp_path / "other" / "model.ckpt-16"), 100)  # exists
   for never in (str(tmp_path / "other" / "model.ckpt-5"), run.path("model.ckpt-5x"),
-                run.path("sub", "model.ckpt-5")):
+                run.path("sub", "model.ckpt-5"), run.path("model.ckpt-101")):
     with pytest.raises(UsageError, match="does not exist"):
-      run.check_checkpoint_to_come(never)
+      run.check_checkpoint_to_come(never, 100)
+  run.check_checkpoint_to_come(run.path("model.ckpt-101"))  # before the steps are known
 
 
 def test_overwrite_starts_over_even_when_the_old_run_cannot_be_read(trained):

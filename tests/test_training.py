@@ -160,11 +160,12 @@ def test_predict_only_and_eval_named_checkpoint(tiny_setup):
     run_classifier(RunConfig(output_dir=out, data_dir=tiny_setup["data_dir"], task_name="file",
                              do_eval=True, max_seq_length=16,
                              eval_checkpoint=out + "/model.ckpt-999"))
-  fresh = str(tiny_setup["tmp"] / "fresh")  # a typo stops before the training, not after it
-  with pytest.raises(UsageError, match="does not exist"):
-    run_classifier(_config(tiny_setup, fresh, do_train=True, do_eval=True,
-                           eval_checkpoint=out + "/best/model.ckpt-1x"))
-  assert not os.path.exists(os.path.join(fresh, "checkpoint"))
+  for name, typo in (("fresh", out + "/best/model.ckpt-1x"), ("beyond", "model.ckpt-999")):
+    fresh = str(tiny_setup["tmp"] / name)  # a typo stops before the training, not after it
+    with pytest.raises(UsageError, match="does not exist"):
+      run_classifier(_config(tiny_setup, fresh, do_train=True, do_eval=True,
+                             eval_checkpoint=os.path.join(fresh, typo)))
+    assert not os.path.exists(os.path.join(fresh, "checkpoint"))
 
 
 def test_google_finetuned_checkpoint_restores_for_predict(tiny_setup):
