@@ -252,34 +252,38 @@ def child_matmuls(p):
   rng = np.random.default_rng(0)
   r = lambda *shape: rng.standard_normal(shape).astype(np.float32)
   hidden, expanded = r(tokens, h), r(tokens, inner)
-  # Every layer gets operands of its own, so that no two products are alike.
-  layers = [dict(dense=[(hidden, r(h, h)) for _ in range(4)] + [(hidden, r(h, inner)),
-                                                                (expanded, r(inner, h))],
+  # Weights and attention operands of its own in every layer, so that no two products are
+  # alike; the activations they multiply are shared.
+  layers = [dict(kernels=[r(h, h) for _ in range(4)] + [r(h, inner), r(inner, h)],
                  q=r(p["batch"], heads, p["seq"], h // heads),
                  probs=r(p["batch"], heads, p["seq"], p["seq"]))
             for _ in range(c.num_hidden_layers)]
+  inputs = lambda hidden, expanded: [hidden] * 5 + [expanded]  # of the six kernels
   if p["impl"] == "hf":
     import torch  # pylint: disable=g-import-not-at-top
     torch.set_num_threads(os.cpu_count() or 1)
-    t = lambda a: torch.from_numpy(a)
+    t = torch.from_numpy
+    hidden, expanded = t(hidden), t(expanded)
 
     def call(_):
       with torch.no_grad():
         for layer in layers:
-          for a, w in layer["dense"]:
-            torch.matmul(t(a), t(w))
+          for a, w in zip(inputs(hidden, expanded), layer["kernels"]):
+            torch.matmul(a, t(w))
           torch.matmul(t(layer["q"]), t(layer["q"]).transpose(-1, -2))
           torch.matmul(t(layer["probs"]), t(layer["q"]))
   else:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     tf.config.threading.set_inter_op_parallelism_threads(1)  # one product at a time, as torch
+    hidden, expanded = tf.constant(hidden), tf.constant(expanded)
     operands = tf.nest.map_structure(tf.constant, layers)
 
     @tf.function
     def forward_products():
       corners = []  # one element of each product, so that none is pruned
       for layer in operands:
-        corners += [tf.matmul(a, w)[0, 0] for a, w in layer["dense"]]
+        corners += [tf.matmul(a, w)[0, 0]
+                    for a, w in zip(inputs(hidden, expanded), layer["kernels"])]
         q, probs = layer["q"], layer["probs"]
         corners += [tf.matmul(q, q, transpose_b=True)[0, 0, 0, 0], tf.matmul(probs, q)[0, 0, 0, 0]]
       return tf.add_n(corners)

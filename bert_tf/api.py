@@ -56,9 +56,10 @@ def _api_names(**renames):
       try:
         return method(*args, **kwargs)
       except UsageError as e:
-        if rename(str(e)) == str(e):
+        message = rename(str(e))
+        if message == str(e):
           raise
-        raise UsageError(rename(str(e))) from None
+        raise UsageError(message) from None
       finally:
         logging.get_absl_logger().removeFilter(renamer)
     return wrapped

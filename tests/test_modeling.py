@@ -59,7 +59,7 @@ def test_layer_norm_equals_keras_layer_normalization(policy, shape):
   rng = np.random.default_rng(0)
   x = tf.constant(rng.standard_normal(shape).astype(np.float32) * 4 + 2)
   upstream = tf.constant(rng.standard_normal(shape).astype(np.float32))
-  gamma, beta = rng.standard_normal(16).astype(np.float32) + 1, rng.standard_normal(16)
+  gamma, beta = rng.standard_normal((2, 16)).astype(np.float32) + [[1], [0]]
   keras.mixed_precision.set_global_policy(policy)
   try:
     layers = [keras.layers.LayerNormalization(epsilon=1e-12), modeling.LayerNorm(epsilon=1e-12)]
@@ -68,7 +68,7 @@ def test_layer_norm_equals_keras_layer_normalization(policy, shape):
   results = []
   for layer in layers:
     layer.build(x.shape)
-    layer.set_weights([gamma, beta.astype(np.float32)])
+    layer.set_weights([gamma, beta])
     with tf.GradientTape() as tape:
       tape.watch(x)
       y = layer(x)
