@@ -61,7 +61,7 @@ SORT_WINDOW_BATCHES = 4
 
 def make_dataset(file_paths, seq_length, batch_size, is_training, task, drop_remainder=False,
                  dynamic_padding=False,
-                 shuffle_buffer=10000, seed=None, repeat=None, windows=0, group_by_length=True):
+                 shuffle_buffer=10000, seed=None, repeat=None, windows=0, group_by_length=False):
   """Returns a dataset of (features, labels, sample_weights) batches.
 
   `sample_weights` is `is_real_example`, so TPU padding examples weigh nothing.

@@ -32,7 +32,7 @@ from bert_tf import distribute
 from bert_tf import report
 from bert_tf import run_dir
 from bert_tf import runner
-from bert_tf.config import option
+from bert_tf.config import RunConfig, option, options_where
 from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
 from bert_tf.metrics import better_first_key, dev_metric_name
 
@@ -40,17 +40,11 @@ FEATURES = "features"
 RUNS = run_dir.GRID_RUNS  # its presence makes a directory a grid's (not a run's)
 RESULTS = "grid_results.csv"
 SETTINGS = "grid_settings.json"
-# Options each point sets, or that do not change what a run learns: they may differ on a
-# rerun of the grid (the shared rest may not: its table would mix unlike runs).
-_PER_RUN_OPTIONS = ("output_dir", "train_batch_size", "learning_rate", "num_train_epochs",
-                    "seed", "do_train", "do_eval", "do_predict", "test_file", "eval_batch_size",
-                    "predict_batch_size", "save_checkpoints_steps", "iterations_per_loop",
-                    "keep_checkpoint_max", "save_optimizer_state", "eval_checkpoint",
-                    "log_every_steps", "progress", "overwrite_output_dir", "retune_thresholds",
-                    "strategy", "use_xla", "use_tpu", "tpu_name", "tpu_zone", "gcp_project",
-                    "master", "num_tpu_cores", "tpu_job_name")
-_PATH_OPTIONS = ("data_dir", "train_file", "dev_file", "bert_config_file", "vocab_file",
-                 "init_checkpoint", "labels_file")
+# What a grid's points may differ in, on a rerun of the grid: what each point sets, and
+# what never changes what a run learns. The shared rest may not differ: the grid's table
+# would mix unlike runs.
+_POINT_OPTIONS = ("train_batch_size", "learning_rate", "num_train_epochs", "seed")
+_PER_RUN_OPTIONS = _POINT_OPTIONS + options_where(RunConfig, role="operational")
 BEST = "best"
 
 
@@ -173,7 +167,7 @@ def _shared_options(config):
   for field in dataclasses.fields(config):
     if field.name not in _PER_RUN_OPTIONS:
       value = getattr(config, field.name)
-      shared[field.name] = (os.path.abspath(value) if field.name in _PATH_OPTIONS and value
+      shared[field.name] = (os.path.abspath(value) if field.metadata["path"] and value
                             else value)
   return shared
 

@@ -33,7 +33,7 @@ from bert_tf import streaming
 from bert_tf import tasks
 from bert_tf import tokenization
 from bert_tf import training
-from bert_tf.config import RUN_SETTING_DEFAULTS, BertConfig
+from bert_tf.config import RUN_SETTING_DEFAULTS, BertConfig, RunConfig, options_where
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError, atomic_path, write_text_atomic
 from bert_tf.metrics import dev_metric_name
@@ -41,10 +41,7 @@ from bert_tf.preprocessing import Preprocessor
 
 # Options that change the trained weights: with the model, data, labels and
 # preprocessor they are a training's identity (see RunDir.check_same_run).
-TRAINING_OPTIONS = ("train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "warmup_proportion",
-                    "weight_decay", "clip_norm", "adam_bias_correction", "layerwise_lr_decay",
-                    "seed", "head_dropout", "freeze_encoder", "class_weights", "pos_weight",
-                    "mixed_precision", "dynamic_padding", "group_by_length")
+TRAINING_OPTIONS = options_where(RunConfig, role="training")
 
 
 @dataclasses.dataclass

@@ -140,3 +140,27 @@ def test_dynamic_padding_trims_batches(tmp_path, tiny_vocab_file):
   train = dataset.make_dataset(out, 64, 2, True, SINGLE, dynamic_padding=True, seed=1)
   feats, _, _ = next(iter(train))
   assert feats["input_mask"].shape == (2, 4)
+
+
+def test_trimmed_batches_are_fixed_paddings_and_grouping_pads_less(tmp_path, tiny_vocab_file):
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  examples = [InputExample(str(i), " ".join(["good"] * (1 + (i * 7) % 30)), None, "0")
+              for i in range(64)]
+  out = str(tmp_path / "train.tf_record")
+  features.file_based_convert_examples_to_features(examples, *recipe(tok, 64), out)
+
+  def epoch(**options):
+    batches = dataset.make_dataset(out, 64, 4, True, SINGLE, seed=3, repeat=False, **options)
+    return [f["input_word_ids"].numpy() for f, _, _ in batches]
+
+  fixed, trimmed = epoch(dynamic_padding=False), epoch(dynamic_padding=True)
+  grouped = epoch(dynamic_padding=True, group_by_length=True)
+  assert len(fixed) == len(trimmed) == 16
+  for full, cut in zip(fixed, trimmed):  # the same examples, in the same order, cut
+    assert cut.shape[1] == (full != 0).sum(axis=1).max() < 64
+    np.testing.assert_array_equal(full[:, :cut.shape[1]], cut)
+    assert not full[:, cut.shape[1]:].any()
+  rows = lambda batches: sorted(tuple(r[r != 0]) for b in batches for r in b)
+  assert rows(grouped) == rows(fixed)  # every example once
+  padded = lambda batches: sum(b.size - (b != 0).sum() for b in batches)
+  assert padded(grouped) < padded(trimmed) / 2
