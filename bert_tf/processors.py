@@ -662,17 +662,22 @@ class FileProcessor(DataProcessor):
                                   labels_optional=not require_label)
     else:
       raise UsageError("--file_format %r is not one of csv, tsv, json, jsonl, folder." % fmt)
-    count, skipped = 0, 0
+    count, skipped, no_labels = 0, 0, 0
     for where, text_a, text_b, raw_label in rows:
       if is_blank(text_a) and set_name != "test":
         skipped += 1  # documented: empty texts teach nothing; test rows are kept.
         continue
       label = self._parse_label(where, raw_label, require_label)
+      no_labels += require_label and self._is_empty_label_set(raw_label)
       yield InputExample("%s-%d" % (set_name, count), text_a, text_b, label, where)
       count += 1
     if skipped:
-      logging.warning("%s: skipped %d rows with empty text (nothing but whitespace, control, "
+      self._warn_once("%s: skipped %d rows with empty text (nothing but whitespace, control, "
                       "zero-width or combining characters).", path, skipped)
+    if no_labels:
+      self._warn_once("%s: %d rows have an empty label cell, read as none of the labels; "
+                      "remove the rows that are unlabelled rather than negative.", path,
+                      no_labels)
 
   def file_of(self, set_name, data_dir=None):
     """The file a set is read from, or None (no file: split off train, or no such set)."""
@@ -849,8 +854,16 @@ class FileProcessor(DataProcessor):
                        (file_path, MAX_FIELD_CHARS))
     return text
 
+  def _is_empty_label_set(self, raw):
+    """With --label_delimiter, an empty cell is none of the labels (what ",".join([])
+    writes, like "," and JSON's []); the words of _MISSING_LABELS are still missing."""
+    return (self.config.label_delimiter is not None and len(raw) == 1
+            and isinstance(raw[0], str) and not raw[0].strip())
+
   def _parse_label(self, where, raw, require_label):
     """Raw label field(s) -> str / list of str / float, validated."""
+    if require_label and self._is_empty_label_set(raw):
+      return []
     missing = [_is_missing(r) for r in raw]
     if any(missing):
       if require_label:
@@ -925,10 +938,11 @@ def _check_distinct_columns(path, config, indices, label_columns):
   """The text, text_b and label columns (indices or names) must be different columns: a
   label read as text would leak the answer into the input."""
   text, text_b, labels = indices
-  roles = [("text column %r" % config.text_column, text)]
+  roles = [("text column %r (--text_column)" % config.text_column, text)]
   if text_b is not None:
-    roles.append(("text_b column %r" % config.text_b_column, text_b))
-  roles += [("label column %r" % name, index) for name, index in zip(label_columns, labels)]
+    roles.append(("second text column %r (--text_b_column)" % config.text_b_column, text_b))
+  roles += [("label column %r (--label_column)" % name, index)
+            for name, index in zip(label_columns, labels)]
   for i, (role, index) in enumerate(roles):
     for other, other_index in roles[:i]:
       if index == other_index:

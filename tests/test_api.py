@@ -134,9 +134,12 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     clf.fit(_reviews(20, 1), text="review", label="sentiment", batch_size=0, verbose=0)
   with pytest.raises(UsageError, match="^epochs must be a number, got 'abc'"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", epochs="abc", verbose=0)
-  with pytest.raises(UsageError, match=r"the text column '1' and the label column '1' are the "
-                     r"same column"):  # integer column names are positions
+  with pytest.raises(UsageError, match=r"the text column '1' \(text\) and the label column '1' "
+                     r"\(label\) are the same column"):  # integer column names are positions
     clf.fit(_reviews(20, 1), text=1, label=1, verbose=0)
+  with pytest.raises(UsageError, match=r"the text column 'review' \(text\) and the second text "
+                     r"column 'review' \(text_pair\) are the same column"):
+    clf.fit(_reviews(20, 1), text="review", text_pair="review", label="sentiment", verbose=0)
   with pytest.raises(UsageError, match="texts must be a string or a list of strings, not NoneType"):
     check_request(None)
   # A DataFrame would iterate as its column names.

@@ -1,6 +1,7 @@
 """Processors: GLUE layouts against Google's processors, and users' own files."""
 
 import json
+import logging
 import random
 import os
 
@@ -168,13 +169,28 @@ def test_multi_label_columns_in_any_order(tmp_path):
   assert [e.label for e in p.get_dev_examples(None)] == [["insult"]]
 
 
-def test_delimited_multi_label_with_labels_file(tmp_path):
+def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
   labels = _write(str(tmp_path / "labels.txt"), "admiration\namusement\nanger\n")
   path = _write(str(tmp_path / "train.tsv"), "text\tlabel\tid\nhaha\t1,2\ta\nwow\t0\tb\n")
   p = FileProcessor(FileDataConfig(train_file=path, label_delimiter=",", labels_file=labels,
                                    dev_split=0))
   assert p.get_labels() == ["admiration", "amusement", "anger"]
   assert [e.label for e in p.get_train_examples(None)] == [["amusement", "anger"], ["admiration"]]
+  # No labels: an empty cell (as ",".join([]) writes it, said once per file) or ",".
+  none = _write(str(tmp_path / "none.tsv"), "text\tlabel\nhaha\t1\nmeh\t\nhm\t,\nugh\t \n")
+  p = FileProcessor(FileDataConfig(train_file=none, label_delimiter=",", labels_file=labels,
+                                   dev_split=0))
+  with caplog.at_level(logging.WARNING):
+    assert [e.label for e in p.get_train_examples(None)] == [["amusement"], [], [], []]
+    assert len(list(p.iter_file(none, "train"))) == 4  # a second pass (streaming)
+  assert [r.getMessage() for r in caplog.records if "empty label cell" in r.getMessage()] == [
+      "%s: 2 rows have an empty label cell, read as none of the labels; remove the rows that "
+      "are unlabelled rather than negative." % none]
+  unlabelled = _write(str(tmp_path / "null.tsv"), "text\tlabel\nhaha\t1\nmeh\tnull\n")
+  p = FileProcessor(FileDataConfig(train_file=unlabelled, label_delimiter=",",
+                                   labels_file=labels, dev_split=0))
+  with pytest.raises(UsageError, match=r"null.tsv line 3: the label is missing \('null'\)"):
+    p.get_train_examples(None)
   bad = _write(str(tmp_path / "dev.tsv"), "text\tlabel\tid\nx\t1,7\tc\n")
   p = FileProcessor(FileDataConfig(train_file=path, dev_file=bad, label_delimiter=",",
                                    labels_file=labels))
@@ -270,7 +286,8 @@ def test_columns_must_be_distinct_and_named_once(tmp_path):
     with pytest.raises(UsageError, match=r"t2.csv: the .* and the .* are the same column"):
       FileProcessor(FileDataConfig(train_file=train, **config)).get_train_examples(None)
   jsonl = _write(str(tmp_path / "t.jsonl"), '{"text": "a", "label": "pos"}\n')
-  with pytest.raises(UsageError, match=r"the text column 'label' and the label column 'label'"):
+  with pytest.raises(UsageError, match=r"the text column 'label' \(--text_column\) and the label "
+                     r"column 'label' \(--label_column\)"):
     FileProcessor(FileDataConfig(train_file=jsonl, text_column="label")).get_train_examples(None)
 
 
