@@ -526,14 +526,14 @@ def main():
 
   # Whole epochs first: their dynamic-padding fp32 run is the model the exports use.
   epochs = {}
-  for name, extra in (("dynamic_fp32", ["--save_optimizer_state=false"]),
+  for name, extra in (("default_fp32", ["--save_optimizer_state=false"]),
                       ("fixed_fp32", ["--dynamic_padding=false"]),
                       ("grouped_fp32", ["--group_by_length=true"]),
-                      ("dynamic_bf16", ["--mixed_precision=mixed_bfloat16"])):
+                      ("default_bf16", ["--mixed_precision=mixed_bfloat16"])):
     epochs[name] = sst2_epoch(work, args.sst2_rows, name, extra)
     print("SST-2 %d-row epoch %s: %.0f s, dev accuracy %.4f, peak RSS %.0f MiB" % (
         args.sst2_rows, name, *epochs[name][:3]), flush=True)
-  run = epochs["dynamic_fp32"][3]
+  run = epochs["default_fp32"][3]
   exported = _exports(run, os.path.join(work, "exports"))
 
   profile, _ = measure("profile", impl="ours", batch=32, seq=128, steps=args.steps)
@@ -551,16 +551,16 @@ def main():
 
 
 def write_results(args, info, table, epochs, profile, parity, featurize, streaming, seconds):
-  dyn, fixed, grouped, bf16 = (epochs[n] for n in ("dynamic_fp32", "fixed_fp32", "grouped_fp32",
-                                                    "dynamic_bf16"))
+  dyn, fixed, grouped, bf16 = (epochs[n] for n in ("default_fp32", "fixed_fp32", "grouped_fp32",
+                                                    "default_bf16"))
   epoch_rows = [
       "| %s | %.0f | %.4f | %.0f |" % (name, *epochs[key][:3])
       for name, key in (("dynamic padding (the default: Google's batches, trimmed), fp32",
-                         "dynamic_fp32"),
+                         "default_fp32"),
                         ("Google's fixed 128 padding, fp32", "fixed_fp32"),
                         ("trimmed and grouped by length (--group_by_length), fp32",
                          "grouped_fp32"),
-                        ("dynamic padding, mixed_bfloat16", "dynamic_bf16"))]
+                        ("dynamic padding, mixed_bfloat16", "default_bf16"))]
   text = [
       "# bert_tf benchmarks", "",
       "Written by `python bench/run_all.py --repeats %d --sst2_rows %d --streaming_rows %s` on "

@@ -119,8 +119,8 @@ def option(default, help, flag_default=None, choices=None, role=None,  # pylint:
   default is None, meaning "the trained run's setting, else flag_default".
   `role` says what the option changes: "training", the trained weights (with the data,
   model and preprocessor, a training's identity); "operational", where and how a run
-  works, never what it learns; None, the data, model or preprocessing. `path`: a file
-  or directory.
+  works, never what it learns; None, anything else (the data, model, preprocessing, or
+  the evaluation that chooses the best checkpoint). `path`: a file or directory.
   """
   assert role in ROLES + (None,), role
   return dataclasses.field(default=default, metadata=dict(
@@ -231,7 +231,8 @@ class RunConfig:
   label_column: str = option("label", "Label column (name or index). Several comma-separated "
                              "columns mean multi-label with one 0/1 column per label.")
   label_delimiter: Optional[str] = option(
-      None, "Multi-label in one column: the delimiter between labels, e.g. ','.")
+      None, "Multi-label in one column: the delimiter between labels, e.g. ','. An empty "
+      "cell is none of the labels.")
   labels_file: Optional[str] = option(
       None, "File with one label name per line; integer labels index into it.", path=True)
   label_list: Optional[str] = option(

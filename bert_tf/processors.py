@@ -856,9 +856,13 @@ class FileProcessor(DataProcessor):
 
   def _is_empty_label_set(self, raw):
     """With --label_delimiter, an empty cell is none of the labels (what ",".join([])
-    writes, like "," and JSON's []); the words of _MISSING_LABELS are still missing."""
-    return (self.config.label_delimiter is not None and len(raw) == 1
-            and isinstance(raw[0], str) and not raw[0].strip())
+    writes, like "," and JSON's []), and so is a DataFrame's NaN or None (pandas reads
+    empty cells as NaN); the words of _MISSING_LABELS are still missing."""
+    if self.config.label_delimiter is None or len(raw) != 1:
+      return False
+    value = raw[0]
+    return (value is None or isinstance(value, float) and value != value
+            or isinstance(value, str) and not value.strip())
 
   def _parse_label(self, where, raw, require_label):
     """Raw label field(s) -> str / list of str / float, validated."""

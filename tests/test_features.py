@@ -144,8 +144,9 @@ def test_dynamic_padding_trims_batches(tmp_path, tiny_vocab_file):
 
 def test_trimmed_batches_are_fixed_paddings_and_grouping_pads_less(tmp_path, tiny_vocab_file):
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
-  examples = [InputExample(str(i), " ".join(["good"] * (1 + (i * 7) % 30)), None, "0")
-              for i in range(64)]
+  words = ["good", "bad", "movie", "film", "great", "fun", "boring", "love", "hate"]
+  examples = [InputExample(str(i), " ".join(words[(i + j) % 9] for j in range(1 + i * 7 % 30)),
+                           None, "0") for i in range(64)]
   out = str(tmp_path / "train.tf_record")
   features.file_based_convert_examples_to_features(examples, *recipe(tok, 64), out)
 

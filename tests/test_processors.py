@@ -5,6 +5,7 @@ import logging
 import random
 import os
 
+import pandas as pd
 import pytest
 
 from bert_tf import processors, tasks
@@ -186,6 +187,12 @@ def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
   assert [r.getMessage() for r in caplog.records if "empty label cell" in r.getMessage()] == [
       "%s: 2 rows have an empty label cell, read as none of the labels; remove the rows that "
       "are unlabelled rather than negative." % none]
+  # pandas reads those cells as NaN: a DataFrame's NaN (or None) is none of the labels too.
+  frame = pd.read_csv(none, sep="\t", skipinitialspace=True)
+  assert frame["label"].isna().sum() == 2
+  p = FileProcessor(FileDataConfig(label_delimiter=",", labels_file=labels, dev_split=0),
+                    data_frames={"train": frame})
+  assert [e.label for e in p.get_train_examples(None)] == [["amusement"], [], [], []]
   unlabelled = _write(str(tmp_path / "null.tsv"), "text\tlabel\nhaha\t1\nmeh\tnull\n")
   p = FileProcessor(FileDataConfig(train_file=unlabelled, label_delimiter=",",
                                    labels_file=labels, dev_split=0))
