@@ -301,7 +301,8 @@ class RunConfig:
   group_by_length: bool = option(False, "With --dynamic_padding: also sort training examples "
                                  "by length within windows of 4 batches: about 1.6x faster "
                                  "again, but batches of alike lengths cost dev accuracy "
-                                 "(SST-2: -0.6 pt over 3 seeds).", role="training")
+                                 "(SST-2: -0.6 pt against trimmed batches, mean of 3 seeds).",
+                                 role="training")
   keep_checkpoint_max: int = option(5, "How many model.ckpt-N to keep.", role="operational")
   save_optimizer_state: bool = option(
       True, "Keep Adam's slots in the checkpoints of a finished training (false: they are "
