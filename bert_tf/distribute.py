@@ -6,6 +6,7 @@ of N replicas sees batch_size / N examples per step.
 
 import json
 import os
+import re
 
 import tensorflow as tf
 from absl import logging
@@ -108,8 +109,19 @@ def barrier(strategy):
   """Multi-worker: returns once every worker has called it (an all-reduce), so a worker
   reads the run directory only after the chief has written what it needs. Else no-op."""
   if _multi_worker(strategy):
-    tf.function(lambda: strategy.reduce(tf.distribute.ReduceOp.SUM,
-                                        strategy.run(lambda: tf.constant(1.0)), axis=None))()
+    _among_workers(tf.function(lambda: strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)))
+
+
+def _among_workers(collective):
+  """Runs a collective of constants: it fails only when a worker has gone (TensorFlow
+  aborts it once a peer's connection closes), so say that in one line, not a traceback."""
+  try:
+    return collective()
+  except tf.errors.OpError as e:
+    reason = re.sub(r"\{\{[^}]*\}\}\s*", "", e.message).strip().splitlines()[0]
+    raise UsageError("Another worker stopped (%s): this one stops too; the log of the worker "
+                     "that stopped first says why." % reason) from None
 
 
 def check_workers_agree(strategy, value, what):
@@ -120,7 +132,7 @@ def check_workers_agree(strategy, value, what):
     return
   gather = tf.function(lambda: strategy.gather(
       strategy.run(lambda: tf.constant([value], tf.int64)), axis=0))
-  values = sorted(set(gather().numpy().tolist()))
+  values = sorted(set(_among_workers(gather).numpy().tolist()))
   if len(values) > 1:
     raise UsageError("The workers disagree on %s (%s): --output_dir must be one directory that "
                      "every worker reads (a shared file system)." % (

@@ -112,6 +112,27 @@ def test_two_workers_train_like_one_process_and_resume_after_a_kill(tiny_setup):
     assert "The workers disagree on the step training starts from (0, 64)" in log.read()
 
 
+@pytest.mark.slow  # three processes, ~25 s
+def test_a_chief_that_stops_before_the_barrier_stops_its_workers(tiny_setup):
+  """The chief refuses --output_dir (it holds a different run) before the first barrier;
+  the other worker, which does not own the directory, must not wait for it: it stops
+  too, with one line and no traceback."""
+  out = str(tiny_setup["tmp"] / "taken")
+  first = subprocess.run([sys.executable, os.path.join(REPO, "run_classifier.py")] +
+                         _cli_args(tiny_setup, out, ["--num_train_epochs=0.5"]),
+                         capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert first.returncode == 0, first.stderr[-3000:]
+  args = _cli_args(tiny_setup, out, ["--strategy=multi_worker", "--learning_rate=1e-3"])
+  logs = []
+  for proc, log in _start_workers(args, str(tiny_setup["tmp"]), 0):
+    logs.append((proc.wait(timeout=240), log.seek(0) or log.read()))
+  (chief_rc, chief), (worker_rc, worker) = logs
+  assert chief_rc == 2 and "holds a different run" in chief, chief[-3000:]
+  assert worker_rc == 2 and "Traceback" not in worker, worker[-3000:]
+  assert "error: Another worker stopped (" in worker, worker[-3000:]
+
+
 def test_tpu_input_pipeline_pads_to_full_batches_and_padding_never_counts(tiny_setup, monkeypatch):
   """The fixed-shape (TPU) pipeline on the CPU: dev (30) and test (10) padded with
   is_real_example=0 examples to full batches of 8, every batch full; the metrics and
