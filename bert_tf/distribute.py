@@ -119,7 +119,8 @@ def _among_workers(collective):
   try:
     return collective()
   except tf.errors.OpError as e:
-    reason = re.sub(r"\{\{[^}]*\}\}\s*", "", e.message).strip().splitlines()[0]
+    reason = (re.sub(r"\{\{[^}]*\}\}\s*", "", e.message).strip().splitlines() or
+              [type(e).__name__])[0]
     raise UsageError("Another worker stopped (%s): this one stops too; the log of the worker "
                      "that stopped first says why." % reason) from None
 
