@@ -667,8 +667,10 @@ class FileProcessor(DataProcessor):
       if is_blank(text_a) and set_name != "test":
         skipped += 1  # documented: empty texts teach nothing; test rows are kept.
         continue
-      label = self._parse_label(where, raw_label, require_label)
-      no_labels += require_label and self._is_empty_label_set(raw_label)
+      if require_label and self._is_empty_label_set(raw_label):
+        label, no_labels = [], no_labels + 1
+      else:
+        label = self._parse_label(where, raw_label, require_label)
       yield InputExample("%s-%d" % (set_name, count), text_a, text_b, label, where)
       count += 1
     if skipped:
@@ -866,8 +868,6 @@ class FileProcessor(DataProcessor):
 
   def _parse_label(self, where, raw, require_label):
     """Raw label field(s) -> str / list of str / float, validated."""
-    if require_label and self._is_empty_label_set(raw):
-      return []
     missing = [_is_missing(r) for r in raw]
     if any(missing):
       if require_label:

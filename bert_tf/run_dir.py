@@ -110,6 +110,12 @@ class ModelInfo:
     return dict(dataclasses.asdict(self), format=FORMAT_VERSION)
 
 
+def checkpoint_step(path):
+  """N of a model.ckpt-N path (the name training writes), or None."""
+  found = re.fullmatch(r"model\.ckpt-(\d+)", os.path.basename(path))
+  return int(found.group(1)) if found else None
+
+
 class RunDir:
   """An output directory; `path(name)` for files, methods for what they hold."""
 
@@ -486,8 +492,8 @@ class RunDir:
     else it stops now, not after the training."""
     where = os.path.dirname(os.path.abspath(requested))
     ours = where in (os.path.abspath(self.directory), os.path.abspath(self.path(BEST_DIR)))
-    step = re.fullmatch(r"model\.ckpt-(\d+)", os.path.basename(requested))
-    if not (ours and step and (last_step is None or int(step.group(1)) <= last_step)):
+    step = checkpoint_step(requested)
+    if not (ours and step is not None and (last_step is None or step <= last_step)):
       self.eval_checkpoint(requested)
 
   def training_unfinished(self):

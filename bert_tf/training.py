@@ -10,7 +10,6 @@ from the latest one at the same step, optimizer state and data position.
 import dataclasses
 import glob
 import os
-import re
 import time
 import weakref
 
@@ -38,8 +37,7 @@ def step_of(path):
   """A checkpoint's global_step (from the tensor, else from the name model.ckpt-N)."""
   if "global_step" in checkpoints.list_checkpoint(path):
     return int(tf.train.load_checkpoint(path).get_tensor("global_step"))
-  found = re.search(r"ckpt-(\d+)$", path)
-  return int(found.group(1)) if found else 0
+  return run_dir.checkpoint_step(path) or 0
 
 
 class CheckpointManager:
