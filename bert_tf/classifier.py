@@ -50,12 +50,12 @@ def build_classifier(encoder, num_labels, head_hidden_size=0, dropout=0.1,
       input_mask=keras.Input(shape=(None,), dtype=tf.int32, name="input_mask"),
       input_type_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_type_ids"))
   pooled = encoder(inputs)["pooled_output"]
-  x = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
+  x = modeling.Dropout(dropout, name="head_dropout")(pooled)
   if head_hidden_size:
     x = keras.layers.Dense(head_hidden_size, activation="tanh", name="head_hidden",
                            kernel_initializer=keras.initializers.TruncatedNormal(
                                stddev=initializer_range))(x)
-    x = keras.layers.Dropout(dropout, name="head_hidden_dropout")(x)
+    x = modeling.Dropout(dropout, name="head_hidden_dropout")(x)
   logits = ClassifierHead(num_labels, initializer_range, name="output")(x)
   logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
   return keras.Model(inputs=inputs, outputs=logits, name=name)

@@ -84,6 +84,60 @@ def test_layer_norm_equals_keras_layer_normalization(policy, shape):
     modeling.LayerNorm(axis=0).build(x.shape)
 
 
+def test_gelu_exact_and_its_gradient_match_the_normal_cdf():
+  """The erf-form GELU against x * Phi(x) and Phi(x) + x * phi(x), computed in float64."""
+  import math
+  import tensorflow as tf
+  x = np.linspace(-8, 8, 161).astype(np.float32)
+  cdf = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(np.float64)])
+  pdf = np.exp(-0.5 * x.astype(np.float64) ** 2) / math.sqrt(2 * math.pi)
+  gelu = modeling.get_activation("gelu_exact")
+  inputs = tf.constant(x)
+  with tf.GradientTape() as tape:
+    tape.watch(inputs)
+    y = gelu(inputs)
+  np.testing.assert_allclose(y.numpy(), x * cdf, rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(tape.gradient(y, inputs).numpy(), cdf + x * pdf, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(y.numpy(), tf.nn.gelu(inputs, approximate=False).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_dropout_drops_at_its_rate_with_a_fresh_mask_each_call(rate):
+  import tensorflow as tf
+  layer = modeling.Dropout(rate)
+  x = tf.ones([999, 1001])  # an odd number of elements
+  step = tf.function(lambda: layer(x, training=True))
+  first, second = step().numpy(), step().numpy()
+  for out in (first, second):
+    assert abs((out == 0).mean() - rate) < 0.002  # 1M draws: the standard deviation is 5e-4
+    np.testing.assert_allclose(out[out != 0], 1 / (1 - rate), rtol=1e-6)
+  # Independent masks disagree on 2 * rate * (1 - rate) of the elements.
+  assert abs(((first == 0) != (second == 0)).mean() - 2 * rate * (1 - rate)) < 0.003
+  np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = layer(x, training=True)
+  np.testing.assert_array_equal(tape.gradient(y, x).numpy(), y.numpy())  # x is ones
+  half = modeling.Dropout(rate, dtype="mixed_bfloat16")(tf.ones([64, 64]), training=True)
+  assert half.dtype == tf.bfloat16 and 0 < (half.numpy() == 0).mean() < 2 * rate + 0.05
+
+
+def test_dropout_is_repeatable_under_a_seed_and_refuses_what_it_does_not_do():
+  import tensorflow as tf
+  masks = []
+  for _ in range(2):
+    tf.random.set_seed(7)
+    layer = modeling.Dropout(0.1)
+    step = tf.function(lambda: layer(tf.ones([256, 256]), training=True))
+    masks.append([step().numpy() == 0 for _ in range(2)])
+  np.testing.assert_array_equal(masks[0], masks[1])
+  assert not np.array_equal(masks[0][0], masks[0][1])
+  with pytest.raises(ValueError, match="rate in"):
+    modeling.Dropout(1.0)
+  with pytest.raises(ValueError, match="noise_shape"):
+    modeling.Dropout(0.1, noise_shape=[1, 5])
+
+
 def test_padding_does_not_change_real_positions(tiny_model_dir):
   encoder = modeling.load_encoder(tiny_model_dir)
   ids, mask, types = _batch(50, [6], 6)
