@@ -38,31 +38,37 @@ def get_activation(name):
 
 
 def _gelu_erf(x):
-  """x * Phi(x), written with erf as PyTorch does.
+  """x * Phi(x), written with erf as PyTorch does; 16-bit inputs are computed in float32.
 
   tf.nn.gelu(approximate=False) writes it with erfc, whose CPU kernel is 3x slower than
   erf's in float32 and 8x in bfloat16, and a training step computes it on every layer's
-  intermediate activations. TensorFlow's graph rewriter fuses this form into the matrix
-  product before it at inference, as it does tf.nn.gelu's.
+  intermediate activations. In 16 bits, 1 + erf(x / sqrt(2)) would cancel to nothing below
+  x = -3, hence float32 there. TensorFlow's graph rewriter fuses the float32 form into the
+  matrix product before it at inference, as it does tf.nn.gelu's.
   """
+  if x.dtype in (tf.float16, tf.bfloat16):
+    return tf.cast(_gelu_erf(tf.cast(x, tf.float32)), x.dtype)
   return 0.5 * x * (1.0 + tf.math.erf(x * (1.0 / math.sqrt(2.0))))
 
 
 class Dropout(keras.layers.Dropout):
   """keras.layers.Dropout with a mask that costs half the random numbers.
 
-  Keras's dropout draws one float32 from TensorFlow's Philox generator per element, and
+  Keras's dropout draws one float from TensorFlow's Philox generator per element, and
   those draws were the largest cost after the matrix products in a training step on CPU
-  (bench/op_profile.py). Here each 32-bit draw gives two elements a 16-bit number, which
-  is kept if >= rate * 65536: the same Bernoulli mask, with the rate kept to 1/65536.
-  Each call draws a fresh seed, so each step has a new mask, and tf.random.set_seed still
-  makes a run repeatable. `noise_shape` is not supported.
+  (bench/op_profile.py). Here each 32-bit draw gives two elements a 16-bit number, and an
+  element is dropped if its number is below round(rate * 65536): a Bernoulli mask with the
+  rate kept to 1/65536, and the kept elements scaled so that the mean is unchanged. Each
+  call draws a fresh seed as Keras's own does, so each step has a new mask and
+  tf.random.set_seed still makes a run repeatable. `noise_shape` is not supported.
   """
 
   def __init__(self, rate, **kwargs):
     super().__init__(rate, **kwargs)
-    if not 0 <= rate < 1 or self.noise_shape is not None:
-      raise ValueError("Dropout takes a rate in [0, 1) and no noise_shape, got %r" % rate)
+    if not 0 <= rate < 1 or round(rate * 65536) == 65536:
+      raise ValueError("Dropout takes a rate in [0, 1), got %r" % (rate,))
+    if self.noise_shape is not None:
+      raise ValueError("Dropout does not support noise_shape")
 
   def call(self, inputs, training=None):
     if not self.rate:
@@ -73,15 +79,17 @@ class Dropout(keras.layers.Dropout):
         training, lambda: inputs * self._scaled_keep_mask(inputs), lambda: tf.identity(inputs))
 
   def _scaled_keep_mask(self, inputs):
-    """1 / (1 - rate) where an element is kept and 0 where it is dropped, like `inputs`."""
-    size = tf.size(inputs)
-    seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32, seed=self.seed)
+    """65536 / (65536 - threshold) where an element is kept, 0 where dropped, like `inputs`."""
+    size = tf.size(inputs, out_type=tf.int64)
+    seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32,
+                             seed=self._random_generator.make_legacy_seed())
     words = tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None,
                                         dtype=tf.uint32)
     # Slicing the whole tensor (an even size, the usual case) copies nothing.
     halves = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
-    keep = halves >= tf.constant(round(self.rate * 65536), tf.uint16)
-    scale = tf.constant(1 / (1 - self.rate), inputs.dtype)
+    threshold = round(self.rate * 65536)
+    keep = halves >= tf.constant(threshold, tf.uint16)
+    scale = tf.constant(65536 / (65536 - threshold), inputs.dtype)
     return tf.reshape(tf.where(keep, scale, tf.zeros([], inputs.dtype)), tf.shape(inputs))
 
 
@@ -166,9 +174,9 @@ class TransformerBlock(keras.layers.Layer):
                               activation=get_activation(hidden_act))
     self.output_dense = dense(hidden_size, "output_dense")
     self.output_layer_norm = LayerNorm(epsilon=LAYER_NORM_EPSILON, name="output_layer_norm")
-    self.attention_probs_dropout = Dropout(attention_dropout)
-    self.attention_output_dropout = Dropout(hidden_dropout)
-    self.output_dropout = Dropout(hidden_dropout)
+    self.attention_probs_dropout = Dropout(attention_dropout, name="attention_probs_dropout")
+    self.attention_output_dropout = Dropout(hidden_dropout, name="attention_output_dropout")
+    self.output_dropout = Dropout(hidden_dropout, name="output_dropout")
 
   def _split_heads(self, x, batch, seq):
     x = tf.reshape(x, [batch, seq, self.num_heads, self.head_size])
