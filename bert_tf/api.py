@@ -87,6 +87,7 @@ class TextClassifier:
     """`model`: a named model, a Google-format directory or a TF-Hub encoder (a local
     SavedModel directory or URL). `options`: any RunConfig field (max_seq_length,
     head_hidden_size, class_weights, pos_weight, mixed_precision, ...)."""
+    _refuse_api_owned(options)
     self.model = model
     self.output_dir = output_dir or tempfile.mkdtemp(prefix="bert_tf-")
     self.options = options
@@ -115,6 +116,7 @@ class TextClassifier:
     """Fine-tunes on `data` (a DataFrame, a CSV/TSV/JSON path, or (texts, labels) /
     (texts, texts_pair, labels)); `label` may be a list of 0/1 columns (multi-label).
     Rerunning the same fit in the same output_dir resumes it."""
+    _refuse_api_owned(options)
     if isinstance(data, tuple) and len(data) == 3:
       text_pair = text_pair or "text_b"
     frames, files = {}, {}
@@ -182,8 +184,8 @@ class TextClassifier:
     if format == "saved_model":
       return export.export_saved_model(self.output_dir, export_dir, **options)
     if format == "tflite":
-      path = export_dir if export_dir.endswith(".tflite") else os.path.join(
-          export_dir, "model.tflite")
+      path = export.tflite_path(export_dir, options.get("quantization", "float32"),
+                                options.get("text_input", False))
       return export.export_tflite(self.output_dir, path, **options)
     if format == "hub":
       return export.export_run_to_hub(self.output_dir, export_dir, **options)
@@ -213,6 +215,17 @@ class TextClassifier:
       from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
       self._predictor = Predictor(self.output_dir)
     return self._predictor
+
+
+# Options the API sets itself, and where a user says them instead.
+_API_OWNED = dict(output_dir="TextClassifier(output_dir=...)", do_train="fit()",
+                  do_eval="fit(validation_data=...) or evaluate()")
+
+
+def _refuse_api_owned(options):
+  owned = sorted(set(options) & set(_API_OWNED))
+  if owned:
+    raise UsageError("%s is not an option here: use %s." % (owned[0], _API_OWNED[owned[0]]))
 
 
 # How fit read its data: evaluate reads labelled data the same way.

@@ -192,7 +192,9 @@ class RunConfig:
   save_checkpoints_steps: int = option(1000, "How often to save the model checkpoint.",
                                        role="operational")
   iterations_per_loop: int = option(1000, "How many steps to make in each estimator call "
-                                    "(steps per tf.function call here).", role="operational")
+                                    "(here: at most this many steps per tf.function call; a "
+                                    "call also ends at each logging, checkpoint or evaluation "
+                                    "step).", role="operational")
   use_tpu: bool = option(False, "Whether to use TPU or GPU/CPU.", role="operational")
   tpu_name: Optional[str] = option(
       None, "The Cloud TPU to use for training. This should be either the name used when "
@@ -205,14 +207,15 @@ class RunConfig:
       "will attempt to automatically detect the GCE project from metadata.", role="operational")
   master: Optional[str] = option(None, "[Optional] TensorFlow master URL.", role="operational")
   num_tpu_cores: int = option(8, "Only used if `use_tpu` is True. Total number of TPU cores to "
-                              "use.", role="operational")
+                              "use. (Here TPUStrategy uses every core of the TPU; a warning "
+                              "says so when this differs.)", role="operational")
   tpu_job_name: Optional[str] = option(None, "Name of TPU worker, if anything other than "
                                        "'tpu_worker'.", role="operational")
   # ---- model source ----
   model: Optional[str] = option(
       None, "A named pretrained model (all-MiniLM-L6-v2, the embedded default) or a "
-      "Google-format directory (bert_config.json, bert_model.ckpt, vocab.txt). Used when "
-      "--init_checkpoint is not given.")
+      "Google-format directory (bert_config.json, bert_model.ckpt, vocab.txt). "
+      "--init_checkpoint, --bert_config_file and --vocab_file, when given, replace its pieces.")
   bert_hub_module_handle: Optional[str] = option(
       None, "A TF-Hub BERT encoder: a local SavedModel directory or a hub handle (needs "
       "network). Its vocab and casing come from the module's assets.")
@@ -243,7 +246,7 @@ class RunConfig:
   encoding: str = option("utf-8", "Encoding of the data files (utf-8, utf-8-sig, latin-1, ...).")
   regression: bool = option(False, "The label is a number (e.g. STS-B scores).")
   dev_split: float = option(0.1, "Fraction of train used as dev when there is no dev file "
-                            "(stratified, seeded by --seed).")
+                            "(stratified, seeded by --split_seed).")
   test_split: float = option(0.0, "Fraction of train used as test when there is no test file.")
   skip_bad_rows: bool = option(False, "Skip (and count) CSV/TSV rows whose number of fields "
                                "differs from the header's, instead of stopping at the first.")
@@ -315,7 +318,8 @@ class RunConfig:
   best_metric: Optional[str] = option(None, "Dev metric that picks the best checkpoint "
                                       "(default: the task's main metric).")
   eval_checkpoint: Optional[str] = option(None, "Evaluate/predict with this checkpoint (e.g. "
-                                          "output_dir/model.ckpt-1000) instead of the latest.",
+                                          "output_dir/model.ckpt-1000) instead of best/ (else "
+                                          "the latest).",
                                           role="operational")
   log_every_steps: int = option(50, "Log training loss every N steps.", role="operational")
   progress: str = option("auto", "Progress display: bars with loss, examples/s and ETA on a "

@@ -193,6 +193,15 @@ def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
 QUANTIZATIONS = ("float32", "float16", "int8")
 
 
+def tflite_path(export_dir, quantization="float32", text_input=False):
+  """Where a .tflite export goes: `export_dir` itself if it names a .tflite file, else
+  export_dir/model_<ids|text>_<quantization>.tflite."""
+  if export_dir.endswith(".tflite"):
+    return export_dir
+  return os.path.join(export_dir, "model_%s_%s.tflite" % ("text" if text_input else "ids",
+                                                         quantization))
+
+
 def export_tflite(output_dir, path, quantization="float32", checkpoint=None, batch_size=1,
                   text_input=False):
   """The classifier as a TFLite model, probabilities out.

@@ -22,6 +22,7 @@ from absl import logging
 from bert_tf import classifier
 from bert_tf import distribute
 from bert_tf import features
+from bert_tf import hardware
 from bert_tf import modeling
 from bert_tf import preprocessing
 from bert_tf import pretrained
@@ -124,6 +125,8 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)
+    if config.do_train and config.mixed_precision == "mixed_bfloat16":
+      hardware.warn_if_bf16_is_slow(strategy)
   records = _write_records(plan, records_dir)
   with strategy.scope():
     model, encoder, variables = classifier.create_classifier(
@@ -416,6 +419,9 @@ def _train(plan, strategy, model, encoder, variables, records):
   def init_fn():  # a fresh start: pretrained encoder, head bias from the label priors
     if plan.files.init_checkpoint and not plan.files.hub_module_handle:
       modeling.load_google_checkpoint(encoder, plan.files.init_checkpoint)
+    elif not plan.files.hub_module_handle:
+      logging.warning("No --init_checkpoint: the encoder starts from random weights. To "
+                      "fine-tune a pretrained model pass --init_checkpoint (or --model).")
     bias = plan.task.initial_output_bias(plan.task.label_array(plan.examples["train"]))
     if bias is not None:
       classifier.set_output_bias(model, bias)

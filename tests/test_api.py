@@ -58,6 +58,10 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   path = clf.export(str(tmp_path / "serving"))
   assert path.endswith(os.path.join("serving", "1"))
   np.testing.assert_allclose(Predictor(path).predict_proba(["a good fun film"]), probs, atol=1e-5)
+  # The command line's file name: tflite/model_ids_float32.tflite, as the README's snippet reads.
+  assert clf.export(str(tmp_path / "tflite"), format="tflite") == str(
+      tmp_path / "tflite" / "model_ids_float32.tflite")
+  assert os.path.getsize(tmp_path / "tflite" / "model_ids_float32.tflite") > 0
 
 
 def test_multi_label_pairs_and_regression_from_tuples(tiny_model, tmp_path):
@@ -125,6 +129,12 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     clf.fit((["a", "b", "c"], ["x", "y"]), verbose=0)
   with pytest.raises(UsageError, match="Unknown option"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", epoch=3, verbose=0)
+  with pytest.raises(UsageError, match=r"^do_eval is not an option here: use fit\(valid"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", do_eval=False, verbose=0)
+  with pytest.raises(UsageError, match=r"^output_dir is not an option here"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", output_dir="b", verbose=0)
+  with pytest.raises(UsageError, match=r"^do_train is not an option here: use fit\(\)"):
+    TextClassifier(tiny_model, do_train=True)
   with pytest.raises(UsageError, match="has no model_info.json"):
     TextClassifier.load(str(tmp_path))
   # Messages name the API's parameters, not the command line's flags.

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
+from bert_tf import hardware
 from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 from bert_tf.runner import run_classifier
@@ -99,6 +100,16 @@ def test_train_eval_predict_outputs(tiny_setup):
   page = open(os.path.join(out, "report.html")).read()
   # loss, dev accuracy, learning rate, confusion matrix (counts and normalised)
   assert page.count("data:image/png;base64,") == 5 and "Confusion matrix" in page
+
+
+def test_training_from_random_weights_says_so(tiny_setup, caplog):
+  said = "the encoder starts from random weights"
+  run_classifier(_config(tiny_setup, str(tiny_setup["tmp"] / "pretrained"), do_train=True,
+                         num_train_epochs=0.25))
+  assert said not in caplog.text
+  run_classifier(_config(tiny_setup, str(tiny_setup["tmp"] / "random"), do_train=True,
+                         num_train_epochs=0.25, init_checkpoint=None))
+  assert said in caplog.text
 
 
 def test_a_labelled_test_file_is_scored_and_a_later_unscored_one_drops_the_scores(
@@ -450,9 +461,10 @@ def _change(weights, name, start):
                                      dict(adam_bias_correction=True),
                                      dict(layerwise_lr_decay=0.5),
                                      dict(head_hidden_size=7, freeze_encoder=True)])
-def test_training_options_take_effect(tiny_setup, options):
+def test_training_options_take_effect(tiny_setup, options, monkeypatch, caplog):
   """Each option changes the trained weights the way it should, against a baseline run."""
   base = _baseline(tiny_setup)
+  monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda: 0.5)  # a CPU slow in bf16
   out = str(tiny_setup["tmp"] / "opts")
   result = run_classifier(_config(tiny_setup, out, do_train=True, do_eval=True,
                                   num_train_epochs=1, **options))
@@ -466,6 +478,8 @@ def test_training_options_take_effect(tiny_setup, options):
     assert not np.allclose(weights[query], base[query], atol=1e-6)
   if "mixed_precision" in options:  # ... of the same training
     assert np.allclose(weights[query], base[query], atol=0.05)
+  slow = "mixed_bfloat16 will likely make training slower on this CPU"
+  assert (slow in caplog.text) == (options.get("mixed_precision") == "mixed_bfloat16")
   if options.get("use_xla"):  # the same math, compiled
     np.testing.assert_allclose(weights[query], base[query], atol=1e-4)
   if options.get("layerwise_lr_decay"):

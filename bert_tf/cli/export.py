@@ -46,8 +46,7 @@ def main(_):
                                               o.max_seq_length)
     print("TF-Hub encoder: %s\nTF-Hub preprocessor: %s" % paths)
   elif o.format == "tflite":
-    path = o.export_dir if o.export_dir.endswith(".tflite") else os.path.join(
-        o.export_dir, "model_%s_%s.tflite" % (o.tflite_input, o.quantization))
+    path = export.tflite_path(o.export_dir, o.quantization, o.tflite_input == "text")
     export.export_tflite(o.output_dir, path, o.quantization, o.checkpoint,
                          text_input=o.tflite_input == "text")
     print("TFLite model: %s (%.1f MB)" % (path, os.path.getsize(path) / 1e6))

@@ -1,0 +1,68 @@
+"""What this machine runs fast: whether mixed_bfloat16 pays on its CPU.
+
+bfloat16 halves the cost of matrix products only where the CPU multiplies bfloat16 faster
+than float32: AMX, or AVX-512 BF16 on some cores. bench/run_all.py measured mixed_bfloat16
+training at 1.49x float32's speed on a 2-core AMD Zen 4 with AVX-512 BF16, and at 0.60x
+on a 2-core Intel Xeon with AVX-512 BF16 but no AMX, whose bfloat16 matmul ran at half
+float32's speed. Feature flags do not tell these apart, so we time one product.
+"""
+
+import time
+
+import tensorflow as tf
+from absl import logging
+
+# One FFN product of a small BERT: big enough to reach each kernel's speed, ~10 ms.
+_PROBE_SHAPE = (1024, 384, 1536)
+
+
+def cpu_flags():
+  """The CPU's feature flags (Linux's /proc/cpuinfo; empty elsewhere)."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("flags"):
+          return set(line.split(":", 1)[1].split())
+  except OSError:
+    pass
+  return set()
+
+
+def bf16_matmul_speedup(shape=_PROBE_SHAPE, repeats=5):
+  """float32's time / bfloat16's for one matrix product on the CPU (above 1: bf16 is faster);
+  the best of `repeats` timings of each."""
+  m, k, n = shape
+  with tf.device("/CPU:0"):
+    seconds = {}
+    for dtype in (tf.float32, tf.bfloat16):
+      a = tf.cast(tf.random.normal([m, k]), dtype)
+      b = tf.cast(tf.random.normal([k, n]), dtype)
+      tf.matmul(a, b).numpy()  # first call: kernel selection
+      times = []
+      for _ in range(repeats):
+        start = time.perf_counter()
+        tf.matmul(a, b).numpy()
+        times.append(time.perf_counter() - start)
+      seconds[dtype] = min(times)
+  return seconds[tf.float32] / seconds[tf.bfloat16]
+
+
+def warn_if_bf16_is_slow(strategy):
+  """Under mixed_bfloat16 on a CPU-only run, warns when this CPU's bfloat16 products are
+  slower than its float32 ones (then the whole run is slower, for no gain)."""
+  if (tf.config.list_logical_devices("GPU") or
+      isinstance(strategy, tf.distribute.TPUStrategy)):
+    return
+  speedup = bf16_matmul_speedup()
+  if speedup >= 1.0:
+    return
+  flags = cpu_flags()
+  if "amx_bf16" in flags:
+    why = ""
+  elif "avx512_bf16" in flags:
+    why = " (AVX-512 BF16 without AMX)"
+  else:
+    why = " (no AVX-512 BF16 or AMX: bfloat16 is emulated)"
+  logging.warning("--mixed_precision=mixed_bfloat16 will likely make training slower on this "
+                  "CPU: its bfloat16 matrix products ran at %.2fx float32's speed%s. Leave "
+                  "--mixed_precision unset to train in float32.", speedup, why)
