@@ -259,14 +259,28 @@ def _place(name, value, frames, files, columns):
       raise UsageError("The %s data is a tuple, but columns are given by position (%s): pass a "
                        "DataFrame, or name the columns." % (name, ", ".join(names)))
     columns = [names[0], names[2]] if len(value) == 2 else names
+    value = tuple(_sequence(part, name, what) for part, what in zip(
+        value, ("texts", "labels") if len(value) == 2 else ("texts", "texts_pair", "labels")))
     lengths = {len(v) for v in value}
     if len(lengths) != 1:
       raise UsageError("The %s data's texts and labels differ in length (%s)." % (
           name, ", ".join(str(len(v)) for v in value)))
-    frames[name] = pd.DataFrame(dict(zip(columns, [list(v) for v in value])))
+    frames[name] = pd.DataFrame(dict(zip(columns, value)))
   else:
     raise UsageError("The %s data must be a DataFrame, a file path, or a (texts, labels) "
                      "tuple; got %s." % (name, type(value).__name__))
+
+
+def _sequence(values, name, what):
+  """A tuple's texts or labels as a list (from a list, array, Series or generator)."""
+  if values is None or isinstance(values, (str, bytes)):
+    raise UsageError("The %s data's %s are %s: pass a list (or array, Series) with one per "
+                     "example." % (name, what, "None" if values is None else "one string"))
+  try:
+    return list(values)
+  except TypeError:
+    raise UsageError("The %s data's %s must be a list, array or Series; got %s." % (
+        name, what, type(values).__name__)) from None
 
 
 def _holds_lists(frame, label):

@@ -360,6 +360,9 @@ class RunConfig:
     self._check_numbers(fail)
     if self.max_seq_length is not None and not 3 <= self.max_seq_length <= 512:
       fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
+    if self.max_seq_length is not None and self.max_seq_length < 8:
+      logging.warning("--max_seq_length=%d keeps %d token(s) of a text after [CLS] and [SEP]; "
+                      "64-128 is usual.", self.max_seq_length, self.max_seq_length - 2)
     if self.use_tpu and not (self.tpu_name or self.master):
       fail("--use_tpu needs --tpu_name (or --master).")
     if self.init_checkpoint and self.bert_hub_module_handle:
@@ -415,19 +418,21 @@ class RunConfig:
                  "keep_checkpoint_max", "log_every_steps", "gradient_accumulation_steps"):
       if getattr(self, name) <= 0:
         fail("--%s must be positive, got %r." % (name, getattr(self, name)))
-    if self.learning_rate <= 0 or self.num_train_epochs <= 0:
-      fail("--learning_rate and --num_train_epochs must be positive.")
+    for name in ("learning_rate", "num_train_epochs"):
+      if getattr(self, name) <= 0:
+        fail("--%s must be positive, got %r." % (name, getattr(self, name)))
     if self.train_batch_size % self.gradient_accumulation_steps:
       fail("--train_batch_size=%d is not divisible by --gradient_accumulation_steps=%d." % (
           self.train_batch_size, self.gradient_accumulation_steps))
     if not 0.0 <= self.warmup_proportion < 1.0:
       fail("--warmup_proportion must be in [0, 1), got %r." % self.warmup_proportion)
-    if not 0 <= self.dev_split < 1 or not 0 <= self.test_split < 1:
-      fail("--dev_split and --test_split must be in [0, 1).")
+    for name in ("dev_split", "test_split"):
+      if not 0 <= getattr(self, name) < 1:
+        fail("--%s must be in [0, 1), got %r." % (name, getattr(self, name)))
     if not 0 <= self.head_dropout < 1:
       fail("--head_dropout must be in [0, 1), got %r." % self.head_dropout)
     if self.layerwise_lr_decay <= 0 or self.layerwise_lr_decay > 1:
-      fail("--layerwise_lr_decay must be in (0, 1].")
+      fail("--layerwise_lr_decay must be in (0, 1], got %r." % self.layerwise_lr_decay)
     for name in ("weight_decay", "clip_norm", "max_train_examples", "max_eval_examples",
                  "eval_every_steps", "early_stopping_patience"):
       if getattr(self, name) < 0:

@@ -215,6 +215,7 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   """
   if quantization not in QUANTIZATIONS:
     raise UsageError("--quantization must be one of %s." % ", ".join(QUANTIZATIONS))
+  check_export_dir(os.path.dirname(os.path.abspath(path)))  # vocab.txt etc. go beside it
   trained = _exportable(load_trained_model(output_dir, checkpoint))
   model, task = trained.model, trained.task
   length = trained.preprocessor.max_seq_length

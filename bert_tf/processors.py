@@ -599,12 +599,15 @@ class FileProcessor(DataProcessor):
   def _path(self, data_dir, set_name):
     explicit = getattr(self.config, "%s_file" % set_name)
     if explicit:
+      shadowed = [f for f in (_set_files(data_dir, set_name) if data_dir else [])
+                  if os.path.abspath(f) != os.path.abspath(explicit)]
+      if shadowed:
+        self._warn_once("Reading --%s_file=%s; %s in --data_dir is not read.", set_name,
+                        explicit, " and ".join(shadowed))
       return explicit
     if not data_dir:
       return None
-    found = [os.path.join(data_dir, set_name + ext)
-             for ext in (".tsv", ".csv", ".jsonl", ".json", ".txt", "")
-             if os.path.exists(os.path.join(data_dir, set_name + ext))]
+    found = _set_files(data_dir, set_name)
     files = [path for path in found if not os.path.isdir(path)]
     if len(files) > 1:
       raise UsageError("%s holds %s: which one is the %s set is unclear; pass --%s_file." % (
@@ -1068,6 +1071,32 @@ def stratified_split_indices(labels, fraction, seed, key=label_key):
   return sorted(i for group, n in zip(groups, counts) for i in group[:n])
 
 
+def log_text_warnings(examples, source):
+  """Legal but suspicious training texts: a column of numbers (an id or label column read as
+  the text)."""
+  texts = [e.text_a.strip() for e in examples if e.text_a and e.text_a.strip()]
+  numbers = sum(_is_number(t) for t in texts)
+  if texts and numbers >= 0.9 * len(texts):
+    logging.warning("%s: %d of %d texts are numbers (e.g. %r): is --text_column the column "
+                    "that holds the text?", source, numbers, len(texts),
+                    next(t for t in texts if _is_number(t)))
+
+
+def _is_number(text):
+  try:
+    float(text)
+  except ValueError:
+    return False
+  return True
+
+
+def _set_files(data_dir, set_name):
+  """data_dir's files (or folder) named for a set: train.tsv, train.csv, ..., train/."""
+  return [os.path.join(data_dir, set_name + ext)
+          for ext in (".tsv", ".csv", ".jsonl", ".json", ".txt", "")
+          if os.path.exists(os.path.join(data_dir, set_name + ext))]
+
+
 def get_processor(task_name, data_config=None, label_list=None, data_dir=None,
                   data_frames=None):
   """The processor for a GLUE task name, or FileProcessor for task_name 'file'/None."""
@@ -1078,6 +1107,12 @@ def get_processor(task_name, data_config=None, label_list=None, data_dir=None,
   if name not in GLUE_PROCESSORS:
     raise UsageError("--task_name=%s is not known; use one of %s, or 'file' with --train_file." %
                      (task_name, ", ".join(sorted(GLUE_PROCESSORS) + ["file"])))
+  own_files = [n for n in ("train_file", "dev_file", "test_file")
+               if data_config is not None and getattr(data_config, n)]
+  if own_files:
+    raise UsageError("--%s is not read with --task_name=%s, which reads its own files from "
+                     "--data_dir: leave out --task_name to read your own files." %
+                     (own_files[0], task_name))
   processor = GLUE_PROCESSORS[name]()
   if isinstance(processor, TrecProcessor):
     processor.data_dir = data_dir

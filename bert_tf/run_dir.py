@@ -226,6 +226,9 @@ class RunDir:
 
   def require_model_info(self):
     info = self.read_model_info()
+    if info is None and not os.path.isdir(self.directory):
+      raise UsageError("%s does not exist: pass the output_dir of a training run." %
+                       self.directory)
     if info is None:
       raise UsageError("%s has no %s: is it the output_dir of a training run?" %
                        (self.directory, MODEL_INFO))
@@ -478,8 +481,9 @@ class RunDir:
       return requested
     found = self.best_checkpoint() or self.latest_checkpoint()
     if not found:
-      raise UsageError("No model.ckpt-N in %s: run with --do_train first, or pass "
-                       "--eval_checkpoint." % self.directory)
+      raise UsageError("No model.ckpt-N in %s: run with --do_train first, or pass a "
+                       "checkpoint (--eval_checkpoint; --checkpoint in predict and export)." %
+                       self.directory)
     if self.training_unfinished():
       logging.warning("The training in %s did not finish (stopped or still running): this "
                       "uses %s. Rerun the training command to finish it.", self.directory,

@@ -196,8 +196,13 @@ def _check_pair_settings(preprocessor, processor):
 
 
 def _processor(config, data_frames=None):
-  return processors.get_processor(config.task_name, processors.FileDataConfig.from_run_config(
-      config), data_dir=config.data_dir, data_frames=data_frames)
+  processor = processors.get_processor(
+      config.task_name, processors.FileDataConfig.from_run_config(config),
+      data_dir=config.data_dir, data_frames=data_frames)
+  if not isinstance(processor, processors.FileProcessor) and not config.data_dir:
+    raise UsageError("--task_name=%s reads its files from --data_dir: pass --data_dir." %
+                     config.task_name)
+  return processor
 
 
 def _model_and_preprocessor(config, run, info):
@@ -314,6 +319,7 @@ def _decide_task(config, info, processor, examples, run):
     task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
   if "train" in examples:
     tasks.log_label_warnings(task, examples["train"], "training data")
+    processors.log_text_warnings(examples["train"], "training data")
     task = task.with_class_weights(config.class_weights, examples["train"])
     task = task.with_pos_weight(config.pos_weight, examples["train"])
   for name, found in examples.items():
@@ -413,6 +419,9 @@ def _train(plan, strategy, model, encoder, variables, records):
   logging.info("Training: %d examples, batch %d, %d steps (%d warmup).",
                job.num_train_examples, c.train_batch_size, job.num_train_steps,
                job.num_warmup_steps)
+  if c.train_batch_size > job.num_train_examples:
+    logging.warning("--train_batch_size=%d is more than the %d training examples: each batch "
+                    "repeats examples.", c.train_batch_size, job.num_train_examples)
   if c.eval_checkpoint:  # now that the number of steps is known
     plan.run.check_checkpoint_to_come(c.eval_checkpoint, job.num_train_steps)
 

@@ -53,9 +53,12 @@ class Task:
     try:
       return self._ids[label]
     except KeyError:
-      raise UsageError("%s: label %r is not in the label list (%s)." % (
+      alike = [l for l in self.label_list if _case_folded(l) == _case_folded(label)]
+      raise UsageError("%s: label %r is not in the label list (%s)%s." % (
           where, label, ", ".join(self.label_list[:20]) + (" ..." if len(self.label_list) > 20
-                                                           else ""))) from None
+                                                           else ""),
+          "; labels are case-sensitive: %r is %r written differently" % (label, alike[0])
+          if alike else "")) from None
 
   def label_array(self, examples):
     """Labels of examples as the array the TFRecords hold (padding/unlabelled: zeros)."""
@@ -434,8 +437,17 @@ def task_from_dict(stored):
 def log_label_warnings(task, examples, source):
   """Legal but suspicious training labels: a single class, labels seen once."""
   counts = task.label_counts(examples)
-  if not counts:
+  if not counts:  # regression's scores are no classes
+    scores = task.label_array([e for e in examples if getattr(e, "label", None) is not None])
+    if len(scores) > 1 and np.ptp(scores) == 0:
+      logging.warning("%s: every score is %g; the model cannot learn from a constant target.",
+                      source, scores[0])
     return
+  joined = _joined_labels(counts)
+  if joined:
+    label, delimiter = joined
+    logging.warning("%s: the label %r looks like several labels joined by %r; for multi-label "
+                    "data pass --label_delimiter=%s.", source, label, delimiter, delimiter)
   if len(counts) == 1:
     logging.warning("%s: only the label %r occurs; the model cannot learn to tell classes "
                     "apart.", source, next(iter(counts)))
@@ -452,6 +464,21 @@ def log_label_warnings(task, examples, source):
     for same in _alike(counts, key):
       logging.warning("%s: the labels %s %s, so they are different classes; write them alike "
                       "if they are one class.", source, " and ".join(repr(l) for l in same), how)
+
+
+def _joined_labels(labels):
+  """(label, delimiter) for a label that is other labels joined by , ; or | ("a,b" beside "a"
+  and "b", or beside "b,a"), else None."""
+  for label in sorted(labels, key=str):
+    for delimiter in ",;|":
+      parts = [p.strip() for p in str(label).split(delimiter)]
+      if len(parts) < 2 or not all(parts):
+        continue
+      others = {frozenset(p.strip() for p in str(l).split(delimiter)) for l in labels
+                if l != label}
+      if all(p in labels for p in parts) or frozenset(parts) in others:
+        return label, delimiter
+  return None
 
 
 def _header_hint(examples, rare):

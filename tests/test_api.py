@@ -137,6 +137,13 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     TextClassifier(tiny_model, do_train=True)
   with pytest.raises(UsageError, match="has no model_info.json"):
     TextClassifier.load(str(tmp_path))
+  with pytest.raises(UsageError, match="nowhere does not exist: pass the output_dir of a "):
+    TextClassifier.load(str(tmp_path / "nowhere"))
+  # Tuples hold sequences: a string would be read letter by letter, a generator once.
+  with pytest.raises(UsageError, match=r"^The train data's texts are one string: pass a list"):
+    clf.fit(("abcd", "xyxy"), verbose=0)
+  with pytest.raises(UsageError, match=r"^The train data's labels are None"):
+    clf.fit((["a", "b"], None), verbose=0)
   # Messages name the API's parameters, not the command line's flags.
   with pytest.raises(UsageError, match="^learning_rate must be a number, got 'fast'"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", learning_rate="fast", verbose=0)

@@ -184,8 +184,9 @@ def test_export_dir_that_is_a_file_or_a_run(tmp_path):
                      module="bert_tf.cli.export")
   assert rc == 2 and "--export_dir %s is a file, not a directory" % a_file in last
   _write(tmp_path / "model_info.json", "{}")  # what makes a directory a run's
-  for kind in ("saved_model", "hub"):
-    rc, last, _ = _cli(["--output_dir=%s" % a_file, "--export_dir=%s" % tmp_path,
+  for kind, export_dir in (("saved_model", tmp_path), ("hub", tmp_path), ("tflite", tmp_path),
+                           ("tflite", tmp_path / "model.tflite")):
+    rc, last, _ = _cli(["--output_dir=%s" % a_file, "--export_dir=%s" % export_dir,
                         "--format=" + kind], module="bert_tf.cli.export")
     assert rc == 2 and "--export_dir %s holds a training run: export into another " % tmp_path \
         in last, last
@@ -204,6 +205,39 @@ def test_suspicious_but_legal_input_warns(model_dir, tmp_path):
   assert "1 label(s) of the label list never occur (x)" in output
   assert ("--truncation=head_tail keeps the first 128 tokens, all that --max_seq_length=16 "
           "holds, so it cuts like head: pass a smaller --head_tokens (e.g. 3)") in output
+
+
+def test_more_suspicious_input_warns(model_dir, tmp_path):
+  """Numbers as texts, a --data_dir file that --train_file shadows, a batch larger than the
+  data and a tiny --max_seq_length: each legal, each said."""
+  numbers = "text,label\n" + "".join("%d,%s\n" % (i, "ab"[i % 2]) for i in range(12))
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  _write(data_dir / "train.csv", GOOD)
+  rc, _, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "ids.csv", numbers),
+                         "--data_dir=%s" % data_dir, "--dev_split=0", "--train_batch_size=16",
+                         "--max_seq_length=6")
+  assert rc == 0, output[-3000:]
+  assert ("training data: 12 of 12 texts are numbers (e.g. '0'): is --text_column the column "
+          "that holds the text?") in output
+  assert "Reading --train_file=%s; %s in --data_dir is not read." % (
+      tmp_path / "ids.csv", data_dir / "train.csv") in output
+  assert "--train_batch_size=16 is more than the 12 training examples" in output
+  assert "--max_seq_length=6 keeps 4 token(s) of a text after [CLS] and [SEP]" in output
+
+
+def test_a_glue_task_reads_data_dir_only(model_dir, tmp_path):
+  train = _write(tmp_path / "t.csv", GOOD)
+  rc, last, _ = _train(model_dir, tmp_path / "out", train, "--task_name=sst-2",
+                       "--data_dir=%s" % tmp_path)
+  assert rc == 2 and last.endswith("--train_file is not read with --task_name=sst-2, which "
+                                   "reads its own files from --data_dir: leave out --task_name "
+                                   "to read your own files."), last
+  rc, last, _ = _cli(["--do_train", "--model=" + model_dir, "--task_name=cola",
+                      "--max_seq_length=16", "--output_dir=%s" % (tmp_path / "out")])
+  assert rc == 2 and last.endswith("--task_name=cola reads its files from --data_dir: pass "
+                                   "--data_dir."), last
+  assert not os.path.exists(tmp_path / "out")
 
 
 def test_a_full_disk_is_one_line_and_the_rerun_resumes(model_dir, tmp_path):

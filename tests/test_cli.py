@@ -70,6 +70,10 @@ def test_all_google_flags_with_their_defaults():
     (dict(do_train=True, split_seed=2 ** 32), "--split_seed must be between"),
     (dict(do_train=True, learning_rate="fast"), "--learning_rate must be a number, got 'fast'"),
     (dict(do_train=True, train_batch_size=8.5), "--train_batch_size must be an integer"),
+    (dict(do_train=True, learning_rate=0), r"--learning_rate must be positive, got 0"),
+    (dict(do_train=True, num_train_epochs=-1), r"--num_train_epochs must be positive, got -1"),
+    (dict(do_train=True, dev_split=1.5), r"--dev_split must be in \[0, 1\), got 1.5"),
+    (dict(do_train=True, test_split=-0.1), r"--test_split must be in \[0, 1\), got -0.1"),
     (dict(do_train=True, data_dir=__file__), r"--data_dir .*test_cli.py is a file: pass it as "
      "--train_file"),
 ])

@@ -23,6 +23,9 @@ def test_label_encoding_and_the_unknown_label_line():
   with pytest.raises(UsageError, match=r"f.csv line 3: label 'meh' is not in the label list "
                      r"\(neg, pos\)"):
     task.label_array(_examples(["pos", "meh"]))
+  with pytest.raises(UsageError, match=r"line 2: label 'Pos' is not in the label list \(neg, "
+                     r"pos\); labels are case-sensitive: 'Pos' is 'pos' written differently"):
+    task.label_array(_examples(["Pos"]))
   multi = tasks.MultiLabel(["a", "b", "c"])
   np.testing.assert_array_equal(multi.label_array(_examples([["a", "c"], [], None])),
                                 [[1, 0, 1], [0, 0, 0], [0, 0, 0]])
@@ -110,6 +113,34 @@ def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
   assert "the labels '1' and '1.0' are one number" in caplog.text and "'x'" not in caplog.text
   with pytest.raises(UsageError, match=r"The label list names 'pos' more than once"):
     tasks.SingleLabel(["pos", "neg", "pos"])
+
+
+def test_joined_labels_and_a_constant_score_warn(caplog):
+  caplog.set_level(logging.WARNING)
+  said = "looks like several labels joined by"
+  # Single-label classes that are other classes joined: a forgotten --label_delimiter.
+  forgot = ["a", "b", "a,b", "b,a"]
+  tasks.log_label_warnings(tasks.SingleLabel(forgot), _examples(forgot * 2), "train")
+  assert "the label 'a,b' %s ','; for multi-label data pass --label_delimiter=," % said \
+      in caplog.text
+  caplog.clear()
+  # Permutations alone say it too; a class that merely holds a comma does not.
+  tasks.log_label_warnings(tasks.SingleLabel(["x;y", "y;x", "z"]),
+                           _examples(["x;y", "y;x", "z"] * 2), "train")
+  assert "the label 'x;y' %s ';'" % said in caplog.text
+  caplog.clear()
+  tasks.log_label_warnings(tasks.SingleLabel(["Arts, Culture", "Sports"]),
+                           _examples(["Arts, Culture", "Sports"] * 2), "train")
+  assert said not in caplog.text
+  # Multi-label data split on the wrong delimiter.
+  tasks.log_label_warnings(tasks.MultiLabel(["a", "b", "a;b"]),
+                           _examples([["a"], ["b"], ["a;b"]] * 2), "train")
+  assert "the label 'a;b' %s ';'" % said in caplog.text
+  tasks.log_label_warnings(tasks.Regression(), _examples([2.5, 2.5, None]), "train")
+  assert "train: every score is 2.5; the model cannot learn from a constant target" in caplog.text
+  caplog.clear()
+  tasks.log_label_warnings(tasks.Regression(), _examples([2.5, 3.0]), "train")
+  assert not caplog.text
 
 
 def test_errors_rank_wrong_predictions_by_hand():
