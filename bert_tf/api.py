@@ -219,7 +219,7 @@ class TextClassifier:
 
 # Options the API sets itself, and where a user says them instead.
 _API_OWNED = dict(output_dir="TextClassifier(output_dir=...)", do_train="fit()",
-                  do_eval="fit(validation_data=...) or evaluate()")
+                  do_eval="fit(validation_data=...) or evaluate()", do_predict="predict()")
 
 
 def _refuse_api_owned(options):
@@ -273,9 +273,11 @@ def _place(name, value, frames, files, columns):
 
 def _sequence(values, name, what):
   """A tuple's texts or labels as a list (from a list, array, Series or generator)."""
-  if values is None or isinstance(values, (str, bytes)):
+  if values is None or isinstance(values, (str, bytes, set, frozenset, dict)):
     raise UsageError("The %s data's %s are %s: pass a list (or array, Series) with one per "
-                     "example." % (name, what, "None" if values is None else "one string"))
+                     "example." % (name, what, "None" if values is None else "one string"
+                                   if isinstance(values, (str, bytes)) else "unordered (a %s)"
+                                   % type(values).__name__))
   try:
     return list(values)
   except TypeError:

@@ -10,6 +10,7 @@ from typing import Optional
 
 from absl import logging
 
+from bert_tf import processors
 from bert_tf.errors import UsageError
 
 # "gelu" means what it means in Google's modeling.py: the tanh approximation.
@@ -207,8 +208,8 @@ class RunConfig:
       "will attempt to automatically detect the GCE project from metadata.", role="operational")
   master: Optional[str] = option(None, "[Optional] TensorFlow master URL.", role="operational")
   num_tpu_cores: int = option(8, "Only used if `use_tpu` is True. Total number of TPU cores to "
-                              "use. (Here TPUStrategy uses every core of the TPU; a warning "
-                              "says so when this differs.)", role="operational")
+                              "use. (Not used here: TPUStrategy uses every core of the TPU; the "
+                              "log names how many.)", role="operational")
   tpu_job_name: Optional[str] = option(None, "Name of TPU worker, if anything other than "
                                        "'tpu_worker'.", role="operational")
   # ---- model source ----
@@ -361,8 +362,8 @@ class RunConfig:
     if self.max_seq_length is not None and not 3 <= self.max_seq_length <= 512:
       fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
     if self.max_seq_length is not None and self.max_seq_length < 8:
-      logging.warning("--max_seq_length=%d keeps %d token(s) of a text after [CLS] and [SEP]; "
-                      "64-128 is usual.", self.max_seq_length, self.max_seq_length - 2)
+      logging.warning("--max_seq_length=%d keeps at most %d token(s) of a text after [CLS] and "
+                      "[SEP]; 64-128 is usual.", self.max_seq_length, self.max_seq_length - 2)
     if self.use_tpu and not (self.tpu_name or self.master):
       fail("--use_tpu needs --tpu_name (or --master).")
     if self.init_checkpoint and self.bert_hub_module_handle:
@@ -394,6 +395,10 @@ class RunConfig:
            "--test_file (or --data_dir with train/dev/test files)%s." % (
                "; to predict with a trained run, pass --test_file=FILE" if self.do_predict and
                not self.do_train else ""))
+    own_files = [n for n in ("train_file", "dev_file", "test_file") if getattr(self, n)]
+    if own_files and (self.task_name or "").lower() in processors.GLUE_PROCESSORS:
+      fail("--%s is not read with --task_name=%s, which reads its own files from --data_dir: "
+           "leave out --task_name to read your own files." % (own_files[0], self.task_name))
 
   def _check_numbers(self, fail):
     """Of their type, finite and in range; legal but unusual values are warned about."""
@@ -415,10 +420,8 @@ class RunConfig:
         fail("--%s must be between 0 and 2**32 - 1, got %r." % (name, value))
     for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
                  "save_checkpoints_steps", "iterations_per_loop", "num_tpu_cores",
-                 "keep_checkpoint_max", "log_every_steps", "gradient_accumulation_steps"):
-      if getattr(self, name) <= 0:
-        fail("--%s must be positive, got %r." % (name, getattr(self, name)))
-    for name in ("learning_rate", "num_train_epochs"):
+                 "keep_checkpoint_max", "log_every_steps", "gradient_accumulation_steps",
+                 "learning_rate", "num_train_epochs"):
       if getattr(self, name) <= 0:
         fail("--%s must be positive, got %r." % (name, getattr(self, name)))
     if self.train_batch_size % self.gradient_accumulation_steps:

@@ -68,10 +68,6 @@ def get_strategy(config):
       raise UsageError("Cannot reach TPU %r: %s" % (config.tpu_name or config.master,
                                                     str(e).splitlines()[0])) from None
     strategy = tf.distribute.TPUStrategy(resolver)
-    if strategy.num_replicas_in_sync != config.num_tpu_cores:
-      logging.warning("--num_tpu_cores=%d is not used: TPUStrategy trains on all %d cores of "
-                      "the TPU it was given.", config.num_tpu_cores,
-                      strategy.num_replicas_in_sync)
   elif kind == "multi_worker":
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
   elif kind == "mirrored":

@@ -245,6 +245,14 @@ class DataProcessor:
     raise NotImplementedError()
 
 
+def _in_data_dir(data_dir, *names):
+  """data_dir/names: where a task in Google's layout (GLUE, XNLI, TREC) reads a set."""
+  if not data_dir:
+    raise UsageError("This task reads %s from --data_dir: pass --data_dir." %
+                     os.path.join(*names))
+  return os.path.join(data_dir, *names)
+
+
 def _field(path, number, line, index):
   try:
     return line[index]
@@ -270,13 +278,13 @@ class _GlueProcessor(DataProcessor):
     return self.columns[1] is not None
 
   def get_train_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, self.train_file), "train")
+    return self._create_examples(_in_data_dir(data_dir, self.train_file), "train")
 
   def get_dev_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, self.dev_file), "dev")
+    return self._create_examples(_in_data_dir(data_dir, self.dev_file), "dev")
 
   def get_test_examples(self, data_dir):
-    return self._create_examples(os.path.join(data_dir, self.test_file), "test")
+    return self._create_examples(_in_data_dir(data_dir, self.test_file), "test")
 
   def _label(self, value, where):  # pylint: disable=unused-argument
     return value
@@ -384,7 +392,7 @@ class XnliProcessor(DataProcessor):
     return list(self.labels)
 
   def get_train_examples(self, data_dir):
-    path = os.path.join(data_dir, "multinli", "multinli.train.%s.tsv" % self.language)
+    path = _in_data_dir(data_dir, "multinli", "multinli.train.%s.tsv" % self.language)
     examples = []
     for number, line in read_tsv(path)[1:]:
       label = _field(path, number, line, 2)
@@ -394,7 +402,7 @@ class XnliProcessor(DataProcessor):
     return examples
 
   def get_dev_examples(self, data_dir):
-    path = os.path.join(data_dir, "xnli.dev.tsv")
+    path = _in_data_dir(data_dir, "xnli.dev.tsv")
     examples = []
     for number, line in read_tsv(path)[1:]:
       if _field(path, number, line, 0) != self.language:
@@ -434,10 +442,10 @@ class TrecProcessor(DataProcessor):
     return examples
 
   def get_train_examples(self, data_dir):
-    return self._read(os.path.join(data_dir or self.data_dir, "train_5500.label"), "train")
+    return self._read(_in_data_dir(data_dir or self.data_dir, "train_5500.label"), "train")
 
   def get_dev_examples(self, data_dir):
-    return self._read(os.path.join(data_dir or self.data_dir, "TREC_10.label"), "dev")
+    return self._read(_in_data_dir(data_dir or self.data_dir, "TREC_10.label"), "dev")
 
   def get_test_examples(self, data_dir):
     return self.get_dev_examples(data_dir)
@@ -600,7 +608,8 @@ class FileProcessor(DataProcessor):
     explicit = getattr(self.config, "%s_file" % set_name)
     if explicit:
       shadowed = [f for f in (_set_files(data_dir, set_name) if data_dir else [])
-                  if os.path.abspath(f) != os.path.abspath(explicit)]
+                  if os.path.normcase(os.path.realpath(f)) !=
+                  os.path.normcase(os.path.realpath(explicit))]
       if shadowed:
         self._warn_once("Reading --%s_file=%s; %s in --data_dir is not read.", set_name,
                         explicit, " and ".join(shadowed))
@@ -1074,11 +1083,11 @@ def stratified_split_indices(labels, fraction, seed, key=label_key):
 def log_text_warnings(examples, source):
   """Legal but suspicious training texts: a column of numbers (an id or label column read as
   the text)."""
-  texts = [e.text_a.strip() for e in examples if e.text_a and e.text_a.strip()]
+  texts = [t for t in (e.text_a.strip() for e in examples[:10000] if e.text_a) if t]
   numbers = sum(_is_number(t) for t in texts)
   if texts and numbers >= 0.9 * len(texts):
-    logging.warning("%s: %d of %d texts are numbers (e.g. %r): is --text_column the column "
-                    "that holds the text?", source, numbers, len(texts),
+    logging.warning("%s: %d of the first %d texts are numbers (e.g. %r): is --text_column the "
+                    "column that holds the text?", source, numbers, len(texts),
                     next(t for t in texts if _is_number(t)))
 
 
@@ -1097,22 +1106,19 @@ def _set_files(data_dir, set_name):
           if os.path.exists(os.path.join(data_dir, set_name + ext))]
 
 
+FILE_TASKS = ("file", "csv", "tsv", "json", "generic")  # --task_name values for your own files
+
+
 def get_processor(task_name, data_config=None, label_list=None, data_dir=None,
                   data_frames=None):
   """The processor for a GLUE task name, or FileProcessor for task_name 'file'/None."""
   name = (task_name or "file").lower()
-  if name in ("file", "csv", "tsv", "json", "generic"):
+  if name in FILE_TASKS:
     return FileProcessor(data_config or FileDataConfig(), label_list=label_list,
                          data_dir=data_dir, data_frames=data_frames)
   if name not in GLUE_PROCESSORS:
     raise UsageError("--task_name=%s is not known; use one of %s, or 'file' with --train_file." %
                      (task_name, ", ".join(sorted(GLUE_PROCESSORS) + ["file"])))
-  own_files = [n for n in ("train_file", "dev_file", "test_file")
-               if data_config is not None and getattr(data_config, n)]
-  if own_files:
-    raise UsageError("--%s is not read with --task_name=%s, which reads its own files from "
-                     "--data_dir: leave out --task_name to read your own files." %
-                     (own_files[0], task_name))
   processor = GLUE_PROCESSORS[name]()
   if isinstance(processor, TrecProcessor):
     processor.data_dir = data_dir

@@ -122,11 +122,11 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
   elif owner and plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
     _write_model_description(plan, identity=None)
   distribute.barrier(strategy)  # workers read the directory once the chief has set it up
+  if config.do_train and config.mixed_precision == "mixed_bfloat16":
+    hardware.warn_if_bf16_is_slow(strategy)
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)
-    if config.do_train and config.mixed_precision == "mixed_bfloat16":
-      hardware.warn_if_bf16_is_slow(strategy)
   records = _write_records(plan, records_dir)
   with strategy.scope():
     model, encoder, variables = classifier.create_classifier(
@@ -196,13 +196,8 @@ def _check_pair_settings(preprocessor, processor):
 
 
 def _processor(config, data_frames=None):
-  processor = processors.get_processor(
-      config.task_name, processors.FileDataConfig.from_run_config(config),
-      data_dir=config.data_dir, data_frames=data_frames)
-  if not isinstance(processor, processors.FileProcessor) and not config.data_dir:
-    raise UsageError("--task_name=%s reads its files from --data_dir: pass --data_dir." %
-                     config.task_name)
-  return processor
+  return processors.get_processor(config.task_name, processors.FileDataConfig.from_run_config(
+      config), data_dir=config.data_dir, data_frames=data_frames)
 
 
 def _model_and_preprocessor(config, run, info):
@@ -318,8 +313,8 @@ def _decide_task(config, info, processor, examples, run):
     labels = explicit_labels or processor.get_labels()
     task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
   if "train" in examples:
-    tasks.log_label_warnings(task, examples["train"], "training data")
     processors.log_text_warnings(examples["train"], "training data")
+    tasks.log_label_warnings(task, examples["train"], "training data")
     task = task.with_class_weights(config.class_weights, examples["train"])
     task = task.with_pos_weight(config.pos_weight, examples["train"])
   for name, found in examples.items():

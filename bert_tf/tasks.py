@@ -64,6 +64,9 @@ class Task:
     """Labels of examples as the array the TFRecords hold (padding/unlabelled: zeros)."""
     raise NotImplementedError
 
+  def log_target_warnings(self, examples, source):
+    """Warnings about training targets that only this kind of task can judge."""
+
   def label_counts(self, examples):
     """{label: count}; a multi-label example counts once per label."""
     counts = {}
@@ -365,6 +368,12 @@ class Regression(Task):
   def _labels_of(self, example):
     return []
 
+  def log_target_warnings(self, examples, source):
+    scores = self.label_array([e for e in examples if getattr(e, "label", None) is not None])
+    if len(scores) > 1 and np.ptp(scores) == 0:
+      logging.warning("%s: every score is %g; the model cannot learn from a constant target.",
+                      source, scores[0])
+
   def describe(self, name, examples):
     scores = np.array([e.label for e in examples if e.label is not None], np.float64)
     if not len(scores):
@@ -435,19 +444,17 @@ def task_from_dict(stored):
 
 
 def log_label_warnings(task, examples, source):
-  """Legal but suspicious training labels: a single class, labels seen once."""
+  """Legal but suspicious training labels: the kind's own (a constant score), labels joined
+  by a delimiter, a single class, labels seen once or written two ways."""
+  task.log_target_warnings(examples, source)
   counts = task.label_counts(examples)
-  if not counts:  # regression's scores are no classes
-    scores = task.label_array([e for e in examples if getattr(e, "label", None) is not None])
-    if len(scores) > 1 and np.ptp(scores) == 0:
-      logging.warning("%s: every score is %g; the model cannot learn from a constant target.",
-                      source, scores[0])
+  if not counts:
     return
   joined = _joined_labels(counts)
   if joined:
     label, delimiter = joined
-    logging.warning("%s: the label %r looks like several labels joined by %r; for multi-label "
-                    "data pass --label_delimiter=%s.", source, label, delimiter, delimiter)
+    logging.warning("%s: the label %r looks like several labels joined by %r; if it is, pass "
+                    "--label_delimiter=%s.", source, label, delimiter, delimiter)
   if len(counts) == 1:
     logging.warning("%s: only the label %r occurs; the model cannot learn to tell classes "
                     "apart.", source, next(iter(counts)))
@@ -468,16 +475,17 @@ def log_label_warnings(task, examples, source):
 
 def _joined_labels(labels):
   """(label, delimiter) for a label that is other labels joined by , ; or | ("a,b" beside "a"
-  and "b", or beside "b,a"), else None."""
-  for label in sorted(labels, key=str):
-    for delimiter in ",;|":
-      parts = [p.strip() for p in str(label).split(delimiter)]
-      if len(parts) < 2 or not all(parts):
+  and "b", or beside "b,a"), else None. Decimal commas ("2,5") are numbers, not joins."""
+  for delimiter in ",;|":
+    seen = set()
+    for label in sorted((l for l in labels if isinstance(l, str) and delimiter in l), key=str):
+      parts = [p.strip() for p in label.split(delimiter)]
+      if len(parts) < 2 or not all(parts) or _as_number(label.replace(",", ".")) is not None:
         continue
-      others = {frozenset(p.strip() for p in str(l).split(delimiter)) for l in labels
-                if l != label}
-      if all(p in labels for p in parts) or frozenset(parts) in others:
+      key = frozenset(parts)
+      if key in seen or all(p in labels for p in parts):
         return label, delimiter
+      seen.add(key)
   return None
 
 

@@ -144,6 +144,8 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     clf.fit(("abcd", "xyxy"), verbose=0)
   with pytest.raises(UsageError, match=r"^The train data's labels are None"):
     clf.fit((["a", "b"], None), verbose=0)
+  with pytest.raises(UsageError, match=r"^The train data's texts are unordered \(a set\)"):
+    clf.fit(({"a", "b"}, ["x", "y"]), verbose=0)
   # Messages name the API's parameters, not the command line's flags.
   with pytest.raises(UsageError, match="^learning_rate must be a number, got 'fast'"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", learning_rate="fast", verbose=0)

@@ -218,12 +218,12 @@ def test_more_suspicious_input_warns(model_dir, tmp_path):
                          "--data_dir=%s" % data_dir, "--dev_split=0", "--train_batch_size=16",
                          "--max_seq_length=6")
   assert rc == 0, output[-3000:]
-  assert ("training data: 12 of 12 texts are numbers (e.g. '0'): is --text_column the column "
-          "that holds the text?") in output
+  assert ("training data: 12 of the first 12 texts are numbers (e.g. '0'): is --text_column "
+          "the column that holds the text?") in output
   assert "Reading --train_file=%s; %s in --data_dir is not read." % (
       tmp_path / "ids.csv", data_dir / "train.csv") in output
   assert "--train_batch_size=16 is more than the 12 training examples" in output
-  assert "--max_seq_length=6 keeps 4 token(s) of a text after [CLS] and [SEP]" in output
+  assert "--max_seq_length=6 keeps at most 4 token(s) of a text after [CLS] and [SEP]" in output
 
 
 def test_a_glue_task_reads_data_dir_only(model_dir, tmp_path):
@@ -235,7 +235,7 @@ def test_a_glue_task_reads_data_dir_only(model_dir, tmp_path):
                                    "to read your own files."), last
   rc, last, _ = _cli(["--do_train", "--model=" + model_dir, "--task_name=cola",
                       "--max_seq_length=16", "--output_dir=%s" % (tmp_path / "out")])
-  assert rc == 2 and last.endswith("--task_name=cola reads its files from --data_dir: pass "
+  assert rc == 2 and last.endswith("This task reads train.tsv from --data_dir: pass "
                                    "--data_dir."), last
   assert not os.path.exists(tmp_path / "out")
 

@@ -14,8 +14,9 @@ def test_the_probe_times_both_precisions():
 
 
 @pytest.mark.parametrize("speedup, flags, said", [
-    (0.55, {"avx512_bf16"}, "ran at 0.55x float32's speed (AVX-512 BF16 without AMX)"),
-    (0.30, set(), "ran at 0.30x float32's speed (no AVX-512 BF16 or AMX: bfloat16 is emulated)"),
+    (0.55, {"avx2", "avx512_bf16"}, "ran at 0.55x float32's speed (AVX-512 BF16 without AMX)"),
+    (0.30, {"avx2"}, "ran at 0.30x float32's speed (no AVX-512 BF16 or AMX: bfloat16 is emulated)"),
+    (0.70, set(), "ran at 0.70x float32's speed. Leave"),  # no x86 flags: no reason named
     (1.60, {"avx512_bf16"}, None),
 ])
 def test_a_cpu_whose_bf16_is_slower_is_named_in_a_warning(monkeypatch, caplog, speedup, flags,

@@ -121,17 +121,22 @@ def test_joined_labels_and_a_constant_score_warn(caplog):
   # Single-label classes that are other classes joined: a forgotten --label_delimiter.
   forgot = ["a", "b", "a,b", "b,a"]
   tasks.log_label_warnings(tasks.SingleLabel(forgot), _examples(forgot * 2), "train")
-  assert "the label 'a,b' %s ','; for multi-label data pass --label_delimiter=," % said \
-      in caplog.text
+  assert "the label 'a,b' %s ','; if it is, pass --label_delimiter=," % said in caplog.text
   caplog.clear()
   # Permutations alone say it too; a class that merely holds a comma does not.
   tasks.log_label_warnings(tasks.SingleLabel(["x;y", "y;x", "z"]),
                            _examples(["x;y", "y;x", "z"] * 2), "train")
-  assert "the label 'x;y' %s ';'" % said in caplog.text
+  assert "the label 'y;x' %s ';'" % said in caplog.text  # the second of the two
   caplog.clear()
   tasks.log_label_warnings(tasks.SingleLabel(["Arts, Culture", "Sports"]),
                            _examples(["Arts, Culture", "Sports"] * 2), "train")
   assert said not in caplog.text
+  ratings = ["1", "1,5", "2", "2,5", "3"]  # decimal commas: numbers, not joins
+  tasks.log_label_warnings(tasks.SingleLabel(ratings), _examples(ratings * 2), "train")
+  assert said not in caplog.text
+  # Columns swapped: 20k sentences as labels, each with commas. One pass over them, no warning.
+  sentences = ["w%d, w%d, w%d" % (i, i + 1, i + 2) for i in range(20000)]
+  assert tasks._joined_labels(dict.fromkeys(sentences, 1)) is None  # pylint: disable=protected-access
   # Multi-label data split on the wrong delimiter.
   tasks.log_label_warnings(tasks.MultiLabel(["a", "b", "a;b"]),
                            _examples([["a"], ["b"], ["a;b"]] * 2), "train")
