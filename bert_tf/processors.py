@@ -1080,15 +1080,26 @@ def stratified_split_indices(labels, fraction, seed, key=label_key):
   return sorted(i for group, n in zip(groups, counts) for i in group[:n])
 
 
-def log_text_warnings(examples, source):
-  """Legal but suspicious training texts: a column of numbers (an id or label column read as
-  the text)."""
+def log_data_warnings(examples, source):
+  """Legal but suspicious training examples: a column of numbers as the text (an id or label
+  column read as the text), and many texts given contradictory labels."""
   texts = [t for t in (e.text_a.strip() for e in examples[:10000] if e.text_a) if t]
   numbers = sum(_is_number(t) for t in texts)
   if texts and numbers >= 0.9 * len(texts):
     logging.warning("%s: %d of the first %d texts are numbers (e.g. %r): is --text_column the "
                     "column that holds the text?", source, numbers, len(texts),
                     next(t for t in texts if _is_number(t)))
+  labels_of = {}
+  for e in examples:
+    if e.label is not None:
+      label = sorted(e.label) if isinstance(e.label, list) else e.label
+      labels_of.setdefault((e.text_a, e.text_b), set()).add(label_key(label))
+  conflicting = [text for text, labels in labels_of.items() if len(labels) > 1]
+  # A few are label noise (SST-2: 5 of 66,978 texts); 1% or more is a data problem.
+  if len(conflicting) >= max(1, 0.01 * len(labels_of)):
+    logging.warning("%s: %d of %d distinct texts occur with different labels (e.g. %r); check "
+                    "the label column.", source, len(conflicting), len(labels_of),
+                    conflicting[0][0])
 
 
 def _is_number(text):

@@ -313,7 +313,7 @@ def _decide_task(config, info, processor, examples, run):
     labels = explicit_labels or processor.get_labels()
     task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
   if "train" in examples:
-    processors.log_text_warnings(examples["train"], "training data")
+    processors.log_data_warnings(examples["train"], "training data")
     tasks.log_label_warnings(task, examples["train"], "training data")
     task = task.with_class_weights(config.class_weights, examples["train"])
     task = task.with_pos_weight(config.pos_weight, examples["train"])

@@ -422,3 +422,18 @@ def test_an_undecodable_byte_far_into_a_file_names_its_line(tmp_path):
   lines.write_bytes(b"a text\n" * 30000 + b"caf\xe9\n")
   with pytest.raises(UsageError, match=r"more.txt line 30001"):
     processors.read_text_lines(str(lines))
+
+
+def test_many_texts_with_contradictory_labels_warn(caplog):
+  caplog.set_level(logging.WARNING)
+  said = "distinct texts occur with different labels"
+  example = lambda i, text, label: processors.InputExample(str(i), text, None, label)
+  clean = [example(i, "text %d" % i, "ab"[i % 2]) for i in range(200)]
+  # One conflict in 200 texts is label noise: quiet.
+  processors.log_data_warnings(clean + [example(200, "text 0", "b")], "train")
+  assert said not in caplog.text
+  # Three in 200 (1.5%), multi-label lists compared as sets: said.
+  noisy = clean + [example(200 + i, "text %d" % i, "ba"[i % 2]) for i in range(3)]
+  processors.log_data_warnings(noisy + [example(300, "x", ["a", "b"]),
+                                        example(301, "x", ["b", "a"])], "train")
+  assert "train: 3 of 201 %s (e.g. 'text 0'); check the label column" % said in caplog.text
