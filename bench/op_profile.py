@@ -58,8 +58,9 @@ def traced_op_times(fetches, steps, key=op_type):
     walls.append(time.perf_counter() - start)
     for device in metadata.step_stats.dev_stats:
       for node in device.node_stats:
-        times[key(node)][0] += node.op_end_rel_micros
-        times[key(node)][1] += 1
+        total = times[key(node)]
+        total[0] += node.op_end_rel_micros
+        total[1] += 1
   return times, walls
 
 

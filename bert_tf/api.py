@@ -273,11 +273,17 @@ def _place(name, value, frames, files, columns):
 
 def _sequence(values, name, what):
   """A tuple's texts or labels as a list (from a list, array, Series or generator)."""
-  if values is None or isinstance(values, (str, bytes, set, frozenset, dict)):
+  if values is None:
+    wrong = "None"
+  elif isinstance(values, (str, bytes)):
+    wrong = "one string"
+  elif isinstance(values, (set, frozenset, dict)):
+    wrong = "unordered (a %s)" % type(values).__name__
+  else:
+    wrong = None
+  if wrong:
     raise UsageError("The %s data's %s are %s: pass a list (or array, Series) with one per "
-                     "example." % (name, what, "None" if values is None else "one string"
-                                   if isinstance(values, (str, bytes)) else "unordered (a %s)"
-                                   % type(values).__name__))
+                     "example." % (name, what, wrong))
   try:
     return list(values)
   except TypeError:

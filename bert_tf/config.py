@@ -427,13 +427,9 @@ class RunConfig:
     if self.train_batch_size % self.gradient_accumulation_steps:
       fail("--train_batch_size=%d is not divisible by --gradient_accumulation_steps=%d." % (
           self.train_batch_size, self.gradient_accumulation_steps))
-    if not 0.0 <= self.warmup_proportion < 1.0:
-      fail("--warmup_proportion must be in [0, 1), got %r." % self.warmup_proportion)
-    for name in ("dev_split", "test_split"):
+    for name in ("warmup_proportion", "dev_split", "test_split", "head_dropout"):
       if not 0 <= getattr(self, name) < 1:
         fail("--%s must be in [0, 1), got %r." % (name, getattr(self, name)))
-    if not 0 <= self.head_dropout < 1:
-      fail("--head_dropout must be in [0, 1), got %r." % self.head_dropout)
     if self.layerwise_lr_decay <= 0 or self.layerwise_lr_decay > 1:
       fail("--layerwise_lr_decay must be in (0, 1], got %r." % self.layerwise_lr_decay)
     for name in ("weight_decay", "clip_norm", "max_train_examples", "max_eval_examples",

@@ -68,7 +68,7 @@ def warn_if_bf16_is_slow(strategy):
   if speedup >= 1.0:
     return
   flags = cpu_flags()
-  if not flags or "amx_bf16" in flags or not {"avx", "avx2"} & flags:
+  if "amx_bf16" in flags or not {"avx", "avx2"} & flags:
     why = ""  # not an x86 CPU's flags: no reason to name
   elif "avx512_bf16" in flags:
     why = " (AVX-512 BF16 without AMX)"

@@ -65,7 +65,8 @@ class Dropout(keras.layers.Dropout):
 
   def __init__(self, rate, **kwargs):
     super().__init__(rate, **kwargs)
-    if round(rate * 65536) == 65536:  # Keras has refused rates outside [0, 1]
+    self._threshold = round(rate * 65536)  # drop where a 16-bit draw is below this
+    if self._threshold == 65536:  # Keras has refused rates outside [0, 1]
       raise ValueError("Dropout takes a rate in [0, 1), got %r" % (rate,))
     if self.noise_shape is not None:
       raise ValueError("Dropout does not support noise_shape")
@@ -87,9 +88,8 @@ class Dropout(keras.layers.Dropout):
                                         dtype=tf.uint32)
     # Slicing the whole tensor (an even size, the usual case) copies nothing.
     halves = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
-    threshold = round(self.rate * 65536)
-    keep = halves >= tf.constant(threshold, tf.uint16)
-    scale = tf.constant(65536 / (65536 - threshold), inputs.dtype)
+    keep = halves >= tf.constant(self._threshold, tf.uint16)
+    scale = tf.constant(65536 / (65536 - self._threshold), inputs.dtype)
     return tf.reshape(tf.where(keep, scale, tf.zeros([], inputs.dtype)), tf.shape(inputs))
 
 

@@ -1084,11 +1084,10 @@ def log_data_warnings(examples, source):
   """Legal but suspicious training examples: a column of numbers as the text (an id or label
   column read as the text), and many texts given contradictory labels."""
   texts = [t for t in (e.text_a.strip() for e in examples[:10000] if e.text_a) if t]
-  numbers = sum(_is_number(t) for t in texts)
-  if texts and numbers >= 0.9 * len(texts):
+  numbers = [t for t in texts if _is_number(t)]
+  if texts and len(numbers) >= 0.9 * len(texts):
     logging.warning("%s: %d of the first %d texts are numbers (e.g. %r): is --text_column the "
-                    "column that holds the text?", source, numbers, len(texts),
-                    next(t for t in texts if _is_number(t)))
+                    "column that holds the text?", source, len(numbers), len(texts), numbers[0])
   labels_of = {}
   for e in examples:
     if e.label is not None:

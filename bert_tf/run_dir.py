@@ -229,7 +229,7 @@ class RunDir:
     if info is None and not os.path.isdir(self.directory):
       raise UsageError("%s does not exist: pass the output_dir of a training run." %
                        self.directory)
-    if info is None:
+    elif info is None:
       raise UsageError("%s has no %s: is it the output_dir of a training run?" %
                        (self.directory, MODEL_INFO))
     return info

@@ -421,9 +421,11 @@ def _train(plan, strategy, model, encoder, variables, records):
     plan.run.check_checkpoint_to_come(c.eval_checkpoint, job.num_train_steps)
 
   def init_fn():  # a fresh start: pretrained encoder, head bias from the label priors
-    if plan.files.init_checkpoint and not plan.files.hub_module_handle:
+    if plan.files.hub_module_handle:
+      pass  # the module brought its weights
+    elif plan.files.init_checkpoint:
       modeling.load_google_checkpoint(encoder, plan.files.init_checkpoint)
-    elif not plan.files.hub_module_handle:
+    else:
       logging.warning("No --init_checkpoint: the encoder starts from random weights. To "
                       "fine-tune a pretrained model pass --init_checkpoint (or --model).")
     bias = plan.task.initial_output_bias(plan.task.label_array(plan.examples["train"]))

@@ -116,11 +116,6 @@ def test_gelu_exact_in_16_bits_is_float32s_rounded(dtype):
   np.testing.assert_allclose(got.numpy().astype(np.float64), exact, rtol=half_ulp, atol=1e-6)
 
 
-def _kept_value(rate):
-  threshold = round(rate * 65536)
-  return 65536 / (65536 - threshold)
-
-
 @pytest.mark.parametrize("rate", [0.1, 0.5])
 def test_dropout_drops_at_its_rate_with_a_fresh_mask_each_call(rate):
   import tensorflow as tf
@@ -130,7 +125,10 @@ def test_dropout_drops_at_its_rate_with_a_fresh_mask_each_call(rate):
   first, second = step().numpy(), step().numpy()
   for out in (first, second):
     assert abs((out == 0).mean() - rate) < 0.002  # 1M draws: the standard deviation is 5e-4
-    np.testing.assert_allclose(out[out != 0], _kept_value(rate), rtol=1e-6)
+    # Keras's 1 / (1 - rate), to the rate's 1/65536 step; and the mean is kept, exactly.
+    np.testing.assert_allclose(out[out != 0], 1 / (1 - rate), rtol=2e-5)
+    kept = out[out != 0][0]
+    assert abs(kept * (1 - round(rate * 65536) / 65536) - 1) < 1e-6
   # Independent masks disagree on 2 * rate * (1 - rate) of the elements.
   assert abs(((first == 0) != (second == 0)).mean() - 2 * rate * (1 - rate)) < 0.003
   np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
@@ -145,7 +143,7 @@ def test_dropout_drops_at_its_rate_with_a_fresh_mask_each_call(rate):
   for out in (first, second):
     assert out.dtype == tf.bfloat16.as_numpy_dtype
     assert abs((out == 0).mean() - rate) < 0.004  # 262k draws: the deviation is 1e-3 at most
-    assert set(np.unique(out[out != 0]).tolist()) == {tf.bfloat16.as_numpy_dtype(_kept_value(rate))}
+    assert set(np.unique(out[out != 0]).tolist()) == {tf.bfloat16.as_numpy_dtype(1 / (1 - rate))}
   assert not np.array_equal(first == 0, second == 0)
 
 
