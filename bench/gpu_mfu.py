@@ -43,6 +43,8 @@ def flops_per_example(config, seq):
 def train_step_rate(config, batch, seq, steps, xla):
   """Examples/s of `steps` training steps at [batch, seq] (raises ResourceExhaustedError)."""
   keras.backend.clear_session()
+  # Every position of every layer (not create_classifier's first_token_only), so that the
+  # device computes all of flops_per_example.
   _, loop = our_train_loop(modeling.build_encoder(BertConfig.from_dict(config)), batch, seq,
                            use_xla=xla)
   rng = np.random.default_rng(0)

@@ -80,7 +80,8 @@ def main():
   keras.mixed_precision.set_global_policy(args.precision)
   with open(os.path.join(pretrained.resolve(pretrained.DEFAULT_MODEL), "bert_config.json")) as f:
     config = BertConfig.from_dict(json.load(f))
-  model = classifier.build_classifier(modeling.build_encoder(config), 2)
+  # As create_classifier builds it: the last layer computes [CLS] alone.
+  model = classifier.build_classifier(modeling.build_encoder(config, first_token_only=True), 2)
   rng = np.random.default_rng(0)
   ids = rng.integers(1000, config.vocab_size, (args.batch, args.seq)).astype(np.int32)
   features = dict(input_word_ids=tf.constant(ids), input_mask=tf.ones_like(ids),

@@ -68,7 +68,8 @@ def hf_train_step(model, optimizer):
 
 
 def ours(args):
-  encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL))
+  encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL),
+                                 first_token_only=True)  # as create_classifier builds it
   model, loop = our_train_loop(encoder, args.batch, args.seq)
   data, dataset = as_dataset(batches(args.steps + 2, args.batch, args.seq))
   iterator = iter(dataset)

@@ -122,7 +122,7 @@ def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidde
     encoder = hub.load_hub_encoder(hub_handle, trainable=not freeze_encoder)
     initializer_range = 0.02
   else:
-    encoder = modeling.build_encoder(bert_config)
+    encoder = modeling.build_encoder(bert_config, first_token_only=True)  # the head reads [CLS]
     initializer_range = bert_config.initializer_range
   model = build_classifier(encoder, num_outputs, head_hidden_size=head_hidden_size,
                            dropout=dropout, freeze_encoder=freeze_encoder,

@@ -346,6 +346,9 @@ def export_run_to_hub(output_dir, export_dir, checkpoint=None):
   """A trained run's fine-tuned encoder (and its preprocessor) in TF-Hub format."""
   check_export_dir(export_dir)
   trained = _exportable(load_trained_model(output_dir, checkpoint))
-  return export_hub_encoder(encoder_of(trained.model), trained.vocab_file,
+  encoder = encoder_of(trained.model)
+  if trained.bert_config is not None:  # the classifier's computes [CLS] alone in its last layer
+    encoder = modeling.with_all_positions(encoder, trained.bert_config)
+  return export_hub_encoder(encoder, trained.vocab_file,
                             trained.preprocessor.do_lower_case, export_dir,
                             trained.preprocessor.max_seq_length)

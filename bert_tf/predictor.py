@@ -40,6 +40,7 @@ class TrainedModel:
   info: run_dir.ModelInfo
   checkpoint: str
   vocab_file: str
+  bert_config: object = None  # BertConfig of our encoder; None for a TF-Hub encoder
 
 
 def load_trained_model(output_dir, checkpoint=None):
@@ -59,7 +60,7 @@ def load_trained_model(output_dir, checkpoint=None):
       head_hidden_size=info.head_hidden_size,
       window_pooling=preprocessor.pooling)
   checkpoints.restore_variables(variables, checkpoint, allow_unused=True)
-  return TrainedModel(model, task, preprocessor, info, checkpoint, vocab_file)
+  return TrainedModel(model, task, preprocessor, info, checkpoint, vocab_file, bert_config)
 
 
 def check_request(texts, texts_b=None):

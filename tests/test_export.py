@@ -108,6 +108,21 @@ def test_tflite_float_and_int8(trained):
     assert np.abs(got - expected).max() <= tolerance, quantization
 
 
+def test_a_trained_runs_hub_encoder_has_every_position(trained, tmp_path):
+  # The classifier's encoder computes [CLS] alone in its last layer; its export must not.
+  encoder_dir, _ = export.export_run_to_hub(trained["out"], str(tmp_path / "hub"))
+  exported = hub.load_hub_encoder(encoder_dir, trainable=False)
+  inside = export.encoder_of(predictor.load_trained_model(trained["out"]).model)
+  features = text_graph.BertTextPreprocessor(trained["out"] + "/vocab.txt", True, 16)(
+      tf.constant(TEXTS))
+  got, want = exported(features), inside(features)
+  assert got["sequence_output"].shape == (len(TEXTS), 16, TINY_CONFIG["hidden_size"])
+  assert want["sequence_output"].shape[1] == 1
+  np.testing.assert_allclose(got["pooled_output"], want["pooled_output"], atol=1e-5)
+  np.testing.assert_allclose(got["sequence_output"][:, 0], want["sequence_output"][:, 0],
+                             atol=1e-5)
+
+
 def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
   encoder_dir, preprocessor_dir = export.export_pretrained_to_hub(
       trained["model_dir"], str(tmp_path / "hub"), max_seq_length=16)

@@ -5,6 +5,7 @@ import struct
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy.special import ndtr  # the standard normal CDF, in float64
 
 from bert_tf import modeling
@@ -162,6 +163,32 @@ def test_dropout_is_repeatable_under_a_seed_and_refuses_what_it_does_not_do():
       modeling.Dropout(rate)
   with pytest.raises(ValueError, match="noise_shape"):
     modeling.Dropout(0.1, noise_shape=[1, 5])
+
+
+def test_first_token_only_gives_the_full_encoders_cls_and_gradients(tmp_path):
+  # Dropout off, so that the training-mode forward and its gradients are deterministic.
+  config = dict(TINY_CONFIG, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  model_dir, _ = write_google_model(str(tmp_path / "m"), config)
+  full = modeling.load_encoder(model_dir)
+  first = modeling.load_encoder(model_dir, first_token_only=True)
+  ids, mask, types = _batch(config["vocab_size"], [7, 3, 11, 5], 11, pair_at={0, 2})
+  features = dict(input_word_ids=ids, input_mask=mask, input_type_ids=types)
+  with tf.GradientTape(persistent=True) as tape:
+    want, got = full(features, training=True), first(features, training=True)
+    want_loss, got_loss = (tf.reduce_sum(out["pooled_output"] ** 2) for out in (want, got))
+  np.testing.assert_allclose(got["pooled_output"], want["pooled_output"], atol=1e-6)
+  assert got["sequence_output"].shape == (4, 1, config["hidden_size"])
+  np.testing.assert_allclose(got["sequence_output"][:, 0], want["sequence_output"][:, 0],
+                             atol=1e-6)
+  for a, b in zip(want["encoder_outputs"][:-1], got["encoder_outputs"][:-1]):
+    np.testing.assert_array_equal(a, b)  # the layers below are untouched
+  grads = (tape.gradient(loss, enc.trainable_variables)
+           for loss, enc in ((want_loss, full), (got_loss, first)))
+  for a, b in zip(*grads):
+    np.testing.assert_allclose(tf.convert_to_tensor(b), tf.convert_to_tensor(a), atol=1e-5)
+  # Back to every position, with the same weights.
+  again = modeling.with_all_positions(first, BertConfig.from_dict(config))(features)
+  np.testing.assert_allclose(again["sequence_output"], want["sequence_output"], atol=1e-6)
 
 
 def test_padding_does_not_change_real_positions(tiny_model_dir):
