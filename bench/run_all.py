@@ -12,8 +12,10 @@ is better). Rows:
 
   train    MiniLM + 2-class head, random batches of 32 x 128 (fixed shape), AdamW, the
            CPU: ours fp32 and mixed_bfloat16 vs HF PyTorch fp32; the optimizer step alone
-  infer    the same shape: Keras fp32, TFLite fp32 and int8 (batch 32) vs HF fp32; the
-           forward's matrix products alone (TensorFlow vs torch.matmul: the fp32 ceiling); batch-1
+  infer    the same shape: Keras fp32, TFLite fp32 and int8 (batch 32) vs HF fp32; a full
+           forward's matrix products alone (TensorFlow vs torch.matmul: the fp32 ceiling of a
+           forward that computes every position, as HF's does; ours computes [CLS] alone in
+           the last layer, modeling.build_encoder's first_token_only); batch-1
            latency at length 128; the string-in SavedModel on SST-2 dev texts vs HF's fast
            tokenizer + model on the same texts
   epoch    one epoch of SST-2 (--sst2_rows rows), dynamic padding vs Google's fixed 128,
@@ -489,7 +491,7 @@ def speed_rows(table, steps, run, exported):
   table.compare("inference Keras fp32, 32 x 128", "examples/s",
                 lambda: m("infer", impl="keras", run=run, **shape),
                 lambda: m("infer", impl="hf", **shape), "HF PyTorch fp32")
-  table.compare("matmuls of one forward alone (the fp32 ceiling), 32 x 128", "examples/s",
+  table.compare("matmuls of a full forward alone (HF's fp32 ceiling), 32 x 128", "examples/s",
                 lambda: m("matmuls", impl="ours", **shape),
                 lambda: m("matmuls", impl="hf", **shape), "torch.matmul, same shapes")
   for quantization in ("float32", "int8"):

@@ -35,6 +35,7 @@ def test_featurize_and_train_speed_benches(tmp_path):
   out = _bench("featurize.py", "--data", str(_sst2(tmp_path)), "--max_seq_length",
                "32")
   assert "bert_tf featurize" in out and "sentences/s" in out
+  assert "rows with different ids: 0 " in out
   out = _bench("train_speed.py", "--batch", "2", "--seq", "16", "--steps", "1")
   assert "bert_tf       : train" in out
   out = _bench("op_profile.py", "--batch", "2", "--seq", "8", "--steps", "1")
