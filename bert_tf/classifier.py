@@ -112,7 +112,8 @@ class WindowPooling(keras.Model):
 def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidden_size=0,
                       dropout=0.1, freeze_encoder=False, window_pooling=None,
                       fixed_shapes=False):
-  """Encoder (ours from a BertConfig, or a TF-Hub module) + head.
+  """Encoder (ours from a BertConfig, built first_token_only: its last layer computes
+  [CLS] alone; or a TF-Hub module) + head.
 
   Returns (model, encoder, variable_map) where variable_map is {checkpoint name:
   variable}: Google's names for our encoder and the head, `hub/<name>` for a hub

@@ -333,7 +333,8 @@ def run_tflite(interpreter, features):
 
 
 def encoder_of(model):
-  """The encoder inside a classifier built by classifier.build_classifier."""
+  """The encoder inside a classifier built by classifier.build_classifier (ours computes
+  [CLS] alone in its last layer: modeling.with_all_positions gives every position)."""
   for name in ("bert_encoder", "hub_encoder"):
     try:
       return model.get_layer(name)

@@ -2,7 +2,8 @@
 
 A TF2 hub BERT encoder takes dict(input_word_ids, input_mask, input_type_ids) and
 returns dict(pooled_output, sequence_output, encoder_outputs): the same contract
-as modeling.build_encoder, so classifier.build_classifier takes either. The vocab
+as modeling.build_encoder (whose classifiers' encoders, first_token_only, cut the last
+layer's outputs to [CLS]), so classifier.build_classifier takes either. The vocab
 and casing come from the module's `vocab_file` asset and `do_lower_case` variable.
 
 No network is reachable at run time here: a handle that is not a local directory

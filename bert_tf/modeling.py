@@ -11,9 +11,10 @@ a hub.KerasLayer are interchangeable under a classifier head:
 
 A classifier reads only pooled_output, the [CLS] position of the last layer. So it builds
 the encoder with `first_token_only`: the last layer computes keys and values for every
-position but queries, attention output and feed-forward for [CLS] alone (its last
-sequence_output is [batch, 1, hidden]). The same weights, the same logits, and about a
-sixth less work in a 6-layer model (5/6 of one layer's products, at seq 128).
+position but queries, attention output and feed-forward for [CLS] alone, so that its
+sequence_output and last encoder_outputs are [batch, 1, hidden]. The same weights, the
+same logits, and 5/6 of one layer's products less: about 14% of a 6-layer model's work
+at seq 128. `with_all_positions` turns such an encoder back into a full one.
 """
 
 import math
@@ -384,9 +385,12 @@ def save_google_checkpoint(encoder, checkpoint_prefix, scope="bert"):
 
 def with_all_positions(encoder, config):
   """`encoder` (built by build_encoder from `config`, perhaps first_token_only) as a
-  full encoder with the same weights: every position of every layer."""
+  full encoder with the same weights, copied by Google name: every position of every layer."""
   full = build_encoder(config, name=encoder.name)
-  full.set_weights(encoder.get_weights())
+  weights = google_variable_map(encoder)
+  for name, variable in google_variable_map(full).items():
+    variable.assign(weights[name])
+  full.trainable = encoder.trainable  # a frozen run's encoder stays frozen
   return full
 
 

@@ -191,6 +191,27 @@ def test_first_token_only_gives_the_full_encoders_cls_and_gradients(tmp_path):
   np.testing.assert_allclose(again["sequence_output"], want["sequence_output"], atol=1e-6)
 
 
+def test_first_token_only_in_bfloat16_and_with_dropout(tiny_model_dir):
+  import tf_keras as keras
+  keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    full = modeling.load_encoder(tiny_model_dir)
+    first = modeling.load_encoder(tiny_model_dir, first_token_only=True)
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  ids, mask, types = _batch(50, [7, 3, 11, 5], 11, pair_at={0, 2})
+  features = dict(input_word_ids=ids, input_mask=mask, input_type_ids=types)
+  want, got = full(features)["pooled_output"], first(features)["pooled_output"]
+  assert got.dtype == tf.bfloat16
+  np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(want, tf.float32), atol=2e-2)
+  # Training mode drops out in the cut-down layer's shapes too: finite, and not inference's.
+  dropped = tf.cast(first(features, training=True)["pooled_output"], tf.float32).numpy()
+  assert np.isfinite(dropped).all() and np.abs(dropped - tf.cast(got, tf.float32)).max() > 1e-3
+  first.trainable = False
+  assert not modeling.with_all_positions(first, BertConfig.from_json_file(
+      tiny_model_dir + "/bert_config.json")).trainable
+
+
 def test_padding_does_not_change_real_positions(tiny_model_dir):
   encoder = modeling.load_encoder(tiny_model_dir)
   ids, mask, types = _batch(50, [6], 6)
