@@ -109,7 +109,7 @@ class FullTokenizer(object):
     self.do_lower_case = do_lower_case
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
-    self._memo = _WordMemo(self._wordpiece_ids)  # word -> its WordPiece ids
+    self._memo = _WordMemo(self._chunk_ids)  # chunk between spaces -> its WordPiece ids
     self._join_table = {k: v for k, v in self.basic_tokenizer.ascii_table.items()
                         if k != ord(_JOIN)}
 
@@ -118,7 +118,7 @@ class FullTokenizer(object):
 
   def __setstate__(self, state):
     self.__dict__.update(state)
-    self._memo = _WordMemo(self._wordpiece_ids)
+    self._memo = _WordMemo(self._chunk_ids)
 
   def tokenize(self, text):
     split_tokens = []
@@ -127,9 +127,10 @@ class FullTokenizer(object):
     return split_tokens
 
   def tokenize_to_ids(self, text):
-    """`convert_tokens_to_ids(tokenize(text))`, fast: WordPiece memoised per word."""
-    if isinstance(text, str) and text.isascii():  # inlined fast path of BasicTokenizer
-      words = _ASCII_TOKEN.findall(text.translate(self.basic_tokenizer.ascii_table))
+    """`convert_tokens_to_ids(tokenize(text))`, fast: memoised per chunk of an ASCII text
+    between spaces (basic tokens never cross one), per basic token of the others."""
+    if isinstance(text, str) and text.isascii():
+      words = text.translate(self.basic_tokenizer.ascii_table).split()
     else:
       words = self.basic_tokenizer.tokenize(text)
     # Known words only, without the lock: .get adds no row, and filled rows never change.
@@ -147,13 +148,13 @@ class FullTokenizer(object):
 
   def tokenize_many_to_ids(self, texts):
     """`[tokenize_to_ids(t) for t in texts]` as one flat int32 array and each text's
-    number of ids. Plain ASCII texts are tokenized in one regex pass over their
-    concatenation; the others one by one, then spliced in."""
+    number of ids. Plain ASCII texts are cleaned and cut at spaces in one pass over their
+    concatenation; the others are tokenized one by one, then spliced in."""
     texts = list(texts)
     if not texts:
       return np.zeros(0, np.int32), np.zeros(0, np.int64)
     joined, others = _join_plain_ascii(texts)
-    words = _ASCII_TOKEN.findall(joined.translate(self._join_table))
+    words = joined.translate(self._join_table).split()
     memo = self._current_memo()
     with memo.lock:
       rows = np.fromiter(map(memo.row.__getitem__, words), np.int32, count=len(words))
@@ -176,6 +177,13 @@ class FullTokenizer(object):
       self._memo = _WordMemo(self._memo.word_ids)
     return self._memo
 
+  def _chunk_ids(self, chunk):
+    """The ids of a cleaned ASCII chunk without spaces (its basic tokens are its runs of
+    alphanumerics and its other characters one by one), or of one non-ASCII basic token."""
+    if not chunk.isascii():
+      return self._wordpiece_ids(chunk)
+    return [i for word in _ASCII_TOKEN.findall(chunk) for i in self._wordpiece_ids(word)]
+
   def _wordpiece_ids(self, word):
     """WordPiece's ids for one word (a whole word in the vocab is its first match)."""
     if len(word) <= self.wordpiece_tokenizer.max_input_chars_per_word and word in self.vocab:
@@ -190,8 +198,9 @@ class FullTokenizer(object):
 
 
 class _WordMemo(object):
-  """Memoised WordPiece ids: word -> row, and each row's ids, both as a list (to
-  tokenize one text) and in flat arrays (to tokenize a batch with numpy).
+  """Memoised WordPiece ids: word (a chunk of a cleaned ASCII text between spaces, or a
+  basic token of another text) -> row, and each row's ids, both as a list (to tokenize
+  one text) and in flat arrays (to tokenize a batch with numpy).
 
   Looking up a new word gives it the next row, in C (a defaultdict counting rows), so
   a batch needs no Python loop over its words; fill() then computes the ids of the
@@ -255,13 +264,13 @@ def _room(array, size):
 
 
 def _join_plain_ascii(texts):
-  """(the ASCII str texts joined by _JOIN, the indices of the others): those others
-  (non-ASCII, bytes, or holding a _JOIN) stand in the join as empty texts.
+  """(the ASCII str texts joined by _JOIN between spaces, the indices of the others):
+  those others (non-ASCII, bytes, or holding a _JOIN) stand in the join as empty texts.
 
   Google's cleaning deletes the control character _JOIN from every text, so in the
   joined string it can only mark where one text ends and the next begins."""
   try:
-    joined = _JOIN.join(texts)
+    joined = _JOIN_SPACED.join(texts)
   except TypeError:  # not all str
     joined = None
   if joined is not None and joined.count(_JOIN) == len(texts) - 1:
@@ -274,7 +283,7 @@ def _join_plain_ascii(texts):
   plain = list(texts)
   for i in others:
     plain[i] = ""
-  return _JOIN.join(plain), others
+  return _JOIN_SPACED.join(plain), others
 
 
 # On ASCII, Google's _clean_text deletes the control characters other than \t\n\r,
@@ -286,7 +295,10 @@ _ASCII_CLEAN.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
 _ASCII_LOWER = str.maketrans(dict(_ASCII_CLEAN, **{chr(c): chr(c + 32) for c in range(65, 91)}))
 _ASCII_CLEAN = str.maketrans(_ASCII_CLEAN)
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 ]")
-_JOIN = "\x1e"  # joins texts in tokenize_many_to_ids (a control character)
+# Joins texts in tokenize_many_to_ids, between spaces: a control character (so no text
+# holds it after cleaning) that str.split() does not take for whitespace (as \x1c-\x1f).
+_JOIN = "\x1a"
+_JOIN_SPACED = " %s " % _JOIN
 
 
 class BasicTokenizer(object):

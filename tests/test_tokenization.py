@@ -103,9 +103,14 @@ def test_random_text_matches_google(tiny_vocab_file, ascii_only):
     for do_lower_case in (True, False):
       ours = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
       google = google_full_tokenizer(vocab_file, do_lower_case)
-      for text in texts:
-        assert ours.tokenize_to_ids(text) == google.convert_tokens_to_ids(
-            google.tokenize(text)), repr(text)
+      expected = [google.convert_tokens_to_ids(google.tokenize(text)) for text in texts]
+      for text, ids in zip(texts, expected):
+        assert ours.tokenize_to_ids(text) == ids, repr(text)
+      # All at once (one pass over the joined ASCII texts), on a fresh memo.
+      flat, lengths = tokenization.FullTokenizer(
+          vocab_file, do_lower_case=do_lower_case).tokenize_many_to_ids(texts)
+      assert lengths.tolist() == [len(ids) for ids in expected]
+      assert flat.tolist() == [i for ids in expected for i in ids]
 
 
 def test_fast_paths_equal_the_per_character_algorithm():
@@ -140,7 +145,8 @@ def _google_ids(tok, text):
 
 def test_tokenize_many_equals_one_by_one(tiny_vocab_file):
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
-  texts = ["Good movie!", "", "caf\xe9 au lait", "a\x1eb", b"bad movie", "tab\tand\nnew",
+  texts = ["Good movie!", "", "caf\xe9 au lait", "a\x1eb", "a\x1ab \x1a", b"bad movie",
+           "tab\tand\nnew", "don't,stop.Now", "x\x0by\x0cz\x1cw\x1fv",
            "\u4e2d\u6587 good", "UNAFFABLE.", "  ", "unaffable the"]
   flat, lengths = tok.tokenize_many_to_ids(texts)
   expected = [_google_ids(tok, t) for t in texts]
@@ -152,7 +158,7 @@ def test_tokenize_many_equals_one_by_one(tiny_vocab_file):
 
 def _random_texts(rng, n):
   words = ["the", "movie", "un", "aff", "able", "unaffable", "runs", "Good", "!", ",", "x",
-           "caf\xe9", "\u4e2d", "\x1e"]
+           "caf\xe9", "\u4e2d", "\x1e", "\x1a", "it's", "a.b"]
   return ["".join(rng.choice(words) + rng.choice(["", " "]) for _ in range(rng.randrange(12)))
           for _ in range(n)]
 
