@@ -7,7 +7,9 @@ speed comes from two shortcuts that provably give the same tokens:
 
   * ASCII text (most English data) takes a regex path: on ASCII, Google's cleaning,
     punctuation split and lower-casing reduce to a translate table and one regex.
-  * WordPiece results are memoised per word, since corpora repeat words endlessly.
+  * Results are memoised, since corpora repeat words endlessly: per chunk between
+    spaces for ASCII text (a basic token never crosses a space, so the regex runs only
+    on chunks not seen before), per basic token for other text.
 
 Everything else runs Google's per-character algorithm unchanged.
 """
