@@ -175,7 +175,7 @@ class FullTokenizer(object):
   def _current_memo(self):
     """The memo, a new one when it is full (so huge corpora cannot exhaust RAM).
     Callers keep the object they got: a concurrent replacement cannot mix two memos."""
-    if len(self._memo.row) > _WordMemo.MAX_WORDS:
+    if len(self._memo.row) > _WordMemo.MAX_WORDS or self._memo.chars > _WordMemo.MAX_CHARS:
       self._memo = _WordMemo(self._memo.word_ids)
     return self._memo
 
@@ -212,6 +212,7 @@ class _WordMemo(object):
   without it must not add rows (row.get, not row[...]) and reads filled rows only."""
 
   MAX_WORDS = 2_000_000
+  MAX_CHARS = 100_000_000  # of its words: long chunks (URLs, blobs) fill RAM before MAX_WORDS
 
   def __init__(self, word_ids):
     self.word_ids = word_ids  # word -> its ids, uncached
@@ -219,6 +220,7 @@ class _WordMemo(object):
     self.row = collections.defaultdict(rows.__next__)  # word -> row
     self.row[_JOIN] = next(rows)
     self.pieces = [[]]  # row -> its ids
+    self.chars = 0  # in the words filled so far
     # The same as arrays, for the first `_rows` rows (`_ids` ids); they grow by doubling.
     self._rows, self._ids = 0, 0
     self._counts = np.zeros(1024, np.int32)
@@ -231,6 +233,7 @@ class _WordMemo(object):
     # The newest words, read from the dict's end.
     new = list(itertools.islice(reversed(self.row), len(self.row) - len(self.pieces)))
     self.pieces.extend(map(self.word_ids, reversed(new)))
+    self.chars += sum(map(len, new))
 
   def ids_of(self, rows):
     """(the rows' ids concatenated, ids per row); every row must be filled."""

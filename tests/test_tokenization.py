@@ -177,6 +177,18 @@ def test_word_memo_is_bounded_and_stays_right(tiny_vocab_file, monkeypatch):
   assert len(tok._memo.row) <= 5 + 40  # replaced when over the bound
 
 
+def test_word_memo_is_bounded_in_characters(tiny_vocab_file, monkeypatch):
+  monkeypatch.setattr(tokenization._WordMemo, "MAX_CHARS", 1000)
+  tok = tokenization.FullTokenizer(tiny_vocab_file, True)
+  texts = ["the%d,movie%s" % (i, "x" * 300) for i in range(20)]  # one long chunk each
+  for text in texts:
+    assert tok.tokenize_to_ids(text) == _google_ids(tok, text)
+    assert tok._memo.chars <= 1000 + 320  # replaced once over the bound
+  flat, lengths = tok.tokenize_many_to_ids(texts)
+  assert flat.tolist() == [i for t in texts for i in _google_ids(tok, t)]
+  assert tok._memo.chars <= 20 * 320
+
+
 def test_threads_can_share_a_tokenizer(tiny_vocab_file):
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   rng = random.Random(0)
