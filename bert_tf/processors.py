@@ -674,7 +674,7 @@ class FileProcessor(DataProcessor):
                                   labels_optional=not require_label)
     else:
       raise UsageError("--file_format %r is not one of csv, tsv, json, jsonl, folder." % fmt)
-    count, skipped, no_labels = 0, 0, 0
+    count, skipped, no_labels, stray = 0, 0, 0, []
     for where, text_a, text_b, raw_label in rows:
       if is_blank(text_a) and set_name != "test":
         skipped += 1  # documented: empty texts teach nothing; test rows are kept.
@@ -683,6 +683,9 @@ class FileProcessor(DataProcessor):
         label, no_labels = [], no_labels + 1
       else:
         label = self._parse_label(where, raw_label, require_label)
+        if self._has_empty_label(raw_label):
+          stray = stray or [where, raw_label[0], 0]
+          stray[2] += 1
       yield InputExample("%s-%d" % (set_name, count), text_a, text_b, label, where)
       count += 1
     if skipped:
@@ -692,6 +695,10 @@ class FileProcessor(DataProcessor):
       self._warn_once("%s: %d rows have an empty label cell, read as none of the labels; "
                       "remove the rows that are unlabelled rather than negative.", path,
                       no_labels)
+    if stray:
+      self._warn_once("%s: %d label cells hold an empty label between delimiters (first: %s, "
+                      "%r), read without it; is --label_delimiter=%r right?", path, stray[2],
+                      stray[0], stray[1], self.config.label_delimiter)
 
   def file_of(self, set_name, data_dir=None):
     """The file a set is read from, or None (no file: split off train, or no such set)."""
@@ -877,6 +884,13 @@ class FileProcessor(DataProcessor):
     value = raw[0]
     return (value is None or isinstance(value, float) and value != value
             or isinstance(value, str) and not value.strip())
+
+  def _has_empty_label(self, raw):
+    """A multi-label cell with labels and an empty one between delimiters ("a,,b", "a,")."""
+    if self.config.label_delimiter is None or len(raw) != 1 or not isinstance(raw[0], str):
+      return False
+    parts = [part.strip() for part in raw[0].split(self.config.label_delimiter)]
+    return any(parts) and not all(parts)
 
   def _parse_label(self, where, raw, require_label):
     """Raw label field(s) -> str / list of str / float, validated."""

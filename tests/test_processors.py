@@ -187,6 +187,17 @@ def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
   assert [r.getMessage() for r in caplog.records if "empty label cell" in r.getMessage()] == [
       "%s: 2 rows have an empty label cell, read as none of the labels; remove the rows that "
       "are unlabelled rather than negative." % none]
+  # A stray delimiter ("1,,2", "0,") loses nothing, and is said once, with the first row.
+  stray = _write(str(tmp_path / "stray.tsv"), "text\tlabel\nhaha\t1,,2\nwow\t0,\nok\t0\n")
+  p = FileProcessor(FileDataConfig(train_file=stray, label_delimiter=",", labels_file=labels,
+                                   dev_split=0))
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):
+    assert [e.label for e in p.get_train_examples(None)] == [
+        ["amusement", "anger"], ["admiration"], ["admiration"]]
+  assert [r.getMessage() for r in caplog.records if "between delimiters" in r.getMessage()] == [
+      "%s: 2 label cells hold an empty label between delimiters (first: %s line 2, '1,,2'), "
+      "read without it; is --label_delimiter=',' right?" % (stray, stray)]
   # pandas reads those cells as NaN: a DataFrame's NaN (or None) is none of the labels too.
   frame = pd.read_csv(none, sep="\t", skipinitialspace=True)
   assert frame["label"].isna().sum() == 2
