@@ -112,6 +112,25 @@ def check_export_dir(export_dir):
                      "(e.g. %s)." % (export_dir, os.path.join(export_dir, "export")))
 
 
+def _check_new_hub_dir(export_dir):
+  if os.path.exists(os.path.join(export_dir, "encoder")):
+    raise UsageError("--export_dir %s already holds a TF-Hub export (encoder/): pass a new "
+                     "--export_dir, or remove that one first." % export_dir)
+
+
+def _check_tflite_companions(path, trained):
+  """A .tflite shares its folder's vocab.txt and labels.txt only with models that have the
+  same ones (they would be overwritten, and the other model misread)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  ours = {"vocab.txt": open(trained.vocab_file, encoding="utf-8").read(),
+          "labels.txt": "".join("%s\n" % label for label in trained.task.label_list)}
+  for name, text in ours.items():
+    there = os.path.join(directory, name)
+    if os.path.exists(there) and open(there, encoding="utf-8").read() != text:
+      raise UsageError("%s holds another model's %s: export this run into another "
+                       "--export_dir." % (directory, name))
+
+
 def _exportable(trained):
   if trained.preprocessor.doc_stride:
     raise UsageError("This run reads long texts as windows (--doc_stride=%d); its exports (which "
@@ -181,6 +200,7 @@ def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_l
 def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
   """A Google-format model directory (or named model) -> TF-Hub encoder + preprocessor."""
   check_export_dir(export_dir)
+  _check_new_hub_dir(export_dir)
   files = pretrained.model_files(model_dir)
   encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
   return export_hub_encoder(encoder, files.vocab_file, files.do_lower_case, export_dir,
@@ -217,6 +237,7 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
     raise UsageError("--quantization must be one of %s." % ", ".join(QUANTIZATIONS))
   check_export_dir(os.path.dirname(os.path.abspath(path)))  # vocab.txt etc. go beside it
   trained = _exportable(load_trained_model(output_dir, checkpoint))
+  _check_tflite_companions(path, trained)
   model, task = trained.model, trained.task
   length = trained.preprocessor.max_seq_length
 
@@ -346,6 +367,7 @@ def encoder_of(model):
 def export_run_to_hub(output_dir, export_dir, checkpoint=None):
   """A trained run's fine-tuned encoder (and its preprocessor) in TF-Hub format."""
   check_export_dir(export_dir)
+  _check_new_hub_dir(export_dir)
   trained = _exportable(load_trained_model(output_dir, checkpoint))
   encoder = encoder_of(trained.model)
   if trained.bert_config is not None:  # the classifier's computes [CLS] alone in its last layer

@@ -58,7 +58,7 @@ class PaddingInputExample:
 # ============================================================================
 # Low-level readers that know line numbers
 # ============================================================================
-def _open_text(path, encoding):
+def _open_text(path, encoding, newline=""):
   if not os.path.exists(path):
     raise UsageError("Data file %s does not exist." % path)
   if not os.path.isfile(path):
@@ -66,7 +66,7 @@ def _open_text(path, encoding):
                      "CSV/TSV/JSON file, or --file_format=folder for a folder per class." % path)
   _refuse_binary(path, encoding)
   try:
-    return open(path, "r", encoding=encoding, newline="")
+    return open(path, "r", encoding=encoding, newline=newline)
   except LookupError:
     raise UsageError("--encoding=%s is not a known text encoding." % encoding) from None
   except OSError as e:
@@ -122,8 +122,9 @@ def _decode_error(path, error, encoding):
 def read_text_lines(path, encoding="utf-8", keep_blank=False):
   """The non-empty lines of a plain text file (one text per line), stripped (keep_blank:
   every line, without its line break), with the guards of the data files: binary files,
-  over-long lines, undecodable bytes."""
-  with _open_text(path, encoding) as f:
+  over-long lines, undecodable bytes. Lines end at \n (\r\n too); a bare \r stays inside
+  its text, so one line is one text, as `wc -l` counts them."""
+  with _open_text(path, encoding, newline="\n") as f:
     try:
       if keep_blank:
         return [line.rstrip("\r\n") for _, line in _bounded_lines(f, path)]

@@ -192,6 +192,20 @@ def test_export_dir_that_is_a_file_or_a_run(tmp_path):
         in last, last
 
 
+def test_export_flags_that_the_format_does_not_read(tmp_path):
+  for flags, message in (
+      (["--quantization=int8"], "--quantization is read only with --format=tflite, not "
+                                "--format=saved_model: leave it out."),
+      (["--format=tflite", "--version=3"], "--version is read only with --format=saved_model"),
+      (["--format=hub", "--model=all-MiniLM-L6-v2"], "--model exports a pretrained model; "
+                                                     "--output_dir exports a training run"),
+      (["--format=hub", "--max_seq_length=64"], "--max_seq_length is the run's own")):
+    rc, last, _ = _cli(["--output_dir=%s" % tmp_path, "--export_dir=%s" % (tmp_path / "e")]
+                       + flags, module="bert_tf.cli.export")
+    assert rc == 2 and message in last, (flags, last)
+  assert not (tmp_path / "e").exists()
+
+
 def test_suspicious_but_legal_input_warns(model_dir, tmp_path):
   one_class = ("text,label\n" + "good film %d,pos\n" * 8 % tuple(range(8)) + "odd one,rare\n"
                + "odd two,1\nodd three,1.0\n")

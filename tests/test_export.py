@@ -124,6 +124,15 @@ def test_a_trained_runs_hub_encoder_has_every_position(trained, tmp_path):
   assert got["sequence_output"].shape == (len(TEXTS), 16, TINY_CONFIG["hidden_size"])
   for name in ("sequence_output", "pooled_output"):
     np.testing.assert_allclose(got[name], want[name], atol=1e-5)
+  with pytest.raises(UsageError, match="already holds a TF-Hub export"):
+    export.export_run_to_hub(trained["out"], str(tmp_path / "hub"))  # not over another
+
+
+def test_tflite_does_not_share_a_folder_with_another_models_labels(trained, tmp_path):
+  (tmp_path / "labels.txt").write_text("acting\nplot\nmusic\n")  # another run's export
+  with pytest.raises(UsageError, match="holds another model's labels.txt"):
+    export.export_tflite(trained["out"], str(tmp_path / "model_ids_int8.tflite"), "int8")
+  assert sorted(os.listdir(tmp_path)) == ["labels.txt"]
 
 
 def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):

@@ -435,6 +435,15 @@ def test_an_undecodable_byte_far_into_a_file_names_its_line(tmp_path):
     processors.read_text_lines(str(lines))
 
 
+def test_text_lines_end_at_newlines_only(tmp_path):
+  # One line, one text: a bare \r (old Mac line end, or pasted into a text) stays inside.
+  path = tmp_path / "texts.txt"
+  path.write_bytes(b"a text\r\ncr\rinside\n\nlast")
+  assert processors.read_text_lines(str(path), keep_blank=True) == ["a text", "cr\rinside", "",
+                                                                     "last"]
+  assert processors.read_text_lines(str(path)) == ["a text", "cr\rinside", "last"]
+
+
 def test_many_texts_with_contradictory_labels_warn(caplog):
   caplog.set_level(logging.WARNING)
   said = "distinct texts occur with different labels"

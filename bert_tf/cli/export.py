@@ -31,11 +31,29 @@ class ExportOptions:
   max_seq_length: int = option(128, "Preprocessor sequence length (--format=hub from --model).")
 
 
+# Flags that only some --format values read: given with another, they would be ignored.
+_FORMAT_ONLY = dict(quantization="tflite", tflite_input="tflite", version="saved_model",
+                    model="hub", max_seq_length="hub")
+
+
+def _refuse_unread_flags(o):
+  for name, fmt in _FORMAT_ONLY.items():
+    if common.FLAGS[name].present and o.format != fmt:
+      raise UsageError("--%s is read only with --format=%s, not --format=%s: leave it out." %
+                       (name, fmt, o.format))
+  if o.output_dir and o.model:
+    raise UsageError("--model exports a pretrained model; --output_dir exports a training run: "
+                     "pass one of them.")
+  if o.output_dir and common.FLAGS["max_seq_length"].present:
+    raise UsageError("--max_seq_length is the run's own with --output_dir: leave it out.")
+
+
 def main(_):
   from bert_tf import export, pretrained  # pylint: disable=g-import-not-at-top
   o = common.options_from_flags(ExportOptions)
   if not o.export_dir:
     raise UsageError("--export_dir is required.")
+  _refuse_unread_flags(o)
   if o.format != "hub" and not o.output_dir:
     raise UsageError("--format=%s needs --output_dir (a training run)." % o.format)
   if o.format == "hub":
