@@ -313,7 +313,8 @@ class RunConfig:
       "rewritten with the weights only, about 1/3 of the size; an interrupted run still resumes "
       "from its last full checkpoint). best/ always holds the weights only.", role="operational")
   eval_every_steps: int = option(0, "Evaluate on dev every N steps (0: at the end, or each "
-                                 "epoch with early stopping).")
+                                 "epoch with early stopping); each evaluation also saves "
+                                 "model.ckpt-N.")
   early_stopping_patience: int = option(0, "Stop after this many evaluations without "
                                         "improvement (0: off).")
   best_metric: Optional[str] = option(None, "Dev metric that picks the best checkpoint "
