@@ -97,6 +97,14 @@ def _as_list(texts, what):
         what, type(texts).__name__)) from None
 
 
+def _saved_model_versions(export_dir):
+  """The numbered SavedModel folders of an export_dir (TF Serving's layout), oldest first."""
+  if not os.path.isdir(export_dir):
+    return []
+  return sorted((name for name in os.listdir(export_dir) if name.isdigit() and
+                 os.path.exists(os.path.join(export_dir, name, "saved_model.pb"))), key=int)
+
+
 class Predictor:
   """Loads once, predicts many: `Predictor(output_dir).predict(["text", ...])`."""
 
@@ -104,8 +112,12 @@ class Predictor:
     self.batch_size = batch_size
     if os.path.exists(os.path.join(model_dir, "saved_model.pb")):
       self._init_saved_model(model_dir)
-    else:
-      self._init_checkpoint(model_dir, checkpoint)
+      return
+    versions = _saved_model_versions(model_dir)
+    if versions:
+      raise UsageError("%s holds SavedModel versions (%s): pass one of them, e.g. %s." % (
+          model_dir, ", ".join(versions), os.path.join(model_dir, versions[-1])))
+    self._init_checkpoint(model_dir, checkpoint)
 
   def _init_checkpoint(self, output_dir, checkpoint):
     trained = load_trained_model(output_dir, checkpoint)

@@ -97,6 +97,7 @@ def test_json_text_that_is_a_list_and_infinite_regression_label(model_dir, tmp_p
     ("--best_metric=nonsense", "--best_metric=nonsense is not a dev metric of this task "
      "(classification); use one of accuracy, f1, f1_macro, f1_micro, loss, mcc, roc_auc."),
     ("--vocab_file=" + os.path.dirname(__file__), "is a directory; pass --vocab_file="),
+    ("--do_lower_case=maybe", "error: flag --do_lower_case=maybe: maybe is not true or false"),
 ])
 def test_bad_flags(flag, expected, model_dir, tmp_path):
   rc, last, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", GOOD), flag)

@@ -41,6 +41,9 @@ def test_saved_model_signatures_match_predictor(trained):
   path = export.export_saved_model(trained["out"], export_dir)
   assert path.endswith(os.path.join("serving", "1"))
   assert export.export_saved_model(trained["out"], export_dir).endswith("2")  # next version
+  with pytest.raises(UsageError, match=r"holds SavedModel versions \(1, 2\): pass one of them, "
+                                       r"e.g. .*serving.2"):
+    predictor.Predictor(export_dir)
   reference = predictor.Predictor(trained["out"]).predict_proba(TEXTS)
 
   import tensorflow_text  # noqa: F401  (the string-in signature's ops)

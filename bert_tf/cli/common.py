@@ -7,6 +7,7 @@ or a UsageError prints one line and exits 2, without a traceback (Ctrl-C: one li
 import contextlib
 import dataclasses
 import os
+import re
 import sys
 import textwrap
 import typing
@@ -93,7 +94,7 @@ def run(main, options_class, usage, names=None):
     try:
       rest = FLAGS(argv)
     except flags.Error as e:
-      _fail(str(e).splitlines()[0] + " (see --help)")
+      _fail(_flag_error(e) + " (see --help)")
     if len(rest) > 1:
       _fail("unexpected argument %r: flags are written --name=value (see --help)." % rest[1])
     return rest
@@ -117,6 +118,13 @@ def interruptible():
     print("interrupted: finished work is kept (checkpoints, cached features, results); "
           "the same command resumes or redoes the rest.", file=sys.stderr)
     sys.exit(130)
+
+
+def _flag_error(error):
+  """absl's message, first line; its boolean parser's is a tuple ('Non-boolean ...', value)."""
+  message = str(error).splitlines()[0]
+  return re.sub(r"\('Non-boolean argument to boolean flag', '(.*)'\)",
+                r"\1 is not true or false", message)
 
 
 def _fail(message):
