@@ -77,6 +77,11 @@ def model_files(model_dir, do_lower_case=None):
   """
   if not os.path.isdir(model_dir):
     model_dir = resolve(model_dir)
+  elif not any(os.path.exists(os.path.join(model_dir, name))
+               for name in ("bert_config.json", "vocab.txt", "bert_model.ckpt.index")):
+    raise UsageError("%s is not a model directory (no bert_config.json, vocab.txt or "
+                     "bert_model.ckpt in it): pass --model=a Google-format directory or a named "
+                     "model, e.g. %s." % (model_dir, DEFAULT_MODEL))
   stored_case = None
   tokenizer_config = os.path.join(model_dir, "tokenizer_config.json")
   if os.path.exists(tokenizer_config):

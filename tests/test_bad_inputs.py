@@ -193,6 +193,15 @@ def test_export_dir_that_is_a_file_or_a_run(tmp_path):
         in last, last
 
 
+def test_a_model_directory_without_model_files(tmp_path):
+  (tmp_path / "empty").mkdir()
+  rc, last, _ = _cli(["--do_train", "--model=%s" % (tmp_path / "empty"), "--output_dir=%s" % (
+      tmp_path / "out"), "--train_file=%s" % _write(tmp_path / "t.csv", GOOD)])
+  assert rc == 2 and "%s is not a model directory (no bert_config.json, vocab.txt or " \
+      "bert_model.ckpt in it)" % (tmp_path / "empty") in last, last
+  assert not (tmp_path / "out").exists()
+
+
 def test_export_flags_that_the_format_does_not_read(tmp_path):
   for flags, message in (
       (["--quantization=int8"], "--quantization is read only with --format=tflite, not "
