@@ -122,11 +122,14 @@ def _check_tflite_companions(path, trained):
   """A .tflite shares its folder's vocab.txt and labels.txt only with models that have the
   same ones (they would be overwritten, and the other model misread)."""
   directory = os.path.dirname(os.path.abspath(path))
-  ours = {"vocab.txt": open(trained.vocab_file, encoding="utf-8").read(),
+  def read(path):
+    with open(path, encoding="utf-8") as f:
+      return f.read()
+  ours = {"vocab.txt": read(trained.vocab_file),
           "labels.txt": "".join("%s\n" % label for label in trained.task.label_list)}
   for name, text in ours.items():
     there = os.path.join(directory, name)
-    if os.path.exists(there) and open(there, encoding="utf-8").read() != text:
+    if os.path.exists(there) and read(there) != text:
       raise UsageError("%s holds another model's %s: export this run into another "
                        "--export_dir." % (directory, name))
 
@@ -201,7 +204,7 @@ def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
   """A Google-format model directory (or named model) -> TF-Hub encoder + preprocessor."""
   check_export_dir(export_dir)
   _check_new_hub_dir(export_dir)
-  files = pretrained.model_files(model_dir)
+  files = pretrained.model_files(pretrained.check_model_dir(model_dir))
   encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
   return export_hub_encoder(encoder, files.vocab_file, files.do_lower_case, export_dir,
                             max_seq_length)

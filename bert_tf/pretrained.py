@@ -77,11 +77,6 @@ def model_files(model_dir, do_lower_case=None):
   """
   if not os.path.isdir(model_dir):
     model_dir = resolve(model_dir)
-  elif not any(os.path.exists(os.path.join(model_dir, name))
-               for name in ("bert_config.json", "vocab.txt", "bert_model.ckpt.index")):
-    raise UsageError("%s is not a model directory (no bert_config.json, vocab.txt or "
-                     "bert_model.ckpt in it): pass --model=a Google-format directory or a named "
-                     "model, e.g. %s." % (model_dir, DEFAULT_MODEL))
   stored_case = None
   tokenizer_config = os.path.join(model_dir, "tokenizer_config.json")
   if os.path.exists(tokenizer_config):
@@ -97,6 +92,16 @@ def model_files(model_dir, do_lower_case=None):
       vocab_file=os.path.join(model_dir, "vocab.txt"),
       do_lower_case=(do_lower_case if do_lower_case is not None
                      else stored_case if stored_case is not None else True))
+
+
+def check_model_dir(model):
+  """--model: a named model, or a directory that holds a Google-format model's files."""
+  if os.path.isdir(model) and not any(os.path.exists(os.path.join(model, name)) for name in
+                                      ("bert_config.json", "vocab.txt", "bert_model.ckpt.index")):
+    raise UsageError("%s is not a model directory (no bert_config.json, vocab.txt or "
+                     "bert_model.ckpt in it): pass --model=a Google-format directory or a named "
+                     "model, e.g. %s." % (model, DEFAULT_MODEL))
+  return model
 
 
 def check_outside(files, directory):
@@ -136,7 +141,7 @@ def resolve_model_files(config):
     base = os.path.dirname(config.init_checkpoint)
     files = model_files(base, config.do_lower_case) if os.path.isdir(base) else None
   else:
-    files = model_files(config.model or DEFAULT_MODEL, config.do_lower_case)
+    files = model_files(check_model_dir(config.model or DEFAULT_MODEL), config.do_lower_case)
   if files is None:
     raise UsageError("--init_checkpoint %s: pass --bert_config_file and --vocab_file too." %
                      config.init_checkpoint)

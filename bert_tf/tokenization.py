@@ -5,8 +5,9 @@ strip accents, split punctuation) followed by `WordpieceTokenizer` (greedy
 longest-match-first `##` pieces). The algorithm and its quirks are Google's; the
 speed comes from two shortcuts that provably give the same tokens:
 
-  * ASCII text (most English data) takes a regex path: on ASCII, Google's cleaning,
-    punctuation split and lower-casing reduce to a translate table and one regex.
+  * ASCII text (most English data) takes a fast path: on ASCII, Google's cleaning,
+    punctuation split and lower-casing reduce to a translate table, a split at spaces
+    and one regex within each chunk between spaces.
   * Results are memoised, since corpora repeat words endlessly: per chunk between
     spaces for ASCII text (a basic token never crosses a space, so the regex runs only
     on chunks not seen before), per basic token for other text.
