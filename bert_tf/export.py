@@ -113,7 +113,9 @@ def check_export_dir(export_dir):
 
 
 def _check_new_hub_dir(export_dir):
-  if os.path.exists(os.path.join(export_dir, "encoder")):
+  """Refuses a folder holding a finished TF-Hub export (an interrupted one, encoder/ but no
+  preprocessor/, is replaced)."""
+  if all(os.path.exists(os.path.join(export_dir, name)) for name in ("encoder", "preprocessor")):
     raise UsageError("--export_dir %s already holds a TF-Hub export (encoder/): pass a new "
                      "--export_dir, or remove that one first." % export_dir)
 
@@ -123,8 +125,11 @@ def _check_tflite_companions(path, trained):
   same ones (they would be overwritten, and the other model misread)."""
   directory = os.path.dirname(os.path.abspath(path))
   def read(path):
-    with open(path, encoding="utf-8") as f:
-      return f.read()
+    try:
+      with open(path, encoding="utf-8") as f:
+        return f.read()
+    except (OSError, UnicodeDecodeError):  # a folder, or not text: not this model's either
+      return None
   ours = {"vocab.txt": read(trained.vocab_file),
           "labels.txt": "".join("%s\n" % label for label in trained.task.label_list)}
   for name, text in ours.items():

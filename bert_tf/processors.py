@@ -124,6 +124,7 @@ def read_text_lines(path, encoding="utf-8", keep_blank=False):
   every line, without its line break), with the guards of the data files: binary files,
   over-long lines, undecodable bytes. Lines end at \n (\r\n too); a bare \r stays inside
   its text, so one line is one text, as `wc -l` counts them."""
+  _refuse_old_mac_line_ends(path)
   with _open_text(path, encoding, newline="\n") as f:
     try:
       if keep_blank:
@@ -131,6 +132,16 @@ def read_text_lines(path, encoding="utf-8", keep_blank=False):
       return [line.strip() for _, line in _bounded_lines(f, path) if line.strip()]
     except UnicodeDecodeError as e:
       raise _decode_error(path, e, encoding) from None
+
+
+def _refuse_old_mac_line_ends(path):
+  """A file whose lines end in \r alone would be one text: say so instead."""
+  if os.path.isfile(path):
+    with open(path, "rb") as f:
+      head = f.read(1 << 20)
+    if b"\r" in head and b"\n" not in head:
+      raise UsageError("%s ends its lines with \\r alone (old Mac line ends): convert them to "
+                       "\\n (e.g. tr '\\r' '\\n' < old > new)." % path)
 
 
 def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):

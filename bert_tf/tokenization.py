@@ -112,16 +112,20 @@ class FullTokenizer(object):
     self.do_lower_case = do_lower_case
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
+    self._derive()
+
+  def _derive(self):
+    """What is built from the settings: rebuilt, not pickled (it may change between versions)."""
     self._memo = _WordMemo(self._chunk_ids)  # chunk between spaces -> its WordPiece ids
     self._join_table = {k: v for k, v in self.basic_tokenizer.ascii_table.items()
                         if k != ord(_JOIN)}
 
   def __getstate__(self):  # copies and pickles start with an empty memo (it holds a lock)
-    return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+    return {k: v for k, v in self.__dict__.items() if k not in ("_memo", "_join_table")}
 
   def __setstate__(self, state):
     self.__dict__.update(state)
-    self._memo = _WordMemo(self._chunk_ids)
+    self._derive()
 
   def tokenize(self, text):
     split_tokens = []

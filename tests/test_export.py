@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -129,6 +130,8 @@ def test_a_trained_runs_hub_encoder_has_every_position(trained, tmp_path):
     np.testing.assert_allclose(got[name], want[name], atol=1e-5)
   with pytest.raises(UsageError, match="already holds a TF-Hub export"):
     export.export_run_to_hub(trained["out"], str(tmp_path / "hub"))  # not over another
+  shutil.rmtree(str(tmp_path / "hub" / "preprocessor"))  # as if interrupted: redone
+  assert export.export_run_to_hub(trained["out"], str(tmp_path / "hub"))[1].endswith("preprocessor")
 
 
 def test_tflite_does_not_share_a_folder_with_another_models_labels(trained, tmp_path):
@@ -136,6 +139,10 @@ def test_tflite_does_not_share_a_folder_with_another_models_labels(trained, tmp_
   with pytest.raises(UsageError, match="holds another model's labels.txt"):
     export.export_tflite(trained["out"], str(tmp_path / "model_ids_int8.tflite"), "int8")
   assert sorted(os.listdir(tmp_path)) == ["labels.txt"]
+  (tmp_path / "bin").mkdir()
+  (tmp_path / "bin" / "vocab.txt").write_bytes(b"\xff\xfe\x00")  # not text at all
+  with pytest.raises(UsageError, match="holds another model's vocab.txt"):
+    export.export_tflite(trained["out"], str(tmp_path / "bin" / "m.tflite"))
 
 
 def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):

@@ -442,6 +442,9 @@ def test_text_lines_end_at_newlines_only(tmp_path):
   assert processors.read_text_lines(str(path), keep_blank=True) == ["a text", "cr\rinside", "",
                                                                      "last"]
   assert processors.read_text_lines(str(path)) == ["a text", "cr\rinside", "last"]
+  path.write_bytes(b"old\rmac\rfile\r")  # \r alone ends lines: refused, not one text
+  with pytest.raises(UsageError, match=r"texts.txt ends its lines with \\r alone"):
+    processors.read_text_lines(str(path))
 
 
 def test_many_texts_with_contradictory_labels_warn(caplog):

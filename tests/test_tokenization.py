@@ -181,12 +181,14 @@ def test_word_memo_is_bounded_in_characters(tiny_vocab_file, monkeypatch):
   monkeypatch.setattr(tokenization._WordMemo, "MAX_CHARS", 1000)
   tok = tokenization.FullTokenizer(tiny_vocab_file, True)
   texts = ["the%d,movie%s" % (i, "x" * 300) for i in range(20)]  # one long chunk each
+  memos = set()
   for text in texts:
     assert tok.tokenize_to_ids(text) == _google_ids(tok, text)
-    assert tok._memo.chars <= 1000 + 320  # replaced once over the bound
-  flat, lengths = tok.tokenize_many_to_ids(texts)
+    memos.add(id(tok._memo))
+    assert 300 <= tok._memo.chars <= 1000 + 320  # counted, and replaced once over the bound
+  assert len(memos) >= 5  # 20 texts of ~313 characters: a new memo every 4
+  flat, _ = tok.tokenize_many_to_ids(texts)
   assert flat.tolist() == [i for t in texts for i in _google_ids(tok, t)]
-  assert tok._memo.chars <= 20 * 320
 
 
 def test_threads_can_share_a_tokenizer(tiny_vocab_file):
@@ -220,3 +222,10 @@ def test_tokenizer_copies_and_pickles(tiny_vocab_file):
   for other in (copy.deepcopy(tok), pickle.loads(pickle.dumps(tok))):
     assert other.tokenize_to_ids("unaffable movie") == tok.tokenize_to_ids("unaffable movie")
     assert other.tokenize_many_to_ids(["runs x"])[0].tolist() == tok.tokenize_to_ids("runs x")
+  # A pickle of an older version, whose join table deleted today's join character, loads
+  # with today's table: the texts of a batch stay apart.
+  old = dict(tok.__getstate__(), _join_table={ord(tokenization._JOIN): None})
+  other = tokenization.FullTokenizer.__new__(tokenization.FullTokenizer)
+  other.__setstate__(old)
+  assert other.tokenize_many_to_ids(["the movie", "runs"])[1].tolist() == [
+      len(tok.tokenize_to_ids("the movie")), len(tok.tokenize_to_ids("runs"))]
