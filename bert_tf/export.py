@@ -24,7 +24,7 @@ from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import run_dir
 from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
-from bert_tf.predictor import MAX_BATCH_TEXTS, MAX_TEXT_CHARS, load_trained_model
+from bert_tf.predictor import MAX_BATCH_TEXTS, MAX_TEXT_CHARS, load_trained_model, version_dirs
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
 from bert_tf.tokenization import load_vocab
 
@@ -81,9 +81,7 @@ class ClassifierServingModule(tf.Module):
 
 
 def _next_version(export_dir):
-  versions = [int(d) for d in os.listdir(export_dir) if d.isdigit()] if os.path.isdir(
-      export_dir) else []
-  return max(versions, default=0) + 1
+  return max(map(int, version_dirs(export_dir)), default=0) + 1
 
 
 def _save_atomic(module, path, signatures=None, extra_files=None):

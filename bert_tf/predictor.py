@@ -97,12 +97,11 @@ def _as_list(texts, what):
         what, type(texts).__name__)) from None
 
 
-def _saved_model_versions(export_dir):
-  """The numbered SavedModel folders of an export_dir (TF Serving's layout), oldest first."""
+def version_dirs(export_dir):
+  """The numbered folders of an export_dir (TF Serving's layout), oldest first."""
   if not os.path.isdir(export_dir):
     return []
-  return sorted((name for name in os.listdir(export_dir) if name.isdigit() and
-                 os.path.exists(os.path.join(export_dir, name, "saved_model.pb"))), key=int)
+  return sorted((name for name in os.listdir(export_dir) if name.isdigit()), key=int)
 
 
 class Predictor:
@@ -113,7 +112,8 @@ class Predictor:
     if os.path.exists(os.path.join(model_dir, "saved_model.pb")):
       self._init_saved_model(model_dir)
       return
-    versions = _saved_model_versions(model_dir)
+    versions = [v for v in version_dirs(model_dir)
+                if os.path.exists(os.path.join(model_dir, v, "saved_model.pb"))]
     if versions:
       raise UsageError("%s holds SavedModel versions (%s): pass one of them, e.g. %s." % (
           model_dir, ", ".join(versions), os.path.join(model_dir, versions[-1])))

@@ -1110,7 +1110,7 @@ def log_data_warnings(examples, source):
   """Legal but suspicious training examples: a column of numbers as the text (an id or label
   column read as the text), and many texts given contradictory labels."""
   texts = [t for t in (e.text_a.strip() for e in examples[:10000] if e.text_a) if t]
-  numbers = [t for t in texts if _is_number(t)]
+  numbers = [t for t in texts if as_number(t) is not None]
   if texts and len(numbers) >= 0.9 * len(texts):
     logging.warning("%s: %d of the first %d texts are numbers (e.g. %r): is --text_column the "
                     "column that holds the text?", source, len(numbers), len(texts), numbers[0])
@@ -1127,12 +1127,13 @@ def log_data_warnings(examples, source):
                     conflicting[0][0])
 
 
-def _is_number(text):
+def as_number(text):
+  """The number a text or label parses to ("1" and "1.0" alike), or None (NaN too)."""
   try:
-    float(text)
-  except ValueError:
-    return False
-  return True
+    value = float(text)
+  except (TypeError, ValueError):
+    return None
+  return value if value == value else None  # NaN equals nothing
 
 
 def _set_files(data_dir, set_name):

@@ -21,6 +21,7 @@ from absl import logging
 
 from bert_tf import metrics as metrics_lib
 from bert_tf.errors import UsageError
+from bert_tf.processors import as_number
 
 KINDS = ("classification", "multi_label", "regression")
 
@@ -466,7 +467,7 @@ def log_label_warnings(task, examples, source):
   if rare:
     logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.%s",
                     source, len(rare), ", ".join(rare[:10]), _header_hint(examples, rare))
-  for key, how in ((_as_number, "are one number written differently"),
+  for key, how in ((as_number, "are one number written differently"),
                    (_case_folded, "differ only in case")):
     for same in _alike(counts, key):
       logging.warning("%s: the labels %s %s, so they are different classes; write them alike "
@@ -480,7 +481,7 @@ def _joined_labels(labels):
     seen = set()
     for label in sorted((l for l in labels if isinstance(l, str) and delimiter in l), key=str):
       parts = [p.strip() for p in label.split(delimiter)]
-      if len(parts) < 2 or not all(parts) or _as_number(label.replace(",", ".")) is not None:
+      if len(parts) < 2 or not all(parts) or as_number(label.replace(",", ".")) is not None:
         continue
       key = frozenset(parts)
       if key in seen or all(p in labels for p in parts):
@@ -508,15 +509,6 @@ def _alike(labels, key):
     if value is not None:
       groups.setdefault(value, []).append(label)
   return [sorted(group) for group in groups.values() if len(group) > 1]
-
-
-def _as_number(label):
-  """The number a label parses to ("1" and "1.0" alike), or None."""
-  try:
-    value = float(label)
-  except (TypeError, ValueError):
-    return None
-  return value if value == value else None  # NaN equals nothing
 
 
 def _case_folded(label):
