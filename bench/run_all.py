@@ -51,7 +51,7 @@ def child_train(p):
   data = list(batches(p["steps"] + 2, p["batch"], p["seq"]))
   if p["impl"] == "hf":
     import torch  # pylint: disable=g-import-not-at-top
-    from train_speed import hf_train_step  # pylint: disable=g-import-not-at-top
+    from hf_peer import hf_train_step  # pylint: disable=g-import-not-at-top
     model, _ = _hf_model()
     step = hf_train_step(model, torch.optim.AdamW(model.parameters(), lr=5e-5, eps=1e-6,
                                                   weight_decay=0.01))

@@ -16,10 +16,12 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bert_tf import classifier, modeling, pretrained, tasks, training  # noqa: E402
 from bert_tf.config import RunConfig  # noqa: E402
 from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay  # noqa: E402
+from hf_peer import hf_train_step  # noqa: E402
 
 
 def batches(n, batch, seq, seed=0):
@@ -30,9 +32,9 @@ def batches(n, batch, seq, seed=0):
     yield ids, np.ones_like(ids), np.zeros_like(ids), rng.integers(0, 2, batch)
 
 
-def our_train_loop(encoder, batch, seq, use_xla=False):
-  """(classifier, the training loop run_classifier.py runs) on `encoder`, 2 classes."""
-  model = classifier.build_classifier(encoder, 2)
+def our_train_parts(encoder, batch, seq, use_xla=False, head_dropout=0.1):
+  """(classifier, optimizer, job) that run_classifier.py would build on `encoder`, 2 classes."""
+  model = classifier.build_classifier(encoder, 2, dropout=head_dropout)
   variables = dict(modeling.google_variable_map(encoder))
   variables.update(classifier.head_variable_map(model))
   optimizer = AdamWeightDecay(variables, WarmupLinearDecay(5e-5, 10000, 0))
@@ -41,6 +43,12 @@ def our_train_loop(encoder, batch, seq, use_xla=False):
                        train_batch_size=batch, use_xla=use_xla), run=None,
       task=tasks.SingleLabel(["0", "1"]), train_files=[], num_train_examples=1,
       max_seq_length=seq)
+  return model, optimizer, job
+
+
+def our_train_loop(encoder, batch, seq, use_xla=False):
+  """(classifier, the training loop run_classifier.py runs) on `encoder`, 2 classes."""
+  model, optimizer, job = our_train_parts(encoder, batch, seq, use_xla)
   return model, training._make_train_loop(model, optimizer, tf.distribute.get_strategy(), job,  # pylint: disable=protected-access
                                           tf.Variable(1.0))
 
@@ -53,18 +61,6 @@ def as_dataset(data):
   return rows, tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=(
       {k: tf.TensorSpec(shape, tf.int32) for k in rows[0][0]},
       tf.TensorSpec(shape[:1], tf.int64), tf.TensorSpec(shape[:1], tf.float32)))
-
-
-def hf_train_step(model, optimizer):
-  """One HF training step on a (ids, mask, type ids, labels) batch of torch tensors."""
-  import torch  # noqa
-  def step(b):
-    out = model(input_ids=b[0], attention_mask=b[1], token_type_ids=b[2], labels=b[3])
-    out.loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    optimizer.zero_grad()
-  return step
 
 
 def ours(args):

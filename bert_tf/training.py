@@ -369,7 +369,9 @@ def _update_best(state, best_name, results, step):
     state["evaluations_without_improvement"] = state.get("evaluations_without_improvement", 0) + 1
 
 
-def _make_train_loop(model, optimizer, strategy, job, loss_scale):
+def forward_backward_fn(model, optimizer, job, loss_scale):
+  """(features, labels, weights) -> (loss, dense gradients aligned with optimizer.names): the
+  math of one micro-batch, the part --use_xla compiles."""
   variables = [optimizer.variables_by_name[n] for n in optimizer.names]
 
   def forward_backward(features, labels, weights):
@@ -383,7 +385,12 @@ def _make_train_loop(model, optimizer, strategy, job, loss_scale):
                   for g, v in zip(grads, variables)]
 
   if job.config.use_xla:  # compile the model's math; the loop and all-reduce stay outside
-    forward_backward = tf.function(forward_backward, jit_compile=True, reduce_retracing=True)
+    return tf.function(forward_backward, jit_compile=True, reduce_retracing=True)
+  return forward_backward
+
+
+def _make_train_loop(model, optimizer, strategy, job, loss_scale):
+  forward_backward = forward_backward_fn(model, optimizer, job, loss_scale)
 
   def replica_apply(grads):
     """All-reduce, unscale (float16), clip and apply one optimizer step."""
