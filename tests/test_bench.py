@@ -75,3 +75,30 @@ def test_gpu_mfu_bench_runs_its_tiny_shape_on_cpu():
   out = _bench("gpu_mfu.py", "--tiny", "--seq", "16", "--batches", "2,4", "--steps", "1",
                "--peak_tflops", "1")
   assert "batch     4:" in out and "best: batch" in out
+
+
+def test_gpu_mfu_exports_programs_whose_parameters_match_the_manifest(tmp_path):
+  """The XLA runner (bench/gpu_mfu_xla.py, run where there is no TensorFlow) feeds each
+  program the manifest's parameters in order: they must be the module's arguments."""
+  import json  # pylint: disable=g-import-not-at-top
+  import re  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  _bench("gpu_mfu.py", "--tiny", "--seq", "16", "--batches", "2,4", "--export_stablehlo",
+         str(tmp_path))
+  manifest = json.loads((tmp_path / "manifest.json").read_text())
+  names = sorted(p["name"] for p in manifest["programs"])
+  assert names == ["check_float32", "check_mixed_bfloat16", "forward_backward_b2",
+                   "forward_backward_b4", "forward_backward_no_dropout_b4", "optimizer"]
+  short = {"int32": "i32", "int64": "i64", "float32": "f32"}
+  for program in manifest["programs"]:
+    text = (tmp_path / program["file"]).read_text()
+    assert "mhlo.copy" not in text  # newer XLA front ends refuse it
+    main = next(line for line in text.splitlines() if "func.func @main(" in line)
+    arguments = re.findall(r"%arg\d+: tensor<([^>]*)>", main)
+    expected = ["x".join(map(str, p["shape"] + [short[p["dtype"]]])) for p in program["params"]]
+    assert arguments == expected, program["name"]
+    if program["kind"] == "check":
+      reference = np.load(tmp_path / program["reference"])
+      assert np.isfinite(reference["loss"]) and len(reference["names"]) == len(
+          reference["grad_norms"]) == sum(
+          p["role"] == "variable" for p in program["params"])
