@@ -41,9 +41,11 @@ TINY = dict(BASE, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
 
 
 def flops_per_example(config, seq):
+  """Forward and backward FLOPs of one example: 6 per parameter of the encoder's layers per
+  token, attention scores and mixing (every position), and the pooler (one token)."""
   h, layers, inter = config["hidden_size"], config["num_hidden_layers"], config["intermediate_size"]
-  non_embedding = layers * (4 * h * h + 2 * h * inter) + h * h  # + pooler
-  return seq * (6 * non_embedding + 12 * layers * h * seq)
+  encoder = layers * (4 * h * h + 2 * h * inter)
+  return seq * (6 * encoder + 12 * layers * h * seq) + 6 * h * h
 
 
 def train_step_rate(config, batch, seq, steps, xla):
@@ -53,13 +55,7 @@ def train_step_rate(config, batch, seq, steps, xla):
   # device computes all of flops_per_example.
   _, loop = our_train_loop(modeling.build_encoder(BertConfig.from_dict(config)), batch, seq,
                            use_xla=xla)
-  rng = np.random.default_rng(0)
-  ids = rng.integers(1000, config["vocab_size"], (batch, seq)).astype(np.int32)
-  features = dict(input_word_ids=ids, input_mask=np.ones_like(ids),
-                  input_type_ids=np.zeros_like(ids))
-  data = tf.data.Dataset.from_tensors(
-      (features, rng.integers(0, 2, batch), np.ones(batch, np.float32))).repeat()
-  iterator = iter(data)
+  iterator = iter(tf.data.Dataset.from_tensors(_random_batch(config, batch, seq)).repeat())
   loop(iterator, tf.constant(2)).numpy()  # compile and warm up
   start = time.perf_counter()
   loop(iterator, tf.constant(steps)).numpy()
@@ -81,7 +77,7 @@ def _random_batch(config, batch, seq, seed=0, padded=False):
 
 
 def _paths(structure, prefix=""):
-  """`structure` with each leaf replaced by its path ("0/input_mask")."""
+  """`structure` with each leaf replaced by its path ("features/input_mask")."""
   if isinstance(structure, dict):
     return {k: _paths(v, prefix + k + "/") for k, v in structure.items()}
   if isinstance(structure, (list, tuple)):
@@ -89,9 +85,10 @@ def _paths(structure, prefix=""):
   return prefix.rstrip("/")
 
 
-def _program(function, args, variables, path):
-  """Writes `function`'s StableHLO (as TensorFlow hands it to XLA) to `path`; returns its
-  parameters in order (the flattened args, then the variables it captures) and those variables."""
+def _program(function, args, arg_names, variables, path):
+  """Writes `function`'s StableHLO (as TensorFlow hands it to XLA) to `path`. Returns its
+  parameters in order (the flattened args, named from `arg_names`, then the variables it
+  captures), those variables, and [output, parameter] pairs of the variables it updates."""
   text = function.experimental_get_compiler_ir(*args)(stage="stablehlo")
   # TensorFlow marks each updated variable's result with an mhlo.copy, which newer XLA
   # front ends refuse (JAX 0.11: "failed to legalize operation 'mhlo.copy'"); a copy is an
@@ -100,13 +97,31 @@ def _program(function, args, variables, path):
                 text)
   with open(path, "w") as f:
     f.write(text)
+  aliases = [[int(o), int(p)] for p, o in re.findall(
+      r"parameter_number = (\d+) : i64\}, output_index = array<i64: (\d+)>", text)]
+  paths = tuple(_paths(a, name + "/") for name, a in zip(arg_names, args))
+  params = [dict(role="input", name=name, shape=list(np.shape(a)), dtype=np.asarray(a).dtype.name)
+            for name, a in zip(tf.nest.flatten(paths), tf.nest.flatten(args))]
   by_handle = {id(v.handle): v for v in variables}
-  params = [dict(role="input", name=path, shape=list(np.shape(a)), dtype=np.asarray(a).dtype.name)
-            for path, a in zip(tf.nest.flatten(_paths(args)), tf.nest.flatten(args))]
-  captured = [by_handle[id(h)] for h in function.get_concrete_function(*args).captured_inputs]
+  captured = []
+  for handle in function.get_concrete_function(*args).captured_inputs:
+    if id(handle) not in by_handle:
+      raise ValueError("%s captures %s, which is not among the variables given" % (path, handle))
+    captured.append(by_handle[id(handle)])
   params += [dict(role="variable", name=v.name, shape=v.shape.as_list(), dtype=v.dtype.name)
              for v in captured]
-  return params, captured
+  return params, captured, aliases
+
+
+def _forward_backward(config, batch, seq, head_dropout=0.1):
+  """run_classifier.py's compiled forward-backward on a new classifier, its variables (the
+  loss scale's too) and its optimizer."""
+  keras.backend.clear_session()
+  model, optimizer, job = our_train_parts(modeling.build_encoder(BertConfig.from_dict(config)),
+                                          batch, seq, use_xla=True, head_dropout=head_dropout)
+  loss_scale = tf.Variable(1.0)
+  return (training.forward_backward_fn(model, optimizer, job, loss_scale),
+          model.variables + [loss_scale], optimizer)
 
 
 def export_stablehlo(config, seq, batches, out_dir, check_batch=8):
@@ -118,23 +133,25 @@ def export_stablehlo(config, seq, batches, out_dir, check_batch=8):
   os.makedirs(out_dir, exist_ok=True)
   manifest = dict(config=config, seq=seq, precision=keras.mixed_precision.global_policy().name,
                   flops_per_example=flops_per_example(config, seq), programs=[])
-  def add(name, function, args, variables, **extra):
-    params, captured = _program(function, args, variables, os.path.join(out_dir, name + ".mlir"))
-    manifest["programs"].append(dict(name=name, file=name + ".mlir", params=params, **extra))
+  def add(name, function, args, arg_names, variables, **extra):
+    params, captured, aliases = _program(function, args, arg_names, variables,
+                                         os.path.join(out_dir, name + ".mlir"))
+    manifest["programs"].append(dict(name=name, file=name + ".mlir", params=params,
+                                     aliases=aliases, **extra))
     return params, captured
+  batch_names = ("features", "labels", "weights")
   no_dropout = dict(config, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-  for batch, dropout in [(b, True) for b in batches] + [(max(batches), False)]:
-    keras.backend.clear_session()
-    model, optimizer, job = our_train_parts(
-        modeling.build_encoder(BertConfig.from_dict(config if dropout else no_dropout)),
-        batch, seq, use_xla=True, head_dropout=0.1 if dropout else 0.0)
-    step = training.forward_backward_fn(model, optimizer, job, tf.Variable(1.0))
-    add("forward_backward_%sb%d" % ("" if dropout else "no_dropout_", batch), step,
-        _random_batch(config, batch, seq), model.variables, batch=batch,
-        kind="forward_backward" if dropout else "forward_backward_no_dropout")
+  for batch in batches:
+    step, variables, _ = _forward_backward(config, batch, seq)
+    add("forward_backward_b%d" % batch, step, _random_batch(config, batch, seq), batch_names,
+        variables, kind="forward_backward", batch=batch)
+  step, variables, optimizer = _forward_backward(no_dropout, max(batches), seq, head_dropout=0.0)
+  add("forward_backward_no_dropout_b%d" % max(batches), step,
+      _random_batch(config, max(batches), seq), batch_names, variables,
+      kind="forward_backward_no_dropout", batch=max(batches))
   grads = [tf.zeros_like(optimizer.variables_by_name[n]) for n in optimizer.names]
   update = tf.function(lambda g: optimizer.apply_gradients(optimizer.clip(g)), jit_compile=True)
-  add("optimizer", update, (grads,), list(optimizer.variables_by_name.values()) +
+  add("optimizer", update, (grads,), ("grads",), list(optimizer.variables_by_name.values()) +
       list(optimizer.m.values()) + list(optimizer.v.values()) + [optimizer.iterations],
       kind="optimizer")
   _export_check(config, seq, check_batch, out_dir, add)
@@ -150,14 +167,12 @@ def _export_check(config, seq, batch, out_dir, add):
   config = dict(config, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
   for precision in sorted({"float32", policy}):
     keras.mixed_precision.set_global_policy(precision)
-    keras.backend.clear_session()
-    model, optimizer, job = our_train_parts(modeling.build_encoder(BertConfig.from_dict(config)),
-                                            batch, seq, use_xla=True, head_dropout=0.0)
-    step = training.forward_backward_fn(model, optimizer, job, tf.Variable(1.0))
+    step, variables, optimizer = _forward_backward(config, batch, seq, head_dropout=0.0)
     args = _random_batch(config, batch, seq, seed=1, padded=True)
     name = "check_" + precision
-    params, captured = add(name, step, args, model.variables, kind="check", batch=batch,
-                           precision=precision, reference=name + ".npz")
+    params, captured = add(name, step, args, ("features", "labels", "weights"), variables,
+                           kind="check", batch=batch, precision=precision,
+                           reference=name + ".npz")
     first = len(params) - len(captured)
     for seed, (p, var) in enumerate(zip(params[first:], captured), first):
       var.assign(check_values(p["shape"], seed, p["name"]))

@@ -9,14 +9,15 @@ A GPU machine may have no TensorFlow that sees its GPU. TensorFlow compiles run_
 TensorFlow hands it to XLA, in StableHLO. Here JAX's XLA compiles and runs it, so the GPU runs
 our math, not a re-implementation. Differences from a TensorFlow GPU run: XLA's version (JAX's,
 not TensorFlow's), and the optimizer update, which run_classifier.py runs op by op and this
-bench runs as one compiled program (a lower bound for its time).
+bench runs as one compiled program, called from Python with every variable as an argument.
 
-First a check: the check program (dropout off) on weights both sides make from a seed, against
-TensorFlow's own loss and gradients for it (CPU, no XLA). Then, per batch, examples/s of the
-forward-backward alone and with the optimizer update, their MFU against the --peak_tflops
-datasheet and against a bf16 matrix product measured in the same run; then HF's
-BertForSequenceClassification at the same shape (random init, bf16 autocast, fused AdamW, clip
-1.0: what the HF Trainer runs with bf16=True), in a child process.
+First the checks: the check programs (dropout off) on weights both sides make from a seed,
+against TensorFlow's own loss and gradients for them (CPU, no XLA). Then, per batch, examples/s
+of the forward-backward alone and followed by the optimizer update (the two times added), their
+MFU against the --peak_tflops datasheet and against a bf16 matrix product measured in the same
+run; then HF's BertForSequenceClassification at the same shape (random init, GELU in Google's
+tanh form as ours, bf16 autocast, fused AdamW with weight decay on every parameter and a
+constant learning rate, clip 1.0), in a child process.
 """
 
 import argparse
@@ -30,6 +31,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+TRACED_STEPS = 4  # --profile traces a warm-up and 3 steps of each traced program
+
 
 def _jax():
   """jax with 64-bit ints (the labels are int64) and no up-front grab of the device memory
@@ -41,15 +44,16 @@ def _jax():
   return jax
 
 
-def compile_program(jax, path):
-  """A loaded executable for the StableHLO module (text) at `path` on the first device."""
+def compile_program(path):
+  """A loaded executable for the StableHLO module (text) at `path` on the first device.
+  jax has no public call for a module it did not trace: this uses its backend client."""
   from jax._src.lib import xla_client  # pylint: disable=g-import-not-at-top
   from jax.extend import backend  # pylint: disable=g-import-not-at-top
   client = backend.get_backend()
   with open(path) as f:
     module = f.read()
   devices = xla_client.DeviceList(tuple(client.local_devices()[:1]))
-  compile_fn = getattr(client, "compile_and_load", None) or client.compile
+  compile_fn = getattr(client, "compile_and_load", None) or client.compile  # jax >= 0.7 / older
   return compile_fn(module, devices, xla_client.CompileOptions())
 
 
@@ -62,13 +66,13 @@ def check_values(shape, seed, name):
   return ((values - 0.5) * 0.0693).astype(np.float32)
 
 
-def timing_values(param, rng):
-  """Inputs for a timed run: token ids in the vocabulary, full masks, one segment, BERT-like
-  weights, non-negative second moments."""
+def timing_values(param, rng, vocab_size):
+  """Inputs for a timed run: token ids in the vocabulary, full masks, one segment, example
+  weights of 1, BERT-like weights, non-negative second moments."""
   shape, dtype, name = param["shape"], param["dtype"], param["name"]
   if name.endswith("input_word_ids"):
-    return rng.integers(1000, 30000, shape).astype(dtype)
-  if name.endswith("input_mask"):
+    return rng.integers(1000, vocab_size, shape).astype(dtype)
+  if name.endswith("input_mask") or name == "weights":
     return np.ones(shape, dtype)
   if dtype.startswith("int"):  # segment ids, labels, the step counter
     return np.zeros(shape, dtype)
@@ -78,46 +82,34 @@ def timing_values(param, rng):
   return ((values - 0.5) * 0.0693).astype(dtype)
 
 
-def run(executable, buffers):
-  execute = getattr(executable, "execute", None) or executable.execute_sharded
-  return execute(buffers)
-
-
-def stepper(executable, buffers):
+def stepper(executable, buffers, aliases):
   """call() that runs one step and feeds the updated variables back: TensorFlow's variable
-  updates donate their input buffers, which a second call could not reuse. Each donated input
-  takes the next unused output of its shape and type (XLA keeps the order)."""
-  out = run(executable, buffers)
-  used, aliases = set(), []
-  for param, buffer in enumerate(buffers):
-    if buffer.is_deleted():
-      output = next(i for i, o in enumerate(out) if i not in used and o.shape == buffer.shape
-                    and o.dtype == buffer.dtype)
-      used.add(output)
-      aliases.append((output, param))
-  for output, param in aliases:
-    buffers[param] = out[output]
-
+  updates donate their input buffers (`aliases`: [output index, parameter index] pairs, from
+  the module), which a second call could not reuse."""
   def call():
-    out = run(executable, buffers)
+    out = executable.execute(buffers)
     for output, param in aliases:
       buffers[param] = out[output]
     return out
   return call
 
 
-def seconds_per_call(call, steps, repeats=3):
-  """(median, min) seconds per call() over `repeats` runs of `steps` calls, after a warm-up;
-  call() returns device arrays, awaited at the end of each run."""
-  for out in call():
-    out.block_until_ready()
+def _await_arrays(out):
+  for array in out:
+    array.block_until_ready()
+
+
+def seconds_per_call(call, steps, repeats=3, warmups=1, wait=_await_arrays):
+  """(median, min) seconds per call() over `repeats` runs of `steps` calls, after warm-ups;
+  wait(the last call's result) returns once the device has finished it."""
+  for _ in range(warmups):
+    wait(call())
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
     for _ in range(steps):
       out = call()
-    for o in out:
-      o.block_until_ready()
+    wait(out)
     times.append((time.perf_counter() - start) / steps)
   return float(np.median(times)), float(min(times))
 
@@ -133,8 +125,11 @@ def check(jax, bundle, program):
   device = jax.devices()[0]
   host = [ref["input:%d" % i] if p["role"] == "input" else check_values(p["shape"], i, p["name"])
           for i, p in enumerate(program["params"])]
-  executable = compile_program(jax, os.path.join(bundle, program["file"]))
-  out = [np.asarray(o) for o in run(executable, [jax.device_put(a, device) for a in host])]
+  executable = compile_program(os.path.join(bundle, program["file"]))
+  out = [np.asarray(o) for o in executable.execute([jax.device_put(a, device) for a in host])]
+  if len(out) != 1 + len(ref["names"]):
+    raise SystemExit("%s: %d outputs, expected the loss and %d gradients" % (
+        program["name"], len(out), len(ref["names"])))
   loss, grads = out[0], dict(zip(ref["names"], out[1:]))
   norms = np.array([np.linalg.norm(grads[n].astype(np.float64)) for n in ref["names"]])
   by_norm = np.abs(norms - ref["grad_norms"]) / np.maximum(ref["grad_norms"], 1e-30)
@@ -149,37 +144,40 @@ def check(jax, bundle, program):
               grads=len(norms), small_grads=len(small))
 
 
-def ours(jax, bundle, manifest, batches, steps, profile=None):
-  """{program name: (s/step median, min)}; with `profile`, a trace of 3 steps of the largest
-  batch's forward-backward and of the optimizer is written there (jax.profiler)."""
+def time_programs(jax, bundle, manifest, batches, steps, profile=None):
+  """{program name: (seconds a step median, min)} of the timed programs at `batches`; a
+  program whose step does not fit in the device's memory is left out. With `profile`, a
+  jax.profiler trace of the largest batch's forward-backward and of the optimizer."""
   device = jax.devices()[0]
   rng = np.random.default_rng(0)
-  rates, traced = {}, []
+  seconds, traced = {}, []
   for program in manifest["programs"]:
     if program["kind"] == "check" or program.get("batch", batches[0]) not in batches:
       continue
     start = time.perf_counter()
-    executable = compile_program(jax, os.path.join(bundle, program["file"]))
-    buffers = [jax.device_put(timing_values(p, rng), device) for p in program["params"]]
-    compile_s = time.perf_counter() - start
-    key = program["name"]
+    executable = compile_program(os.path.join(bundle, program["file"]))
+    buffers = [jax.device_put(timing_values(p, rng, manifest["config"]["vocab_size"]), device)
+               for p in program["params"]]
+    loaded_s = time.perf_counter() - start
+    call = stepper(executable, buffers, program["aliases"])
+    name = program["name"]
     try:
-      rates[key] = seconds_per_call(stepper(executable, buffers), steps)
+      seconds[name] = seconds_per_call(call, steps)
     except jax.errors.JaxRuntimeError as e:
       if "RESOURCE_EXHAUSTED" not in str(e):
         raise
-      print("  %-22s does not fit (%s)" % (key, str(e).splitlines()[0][:120]), flush=True)
+      print("  %-22s does not fit (%s)" % (name, str(e).splitlines()[0][:120]), flush=True)
       continue
-    if profile and program["name"] in ("forward_backward_b%d" % max(batches), "optimizer"):
-      traced.append(stepper(executable, buffers))
     print("  %-22s compiled + loaded in %5.1f s; %.2f ms a step (median), %.2f (min)" % (
-        program["name"], compile_s, 1e3 * rates[key][0], 1e3 * rates[key][1]), flush=True)
-    del executable, buffers
+        name, loaded_s, 1e3 * seconds[name][0], 1e3 * seconds[name][1]), flush=True)
+    if profile and name in ("forward_backward_b%d" % max(batches), "optimizer"):
+      traced.append(call)
+    del executable, buffers, call
   if traced:
     with jax.profiler.trace(profile):
       for call in traced:
-        seconds_per_call(call, 3, repeats=1)
-  return rates
+        seconds_per_call(call, TRACED_STEPS - 1, repeats=1)  # + its warm-up
+  return seconds
 
 
 def matmul_tflops(jax, n=8192, steps=10):
@@ -192,41 +190,36 @@ def matmul_tflops(jax, n=8192, steps=10):
   return 2 * n ** 3 / median / 1e12
 
 
-def hf_peer(config, seq, batches, steps):
-  """{batch: (s/step median, min)} for HF BERT at our shape (runs in its own process)."""
+def hf_seconds(config, seq, batches, steps):
+  """{batch: (seconds a step median, min)} of HF BERT at our shape; a batch that does not fit
+  is left out. Runs in its own process (after ours has freed the device)."""
   import torch  # pylint: disable=g-import-not-at-top
   from transformers import BertConfig, BertForSequenceClassification  # pylint: disable=g-import-not-at-top
   from hf_peer import hf_train_step  # pylint: disable=g-import-not-at-top
-  keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-          "intermediate_size", "hidden_act", "hidden_dropout_prob",
-          "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
-          "initializer_range")
+  # Google's "gelu" is the tanh approximation, which HF calls "gelu_new".
+  hf_config = BertConfig(num_labels=2, **dict(
+      config, hidden_act={"gelu": "gelu_new"}.get(config["hidden_act"], config["hidden_act"])))
   device = "cuda" if torch.cuda.is_available() else "cpu"
-  rates = {}
+  sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+  seconds = {}
   for batch in batches:
     torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(num_labels=2, **{k: config[k] for k in keys}))
-    model.to(device).train()
+    model = BertForSequenceClassification(hf_config).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, eps=1e-6, weight_decay=0.01,
                                   fused=device == "cuda")
     step = hf_train_step(model, optimizer, torch.bfloat16)
     ids = torch.randint(1000, config["vocab_size"], (batch, seq), device=device)
     data = (ids, torch.ones_like(ids), torch.zeros_like(ids),
             torch.randint(0, 2, (batch,), device=device))
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    for _ in range(2):
-      step(data)
-    sync()
-    times = []
-    for _ in range(3):
-      start = time.perf_counter()
-      for _ in range(steps):
-        step(data)
-      sync()
-      times.append((time.perf_counter() - start) / steps)
-    rates[batch] = (float(np.median(times)), float(min(times)))
-    del model, optimizer
-  return rates
+    try:
+      seconds[batch] = seconds_per_call(lambda: step(data), steps, warmups=2,
+                                        wait=lambda _: sync())
+    except torch.cuda.OutOfMemoryError:
+      print("HF batch %d does not fit" % batch, file=sys.stderr)
+    del model, optimizer, step
+    if device == "cuda":
+      torch.cuda.empty_cache()
+  return seconds
 
 
 def main():
@@ -246,9 +239,12 @@ def main():
   with open(os.path.join(args.bundle, "manifest.json")) as f:
     manifest = json.load(f)
   batches = sorted(p["batch"] for p in manifest["programs"] if p["kind"] == "forward_backward"
-                   and (not args.batches or str(p["batch"]) in args.batches.split(",")))
+                   and (args.batches is None or str(p["batch"]) in args.batches.split(",")))
+  if not batches:
+    raise SystemExit("no forward-backward program in %s at --batches=%s" % (args.bundle,
+                                                                           args.batches))
   if args.peer_only:
-    print(json.dumps(hf_peer(manifest["config"], manifest["seq"], batches, args.steps)))
+    print(json.dumps(hf_seconds(manifest["config"], manifest["seq"], batches, args.steps)))
     return
   jax = _jax()
   device = jax.devices()[0]
@@ -264,47 +260,51 @@ def main():
       print("check: %s" % json.dumps(check(jax, args.bundle, program)), flush=True)
   if args.checks_only:
     return
-  rates = ours(jax, args.bundle, manifest, batches, args.steps, args.profile)
-  batches = [b for b in batches if "forward_backward_b%d" % b in rates]
-  peer = {}
-  if not args.no_peer:
-    out = subprocess.run([sys.executable, __file__, args.bundle, "--peer_only", "--steps",
-                          str(args.steps), "--batches", ",".join(map(str, batches))],
-                         capture_output=True, text=True, check=False)
-    if out.returncode:
-      print("peer failed:\n" + out.stderr[-3000:])
-    else:
-      peer = {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
-  report(manifest, batches, rates, peer, args.peak_tflops, measured_peak)
+  seconds = time_programs(jax, args.bundle, manifest, batches, args.steps, args.profile)
+  batches = [b for b in batches if "forward_backward_b%d" % b in seconds]
+  if not batches:
+    raise SystemExit("no batch fits")
+  peer = {} if args.no_peer else run_peer(args, batches)
+  report(manifest, batches, seconds, peer, args.peak_tflops, measured_peak)
 
 
-def report(manifest, batches, rates, peer, peak, measured_peak):
+def run_peer(args, batches):
+  out = subprocess.run([sys.executable, __file__, args.bundle, "--peer_only", "--steps",
+                        str(args.steps), "--batches", ",".join(map(str, batches))],
+                       capture_output=True, text=True, check=False)
+  if out.returncode:
+    print("peer failed:\n" + out.stderr[-3000:])
+    return {}
+  return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+
+
+def report(manifest, batches, seconds, peer, peak, measured_peak):
   flops = manifest["flops_per_example"]
-  optimizer = rates["optimizer"][0]
+  optimizer = seconds.get("optimizer", (float("nan"),))[0]
   mfu = lambda rate: "%.1f%% / %.1f%%" % (100 * rate * flops / 1e12 / peak,
                                           100 * rate * flops / 1e12 / measured_peak)
   print("\nMFU: of the %.0f TFLOP/s datasheet peak / of the %.0f TFLOP/s bf16 product measured "
-        "above; %.1f GFLOP per example (6 x non-embedding parameters + attention, every "
-        "position)." % (peak, measured_peak, flops / 1e9))
+        "above; %.2f GFLOP per example (6 x encoder parameters + attention, every position; "
+        "the pooler once)." % (peak, measured_peak, flops / 1e9))
   print("\n| batch | ours fwd+bwd ex/s (MFU) | ours step ex/s (MFU) | HF step ex/s (MFU) "
         "| ours step / HF |")
   print("|---|---|---|---|---|")
   for batch in batches:
-    fb = batch / rates["forward_backward_b%d" % batch][0]
-    step = batch / (rates["forward_backward_b%d" % batch][0] + optimizer)
+    forward_backward = seconds["forward_backward_b%d" % batch][0]
+    ours, step = batch / forward_backward, batch / (forward_backward + optimizer)
     hf = batch / peer[batch][0] if batch in peer else float("nan")
     print("| %d | %.0f (%s) | %.0f (%s) | %.0f (%s) | %.2fx |" % (
-        batch, fb, mfu(fb), step, mfu(step), hf, mfu(hf), step / hf))
+        batch, ours, mfu(ours), step, mfu(step), hf, mfu(hf), step / hf))
   print("\nstep = forward-backward + the optimizer update (clip + AdamW, one compiled program: "
-        "%.2f ms)." % (1e3 * optimizer))
-  for name, (seconds, _) in sorted(rates.items()):
+        "%.2f ms), one after the other." % (1e3 * optimizer))
+  for name, (no_dropout, _) in sorted(seconds.items()):
     batch = int(name.rsplit("_b", 1)[1]) if "no_dropout" in name else None
     if batch in batches:
-      with_dropout = rates["forward_backward_b%d" % batch][0]
+      with_dropout = seconds["forward_backward_b%d" % batch][0]
       print("without dropout, batch %d: forward-backward %.2f ms against %.2f ms with it "
-            "(%.0f%% of the step is dropout's random numbers and masks)." % (
-                batch, 1e3 * seconds, 1e3 * with_dropout,
-                100 * (with_dropout - seconds) / with_dropout))
+            "(dropout's random numbers and masks: %.0f%% of the forward-backward)." % (
+                batch, 1e3 * no_dropout, 1e3 * with_dropout,
+                100 * (with_dropout - no_dropout) / with_dropout))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Sums each GPU kernel's time and names what it computes from the TensorFlow ops fused into it
 (the trace holds XLA's optimized module, whose instructions keep TensorFlow's op names):
 matrix products by kernel name, then dropout, softmax, LayerNorm, GELU, transposes, other.
---steps divides the sums (gpu_mfu_xla.py traces 1 warm-up + 3 steps of each program).
+--steps divides the sums (gpu_mfu_xla.py traces TRACED_STEPS of each program, its warm-up
+included).
 Needs TensorFlow only for its bundled protos (XSpace, HloProto).
 """
 
@@ -13,6 +14,7 @@ import argparse
 import collections
 import re
 
+from gpu_mfu_xla import TRACED_STEPS
 from tensorflow.compiler.xla.service import hlo_pb2
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -41,7 +43,7 @@ def fused_op_names(module):
 
 
 def kind_of(kernel, op_names):
-  if re.match(r"nvjet|gemm|cutlass|.*cublas|.*gemm", kernel):
+  if re.search(r"nvjet|gemm|cutlass|cublas", kernel):
     return "matrix products"
   text = " ".join(op_names).lower()
   return next((kind for key, kind in KINDS if key in text), "other")
@@ -60,7 +62,9 @@ def _stats(plane, holder):
 def kernel_times(space):
   """{(kind, kernel): picoseconds} over the GPU's kernels, kinds from the traced modules
   (kernel names repeat across modules: each kernel is looked up in its own program's)."""
-  metadata = next(p for p in space.planes if p.name == "/host:metadata")
+  metadata = next((p for p in space.planes if p.name == "/host:metadata"), None)
+  if metadata is None:
+    raise SystemExit("the trace holds no XLA modules (no /host:metadata plane)")
   op_names = {}
   for event in metadata.event_metadata.values():
     stats = _stats(metadata, event)
@@ -82,7 +86,7 @@ def kernel_times(space):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("trace", help="the .xplane.pb under the --profile folder")
-  parser.add_argument("--steps", type=int, default=4, help="steps traced per program")
+  parser.add_argument("--steps", type=int, default=TRACED_STEPS, help="steps traced per program")
   parser.add_argument("--top", type=int, default=15, help="kernels listed")
   args = parser.parse_args()
   space = xplane_pb2.XSpace()
@@ -90,6 +94,8 @@ def main():
     space.ParseFromString(f.read())
   times = kernel_times(space)
   total = sum(times.values())
+  if not total:
+    raise SystemExit("%s holds no GPU kernels: was it traced on a GPU?" % args.trace)
   by_kind = collections.Counter()
   for (kind, _), ps in times.items():
     by_kind[kind] += ps

@@ -102,3 +102,18 @@ def test_gpu_mfu_exports_programs_whose_parameters_match_the_manifest(tmp_path):
       assert np.isfinite(reference["loss"]) and len(reference["names"]) == len(
           reference["grad_norms"]) == sum(
           p["role"] == "variable" for p in program["params"])
+
+
+@pytest.mark.slow  # needs jax (not a dependency): compiles the programs with XLA on the CPU
+def test_gpu_mfu_xla_checks_pass_on_the_cpu(tmp_path):
+  """The exported programs, run by XLA outside TensorFlow, give TensorFlow's own loss and
+  gradients: this is what proves the manifest's parameter order."""
+  pytest.importorskip("jax")
+  _bench("gpu_mfu.py", "--tiny", "--seq", "16", "--batches", "2", "--export_stablehlo",
+         str(tmp_path))
+  out = _bench("gpu_mfu_xla.py", str(tmp_path), "--checks_only")
+  import json  # pylint: disable=g-import-not-at-top
+  checks = {c["precision"]: c for c in (json.loads(line[len("check: "):])
+                                         for line in out.splitlines() if line.startswith("check: "))}
+  assert checks["float32"]["loss_error"] < 1e-5 and checks["float32"]["small_grads_error"] < 1e-4
+  assert checks["mixed_bfloat16"]["loss_error"] < 1e-2
