@@ -6,7 +6,8 @@
 One epoch of SST-2's first --rows rows (batch 32, lr 5e-5, max_seq_length 128, MiniLM) per
 variant and seed: `trimmed` (the default: Google's batches, each cut to its longest
 example; the same math as fixed padding, padding being masked), `grouped`
-(--group_by_length: trimmed batches of similar lengths), `fixed` (Google's 128 padding).
+(--group_by_length: trimmed batches of similar lengths), `fixed` (Google's 128 padding),
+`trimmed_bf16` (trimmed, --mixed_precision=mixed_bfloat16: does bfloat16 move accuracy?).
 Prints each run's dev accuracy and train seconds, then mean and spread per variant: a
 difference smaller than the spread between seeds is noise, not an effect.
 
@@ -27,7 +28,8 @@ import run_all  # pylint: disable=wrong-import-position
 from bert_tf import pretrained  # pylint: disable=wrong-import-position
 
 VARIANTS = {"trimmed": ["--group_by_length=false"], "grouped": ["--group_by_length=true"],
-            "fixed": ["--dynamic_padding=false"]}
+            "fixed": ["--dynamic_padding=false"],
+            "trimmed_bf16": ["--group_by_length=false", "--mixed_precision=mixed_bfloat16"]}
 
 
 def no_dropout_flags(work):

@@ -728,12 +728,16 @@ class FileProcessor(DataProcessor):
                        (path, column))
     if column not in header:
       hint = ""
-      if len(header) == 1 and ("\t" in header[0] or "," in header[0]):
+      separator = "\t" if "\t" in header[0] else ","
+      if len(header) == 1 and column in [f.strip() for f in header[0].split(separator)]:
         hint = (" (the header is one field holding %s: the file looks %s-separated; pass "
                 "--file_format=%s or give it that extension)" % (
                     "tabs" if "\t" in header[0] else "commas",
                     "tab" if "\t" in header[0] else "comma",
                     "tsv" if "\t" in header[0] else "csv"))
+      elif len(header) == 1 and column == self.config.text_column:
+        hint = (" (a file of one text per line needs the column's name, %r, on its first "
+                "line; bert-tf-predict --input_file classifies such a file as it is)" % column)
       raise UsageError("%s: column %r not found; the columns are %s%s." %
                        (path, column, ", ".join(repr(h) for h in header), hint))
     if header.count(column) > 1:
@@ -910,8 +914,8 @@ class FileProcessor(DataProcessor):
     if any(missing):
       if require_label:
         shown = next(r for r, m in zip(raw, missing) if m)
-        raise UsageError("%s: the label is missing (%r); fill it in or remove the row." %
-                         (where, shown))
+        raise UsageError("%s: the label is missing (%s); fill it in or remove the row." %
+                         (where, "an empty cell" if shown is None else repr(shown)))
       return None
     if self.config.regression:
       try:

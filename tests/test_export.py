@@ -207,6 +207,12 @@ def test_predictor_cli(trained, tmp_path):
   assert lines[3] == {"text": "\u200b\u00ad", "empty": True}
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines[0:3:2])
+  proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"],
+                         "--text=good", "--text_b=film"], capture_output=True, text=True,
+                        cwd=REPO, timeout=300)
+  last = proc.stderr.strip().splitlines()[-1]
+  assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-1000:]
+  assert last.startswith("error: --text_b:") and "single texts; leave --text_b out" in last, last
   for content, expected in ((b"", "is empty: put one text per line"),
                             (b"good\x00film\n", "holds NUL bytes"),
                             (b"good\ncaf\xe9\n", "line 2: bytes are not valid utf-8")):

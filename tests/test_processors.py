@@ -204,6 +204,11 @@ def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
   p = FileProcessor(FileDataConfig(label_delimiter=",", labels_file=labels, dev_split=0),
                     data_frames={"train": frame})
   assert [e.label for e in p.get_train_examples(None)] == [["amusement"], [], [], []]
+  # Single-label: a DataFrame's NaN is a missing label, named as an empty cell.
+  p = FileProcessor(FileDataConfig(dev_split=0), data_frames={"train": pd.DataFrame(
+      {"text": ["good", "bad"], "label": ["pos", float("nan")]})})
+  with pytest.raises(UsageError, match=r"the label is missing \(an empty cell\); fill it in"):
+    p.get_train_examples(None)
   unlabelled = _write(str(tmp_path / "null.tsv"), "text\tlabel\nhaha\t1\nmeh\tnull\n")
   p = FileProcessor(FileDataConfig(train_file=unlabelled, label_delimiter=",",
                                    labels_file=labels, dev_split=0))
@@ -370,6 +375,15 @@ def test_a_tab_separated_file_named_csv_says_so(tmp_path):
   train = _write(str(tmp_path / "train.csv"), "text\tlabel\ngood\t1\n")
   with pytest.raises(UsageError, match=r"the file looks tab-separated; pass --file_format=tsv"):
     FileProcessor(FileDataConfig(train_file=train)).get_train_examples(None)
+
+
+def test_a_file_of_text_lines_is_told_to_name_its_column(tmp_path):
+  """One text per line with commas inside is not a CSV with the wrong separator."""
+  test = _write(str(tmp_path / "test.txt"), "a good film, really\nbad, bad movie\n")
+  with pytest.raises(UsageError) as error:
+    FileProcessor(FileDataConfig(test_file=test)).get_test_examples(None)
+  assert "needs the column's name, 'text', on its first line" in str(error.value)
+  assert "--file_format" not in str(error.value)
 
 
 def test_empty_texts_skipped_in_train_kept_in_test(tmp_path):

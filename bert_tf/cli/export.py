@@ -46,6 +46,9 @@ def _refuse_unread_flags(o):
                      "pass one of them.")
   if o.output_dir and common.FLAGS["max_seq_length"].present:
     raise UsageError("--max_seq_length is the run's own with --output_dir: leave it out.")
+  if o.checkpoint and not o.output_dir:
+    raise UsageError("--checkpoint picks a training run's model.ckpt-N: it needs --output_dir "
+                     "(a pretrained --model is exported as it is).")
 
 
 def main(_):

@@ -44,7 +44,11 @@ def main(_):
   start = time.perf_counter()
   predictor = Predictor(o.model_dir, checkpoint=o.checkpoint, batch_size=o.batch_size)
   loaded = time.perf_counter()
-  texts_b = [o.text_b] * len(texts) if o.text_b else None
+  if (o.text_b is not None) != bool(predictor.info.text_pair):
+    raise UsageError("--text_b: %s reads %s; %s." % (
+        o.model_dir, *(("sentence pairs", "pass --text_b with the second text")
+                       if predictor.info.text_pair else ("single texts", "leave --text_b out"))))
+  texts_b = [o.text_b] * len(texts) if o.text_b is not None else None
   results = predictor.predict(texts, texts_b)
   done = time.perf_counter()
   for text, result in zip(texts, results):
