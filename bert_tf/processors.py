@@ -728,13 +728,17 @@ class FileProcessor(DataProcessor):
                        (path, column))
     if column not in header:
       hint = ""
-      separator = "\t" if "\t" in header[0] else ","
-      if len(header) == 1 and column in [f.strip() for f in header[0].split(separator)]:
-        hint = (" (the header is one field holding %s: the file looks %s-separated; pass "
-                "--file_format=%s or give it that extension)" % (
-                    "tabs" if "\t" in header[0] else "commas",
-                    "tab" if "\t" in header[0] else "comma",
-                    "tsv" if "\t" in header[0] else "csv"))
+      tabs = len(header) == 1 and "\t" in header[0]
+      fields = header[0].split("\t" if tabs else ",") if len(header) == 1 else []
+      kind, fix = ("tab", "tsv") if tabs else ("comma", "csv")
+      fix = "pass --file_format=%s or give it that extension" % fix
+      if len(fields) > 1 and column in [f.strip() for f in fields]:
+        hint = " (the header is one field holding %ss: the file looks %s-separated; %s)" % (
+            kind, kind, fix)
+      elif len(header) == 1 and column == self.config.text_column and len(fields) > 1:
+        hint = (" (if the file is %s-separated, %s; if it holds one text per line, put the "
+                "column's name, %r, on its first line, or classify it with bert-tf-predict "
+                "--input_file)" % (kind, fix, column))
       elif len(header) == 1 and column == self.config.text_column:
         hint = (" (a file of one text per line needs the column's name, %r, on its first "
                 "line; bert-tf-predict --input_file classifies such a file as it is)" % column)

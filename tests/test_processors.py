@@ -382,8 +382,13 @@ def test_a_file_of_text_lines_is_told_to_name_its_column(tmp_path):
   test = _write(str(tmp_path / "test.txt"), "a good film, really\nbad, bad movie\n")
   with pytest.raises(UsageError) as error:
     FileProcessor(FileDataConfig(test_file=test)).get_test_examples(None)
-  assert "needs the column's name, 'text', on its first line" in str(error.value)
-  assert "--file_format" not in str(error.value)
+  assert ("if it holds one text per line, put the column's name, 'text', on its first line, "
+          "or classify it with bert-tf-predict --input_file)") in str(error.value)
+  test = _write(str(tmp_path / "test.txt"), "a good film\nbad movie\n")
+  with pytest.raises(UsageError) as error:
+    FileProcessor(FileDataConfig(test_file=test)).get_test_examples(None)
+  assert "(a file of one text per line needs the column's name, 'text', on its first line; " \
+      "bert-tf-predict --input_file classifies such a file as it is)." in str(error.value)
 
 
 def test_empty_texts_skipped_in_train_kept_in_test(tmp_path):
