@@ -76,6 +76,9 @@ def _random_batch(config, batch, seq, seed=0, padded=False):
           rng.integers(0, 2, batch).astype(np.int64), np.ones(batch, np.float32))
 
 
+BATCH_ARGS = ("features", "labels", "weights")  # forward_backward's arguments
+
+
 def _paths(structure, prefix=""):
   """`structure` with each leaf replaced by its path ("features/input_mask")."""
   if isinstance(structure, dict):
@@ -139,15 +142,14 @@ def export_stablehlo(config, seq, batches, out_dir, check_batch=8):
     manifest["programs"].append(dict(name=name, file=name + ".mlir", params=params,
                                      aliases=aliases, **extra))
     return params, captured
-  batch_names = ("features", "labels", "weights")
   no_dropout = dict(config, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
   for batch in batches:
     step, variables, _ = _forward_backward(config, batch, seq)
-    add("forward_backward_b%d" % batch, step, _random_batch(config, batch, seq), batch_names,
+    add("forward_backward_b%d" % batch, step, _random_batch(config, batch, seq), BATCH_ARGS,
         variables, kind="forward_backward", batch=batch)
   step, variables, optimizer = _forward_backward(no_dropout, max(batches), seq, head_dropout=0.0)
   add("forward_backward_no_dropout_b%d" % max(batches), step,
-      _random_batch(config, max(batches), seq), batch_names, variables,
+      _random_batch(config, max(batches), seq), BATCH_ARGS, variables,
       kind="forward_backward_no_dropout", batch=max(batches))
   grads = [tf.zeros_like(optimizer.variables_by_name[n]) for n in optimizer.names]
   update = tf.function(lambda g: optimizer.apply_gradients(optimizer.clip(g)), jit_compile=True)
@@ -170,7 +172,7 @@ def _export_check(config, seq, batch, out_dir, add):
     step, variables, optimizer = _forward_backward(config, batch, seq, head_dropout=0.0)
     args = _random_batch(config, batch, seq, seed=1, padded=True)
     name = "check_" + precision
-    params, captured = add(name, step, args, ("features", "labels", "weights"), variables,
+    params, captured = add(name, step, args, BATCH_ARGS, variables,
                            kind="check", batch=batch, precision=precision,
                            reference=name + ".npz")
     first = len(params) - len(captured)
