@@ -3,7 +3,8 @@
 
 def hf_train_step(model, optimizer, autocast_dtype=None):
   """One HF training step on a (ids, mask, type ids, labels) batch of torch tensors:
-  forward, backward, clip to global norm 1.0, AdamW, as the HF Trainer runs it."""
+  forward (under autocast to `autocast_dtype`, if given), backward, clip to global norm 1.0,
+  the optimizer's step."""
   import contextlib  # noqa
   import torch  # noqa
 

@@ -5,7 +5,8 @@
 Runs our FullTokenizer (one text at a time, and all at once as featurization does) and
 Google's (PyPI bert-tensorflow 1.0.4, the original code) on every text of SST-2 train,
 GoEmotions train and all SMP2020-EWECT JSON files, uncased (the embedded vocab) and cased,
-and prints sentences compared and mismatches (a text counts when either of ours differs). Also reports tensorflow-text's in-graph tokenizer on the same texts.
+and prints sentences compared and mismatches (a text counts when either of ours differs).
+Also reports tensorflow-text's in-graph tokenizer on the same texts.
 """
 
 import argparse

@@ -118,18 +118,22 @@ def _check_new_hub_dir(export_dir):
                      "--export_dir, or remove that one first." % export_dir)
 
 
+def _labels_text(task):
+  """labels.txt beside a .tflite: one label per line, in output order."""
+  return "".join("%s\n" % label for label in task.label_list)
+
+
 def _check_tflite_companions(path, trained):
   """A .tflite shares its folder's vocab.txt and labels.txt only with models that have the
   same ones (they would be overwritten, and the other model misread)."""
   directory = os.path.dirname(os.path.abspath(path))
-  def read(path):
+  def read(file_path):
     try:
-      with open(path, encoding="utf-8") as f:
+      with open(file_path, encoding="utf-8") as f:
         return f.read()
     except (OSError, UnicodeDecodeError):  # a folder, or not text: not this model's either
       return None
-  ours = {"vocab.txt": read(trained.vocab_file),
-          "labels.txt": "".join("%s\n" % label for label in trained.task.label_list)}
+  ours = {"vocab.txt": read(trained.vocab_file), "labels.txt": _labels_text(trained.task)}
   for name, text in ours.items():
     there = os.path.join(directory, name)
     if os.path.exists(there) and read(there) != text:
@@ -299,8 +303,7 @@ def _write_tflite_companions(trained, path, quantization, text_input, batch_size
   with atomic_path(os.path.join(directory, "vocab.txt")) as tmp:
     shutil.copyfile(trained.vocab_file, tmp)
   task, length = trained.task, trained.preprocessor.max_seq_length
-  write_text_atomic(os.path.join(directory, "labels.txt"),
-                    "".join("%s\n" % label for label in task.label_list))
+  write_text_atomic(os.path.join(directory, "labels.txt"), _labels_text(task))
   inputs = ([dict(name="text", dtype="string", shape=[1])] if text_input else
             [dict(name=name, dtype="int32", shape=[batch_size, length]) for name in ID_INPUTS])
   description = dict(

@@ -695,7 +695,7 @@ class FileProcessor(DataProcessor):
         label, no_labels = [], no_labels + 1
       else:
         label = self._parse_label(where, raw_label, require_label)
-        if self._has_empty_label(raw_label):
+        if self._has_empty_label(raw_label, label):
           stray = stray or [where, raw_label[0], 0]
           stray[2] += 1
       yield InputExample("%s-%d" % (set_name, count), text_a, text_b, label, where)
@@ -727,27 +727,32 @@ class FileProcessor(DataProcessor):
       raise UsageError("%s has no header row, so column %r must be given as a 0-based index." %
                        (path, column))
     if column not in header:
-      hint = ""
-      tabs = len(header) == 1 and "\t" in header[0]
-      fields = header[0].split("\t" if tabs else ",") if len(header) == 1 else []
-      kind, fix = ("tab", "tsv") if tabs else ("comma", "csv")
-      fix = "pass --file_format=%s or give it that extension" % fix
-      if len(fields) > 1 and column in [f.strip() for f in fields]:
-        hint = " (the header is one field holding %ss: the file looks %s-separated; %s)" % (
-            kind, kind, fix)
-      elif len(header) == 1 and column == self.config.text_column and len(fields) > 1:
-        hint = (" (if the file is %s-separated, %s; if it holds one text per line, put the "
-                "column's name, %r, on its first line, or classify it with bert-tf-predict "
-                "--input_file)" % (kind, fix, column))
-      elif len(header) == 1 and column == self.config.text_column:
-        hint = (" (a file of one text per line needs the column's name, %r, on its first "
-                "line; bert-tf-predict --input_file classifies such a file as it is)" % column)
-      raise UsageError("%s: column %r not found; the columns are %s%s." %
-                       (path, column, ", ".join(repr(h) for h in header), hint))
+      raise UsageError("%s: column %r not found; the columns are %s%s." % (
+          path, column, ", ".join(repr(h) for h in header), self._header_hint(header, column)))
     if header.count(column) > 1:
       raise UsageError("%s: the header names %d columns %r, so which one to read is unclear: "
                        "rename them." % (path, header.count(column), column))
     return header.index(column)
+
+  def _header_hint(self, header, column):
+    """Why a one-field header lacks `column`: another separator, or no header at all."""
+    if len(header) != 1:
+      return ""
+    tabs = "\t" in header[0]
+    fields = [f.strip() for f in header[0].split("\t" if tabs else ",")]
+    kind = "tab" if tabs else "comma"
+    fix = "pass --file_format=%s or give it that extension" % ("tsv" if tabs else "csv")
+    if len(fields) > 1 and column in fields:
+      return " (the header is one field holding %ss: the file looks %s-separated; %s)" % (
+          kind, kind, fix)
+    if column != self.config.text_column:
+      return ""
+    if len(fields) > 1:
+      return (" (if the file is %s-separated, %s; if it holds one text per line, put the "
+              "column's name, %r, on its first line, or classify it with bert-tf-predict "
+              "--input_file)" % (kind, fix, column))
+    return (" (a file of one text per line needs the column's name, %r, on its first line; "
+            "bert-tf-predict --input_file classifies such a file as it is)" % column)
 
   def _column_indices(self, path, header, label_columns, labels_optional=False):
     """(text, text_b or None, [labels]) column indices, which must all differ."""
@@ -905,12 +910,12 @@ class FileProcessor(DataProcessor):
     return (value is None or isinstance(value, float) and value != value
             or isinstance(value, str) and not value.strip())
 
-  def _has_empty_label(self, raw):
-    """A multi-label cell with labels and an empty one between delimiters ("a,,b", "a,")."""
-    if self.config.label_delimiter is None or len(raw) != 1 or not isinstance(raw[0], str):
-      return False
-    parts = [part.strip() for part in raw[0].split(self.config.label_delimiter)]
-    return any(parts) and not all(parts)
+  def _has_empty_label(self, raw, labels):
+    """A multi-label cell with labels and an empty one between delimiters ("a,,b", "a,"):
+    `labels`, parsed from it, has fewer entries than the cell has parts."""
+    return (self.config.label_delimiter is not None and len(raw) == 1 and
+            isinstance(raw[0], str) and bool(labels) and
+            len(labels) < raw[0].count(self.config.label_delimiter) + 1)
 
   def _parse_label(self, where, raw, require_label):
     """Raw label field(s) -> str / list of str / float, validated."""
