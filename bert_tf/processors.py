@@ -618,30 +618,27 @@ class FileProcessor(DataProcessor):
   # ---- files and splits ----
   def _path(self, data_dir, set_name):
     explicit = getattr(self.config, "%s_file" % set_name)
+    others = _set_files(data_dir, set_name) + _alias_files(data_dir, set_name) if data_dir else []
     if explicit:
-      shadowed = [f for f in (_set_files(data_dir, set_name) if data_dir else [])
-                  if os.path.normcase(os.path.realpath(f)) !=
+      shadowed = [f for f in others if os.path.normcase(os.path.realpath(f)) !=
                   os.path.normcase(os.path.realpath(explicit))]
       if shadowed:
-        self._warn_once("Reading --%s_file=%s; %s in --data_dir is not read.", set_name,
-                        explicit, " and ".join(shadowed))
+        self._warn_once("Reading --%s_file=%s; %s in --data_dir %s not read.", set_name,
+                        explicit, " and ".join(shadowed), "is" if len(shadowed) == 1 else "are")
       return explicit
     if not data_dir:
       return None
-    found = _set_files(data_dir, set_name)
+    found = _set_files(data_dir, set_name) or _alias_files(data_dir, set_name)
     files = [path for path in found if not os.path.isdir(path)]
     if len(files) > 1:
       raise UsageError("%s holds %s: which one is the %s set is unclear; pass --%s_file." % (
           data_dir, " and ".join(os.path.basename(p) for p in files), set_name, set_name))
-    if found:
-      return found[0]
-    if set_name == "dev":
-      for alias in ("dev", "val", "valid", "validation", "eval"):
-        for ext in (".tsv", ".csv", ".jsonl", ".json"):
-          candidate = os.path.join(data_dir, alias + ext)
-          if os.path.exists(candidate):
-            return candidate
-    return None
+    unread = [f for f in others if f not in found]
+    if found and unread:  # dev.tsv beside val.csv: the alias is not read
+      self._warn_once("Reading %s as the %s set; %s in --data_dir %s not read (pass --%s_file "
+                      "to choose).", found[0], set_name, " and ".join(unread),
+                      "is" if len(unread) == 1 else "are", set_name)
+    return found[0] if found else None
 
   def _split(self, data_dir):
     if self._splits is not None:
@@ -1147,6 +1144,17 @@ def as_number(text):
   except (TypeError, ValueError):
     return None
   return value if value == value else None  # NaN equals nothing
+
+
+DEV_ALIASES = ("val", "valid", "validation", "eval")
+
+
+def _alias_files(data_dir, set_name):
+  """data_dir's files named as the dev set under another usual name: val.csv, ..."""
+  if set_name != "dev":
+    return []
+  return [path for alias in DEV_ALIASES for ext in (".tsv", ".csv", ".jsonl", ".json")
+          if os.path.isfile(path := os.path.join(data_dir, alias + ext))]
 
 
 def _set_files(data_dir, set_name):

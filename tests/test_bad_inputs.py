@@ -213,6 +213,10 @@ def test_export_flags_that_the_format_does_not_read(tmp_path):
     rc, last, _ = _cli(["--output_dir=%s" % tmp_path, "--export_dir=%s" % (tmp_path / "e")]
                        + flags, module="bert_tf.cli.export")
     assert rc == 2 and message in last, (flags, last)
+  # At its default value, the flag changes nothing: the export goes on (to the empty run's error).
+  rc, last, _ = _cli(["--output_dir=%s" % tmp_path, "--export_dir=%s" % (tmp_path / "e"),
+                      "--quantization=float32"], module="bert_tf.cli.export")
+  assert rc == 2 and "read only with" not in last and str(tmp_path) in last, last
   rc, last, _ = _cli(["--format=hub", "--model=all-MiniLM-L6-v2", "--checkpoint=model.ckpt-3",
                       "--export_dir=%s" % (tmp_path / "e")], module="bert_tf.cli.export")
   assert rc == 2 and "--checkpoint picks a training run's model.ckpt-N: it needs --output_dir" \

@@ -416,6 +416,32 @@ def test_data_dir_with_train_dev_test_files(tmp_path):
     processors.get_processor("file", FileDataConfig()).get_train_examples(str(tmp_path))
 
 
+
+def test_dev_set_under_another_name(tmp_path, caplog):
+  """val/valid/validation/eval files are the dev set when there is no dev file; beside one,
+  or beside each other, they are said (not read) or refused (unclear)."""
+  _write(str(tmp_path / "train.csv"), "text,label\na,x\nb,y\n")
+  _write(str(tmp_path / "validation.csv"), "text,label\nv,x\n")
+  dev = lambda config: [e.text_a for e in processors.get_processor(
+      "file", config).get_dev_examples(str(tmp_path))]
+  assert dev(FileDataConfig()) == ["v"]
+  _write(str(tmp_path / "dev.tsv"), "text\tlabel\nd\tx\n")
+  with caplog.at_level(logging.WARNING):
+    assert dev(FileDataConfig()) == ["d"]
+  assert "Reading %s as the dev set; %s in --data_dir is not read (pass --dev_file to " \
+      "choose)." % (tmp_path / "dev.tsv", tmp_path / "validation.csv") in caplog.text
+  caplog.clear()
+  explicit = _write(str(tmp_path / "mine.csv"), "text,label\nm,y\n")
+  with caplog.at_level(logging.WARNING):
+    assert dev(FileDataConfig(dev_file=explicit)) == ["m"]
+  assert "Reading --dev_file=%s; %s and %s in --data_dir are not read." % (
+      explicit, tmp_path / "dev.tsv", tmp_path / "validation.csv") in caplog.text
+  os.remove(str(tmp_path / "dev.tsv"))
+  _write(str(tmp_path / "val.tsv"), "text\tlabel\nw\tx\n")
+  with pytest.raises(UsageError, match=r"holds val.tsv and validation.csv: which one is the dev "
+                     r"set is unclear; pass --dev_file"):
+    dev(FileDataConfig())
+
 def test_trec_layout(tmp_path):
   path = str(tmp_path / "train_5500.label")
   with open(path, "wb") as f:

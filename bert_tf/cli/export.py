@@ -31,14 +31,16 @@ class ExportOptions:
   max_seq_length: int = option(128, "Preprocessor sequence length (--format=hub from --model).")
 
 
-# Flags that only some --format values read: given with another, they would be ignored.
+# Flags that only some --format values read: set with another, they would be ignored.
 _FORMAT_ONLY = dict(quantization="tflite", tflite_input="tflite", version="saved_model",
                     model="hub", max_seq_length="hub")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExportOptions)}
 
 
 def _refuse_unread_flags(o):
   for name, fmt in _FORMAT_ONLY.items():
-    if common.FLAGS[name].present and o.format != fmt:
+    # At its default value (e.g. a script's --quantization=float32) the flag changes nothing.
+    if common.FLAGS[name].present and getattr(o, name) != _DEFAULTS[name] and o.format != fmt:
       raise UsageError("--%s is read only with --format=%s, not --format=%s: leave it out." %
                        (name, fmt, o.format))
   if o.output_dir and o.model:
