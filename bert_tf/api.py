@@ -19,6 +19,7 @@ import logging as std_logging
 import os
 import re
 import tempfile
+import threading
 
 import numpy as np
 import pandas as pd
@@ -68,14 +69,16 @@ def _api_names(**renames):
 
 class _RenamedMessages(std_logging.Filter):
   """A logging filter that renames the flags in each record's format string; its arguments
-  (paths, values) are left as they are."""
+  (paths, values) are left as they are. Only the calling thread's records: another
+  thread's code, in the same process, speaks its own flags."""
 
   def __init__(self, rename):
     super().__init__()
     self.rename = rename
+    self.thread = threading.get_ident()
 
   def filter(self, record):
-    if isinstance(record.msg, str):
+    if record.thread == self.thread and isinstance(record.msg, str):
       record.msg = self.rename(record.msg)
     return True
 

@@ -1,9 +1,11 @@
 """The Python API on a tiny random BERT: fit/evaluate/predict/export/load for each kind of
 task, DataFrames and tuples, and a CLI-trained run loaded by the API."""
 
+import logging as std_logging
 import os
 import random
 import subprocess
+import threading
 import sys
 
 import numpy as np
@@ -115,6 +117,20 @@ def test_cli_run_loads_in_the_api_with_the_predictors_probabilities(tiny_model, 
   expected = np.mean([p["label"] == l for p, l in zip(predicted, rows["label"])])
   assert api.evaluate(str(data / "train.csv"), verbose=0)["accuracy"] == pytest.approx(expected)
 
+
+
+def test_renamed_messages_are_the_calling_threads_alone():
+  from bert_tf.api import _RenamedMessages  # pylint: disable=g-import-not-at-top
+  renamer = _RenamedMessages(lambda m: m.replace("--num_train_epochs", "epochs"))
+  record = lambda: std_logging.LogRecord("absl", std_logging.WARNING, "", 0,
+                                         "--num_train_epochs is %d", (9,), None)
+  mine = record()
+  renamer.filter(mine)
+  theirs = []
+  worker = threading.Thread(target=lambda: theirs.append(record()) or renamer.filter(theirs[0]))
+  worker.start()
+  worker.join()
+  assert (mine.getMessage(), theirs[0].getMessage()) == ("epochs is 9", "--num_train_epochs is 9")
 
 def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, caplog):
   clf = TextClassifier(tiny_model, output_dir=str(tmp_path / "bad"), **FAST)
