@@ -124,6 +124,42 @@ def test_bad_flag_value_and_stray_argument_exit_2():
   assert proc.returncode == 2 and "unexpected argument 'model_dir'" in proc.stderr
 
 
+
+def test_a_usage_error_is_the_one_line_on_stderr_at_the_default_log_level():
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.train", "--do_train"],
+                        capture_output=True, text=True, timeout=120, env=env, cwd=str(REPO))
+  assert proc.returncode == 2
+  assert proc.stderr.splitlines() == ["error: --output_dir is required."], proc.stderr
+
+
+# TensorFlow 2.21's start-up on a CPU machine, as absl writes it before InitializeLog.
+_STARTUP = """WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1796062846.297771   22844 port.cc:153] oneDNN custom operations are on.
+I0000 00:00:1796062846.298097   22844 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+I0000 00:00:1796062875.193148   23106 cpu_feature_guard.cc:227] This TensorFlow binary is optimized
+To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow.
+W0000 00:00:1796062847.177374   22844 some_op.cc:1] a warning
+E0000 00:00:1796062847.177374   22844 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error
+E0000 00:00:1796062847.177374   22844 loader.cc:9] could not load libfoo.so
+/x/tensorflow_hub/__init__.py:61: UserWarning: pkg_resources is deprecated
+""".splitlines(True)
+
+
+def test_quiet_start_up_keeps_what_the_level_lets_through():
+  kept = lambda lines, level: [l.split("]")[-1].strip() for l in common._kept_lines(lines, level)]  # pylint: disable=protected-access
+  assert kept(_STARTUP, 2) == ["could not load libfoo.so",
+                               "/x/tensorflow_hub/__init__.py:61: UserWarning: pkg_resources is "
+                               "deprecated"]
+  assert kept(_STARTUP, 1) == ["a warning", "could not load libfoo.so",
+                               "/x/tensorflow_hub/__init__.py:61: UserWarning: pkg_resources is "
+                               "deprecated"]
+  # With a CUDA driver (no "Could not find cuda drivers"), cuInit failing is a real error.
+  with_driver = [l for l in _STARTUP if "cudart_stub" not in l]
+  assert "failed call to cuInit: INTERNAL: CUDA error" in kept(with_driver, 2)
+  assert kept(_STARTUP, 3) == ["/x/tensorflow_hub/__init__.py:61: UserWarning: pkg_resources is "
+                               "deprecated"]
+
 def test_ctrl_c_is_one_line_and_exit_130():
   script = ("import os, signal, time\n"
             "from bert_tf.cli import common\n"

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import re
 import sys
+import tempfile
 import textwrap
 import typing
 
@@ -20,6 +21,8 @@ from bert_tf.errors import UsageError
 # TensorFlow's C++ start-up lines bury the one line a user needs; TF_CPP_MIN_LOG_LEVEL=0
 # brings them back.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_LOG_LINE = re.compile(r"^([IWEF])\d{4} ")  # absl/glog: I1130 18:19:46.108868 ...
+_LEVELS = "IWEF"
 FLAGS = flags.FLAGS
 _HELP_ARGS = ("-h", "-?", "--help", "-help", "--helpshort", "--helpfull", "-helpfull")
 
@@ -102,11 +105,55 @@ def run(main, options_class, usage, names=None):
   def guarded(argv):
     with interruptible():
       try:
+        with quiet_native_startup():
+          import tensorflow as tf  # pylint: disable=g-import-not-at-top
+          tf.config.list_physical_devices("GPU")  # where CUDA says it has no driver
         return main(argv)
       except UsageError as e:
         _fail(str(e))
 
   app.run(guarded, flags_parser=parse)
+
+
+@contextlib.contextmanager
+def quiet_native_startup():
+  """TensorFlow's C++ logs its start-up before it reads TF_CPP_MIN_LOG_LEVEL (absl writes
+  everything before InitializeLog to stderr): seven lines, an error among them, before the
+  one line a user needs. Inside, stderr goes to a file; the lines below the level are
+  dropped and the rest (Python warnings, real errors) written out after."""
+  level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+  level = int(level) if level.isdigit() else 0
+  if level == 0:
+    yield
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      yield
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      sys.stderr.write("".join(_kept_lines(
+          captured.read().decode("utf-8", "replace").splitlines(True), level)))
+      sys.stderr.flush()
+
+
+def _kept_lines(lines, level):
+  no_driver = any("Could not find cuda drivers" in line for line in lines)
+  for line in lines:
+    match = _LOG_LINE.match(line)
+    if match and _LEVELS.index(match.group(1)) < level:
+      continue
+    if match and no_driver and "failed call to cuInit" in line:
+      continue  # no CUDA driver at all: the CPU is expected, not an error
+    if line.startswith(("WARNING: All log messages before absl::InitializeLog()",
+                        "To enable the following instructions:")):
+      continue  # the banner, and the rest of the CPU-instructions info line
+    yield line
 
 
 @contextlib.contextmanager
