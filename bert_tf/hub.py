@@ -26,8 +26,10 @@ def resolve_handle(handle):
   """A local SavedModel directory for `handle` (downloading only if it is a URL)."""
   if os.path.isdir(handle):
     if not os.path.exists(os.path.join(handle, "saved_model.pb")):
-      raise UsageError("--bert_hub_module_handle=%s is a directory without saved_model.pb." %
-                       handle)
+      google = os.path.exists(os.path.join(handle, "bert_config.json"))
+      raise UsageError("--bert_hub_module_handle=%s is a directory without saved_model.pb%s." % (
+          handle, ": it holds a Google-format model, pass it as --model=%s" % handle
+          if google else ""))
     return handle
   if not handle.startswith(("http://", "https://", "gs://")):
     raise UsageError("--bert_hub_module_handle=%s: no such directory (and not a URL)." % handle)

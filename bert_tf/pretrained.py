@@ -96,8 +96,17 @@ def model_files(model_dir, do_lower_case=None):
 
 def check_model_dir(model):
   """--model: a named model, or a directory that holds a Google-format model's files."""
-  if os.path.isdir(model) and not any(os.path.exists(os.path.join(model, name)) for name in
-                                      ("bert_config.json", "vocab.txt", "bert_model.ckpt.index")):
+  if not os.path.isdir(model) or os.path.exists(os.path.join(model, "bert_config.json")):
+    return model
+  has = lambda name: os.path.exists(os.path.join(model, name))
+  if has("config.json"):  # Hugging Face's layout
+    raise UsageError("%s holds a Hugging Face model (config.json, no bert_config.json): convert "
+                     "it once with bert-tf-convert --hf_dir=%s --output_dir=DIR, then pass "
+                     "--model=DIR." % (model, model))
+  if has("saved_model.pb"):
+    raise UsageError("%s is a SavedModel, not a Google-format directory: pass a TF-Hub BERT "
+                     "encoder as --bert_hub_module_handle=%s." % (model, model))
+  if not (has("vocab.txt") or has("bert_model.ckpt.index")):
     raise UsageError("%s is not a model directory (no bert_config.json, vocab.txt or "
                      "bert_model.ckpt in it): pass --model=a Google-format directory or a named "
                      "model, e.g. %s." % (model, DEFAULT_MODEL))

@@ -202,6 +202,28 @@ def test_a_model_directory_without_model_files(tmp_path):
   assert not (tmp_path / "out").exists()
 
 
+
+def test_a_model_directory_of_another_format_says_what_to_do(model_dir, tmp_path):
+  hf, saved = tmp_path / "hf", tmp_path / "sm"
+  for folder, names in ((hf, ("config.json", "vocab.txt", "model.safetensors")),
+                        (saved, ("saved_model.pb",))):
+    folder.mkdir()
+    for name in names:
+      (folder / name).write_text("{}")
+  train = _write(tmp_path / "t.csv", GOOD)
+  for flag, message in (
+      ("--model=%s" % hf, "%s holds a Hugging Face model (config.json, no bert_config.json): "
+                          "convert it once with bert-tf-convert --hf_dir=%s" % (hf, hf)),
+      ("--model=%s" % saved, "%s is a SavedModel, not a Google-format directory: pass a TF-Hub "
+                             "BERT encoder as --bert_hub_module_handle=%s." % (saved, saved)),
+      ("--bert_hub_module_handle=%s" % model_dir, "is a directory without saved_model.pb: it "
+                                                  "holds a Google-format model, pass it as "
+                                                  "--model=%s." % model_dir)):
+    rc, last, _ = _cli(["--do_train", flag, "--output_dir=%s" % (tmp_path / "out"),
+                        "--train_file=%s" % train])
+    assert rc == 2 and message in last, last
+    assert not (tmp_path / "out").exists()
+
 def test_export_flags_that_the_format_does_not_read(tmp_path):
   for flags, message in (
       (["--quantization=int8"], "--quantization is read only with --format=tflite, not "
