@@ -81,8 +81,16 @@ def _refuse_binary(path, encoding):
     raise UsageError("Data file %s is a zip archive (an Excel .xlsx?): save it as CSV, TSV or "
                      "JSON first." % path)
   if b"\x00" in head and "16" not in encoding and "32" not in encoding:
-    raise UsageError("Data file %s holds NUL bytes: is it UTF-16 (pass --encoding=utf-16) or "
-                     "a binary file?" % path)
+    raise UsageError("Data file %s holds NUL bytes: is it UTF-16 (pass --encoding=%s) or "
+                     "a binary file?" % (path, _utf16_name(head)))
+
+
+def _utf16_name(head):
+  """The UTF-16 encoding that reads these first bytes: with a byte-order mark, utf-16;
+  without one, the byte order whose high bytes are the NULs of ASCII text."""
+  if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    return "utf-16"
+  return "utf-16-le" if head[1::2].count(0) >= head[0::2].count(0) else "utf-16-be"
 
 
 def _bounded_lines(f, path):
@@ -102,6 +110,9 @@ def _bounded_lines(f, path):
 def _decode_error(path, error, encoding):
   """A UsageError naming the line of an undecodable byte (the error's offset is within the
   reader's chunk, not the file: the file is scanned again, line by line)."""
+  if not isinstance(error, UnicodeDecodeError):  # utf-16 without a byte-order mark
+    return UsageError("%s cannot be read as %s (%s): pass the encoding with its byte order, "
+                      "e.g. --encoding=utf-16-le." % (path, encoding, error))
   line, earlier_non_ascii = 1, None
   with open(path, "rb") as f:
     for line, raw in enumerate(f, start=1):
@@ -130,7 +141,7 @@ def read_text_lines(path, encoding="utf-8", keep_blank=False):
       if keep_blank:
         return [line.rstrip("\r\n") for _, line in _bounded_lines(f, path)]
       return [line.strip() for _, line in _bounded_lines(f, path) if line.strip()]
-    except UnicodeDecodeError as e:
+    except UnicodeError as e:
       raise _decode_error(path, e, encoding) from None
 
 
@@ -161,7 +172,7 @@ def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):
       except csv.Error as e:
         raise UsageError("%s line %d: malformed CSV/TSV (%s): check the quoting of that row." %
                          (path, start, e)) from None
-  except UnicodeDecodeError as e:
+  except UnicodeError as e:
     raise _decode_error(path, e, encoding) from None
 
 
@@ -200,7 +211,7 @@ def read_json_records(path, encoding="utf-8"):
         except json.JSONDecodeError as e:
           raise UsageError("%s line %d: invalid JSON Lines record: %s" % (path, number, e.msg)
                            ) from None
-  except UnicodeDecodeError as e:
+  except UnicodeError as e:
     raise _decode_error(path, e, encoding) from None
 
 
@@ -544,7 +555,7 @@ def sort_labels(labels):
   """Stable label order: numerically when all labels are integers, else by string."""
   labels = set(labels)
   if all(_looks_int(l) for l in labels):
-    return sorted(labels, key=int)
+    return sorted(labels, key=lambda l: (int(l), l))  # "01" and "1": not by the set's order
   return sorted(labels)
 
 
@@ -718,7 +729,13 @@ class FileProcessor(DataProcessor):
     return (("test", self.config.test_split), ("dev", self.config.dev_split))
 
   def _column_index(self, path, header, column):
-    if isinstance(column, int) or _looks_int(column):
+    numeric = isinstance(column, int) or _looks_int(column)
+    if header is not None and str(column) in header:
+      column = str(column)  # a header's name, even one that looks like an index ("1")
+      if numeric and int(column) != header.index(column):
+        self._warn_once("%s: column %r is read by its name (column %d of the header), not as "
+                        "0-based index %d.", path, column, header.index(column), int(column))
+    elif numeric:
       return int(column)
     if header is None:
       raise UsageError("%s has no header row, so column %r must be given as a 0-based index." %
@@ -887,7 +904,7 @@ class FileProcessor(DataProcessor):
     try:
       with open(file_path, encoding=self.config.encoding) as f:
         text = f.read(MAX_FIELD_CHARS + 1)
-    except UnicodeDecodeError as e:
+    except UnicodeError as e:
       _refuse_binary(file_path, self.config.encoding)  # a PNG is named as binary, not latin-1
       raise _decode_error(file_path, e, self.config.encoding) from None
     if text.startswith("PK\x03\x04") or "\x00" in text[:4096]:
@@ -938,9 +955,9 @@ class FileProcessor(DataProcessor):
       labels = []
       for name, value in zip(self._labels, raw):
         value = str(value).strip()
-        if value not in ("0", "1", "0.0", "1.0"):
+        if value.lower() not in _INDICATORS:
           raise UsageError("%s: label column %r holds %r, expected 0 or 1." % (where, name, value))
-        if value.startswith("1"):
+        if _INDICATORS[value.lower()]:
           labels.append(name)
       return labels
     value = raw[0]
@@ -1006,18 +1023,31 @@ def _check_distinct_columns(path, config, indices, label_columns):
 _MISSING_LABELS = ("", "nan", "none", "null", "n/a")
 
 
+# A multi-label file's 0/1 cell (a DataFrame's or JSON's booleans too): is the label on?
+_INDICATORS = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "true": True}
+
+
+def _is_na(value):
+  """None, NaN of any float type, pandas' NA or NaT: a DataFrame's empty cell."""
+  if value is None or isinstance(value, (str, list, tuple, dict)):
+    return value is None
+  import pandas as pd  # pylint: disable=g-import-not-at-top  (only for non-text cells)
+  try:
+    return bool(pd.isna(value))
+  except (TypeError, ValueError):  # an array-like: not one missing cell
+    return False
+
+
 def _is_missing(value):
-  if value is None:
+  if _is_na(value):
     return True
-  if isinstance(value, float):
-    return value != value
   return isinstance(value, str) and value.strip().lower() in _MISSING_LABELS
 
 
 def _frame_text(value, where):
   if isinstance(value, str):
     return value
-  if value is None or (isinstance(value, float) and value != value):
+  if _is_na(value):
     return ""
   raise UsageError("%s: the text is a %s (%r), not a string." % (where, type(value).__name__,
                                                                  value))
@@ -1030,8 +1060,8 @@ def _frame_label(value):
     return [_frame_label(v) for v in (value.tolist() if hasattr(value, "tolist") else value)]
   if value is None or isinstance(value, str):
     return value
-  if isinstance(value, float) and value != value:
-    return None  # NaN: a missing label
+  if _is_na(value):
+    return None  # NaN, pd.NA: a missing label
   if hasattr(value, "item"):
     value = value.item()  # numpy scalar
   if isinstance(value, float) and value.is_integer():

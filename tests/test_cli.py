@@ -160,6 +160,19 @@ def test_quiet_start_up_keeps_what_the_level_lets_through():
   assert kept(_STARTUP, 3) == ["/x/tensorflow_hub/__init__.py:61: UserWarning: pkg_resources is "
                                "deprecated"]
 
+
+def test_a_closed_pipe_stops_quietly():  # bert-tf-predict ... | head -3
+  script = ("from bert_tf.cli import common\n"
+            "from bert_tf.cli.convert import ConvertOptions\n"
+            "def main(_):\n"
+            "  for i in range(10 ** 6):\n"
+            "    print('line %d' % i)\n"
+            "common.run(main, ConvertOptions, 'usage')\n")
+  proc = subprocess.run(["bash", "-c", 'set -o pipefail; "$0" -c "$1" | head -3', sys.executable,
+                         script], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+  assert proc.stdout.splitlines() == ["line 0", "line 1", "line 2"]
+  assert proc.returncode == 141 and proc.stderr == "", proc.stderr[-2000:]
+
 def test_ctrl_c_is_one_line_and_exit_130():
   script = ("import os, signal, time\n"
             "from bert_tf.cli import common\n"

@@ -170,6 +170,27 @@ def test_multi_label_columns_in_any_order(tmp_path):
   assert [e.label for e in p.get_dev_examples(None)] == [["insult"]]
 
 
+
+def test_label_columns_named_as_numbers_are_read_by_name(tmp_path, caplog):
+  train = _write(str(tmp_path / "train.csv"), "text,3,2,1\nalpha,1,0,0\nbeta,0,1,0\n")
+  dev = _write(str(tmp_path / "dev.csv"), "text,1,2,3\ngamma,0,0,1\n")
+  p = FileProcessor(FileDataConfig(train_file=train, dev_file=dev, label_columns=["1", "2", "3"]))
+  with caplog.at_level(logging.WARNING):
+    assert [e.label for e in p.get_train_examples(None)] == [["3"], ["2"]]
+  assert [e.label for e in p.get_dev_examples(None)] == [["3"]]
+  assert "%s: column '1' is read by its name (column 3 of the header), not as 0-based index " \
+      "1." % train in caplog.text
+  # A DataFrame's or JSON's booleans are 0/1 cells too.
+  frame = pd.DataFrame({"text": ["a", "b"], "x": [True, False], "y": [True, True]})
+  p = FileProcessor(FileDataConfig(label_columns=["x", "y"], dev_split=0),
+                    data_frames={"train": frame})
+  assert [e.label for e in p.get_train_examples(None)] == [["x", "y"], ["y"]]
+
+
+def test_integer_labels_written_two_ways_have_one_order():
+  for order in (["1", "01", "2", "+2"], ["+2", "2", "01", "1"], ["2", "1", "+2", "01"]):
+    assert processors.sort_labels(order) == ["01", "1", "+2", "2"]
+
 def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
   labels = _write(str(tmp_path / "labels.txt"), "admiration\namusement\nanger\n")
   path = _write(str(tmp_path / "train.tsv"), "text\tlabel\tid\nhaha\t1,2\ta\nwow\t0\tb\n")
@@ -204,11 +225,16 @@ def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
   p = FileProcessor(FileDataConfig(label_delimiter=",", labels_file=labels, dev_split=0),
                     data_frames={"train": frame})
   assert [e.label for e in p.get_train_examples(None)] == [["amusement"], [], [], []]
-  # Single-label: a DataFrame's NaN is a missing label, named as an empty cell.
-  p = FileProcessor(FileDataConfig(dev_split=0), data_frames={"train": pd.DataFrame(
-      {"text": ["good", "bad"], "label": ["pos", float("nan")]})})
-  with pytest.raises(UsageError, match=r"the label is missing \(an empty cell\); fill it in"):
-    p.get_train_examples(None)
+  # Single-label: a DataFrame's NaN is a missing label, named as an empty cell; so is pandas'
+  # NA (nullable dtypes, convert_dtypes()), not a class "<NA>".
+  for frame in (pd.DataFrame({"text": ["good", "bad"], "label": ["pos", float("nan")]}),
+                pd.DataFrame({"text": ["good", "bad"], "label": [1, None]}).convert_dtypes()):
+    p = FileProcessor(FileDataConfig(dev_split=0), data_frames={"train": frame})
+    with pytest.raises(UsageError, match=r"the label is missing \(an empty cell\); fill it in"):
+      p.get_train_examples(None)
+  na_text = pd.DataFrame({"text": ["good", None], "label": [1, 0]}).convert_dtypes()
+  p = FileProcessor(FileDataConfig(dev_split=0), data_frames={"train": na_text})
+  assert [(e.text_a, e.label) for e in p.get_train_examples(None)] == [("good", "1")]
   unlabelled = _write(str(tmp_path / "null.tsv"), "text\tlabel\nhaha\t1\nmeh\tnull\n")
   p = FileProcessor(FileDataConfig(train_file=unlabelled, label_delimiter=",",
                                    labels_file=labels, dev_split=0))
@@ -369,6 +395,16 @@ def test_binary_and_utf16_files_are_named(tmp_path):
     FileProcessor(FileDataConfig(train_file=str(utf16))).get_train_examples(None)
   config = FileDataConfig(train_file=str(utf16), encoding="utf-16", dev_split=0)
   assert [e.label for e in FileProcessor(config).get_train_examples(None)] == ["pos", "neg"]
+  # Without a byte-order mark, the message names the byte order that reads the file.
+  for order in ("le", "be"):
+    utf16.write_bytes("text,label\ngood,pos\n".encode("utf-16-" + order))
+    with pytest.raises(UsageError, match=r"is it UTF-16 \(pass --encoding=utf-16-%s\)" % order):
+      FileProcessor(FileDataConfig(train_file=str(utf16))).get_train_examples(None)
+    config = FileDataConfig(train_file=str(utf16), encoding="utf-16-" + order, dev_split=0)
+    assert [e.label for e in FileProcessor(config).get_train_examples(None)] == ["pos"]
+  with pytest.raises(UsageError, match=r"cannot be read as utf-16 \(UTF-16 stream does not start "
+                     r"with BOM\): pass the encoding with its byte order, e.g. --encoding=utf-16-le"):
+    FileProcessor(FileDataConfig(train_file=str(utf16), encoding="utf-16")).get_train_examples(None)
 
 
 def test_a_tab_separated_file_named_csv_says_so(tmp_path):

@@ -111,6 +111,11 @@ def run(main, options_class, usage, names=None):
         return main(argv)
       except UsageError as e:
         _fail(str(e))
+      except BrokenPipeError:
+        # The reader of our output left (`| head`): stop quietly, as a Unix tool killed by
+        # SIGPIPE does (exit 141), and keep Python's flush at exit off the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
 
   app.run(guarded, flags_parser=parse)
 
