@@ -13,10 +13,12 @@ Every reader reports bad input as a UsageError naming the file and line.
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
 import random
+import re
 import unicodedata
 from typing import List, Optional, Sequence, Union
 
@@ -186,6 +188,36 @@ def is_blank(text):
   """Whether `text` holds nothing to read: only whitespace, control, zero-width or
   combining characters (the first readable character ends the scan)."""
   return all(c == "\ufffd" or unicodedata.category(c) in _BLANK_CATEGORIES for c in text)
+
+
+_QUOTED_FIELD = re.compile(r'"(?:[^"]|"")*"')
+
+
+def _tsv_is_quoted(path, encoding, sample_chars=1 << 20):
+  """Whether a TSV file quotes its fields the CSV way: its header's names are in quotes,
+  or a field is quoted with a doubled quote inside ("say ""hi"" now"), or quoting alone makes
+  its first rows (a quoted text over two lines) all as wide as the header."""
+  try:
+    with _open_text(path, encoding) as f:
+      sample = f.read(sample_chars)
+  except UnicodeError:
+    return False  # the reader names the bad bytes
+  if '"' not in sample:
+    return False
+  lines = sample.splitlines()[:-1] if len(sample) == sample_chars else sample.splitlines()
+  raw = [line.split("\t") for line in lines if line]
+  if not raw:
+    return False
+  if all(_QUOTED_FIELD.fullmatch(name) for name in raw[0]):
+    return True
+  if any(_QUOTED_FIELD.fullmatch(f) and '""' in f[1:-1] for row in raw for f in row):
+    return True
+  try:
+    quoted = [r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter="\t") if r]
+  except csv.Error:
+    return False
+  widths = lambda rows: {len(r) for r in rows}
+  return len(widths(raw)) > 1 and widths(quoted) == {len(raw[0])}
 
 
 def read_tsv(path, encoding="utf-8-sig"):
@@ -780,8 +812,14 @@ class FileProcessor(DataProcessor):
     return indices
 
   def _read_delimited(self, path, delimiter, labels_optional=False):
+    # TSV is read as Google's: no quoting (GLUE texts hold bare quotes), unless the file
+    # is quoted the CSV way, as pandas, spreadsheets and R write it.
+    quoted = delimiter == "," or _tsv_is_quoted(path, self.config.encoding)
+    if quoted and delimiter == "\t":
+      self._warn_once("%s: read with CSV-style quoting (\"a text\", \"\" for a quote), as "
+                      "pandas and spreadsheets write TSV.", path)
     rows = read_delimited(path, delimiter, encoding=self.config.encoding,
-                          quotechar='"' if delimiter == "," else None)
+                          quotechar='"' if quoted else None)
     has_header = self.config.header if self.config.header is not None else True
     header = None
     if has_header:
@@ -814,11 +852,12 @@ class FileProcessor(DataProcessor):
         if self.config.skip_bad_rows:
           skipped += 1
           continue
+        fix = ("quote texts that contain %r" % delimiter if quoted else
+               "a text holds a tab: remove tabs from texts, or save the file as CSV")
         raise UsageError(
-            "%s: %d fields, expected %d%s: quote texts that contain %r, or pass --skip_bad_rows "
-            "to skip such rows." % (where, len(fields), expected,
-                                    " (as in the header)" if header is not None else
-                                    " (as in the first row)", delimiter))
+            "%s: %d fields, expected %d%s: %s, or pass --skip_bad_rows to skip such rows." % (
+                where, len(fields), expected, " (as in the header)" if header is not None else
+                " (as in the first row)", fix))
       labels = [fields[i] if i < len(fields) else None for i in label_idx] or [None]
       yield (where, fields[text_idx], None if text_b_idx is None else fields[text_b_idx],
              labels)

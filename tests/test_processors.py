@@ -407,6 +407,28 @@ def test_binary_and_utf16_files_are_named(tmp_path):
     FileProcessor(FileDataConfig(train_file=str(utf16), encoding="utf-16")).get_train_examples(None)
 
 
+
+def test_a_tsv_quoted_the_csv_way_is_read_with_its_quotes(tmp_path, caplog):
+  frame = pd.DataFrame({"text": ['He said "wow" loudly', "plain\ttext", "two\nlines", "ok"],
+                        "label": ["pos", "neg", "pos", "neg"]})
+  path = str(tmp_path / "pandas.tsv")
+  frame.to_csv(path, sep="\t", index=False)
+  with caplog.at_level(logging.WARNING):
+    examples = FileProcessor(FileDataConfig(train_file=path, dev_split=0)).get_train_examples(None)
+  assert [(e.text_a, e.label) for e in examples] == list(zip(frame["text"], frame["label"]))
+  assert "pandas.tsv: read with CSV-style quoting" in caplog.text
+  # Google's TSV has no quoting: bare quotes stay in the text, as GLUE's do.
+  google = _write(str(tmp_path / "google.tsv"), 'sentence\tlabel\n"good" movie\t1\n'
+                  '"a quote"\t0\n5" screen\t1\n')
+  examples = FileProcessor(FileDataConfig(train_file=google, text_column="sentence",
+                                          dev_split=0)).get_train_examples(None)
+  assert [e.text_a for e in examples] == ['"good" movie', '"a quote"', '5" screen']
+  # A tab inside an unquoted TSV's text: the fix is not quoting.
+  tab = _write(str(tmp_path / "tab.tsv"), "text\tlabel\na\tb\tpos\n")
+  with pytest.raises(UsageError, match=r"tab.tsv line 2: 3 fields, expected 2 \(as in the header\): "
+                     r"a text holds a tab: remove tabs from texts, or save the file as CSV"):
+    FileProcessor(FileDataConfig(train_file=tab, dev_split=0)).get_train_examples(None)
+
 def test_a_tab_separated_file_named_csv_says_so(tmp_path):
   train = _write(str(tmp_path / "train.csv"), "text\tlabel\ngood\t1\n")
   with pytest.raises(UsageError, match=r"the file looks tab-separated; pass --file_format=tsv"):
