@@ -13,6 +13,7 @@ A task object owns everything that differs between them (Model Garden's
 No other module branches on the kind of task: they call these methods.
 """
 
+import unicodedata
 import warnings
 
 import numpy as np
@@ -467,11 +468,13 @@ def log_label_warnings(task, examples, source):
   if rare:
     logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.%s",
                     source, len(rare), ", ".join(rare[:10]), _header_hint(examples, rare))
-  for key, how in ((as_number, "are one number written differently"),
-                   (_case_folded, "differ only in case")):
+  for key, how, shown in ((as_number, "are one number written differently", repr),
+                          (_case_folded, "differ only in case", repr),
+                          (_visible, "look alike (invisible characters or another Unicode "
+                           "normalization)", ascii)):
     for same in _alike(counts, key):
       logging.warning("%s: the labels %s %s, so they are different classes; write them alike "
-                      "if they are one class.", source, " and ".join(repr(l) for l in same), how)
+                      "if they are one class.", source, " and ".join(shown(l) for l in same), how)
 
 
 def _joined_labels(labels):
@@ -514,3 +517,13 @@ def _alike(labels, key):
 def _case_folded(label):
   """A text label without case or surrounding spaces ("Pos" and "pos" alike), or None."""
   return label.strip().casefold() if isinstance(label, str) else None
+
+
+def _visible(label):
+  """A text label as it looks: NFKC-normalized, without format characters (zero-width
+  spaces, BOMs) or surrounding spaces ("café" composed or not, "pos" and "pos\u200b"
+  alike), or None."""
+  if not isinstance(label, str):
+    return None
+  return "".join(c for c in unicodedata.normalize("NFKC", label)
+                 if unicodedata.category(c) != "Cf").strip()

@@ -107,6 +107,13 @@ def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
   tasks.log_label_warnings(tasks.SingleLabel(["Pos", "neg", "pos"]),
                            _examples(["Pos", "pos", "neg"] * 2), "train")
   assert "the labels 'Pos' and 'pos' differ only in case" in caplog.text
+  assert "look alike" not in caplog.text  # case is visible
+  composed, decomposed = "caf\u00e9", "cafe\u0301"
+  alike = [composed, decomposed, "neg", "neg\u200b"]
+  tasks.log_label_warnings(tasks.SingleLabel(alike), _examples(alike * 2), "train")
+  assert ("the labels 'cafe\\u0301' and 'caf\\xe9' look alike (invisible characters or "
+          "another Unicode normalization)") in caplog.text
+  assert "the labels 'neg' and 'neg\\u200b' look alike" in caplog.text
   labels = ["0", "0.0", "1", "1.0", "x"]
   tasks.log_label_warnings(tasks.SingleLabel(labels), _examples(labels * 2), "train.csv")
   assert "the labels '0' and '0.0' are one number written differently" in caplog.text
