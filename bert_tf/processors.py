@@ -660,6 +660,18 @@ class FileProcessor(DataProcessor):
 
   # ---- files and splits ----
   def _path(self, data_dir, set_name):
+    path = self._find_path(data_dir, set_name)
+    if path and set_name != "train" and _same_data(path, self._find_path(data_dir, "train")):
+      self._warn_training_data_reused(path, set_name)
+    return path
+
+  def _warn_training_data_reused(self, what, set_name):
+    self._warn_once("%s: the %s set is the training data itself: %s", what, set_name,
+                    "its metrics measure memorization, not generalization; pass held-out data "
+                    "(or leave it out: --dev_split holds some training data out)."
+                    if set_name == "dev" else "its predictions are of examples trained on.")
+
+  def _find_path(self, data_dir, set_name):
     explicit = getattr(self.config, "%s_file" % set_name)
     others = _set_files(data_dir, set_name) + _alias_files(data_dir, set_name) if data_dir else []
     if explicit:
@@ -689,6 +701,9 @@ class FileProcessor(DataProcessor):
     data_dir = data_dir or self.data_dir
     paths = {name: ("%s DataFrame" % name if name in self.data_frames else
                     self._path(data_dir, name)) for name in ("train", "dev", "test")}
+    for name in ("dev", "test"):
+      if _same_frame(self.data_frames.get(name), self.data_frames.get("train")):
+        self._warn_training_data_reused(paths[name], name)
     if not paths["train"] and not paths["dev"] and not paths["test"]:
       raise UsageError("No data files: pass --train_file/--dev_file/--test_file, or a "
                        "--data_dir holding train/dev/test .tsv/.csv/.json files.")
@@ -1213,6 +1228,27 @@ def as_number(text):
   except (TypeError, ValueError):
     return None
   return value if value == value else None  # NaN equals nothing
+
+
+def _same_data(path, other):
+  """Whether two data files hold the same bytes (the same file, or a copy)."""
+  if not path or not other or not (os.path.isfile(path) and os.path.isfile(other)):
+    return False
+  if os.path.samefile(path, other):
+    return True
+  if os.path.getsize(path) != os.path.getsize(other):
+    return False
+  with open(path, "rb") as a, open(other, "rb") as b:
+    while True:
+      chunk = a.read(1 << 20)
+      if chunk != b.read(1 << 20):
+        return False
+      if not chunk:
+        return True
+
+
+def _same_frame(frame, other):
+  return frame is not None and other is not None and (frame is other or frame.equals(other))
 
 
 DEV_ALIASES = ("val", "valid", "validation", "eval")

@@ -500,6 +500,26 @@ def test_dev_set_under_another_name(tmp_path, caplog):
                      r"set is unclear; pass --dev_file"):
     dev(FileDataConfig())
 
+
+def test_dev_or_test_data_that_is_the_training_data_warns(tmp_path, caplog):
+  train = _write(str(tmp_path / "train.csv"), "text,label\na,x\nb,y\n")
+  copy = _write(str(tmp_path / "copy.csv"), "text,label\na,x\nb,y\n")
+  other = _write(str(tmp_path / "other.csv"), "text,label\na,x\nc,y\n")
+  for dev, warned in ((train, True), (copy, True), (other, False)):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+      FileProcessor(FileDataConfig(train_file=train, dev_file=dev,
+                                   test_file=dev)).get_dev_examples(None)
+    said = "%s: the dev set is the training data itself: its metrics measure memorization" % dev
+    assert (said in caplog.text) == warned, caplog.text
+    assert ("%s: the test set is the training data itself" % dev in caplog.text) == warned
+  frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):
+    FileProcessor(FileDataConfig(), data_frames={"train": frame, "dev": frame.copy()}
+                  ).get_dev_examples(None)
+  assert "dev DataFrame: the dev set is the training data itself" in caplog.text
+
 def test_trec_layout(tmp_path):
   path = str(tmp_path / "train_5500.label")
   with open(path, "wb") as f:
