@@ -196,8 +196,26 @@ def _check_pair_settings(preprocessor, processor):
 
 
 def _processor(config, data_frames=None):
-  return processors.get_processor(config.task_name, processors.FileDataConfig.from_run_config(
-      config), data_dir=config.data_dir, data_frames=data_frames)
+  processor = processors.get_processor(
+      config.task_name, processors.FileDataConfig.from_run_config(config),
+      data_dir=config.data_dir, data_frames=data_frames)
+  if isinstance(processor, processors.FileProcessor):
+    _check_outside_class_folders(config.output_dir, processor)
+  return processor
+
+
+def _check_outside_class_folders(output_dir, processor):
+  """A run written into a folder-per-class dataset would become its data (TensorBoard's
+  train/ folder a class of its own)."""
+  out = os.path.realpath(output_dir)
+  for name in ("train", "dev", "test"):
+    path = processor.file_of(name)
+    if path and os.path.isdir(path):
+      folder = os.path.realpath(path)
+      if out == folder or out.startswith(folder + os.sep):
+        raise UsageError("--output_dir %s is inside the %s data folder %s: the run's files "
+                         "would be read as data; write the run elsewhere." % (
+                             output_dir, name, path))
 
 
 def _model_and_preprocessor(config, run, info):

@@ -317,6 +317,18 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(model_dir, tmp_path):
   assert rc == 0, output[-2000:]
 
 
+
+def test_a_run_inside_its_class_folders_is_refused(model_dir, tmp_path):
+  for label in ("pos", "neg"):
+    (tmp_path / "train" / label).mkdir(parents=True)
+    for i in range(4):
+      _write(tmp_path / "train" / label / ("%d.txt" % i), "%s film %d" % (label, i))
+  for out in (tmp_path / "train", tmp_path / "train" / "run"):
+    rc, last, _ = _train(model_dir, out, tmp_path / "train")
+    assert rc == 2 and "--output_dir %s is inside the train data folder %s: the run's files " \
+        "would be read as data" % (out, tmp_path / "train") in last, last
+  assert sorted(p.name for p in (tmp_path / "train").iterdir()) == ["neg", "pos"]
+
 def test_remote_paths_are_refused_not_written_as_local_folders(tmp_path):
   from bert_tf.config import RunConfig
   from bert_tf.errors import UsageError
