@@ -380,6 +380,9 @@ class RunConfig:
         fail("--%s must be one of %s, got %r." % (name, ", ".join(choices), value))
     if self.regression and (self.label_delimiter or "," in self.label_column):
       fail("--regression cannot be combined with multi-label columns or --label_delimiter.")
+    if self.label_delimiter and "," in self.label_column:
+      fail("--label_delimiter splits the cells of one label column; --label_column=%s names one "
+           "0/1 column per label: pass one of them." % self.label_column)
     for name in ("class_weights", "pos_weight"):
       value = getattr(self, name)
       if value and value != "balanced":

@@ -62,6 +62,8 @@ def test_all_google_flags_with_their_defaults():
     (dict(do_train=True, init_checkpoint="a", bert_hub_module_handle="b"), "either"),
     (dict(do_train=True, warmup_proportion=1.5), "--warmup_proportion"),
     (dict(do_train=True, regression=True, label_delimiter=","), "--regression"),
+    (dict(do_train=True, label_column="a,b", label_delimiter=","), "--label_delimiter splits "
+     "the cells of one label column; --label_column=a,b names one 0/1 column per label"),
     (dict(do_train=True, learning_rate=float("nan")), "--learning_rate must be a finite number"),
     (dict(do_train=True, num_train_epochs=float("inf")), "--num_train_epochs must be a finite"),
     (dict(do_train=True, class_weights="1,x"), "--class_weights must be 'balanced'"),

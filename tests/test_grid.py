@@ -58,6 +58,17 @@ def _grid_command(setup, out):
           "--save_checkpoints_steps=4", "--iterations_per_loop=1", "--progress=off"]
 
 
+
+def test_a_flag_that_the_grid_varies_is_refused(tmp_path):
+  proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.grid", "--task_name=file",
+                         "--train_file=t.csv", "--output_dir=%s" % (tmp_path / "g"),
+                         "--learning_rates=5e-5", "--learning_rate=1e-3"],
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == (
+      "error: --learning_rate is what the grid varies: give its values as --learning_rates=0.001 "
+      "(one value is a grid of one)."), proc.stderr[-2000:]
+  assert not (tmp_path / "g").exists()
+
 @pytest.mark.slow  # three processes, ~30 s: `make test-all`
 def test_a_killed_grid_continues_and_marks_the_best_run(tiny_setup):
   out = str(tiny_setup["tmp"] / "grid")

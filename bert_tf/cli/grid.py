@@ -14,6 +14,7 @@ from absl import flags
 
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
+from bert_tf.errors import UsageError
 with common.interruptible():  # Ctrl-C while TensorFlow loads
   from bert_tf.grid import GridSpec
 
@@ -26,8 +27,17 @@ class GridOptions(GridSpec, RunConfig):
     pass
 
 
+# What each point of the grid sets, and the axis that lists its values.
+_AXES = dict(train_batch_size="batch_sizes", learning_rate="learning_rates",
+             num_train_epochs="epochs")
+
+
 def main(_):
   from bert_tf import grid  # pylint: disable=g-import-not-at-top
+  for name, axis in _AXES.items():
+    if flags.FLAGS[name].present:
+      raise UsageError("--%s is what the grid varies: give its values as --%s=%s (one value "
+                       "is a grid of one)." % (name, axis, flags.FLAGS[name].value))
   for name in ("do_train", "do_eval"):  # every run trains and is scored on dev
     flags.FLAGS[name].parse("true")
   rows, best = grid.run_grid(common.options_from_flags(RunConfig),
