@@ -1219,6 +1219,12 @@ def log_data_warnings(examples, source):
     logging.warning("%s: %d of %d distinct texts occur with different labels (e.g. %r); check "
                     "the label column.", source, len(conflicting), len(labels_of),
                     conflicting[0][0])
+  pairs = [e for e in examples if e.text_b is not None]
+  lone = [e for e in pairs if not e.text_b.strip()]
+  if len(lone) >= max(1, 0.01 * len(pairs)):  # QQP has a few; 1% or more is a data problem
+    logging.warning("%s: %d of %d pairs have an empty second text (e.g. %s); they are read as "
+                    "single texts: is --text_b_column right?", source, len(lone), len(pairs),
+                    getattr(lone[0], "where", None) or repr(lone[0].text_a))
 
 
 def as_number(text):

@@ -583,3 +583,14 @@ def test_many_texts_with_contradictory_labels_warn(caplog):
   processors.log_data_warnings(noisy + [example(300, "x", ["a", "b"]),
                                         example(301, "x", ["b", "a"])], "train")
   assert "train: 3 of 201 %s (e.g. 'text 0'); check the label column" % said in caplog.text
+
+
+def test_pairs_with_empty_second_texts_warn(caplog):
+  caplog.set_level(logging.WARNING)
+  pairs = [processors.InputExample(str(i), "q %d" % i, "a %d" % i, "x") for i in range(200)]
+  processors.log_data_warnings(pairs + [processors.InputExample("e", "q", " ", "x")], "train")
+  assert "empty second text" not in caplog.text  # one in 201: quiet
+  lone = [processors.InputExample(str(i), "q %d" % i, "", "x") for i in range(3)]
+  processors.log_data_warnings(pairs + lone, "train")
+  assert ("train: 3 of 203 pairs have an empty second text (e.g. 'q 0'); they are read as single "
+          "texts: is --text_b_column right?") in caplog.text
