@@ -170,7 +170,34 @@ def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
     raise UsageError("%s already exists: pass another --version (or leave it out for the next "
                      "one)." % path)
   extra = {run_dir.MODEL_INFO: _served_info(trained)}
+  _check_same_interface(export_dir, json.loads(extra[run_dir.MODEL_INFO]))
   return _save_atomic(module, path, signatures=module.signatures(), extra_files=extra)
+
+
+def _served_interface(info):
+  """What a served model's clients depend on: the kind of task, its labels, pairs or not."""
+  return dict(kind=info["task"].get("kind"), labels=info["task"].get("label_list"),
+              text_pair=bool(info.get("text_pair")))
+
+
+def _check_same_interface(export_dir, info):
+  """A new version replaces the served one under TF Serving: refused when its outputs
+  differ (other labels, another kind of task, pairs), which would break its clients."""
+  versions = sorted(map(int, version_dirs(export_dir)))
+  if not versions:
+    return
+  newest = os.path.join(export_dir, str(versions[-1]))
+  try:
+    with open(os.path.join(newest, "assets.extra", run_dir.MODEL_INFO), encoding="utf-8") as f:
+      served = _served_interface(json.load(f))
+  except (OSError, ValueError, KeyError, AttributeError):
+    return  # not one of ours: nothing to compare
+  new = _served_interface(info)
+  changed = ["%s: %s -> %s" % (k, served[k], new[k]) for k in new if served[k] != new[k]]
+  if changed:
+    raise UsageError("%s serves another model (%s): as its next version, TF Serving would "
+                     "switch its clients to other outputs; export into a new --export_dir." % (
+                         newest, "; ".join(changed)))
 
 
 # ============================================================================

@@ -292,6 +292,12 @@ def test_pair_and_regression_exports_match_the_predictor(trained, tmp_path):
                                   ).signatures["serving_default"]
   np.testing.assert_allclose(signature(text_a=tf.constant(TEXTS))["score"].numpy(),
                              reference[:, 0], atol=1e-5)
+  # As the pair model's next version, TF Serving would switch its clients to a score.
+  with pytest.raises(UsageError, match=r"s1.1 serves another model \(kind: \w+ -> regression; "
+                     r"labels: \['x', 'y'\] -> \[\]; text_pair: True -> False\): as its next "
+                     r"version, TF Serving would switch its clients to other outputs"):
+    export.export_saved_model(out, str(tmp_path / "s1"))
+  assert os.listdir(tmp_path / "s1") == ["1"]
 
 
 def test_a_killed_export_leaves_nothing_half_written(trained, tmp_path):
