@@ -244,3 +244,12 @@ def test_only_the_task_module_branches_on_the_kind_of_task():
     if path.name == "tasks.py":
       continue
     assert not pattern.search(path.read_text()), path
+
+
+def test_predict_input_file_that_looks_like_a_table():
+  from bert_tf.cli.predict import _looks_like_a_table  # pylint: disable=g-import-not-at-top
+  assert _looks_like_a_table("dev.csv", "a fine film")
+  assert _looks_like_a_table("texts.txt", "text,label")
+  assert _looks_like_a_table("texts.txt", "id\tsentence\tlabel")
+  assert not _looks_like_a_table("texts.txt", "good, bad and ugly")
+  assert not _looks_like_a_table("texts.txt", "text")  # one field: a text like any other

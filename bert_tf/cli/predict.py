@@ -9,9 +9,13 @@ line gets {"text": "", "empty": true} and no label); timings go to stderr.
 
 import dataclasses
 import json
+import os
+import re
 import sys
 import time
 from typing import Optional
+
+from absl import logging
 
 from bert_tf import processors
 from bert_tf.cli import common
@@ -70,7 +74,25 @@ def _read_lines(path, encoding):
     raise UsageError("--input_file: %s" % e) from None
   if not lines:
     raise UsageError("--input_file %s is empty: put one text per line." % path)
+  if _looks_like_a_table(path, lines[0]):
+    logging.warning("--input_file %s looks like a table (%s...): each line is classified as one "
+                    "text, header and other columns included; to classify a column, run "
+                    "run_classifier.py --do_predict --output_dir=RUN --test_file=%s "
+                    "--text_column=NAME.", path, lines[0][:40], path)
   return lines
+
+
+_TEXT_COLUMNS = {"text", "sentence", "sentence1", "review", "content", "comment_text",
+                 "question", "question1", "title", "body"}
+
+
+def _looks_like_a_table(path, first_line):
+  """A CSV/TSV/JSON file, or a first line that is a header naming a text column."""
+  if os.path.splitext(path)[1].lower() in (".csv", ".tsv", ".json", ".jsonl"):
+    return True
+  fields = [f.strip().strip('"').lower() for f in re.split("[,\t]", first_line)]
+  return len(fields) > 1 and bool(_TEXT_COLUMNS & set(fields)) and all(
+      re.fullmatch(r"[a-z_][a-z0-9_]*", f) for f in fields)
 
 
 def console_main():
