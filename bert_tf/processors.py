@@ -741,6 +741,8 @@ class FileProcessor(DataProcessor):
                                   labels_optional=not require_label)
     else:
       raise UsageError("--file_format %r is not one of csv, tsv, json, jsonl, folder." % fmt)
+    if fmt not in ("frame", "folder"):
+      self._check_utf8_read_as_one_byte(path)
     count, skipped, no_labels, stray = 0, 0, 0, []
     for where, text_a, text_b, raw_label in rows:
       if is_blank(text_a) and set_name != "test":
@@ -946,6 +948,25 @@ class FileProcessor(DataProcessor):
                       "class; pass --label_list=%s to read only the classes.", path,
                       unlabelled[0], ",".join(d for d in classes if d not in unlabelled))
     return classes
+
+  def _check_utf8_read_as_one_byte(self, path):
+    """--encoding=latin-1 (the usual fix for bytes that are not UTF-8) on a file whose
+    non-ASCII bytes are all valid UTF-8 reads "café" as "cafÃ©": say so."""
+    encoding = self.config.encoding.lower().replace("_", "-")
+    if encoding not in _ONE_BYTE_ENCODINGS or not os.path.isfile(path):
+      return  # a missing file is named by the reader
+    with open(path, "rb") as f:
+      head = f.read(1 << 20)
+    head = head[:head.rfind(b"\n") + 1] if len(head) == 1 << 20 else head
+    try:
+      text = head.decode("utf-8")
+    except UnicodeDecodeError:
+      return  # not UTF-8: the encoding given may well be right
+    word = next((w for w in text.split() if not w.isascii()), None)
+    if word is not None:
+      self._warn_once("%s is valid UTF-8 (%r), which --encoding=%s reads as %r: leave "
+                      "--encoding out if the file is UTF-8.", path, word[:30],
+                      self.config.encoding, word.encode("utf-8").decode(encoding)[:30])
 
   def _warn_once(self, message, *args):
     if (message, args) not in self._warned:
@@ -1257,6 +1278,8 @@ def _same_frame(frame, other):
   return frame is not None and other is not None and (frame is other or frame.equals(other))
 
 
+_ONE_BYTE_ENCODINGS = ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "cp1252",
+                       "windows-1252", "iso-8859-15", "cp1250", "windows-1250")
 DEV_ALIASES = ("val", "valid", "validation", "eval")
 
 

@@ -594,3 +594,20 @@ def test_pairs_with_empty_second_texts_warn(caplog):
   processors.log_data_warnings(pairs + lone, "train")
   assert ("train: 3 of 203 pairs have an empty second text (e.g. 'q 0'); they are read as single "
           "texts: is --text_b_column right?") in caplog.text
+
+
+def test_utf8_file_read_as_latin1_warns(tmp_path, caplog):
+  path = _write(str(tmp_path / "t.csv"), "text,label\ncaf\u00e9 cr\u00e8me,pos\nbad,neg\n")
+  with caplog.at_level(logging.WARNING):
+    examples = FileProcessor(FileDataConfig(train_file=path, encoding="latin-1",
+                                            dev_split=0)).get_train_examples(None)
+  assert examples[0].text_a == "caf\u00c3\u00a9 cr\u00c3\u00a8me"  # as asked, but said
+  assert ("%s is valid UTF-8 ('caf\u00e9'), which --encoding=latin-1 reads as 'caf\u00c3\u00a9': "
+          "leave --encoding out if the file is UTF-8." % path) in caplog.text
+  caplog.clear()
+  latin = tmp_path / "l.csv"
+  latin.write_bytes("text,label\ncaf\u00e9,pos\n".encode("latin-1"))
+  with caplog.at_level(logging.WARNING):
+    FileProcessor(FileDataConfig(train_file=str(latin), encoding="latin-1",
+                                 dev_split=0)).get_train_examples(None)
+  assert "valid UTF-8" not in caplog.text
