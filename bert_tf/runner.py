@@ -168,6 +168,8 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
     pretrained.check_outside(files, run.directory)
   processor = _processor(config, data_frames)
   _check_pair_settings(preprocessor, processor)
+  if reuse:
+    _check_data_flags(info, processor, run)
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
   _check_best_metric(config, task)
@@ -310,20 +312,26 @@ def _read_sets(config, processor, skip_empty=False):
   return examples
 
 
+def _check_data_flags(info, processor, run):
+  """A trained run's data is read as in training: the same kind of labels, pairs or not
+  (checked before reading, so a regression flag does not fail on the labels instead)."""
+  kind = tasks.task_from_dict(info.task).kind
+  if processor.task_kind != kind:
+    raise UsageError("The run in %s is %s but the data flags describe %s: pass the same label "
+                     "flags as in training (--label_column, --label_delimiter, --regression)."
+                     % (run.directory, kind, processor.task_kind))
+  if processor.has_text_b != info.text_pair:
+    raise UsageError("The run in %s was trained on %s but the data flags give %s: pass the same "
+                     "--text_b_column as in training." % (
+                         run.directory, *(("sentence pairs" if pair else "single texts")
+                                          for pair in (info.text_pair, processor.has_text_b))))
+
+
 def _decide_task(config, info, processor, examples, run):
   """The task object: a trained run's own, else from the processor and --label_list."""
   explicit_labels = config.label_names()
   if info is not None:
     task = run.load_task(info)
-    if processor.task_kind != task.kind:
-      raise UsageError("The run in %s is %s but the data flags describe %s: pass the same label "
-                       "flags as in training (--label_column, --label_delimiter, --regression)."
-                       % (run.directory, task.kind, processor.task_kind))
-    if processor.has_text_b != info.text_pair:
-      raise UsageError("The run in %s was trained on %s but the data flags give %s: pass the same "
-                       "--text_b_column as in training." % (
-                           run.directory, *(("sentence pairs" if pair else "single texts")
-                                            for pair in (info.text_pair, processor.has_text_b))))
     if explicit_labels is not None and explicit_labels != task.label_list:
       raise _contradiction("label_list", ",".join(explicit_labels), ",".join(task.label_list),
                            run)

@@ -329,6 +329,16 @@ def test_a_run_inside_its_class_folders_is_refused(model_dir, tmp_path):
         "would be read as data" % (out, tmp_path / "train") in last, last
   assert sorted(p.name for p in (tmp_path / "train").iterdir()) == ["neg", "pos"]
 
+
+def test_eval_with_other_label_flags_than_training_names_the_contradiction(model_dir, tmp_path):
+  train = _write(tmp_path / "t.csv", GOOD)
+  rc, _, output = _train(model_dir, tmp_path / "out", train, "--dev_split=0")
+  assert rc == 0, output[-2000:]
+  rc, last, _ = _cli(["--do_eval", "--output_dir=%s" % (tmp_path / "out"), "--dev_file=%s" % train,
+                      "--regression"])
+  assert rc == 2 and "The run in %s is classification but the data flags describe regression" % (
+      tmp_path / "out") in last, last
+
 def test_remote_paths_are_refused_not_written_as_local_folders(tmp_path):
   from bert_tf.config import RunConfig
   from bert_tf.errors import UsageError
