@@ -66,6 +66,8 @@ GRID_RUNS = "grid_runs.jsonl"  # a grid directory's (grid.py): its runs are sub-
 PRETRAINING_INFO = "pretraining_info.json"
 PRETRAINED_CHECKPOINT = "bert_model.ckpt"   # Google's name: --init_checkpoint=dir/bert_model.ckpt
 TOKENIZER_CONFIG = "tokenizer_config.json"  # casing, as our model conversions write it
+# How a damaged run starts over, said by every door (eval, predict and export cannot).
+RETRAIN = "train it again (--do_train with --overwrite_output_dir starts over)"
 # What --overwrite_output_dir removes: only files a run writes, never the user's own.
 _RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
               CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
@@ -102,8 +104,8 @@ class ModelInfo:
     names = {f.name for f in dataclasses.fields(cls)}
     missing = [n for n in ("task", "preprocessor") if not isinstance(data.get(n), dict)]
     if missing:
-      raise UsageError("%s lacks a valid %s: restore it or pass --overwrite_output_dir to start "
-                       "over." % (source, " and ".join(missing)))
+      raise UsageError("%s lacks a valid %s: restore it, or %s." % (
+          source, " and ".join(missing), RETRAIN))
     return cls(**{k: v for k, v in data.items() if k in names})
 
   def to_dict(self):
@@ -220,8 +222,8 @@ class RunDir:
     if data is None:
       return None
     if not isinstance(data, dict):
-      raise UsageError("%s does not hold a JSON object: restore it or pass "
-                       "--overwrite_output_dir to start over." % self.path(MODEL_INFO))
+      raise UsageError("%s does not hold a JSON object: restore it, or %s." % (
+          self.path(MODEL_INFO), RETRAIN))
     return ModelInfo.from_dict(data, self.path(MODEL_INFO))
 
   def require_model_info(self):
@@ -238,7 +240,7 @@ class RunDir:
     write_text_atomic(self.path(MODEL_INFO),
                       json.dumps(info.to_dict(), indent=1, sort_keys=True) + "\n")
 
-  def _read_json(self, name, fix="restore it or pass --overwrite_output_dir to start over"):
+  def _read_json(self, name, fix="restore it, or " + RETRAIN):
     path = self.path(name)
     if not os.path.exists(path):
       return None
@@ -452,14 +454,12 @@ class RunDir:
     else:
       error = "no model_checkpoint_path in it"
     if state is None or not state.model_checkpoint_path:
-      raise UsageError("%s cannot be read (%s): restore it, or pass --overwrite_output_dir to "
-                       "start over." % (index, error))
+      raise UsageError("%s cannot be read (%s): restore it, or %s." % (index, error, RETRAIN))
     paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
     found = [p for p in paths if tf.io.gfile.exists(p + ".index")]
     if not found:
-      raise UsageError("%s names %s but its files are missing: restore them, or pass "
-                       "--overwrite_output_dir to start over." % (
-                           index, os.path.basename(state.model_checkpoint_path)))
+      raise UsageError("%s names %s but its files are missing: restore them, or %s." % (
+          index, os.path.basename(state.model_checkpoint_path), RETRAIN))
     return found
 
   def latest_checkpoint(self):
