@@ -93,7 +93,8 @@ def test_overwrite_starts_over_even_when_the_old_run_cannot_be_read(trained):
   for name in ("checkpoint", "model_info.json"):
     with open(os.path.join(out, name), "w") as f:
       f.write("junk")
-  with pytest.raises(UsageError, match="pass --overwrite_output_dir"):
+  with pytest.raises(UsageError, match=r"restore it, or train it again \(--do_train with "
+                     r"--overwrite_output_dir starts over\)"):
     run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
   fresh = run_classifier(_config(trained, out, do_train=True, num_train_epochs=1,
                                  overwrite_output_dir=True))
@@ -120,8 +121,8 @@ def test_unreadable_bookkeeping_is_an_error_not_a_fresh_start(trained):
   index = open(os.path.join(out, "checkpoint")).read()
   with open(os.path.join(out, "checkpoint"), "w") as f:
     f.write("garbage {{{")
-  with pytest.raises(UsageError, match=r"checkpoint cannot be read \(.*\): restore it, or pass "
-                     "--overwrite_output_dir"):
+  with pytest.raises(UsageError, match=r"checkpoint cannot be read \(.*\): restore it, or train "
+                     r"it again \(--do_train with --overwrite_output_dir starts over\)"):
     run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
   with open(os.path.join(out, "checkpoint"), "w") as f:
     f.write('model_checkpoint_path: "model.ckpt-999"\n')
