@@ -799,8 +799,14 @@ class FileProcessor(DataProcessor):
 
   def _header_hint(self, header, column):
     """Why a one-field header lacks `column`: another separator, or no header at all."""
+    if header and header[0].strip().lower().startswith("sep="):
+      return " (the first line is Excel's %r line: delete it, so that the header comes first)" % (
+          ",".join(header))
     if len(header) != 1:
       return ""
+    if ";" in header[0] and column in [f.strip() for f in header[0].split(";")]:
+      return (" (the header is one field holding semicolons: the file looks semicolon-separated, "
+              "as some spreadsheets save CSV; save it comma- or tab-separated)")
     tabs = "\t" in header[0]
     fields = [f.strip() for f in header[0].split("\t" if tabs else ",")]
     kind = "tab" if tabs else "comma"
@@ -907,6 +913,12 @@ class FileProcessor(DataProcessor):
       if record.repeated is not None:
         raise UsageError("%s: the field %r is given twice; which value to read is unclear." %
                          (where, record.repeated))
+      wrapped = [k for k, v in record.items() if isinstance(v, list) and v and all(
+          isinstance(r, dict) for r in v)]
+      if config.text_column not in record and wrapped:  # {"data": [{...}, ...]}
+        raise UsageError("%s is one JSON object whose field %r holds the records: save that list "
+                         "as the file (a JSON array), or one record per line (JSON Lines)." % (
+                             path, wrapped[0]))
       text_b = None
       if self.config.text_b_column is not None:
         text_b = _json_text(record, self.config.text_b_column, where)

@@ -143,6 +143,11 @@ def test_json_array_and_jsonl(tmp_path):
   p = FileProcessor(FileDataConfig(train_file=array, text_column="text", dev_split=0))
   with pytest.raises(UsageError, match=r"a.json record 1: field 'text' not found"):
     p.get_train_examples(None)
+  wrapped = _write(str(tmp_path / "w.json"), json.dumps({"version": 2, "data": records}))
+  p = FileProcessor(FileDataConfig(train_file=wrapped, text_column="content", dev_split=0))
+  with pytest.raises(UsageError, match=r"w.json is one JSON object whose field 'data' holds the "
+                     r"records: save that list as the file \(a JSON array\)"):
+    p.get_train_examples(None)
   # A field named twice: json keeps the last one, silently; here it stops.
   twice = '{"content": "good", "label": "pos", "label": "neg"}'
   lines = _write(str(tmp_path / "c.jsonl"), '{"content": "ok", "label": "pos"}\n' + twice)
@@ -433,6 +438,14 @@ def test_a_tab_separated_file_named_csv_says_so(tmp_path):
   train = _write(str(tmp_path / "train.csv"), "text\tlabel\ngood\t1\n")
   with pytest.raises(UsageError, match=r"the file looks tab-separated; pass --file_format=tsv"):
     FileProcessor(FileDataConfig(train_file=train)).get_train_examples(None)
+  semicolons = _write(str(tmp_path / "semi.csv"), "text;label\ngood;1\n")
+  with pytest.raises(UsageError, match=r"the header is one field holding semicolons: the file "
+                     r"looks semicolon-separated, as some spreadsheets save CSV; save it comma- "
+                     r"or tab-separated"):
+    FileProcessor(FileDataConfig(train_file=semicolons)).get_train_examples(None)
+  excel = _write(str(tmp_path / "excel.csv"), "sep=,\ntext,label\ngood,1\n")
+  with pytest.raises(UsageError, match=r"the first line is Excel's 'sep=,' line: delete it"):
+    FileProcessor(FileDataConfig(train_file=excel)).get_train_examples(None)
 
 
 def test_a_file_of_text_lines_is_told_to_name_its_column(tmp_path):
