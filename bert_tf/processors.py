@@ -241,10 +241,31 @@ def read_json_records(path, encoding="utf-8"):
         try:
           yield number, json.loads(line, object_pairs_hook=_JsonObject)
         except json.JSONDecodeError as e:
+          if number == 1 and line.strip() == "{":  # one object over many lines
+            yield number, _whole_json_object(f, path)
+            return
           raise UsageError("%s line %d: invalid JSON Lines record: %s" % (path, number, e.msg)
                            ) from None
   except UnicodeError as e:
     raise _decode_error(path, e, encoding) from None
+
+
+def _whole_json_object(f, path):
+  """A file that is one (pretty-printed) JSON object: read whole, as one record."""
+  f.seek(0)
+  try:
+    return json.loads(f.read(), object_pairs_hook=_JsonObject)
+  except json.JSONDecodeError as e:
+    raise UsageError("%s line %d: invalid JSON: %s" % (path, e.lineno, e.msg)) from None
+
+
+def _refuse_wrapped_records(path, record, text_column):
+  """{"data": [{"text": ...}, ...]}: the records are in a field, not the file's top level."""
+  for key, value in record.items():
+    if isinstance(value, list) and any(isinstance(r, dict) and text_column in r for r in value):
+      raise UsageError("%s is one JSON object whose field %r holds the records: save that list "
+                       "as the file (a JSON array), or one record per line (JSON Lines)." % (
+                           path, key))
 
 
 class _JsonObject(dict):
@@ -913,12 +934,8 @@ class FileProcessor(DataProcessor):
       if record.repeated is not None:
         raise UsageError("%s: the field %r is given twice; which value to read is unclear." %
                          (where, record.repeated))
-      wrapped = [k for k, v in record.items() if isinstance(v, list) and v and all(
-          isinstance(r, dict) for r in v)]
-      if config.text_column not in record and wrapped:  # {"data": [{...}, ...]}
-        raise UsageError("%s is one JSON object whose field %r holds the records: save that list "
-                         "as the file (a JSON array), or one record per line (JSON Lines)." % (
-                             path, wrapped[0]))
+      if config.text_column not in record:
+        _refuse_wrapped_records(path, record, config.text_column)
       text_b = None
       if self.config.text_b_column is not None:
         text_b = _json_text(record, self.config.text_b_column, where)

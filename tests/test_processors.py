@@ -143,11 +143,13 @@ def test_json_array_and_jsonl(tmp_path):
   p = FileProcessor(FileDataConfig(train_file=array, text_column="text", dev_split=0))
   with pytest.raises(UsageError, match=r"a.json record 1: field 'text' not found"):
     p.get_train_examples(None)
-  wrapped = _write(str(tmp_path / "w.json"), json.dumps({"version": 2, "data": records}))
-  p = FileProcessor(FileDataConfig(train_file=wrapped, text_column="content", dev_split=0))
-  with pytest.raises(UsageError, match=r"w.json is one JSON object whose field 'data' holds the "
-                     r"records: save that list as the file \(a JSON array\)"):
-    p.get_train_examples(None)
+  for indent in (None, 2):  # on one line, or pretty-printed
+    wrapped = _write(str(tmp_path / "w.json"), json.dumps({"version": 2, "data": records},
+                                                          indent=indent))
+    p = FileProcessor(FileDataConfig(train_file=wrapped, text_column="content", dev_split=0))
+    with pytest.raises(UsageError, match=r"w.json is one JSON object whose field 'data' holds "
+                       r"the records: save that list as the file \(a JSON array\)"):
+      p.get_train_examples(None)
   # A field named twice: json keeps the last one, silently; here it stops.
   twice = '{"content": "good", "label": "pos", "label": "neg"}'
   lines = _write(str(tmp_path / "c.jsonl"), '{"content": "ok", "label": "pos"}\n' + twice)
