@@ -204,7 +204,8 @@ def _tsv_is_quoted(path, encoding, sample_chars=1 << 20):
     return False  # the reader names the bad bytes
   if '"' not in sample:
     return False
-  lines = sample.splitlines()[:-1] if len(sample) == sample_chars else sample.splitlines()
+  lines = [line.rstrip("\r") for line in sample.split("\n")]  # as csv splits rows
+  lines = lines[:-1] if len(sample) == sample_chars else lines  # the last may be cut
   raw = [line.split("\t") for line in lines if line]
   if not raw:
     return False
@@ -682,8 +683,13 @@ class FileProcessor(DataProcessor):
   # ---- files and splits ----
   def _path(self, data_dir, set_name):
     path = self._find_path(data_dir, set_name)
-    if path and set_name != "train" and _same_data(path, self._find_path(data_dir, "train")):
-      self._warn_training_data_reused(path, set_name)
+    if path and set_name != "train":
+      try:
+        train = self._find_path(data_dir, "train")
+      except UsageError:
+        train = None  # an unclear train set stops where train is read, not here
+      if _same_data(path, train):
+        self._warn_training_data_reused(path, set_name)
     return path
 
   def _warn_training_data_reused(self, what, set_name):
