@@ -219,12 +219,34 @@ def hf_config_to_google(hf_config):
   return out
 
 
-def convert_hf_to_google(hf_dir, output_dir):
+# What a conversion writes: an output_dir holding anything else is the user's, not ours.
+_CONVERTED = re.compile(r"^(bert_config\.json|vocab\.txt|tokenizer_config\.json|"
+                        r"bert_model\.ckpt\.(index|data-\d+-of-\d+))$")
+
+
+def _check_conversion_target(hf_dir, output_dir):
+  """The converted directory replaces `output_dir` whole: only an earlier conversion's."""
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise UsageError("--output_dir %s is a file: pass a new directory." % output_dir)
+  if os.path.isdir(output_dir) and os.path.isdir(hf_dir) and os.path.samefile(output_dir, hf_dir):
+    raise UsageError("--output_dir %s is --hf_dir: write the conversion into a new directory "
+                     "(it replaces the directory's contents)." % output_dir)
+  others = sorted(n for n in (os.listdir(output_dir) if os.path.isdir(output_dir) else [])
+                  if not _CONVERTED.match(n))
+  if others:
+    raise UsageError("--output_dir %s holds files a conversion does not write (%s): the "
+                     "conversion replaces the directory, so pass a new or empty one." % (
+                         output_dir, ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")))
+
+
+def convert_hf_to_google(hf_dir, output_dir, check=None):
   """Converts a HF BERT directory (config.json, model.safetensors, vocab.txt).
 
   Writes bert_config.json, bert_model.ckpt.* and vocab.txt into `output_dir`
-  (built in a temporary directory and renamed into place). Returns output_dir.
+  (built in a temporary directory and renamed into place; `check(directory)` may refuse
+  it first). Returns output_dir.
   """
+  _check_conversion_target(hf_dir, output_dir)
   for required in ("config.json", "model.safetensors", "vocab.txt"):
     if not os.path.exists(os.path.join(hf_dir, required)):
       raise UsageError("%s is not a Hugging Face BERT directory: %s is missing." %
@@ -241,6 +263,9 @@ def convert_hf_to_google(hf_dir, output_dir):
       continue
     google_name, transpose = mapped
     arrays[google_name] = np.ascontiguousarray(value.T if transpose else value, dtype=np.float32)
+  if not arrays:
+    raise UsageError("%s/model.safetensors holds no BERT weights under Hugging Face's names "
+                     "(bert.embeddings..., bert.encoder.layer.N...): is it a BertModel's?" % hf_dir)
   google_config = hf_config_to_google(hf_config)
   tokenizer_config = {}
   tokenizer_path = os.path.join(hf_dir, "tokenizer_config.json")
@@ -258,4 +283,6 @@ def convert_hf_to_google(hf_dir, output_dir):
       json.dump({"do_lower_case": bool(tokenizer_config.get("do_lower_case", True))}, f)
       f.write("\n")
     write_checkpoint(arrays, os.path.join(tmp_dir, "bert_model.ckpt"))
+    if check is not None:
+      check(tmp_dir)
   return output_dir

@@ -6,9 +6,10 @@ writes OUT/bert_config.json, OUT/bert_model.ckpt.{index,data-*} and OUT/vocab.tx
 """
 
 import dataclasses
+import os
 
 from bert_tf.cli import common
-from bert_tf.config import option
+from bert_tf.config import BertConfig, option
 from bert_tf.errors import UsageError
 
 
@@ -19,11 +20,25 @@ class ConvertOptions:
 
 
 def main(_):
+  from bert_tf import modeling  # pylint: disable=g-import-not-at-top
   from bert_tf.checkpoints import convert_hf_to_google  # pylint: disable=g-import-not-at-top
   o = common.options_from_flags(ConvertOptions)
   if not o.hf_dir or not o.output_dir:
     raise UsageError("--hf_dir and --output_dir are required.")
-  out = convert_hf_to_google(o.hf_dir, o.output_dir)
+
+  def check(directory):
+    """Every weight the config asks for, with its shape, before the conversion is renamed
+    in; said of the Hugging Face files (the converted ones are still temporary)."""
+    try:
+      modeling.check_google_checkpoint(
+          BertConfig.from_json_file(os.path.join(directory, "bert_config.json")),
+          os.path.join(directory, "bert_model.ckpt"))
+    except UsageError as e:
+      raise UsageError("%s does not match %s: %s" % (
+          os.path.join(o.hf_dir, "model.safetensors"), os.path.join(o.hf_dir, "config.json"),
+          str(e).split("does not match the model: ")[-1])) from None
+
+  out = convert_hf_to_google(o.hf_dir, o.output_dir, check=check)
   print("Wrote %s/bert_config.json, bert_model.ckpt.*, vocab.txt" % out)
 
 
