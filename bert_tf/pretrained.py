@@ -116,11 +116,17 @@ def check_model_dir(model):
 def check_outside(files, directory):
   """A run's output directory must not be where its model comes from: the run's files
   (bert_config.json, vocab.txt, checkpoints) would replace the model's."""
+  run = os.path.realpath(directory)
   for path in (files.init_checkpoint, files.bert_config_file, files.vocab_file):
-    if path and os.path.realpath(os.path.dirname(path)) == os.path.realpath(directory):
+    folder = os.path.realpath(os.path.dirname(path)) if path else None
+    if folder == run:
       raise UsageError("--output_dir %s is the directory the model comes from (%s): write the "
                        "run into another directory, or the model's files would be replaced." %
                        (directory, path))
+    if folder and folder.startswith(run + os.sep):  # e.g. the run's own best/
+      raise UsageError("The model %s lies inside --output_dir %s: write the run into another "
+                       "directory, or a new run there would delete the model it starts from." %
+                       (path, directory))
 
 
 def resolve_model_files(config):

@@ -203,3 +203,16 @@ def test_a_directory_the_lock_created_goes_when_nothing_was_written(tmp_path):
   with run_dir.RunDir(str(tmp_path / "written")).lock() as run:
     open(run.path("eval_results.txt"), "w").close()
   assert (tmp_path / "written" / "eval_results.txt").exists()
+
+
+def test_a_model_inside_the_output_dir_is_refused_before_anything_is_deleted(tmp_path):
+  from bert_tf import pretrained  # pylint: disable=g-import-not-at-top
+  run = tmp_path / "run"
+  files = lambda folder: pretrained.ModelFiles(str(folder / "bert_config.json"),
+                                               str(folder / "model.ckpt-2"),
+                                               str(folder / "vocab.txt"), True)
+  pretrained.check_outside(files(tmp_path / "model"), str(run))  # beside it: fine
+  with pytest.raises(UsageError, match=r"The model .*best.model.ckpt-2 lies inside --output_dir "
+                     r".*run: write the run into another directory, or a new run there would "
+                     r"delete the model it starts from"):
+    pretrained.check_outside(files(run / "best"), str(run))
