@@ -474,11 +474,24 @@ class RunDir:
   def eval_checkpoint(self, requested=None):
     """The checkpoint eval/predict/export use: the requested one, else best, else latest."""
     if requested:
-      if not tf.io.gfile.exists(requested + ".index"):
+      path = requested
+      if not tf.io.gfile.exists(path + ".index") and not os.path.isabs(path):
+        inside = self.path(requested)  # a bare model.ckpt-N (or best/model.ckpt-N): this run's
+        if tf.io.gfile.exists(inside + ".index"):
+          path = inside
+      if not tf.io.gfile.exists(path + ".index"):
         raise UsageError("Checkpoint %s does not exist (no %s.index): pass a model.ckpt-N of "
                          "%s (--eval_checkpoint; --checkpoint in predict and export)." %
                          (requested, requested, self.directory))
-      return requested
+      # A trained run's labels answer: only its own weights may (a fresh directory reads
+      # any checkpoint, e.g. one of Google's run_classifier.py, with --label_list).
+      if self.holds_a_run() and os.path.realpath(os.path.dirname(os.path.abspath(path))) not in (
+          os.path.realpath(self.directory), os.path.realpath(self.path(BEST_DIR))):
+        raise UsageError("Checkpoint %s is not one of %s's (a model.ckpt-N there or in best/): "
+                         "another run's weights would answer with this run's labels; pass one "
+                         "of its own, or that checkpoint's run directory." % (
+                             requested, self.directory))
+      return path
     found = self.best_checkpoint() or self.latest_checkpoint()
     if not found:
       raise UsageError("No model.ckpt-N in %s: run with --do_train first, or pass a "

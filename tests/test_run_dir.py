@@ -216,3 +216,21 @@ def test_a_model_inside_the_output_dir_is_refused_before_anything_is_deleted(tmp
                      r".*run: write the run into another directory, or a new run there would "
                      r"delete the model it starts from"):
     pretrained.check_outside(files(run / "best"), str(run))
+
+
+def test_a_requested_checkpoint_is_the_runs_own(tmp_path):
+  from bert_tf.run_dir import RunDir  # pylint: disable=g-import-not-at-top
+  for folder in ("run", "run/best", "other"):
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "model.ckpt-2.index").write_bytes(b"")
+  run = RunDir(str(tmp_path / "run"))
+  # A fresh directory reads any checkpoint (a Google run_classifier.py one, with --label_list).
+  assert run.eval_checkpoint(str(tmp_path / "other" / "model.ckpt-2")).endswith("other/model.ckpt-2")
+  (tmp_path / "run" / "model_info.json").write_text("{}")  # a trained run: its labels answer
+  assert run.eval_checkpoint("model.ckpt-2") == str(tmp_path / "run" / "model.ckpt-2")
+  assert run.eval_checkpoint(str(tmp_path / "run" / "best" / "model.ckpt-2")).endswith(
+      "best/model.ckpt-2")
+  with pytest.raises(UsageError, match=r"Checkpoint .*other.model.ckpt-2 is not one of .*run's "
+                     r"\(a model.ckpt-N there or in best/\): another run's weights would answer "
+                     r"with this run's labels"):
+    run.eval_checkpoint(str(tmp_path / "other" / "model.ckpt-2"))
