@@ -24,7 +24,6 @@ import csv
 import dataclasses
 import errno
 import fcntl
-import glob
 import io
 import json
 import math
@@ -68,14 +67,25 @@ PRETRAINED_CHECKPOINT = "bert_model.ckpt"   # Google's name: --init_checkpoint=d
 TOKENIZER_CONFIG = "tokenizer_config.json"  # casing, as our model conversions write it
 # How a damaged run starts over, said by every door (eval, predict and export cannot).
 RETRAIN = "train it again (--do_train with --overwrite_output_dir starts over)"
-# What --overwrite_output_dir removes: only files a run writes, never the user's own.
-_RUN_FILES = [MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
-              CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".*",
-              TEST_RESULTS, TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, "model.ckpt-*", BEST_DIR,
-              TMP_PREFIX + "*"] + [name + "*" for name in TFRECORDS.values()]
-_PRETRAINING_FILES = [PRETRAINING_INFO, PRETRAINED_CHECKPOINT + ".*", TOKENIZER_CONFIG, VOCAB,
-                      BERT_CONFIG, CHECKPOINT_INDEX, "model.ckpt-*", TRAIN_HISTORY, EVAL_HISTORY,
-                      EVAL_RESULTS + ".*", TMP_PREFIX + "*"]
+# What --overwrite_output_dir removes: only files a run writes, never the user's own
+# (exact names: eval_results.xlsx or model.ckpt-notes.txt are a user's).
+_CHECKPOINT_FILES = r"model\.ckpt-\d+\.(index|data-\d+-of-\d+)"
+_RUN_FILES = re.compile("^(%s)$" % "|".join(
+    [re.escape(n) for n in (MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
+                            CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY,
+                            EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json", TEST_RESULTS,
+                            TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, BEST_DIR)] +
+    [_CHECKPOINT_FILES, re.escape(TMP_PREFIX) + ".*"] +
+    [re.escape(n) + r"(-\d{5}-of-\d{5})?(\.meta\.json)?" for n in TFRECORDS.values()]))
+_PRETRAINING_FILES = re.compile("^(%s)$" % "|".join(
+    [re.escape(n) for n in (PRETRAINING_INFO, TOKENIZER_CONFIG, VOCAB, BERT_CONFIG,
+                            CHECKPOINT_INDEX, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".txt",
+                            EVAL_RESULTS + ".json")] +
+    [_CHECKPOINT_FILES, re.escape(PRETRAINED_CHECKPOINT) + r"\.(index|data-\d+-of-\d+)",
+     re.escape(TMP_PREFIX) + ".*"]))
+# A run's results: in a directory holding no run, files of these names are a user's.
+_RESULT_FILES = (EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json", TEST_RESULTS, TEST_METRICS,
+                 PREDICTIONS, EVAL_PREDICTIONS, REPORT, TRAIN_HISTORY, EVAL_HISTORY)
 _TENSORBOARD_DIRS = ("train", "eval")
 FORMAT_VERSION = 2
 
@@ -203,11 +213,21 @@ class RunDir:
     """Whether a run's description or checkpoints are here (whether or not they read)."""
     return any(os.path.exists(self.path(name)) for name in (MODEL_INFO, CHECKPOINT_INDEX))
 
+  def check_no_foreign_results(self):
+    """A new run here would replace files named as a run's results that no run wrote."""
+    foreign = [n for n in _RESULT_FILES if os.path.exists(self.path(n))]
+    if foreign and not self.holds_a_run():
+      raise UsageError("--output_dir %s holds %s but no run: a run would replace them; move "
+                       "them, or write the run into another directory." % (
+                           self.directory, ", ".join(foreign)))
+
   def clear(self, pretraining=False):
     """--overwrite_output_dir: removes every file a run (or a pretraining) writes, and only
     those (a train/ folder goes only if it holds nothing but TensorBoard event files)."""
-    for pattern in _PRETRAINING_FILES if pretraining else _RUN_FILES:
-      for path in glob.glob(self.path(pattern)):
+    ours = _PRETRAINING_FILES if pretraining else _RUN_FILES
+    for name in os.listdir(self.directory) if os.path.isdir(self.directory) else []:
+      if ours.match(name):
+        path = self.path(name)
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     for name in _TENSORBOARD_DIRS:
       folder = self.path(name)

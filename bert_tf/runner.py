@@ -379,10 +379,10 @@ def _start_training_run(plan):
       (overwrite or not run.latest_checkpoint())):
     # A fresh start: the model must load before anything is deleted or written.
     modeling.check_google_checkpoint(plan.bert_config, plan.files.init_checkpoint)
-  if overwrite:
-    if run.holds_a_run():
-      logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
+  if overwrite and run.holds_a_run():  # a directory without a run holds nothing of ours
+    logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
     run.clear()
+  run.check_no_foreign_results()
   run.check_same_run(identity)
   _write_model_description(plan, identity)
   run.write_run_config(config_json, status="running")

@@ -234,3 +234,24 @@ def test_a_requested_checkpoint_is_the_runs_own(tmp_path):
                      r"\(a model.ckpt-N there or in best/\): another run's weights would answer "
                      r"with this run's labels"):
     run.eval_checkpoint(str(tmp_path / "other" / "model.ckpt-2"))
+
+
+def test_overwrite_removes_only_a_runs_own_files(tmp_path):
+  from bert_tf.run_dir import RunDir  # pylint: disable=g-import-not-at-top
+  ours = ["model_info.json", "eval_results.txt", "model.ckpt-12.index",
+          "model.ckpt-12.data-00000-of-00001", "train.tf_record", "train.tf_record.meta.json",
+          "train.tf_record-00001-of-00003", "report.html", "predictions.csv"]
+  users = ["notes.txt", "eval_results.xlsx", "model.ckpt-best-notes.txt",
+           "train.tf_record.README"]
+  for name in ours + users:
+    (tmp_path / name).write_text("x")
+  RunDir(str(tmp_path)).clear()
+  assert sorted(os.listdir(tmp_path)) == sorted(users)
+  # Without a run, result-named files are a user's: a new run stops rather than replace them.
+  with pytest.raises(UsageError, match=r"holds predictions.csv, report.html but no run: a run "
+                     r"would replace them"):
+    for name in ("predictions.csv", "report.html"):
+      (tmp_path / name).write_text("mine")
+    RunDir(str(tmp_path)).check_no_foreign_results()
+  (tmp_path / "model_info.json").write_text("{}")  # with a run, they are its own
+  RunDir(str(tmp_path)).check_no_foreign_results()
