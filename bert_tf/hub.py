@@ -62,6 +62,24 @@ def module_vocab(handle):
   return vocab_file, (bool(lower.numpy()) if lower is not None else None)
 
 
+def check_encoder(handle):
+  """What load_hub_encoder checks, before a run writes anything: a SavedModel that takes
+  the three id inputs and returns pooled_output and sequence_output (not a preprocessor)."""
+  import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+  # (registers the text ops a preprocessor's graph holds, so that one loads and is named)
+  try:
+    loaded = tf.saved_model.load(resolve_handle(handle))
+  except UsageError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    raise UsageError("TF-Hub module %s cannot be loaded as a SavedModel (%s)." % (
+        handle, str(e).splitlines()[0][:160] if str(e) else type(e).__name__)) from None
+  if hasattr(loaded, "tokenize"):
+    raise UsageError("TF-Hub module %s is a BERT preprocessor (it takes strings), not an "
+                     "encoder: pass the encoder's handle." % handle)
+  load_hub_encoder(handle, trainable=False)
+
+
 def load_hub_encoder(handle, trainable=True, name="hub_encoder"):
   """A Keras encoder model wrapping hub.KerasLayer (fine-tunable when trainable)."""
   import tf_keras as keras  # pylint: disable=g-import-not-at-top

@@ -23,6 +23,7 @@ from bert_tf import classifier
 from bert_tf import distribute
 from bert_tf import features
 from bert_tf import hardware
+from bert_tf import hub
 from bert_tf import modeling
 from bert_tf import preprocessing
 from bert_tf import pretrained
@@ -375,10 +376,12 @@ def _start_training_run(plan):
   run, identity = plan.run, _identity(plan)
   config_json = plan.config.to_json_string()  # fails (if at all) before anything is deleted
   overwrite = plan.config.overwrite_output_dir
-  if (plan.files.init_checkpoint and not plan.files.hub_module_handle and
-      (overwrite or not run.latest_checkpoint())):
+  if overwrite or not run.latest_checkpoint():
     # A fresh start: the model must load before anything is deleted or written.
-    modeling.check_google_checkpoint(plan.bert_config, plan.files.init_checkpoint)
+    if plan.files.hub_module_handle:
+      hub.check_encoder(plan.files.hub_module_handle)
+    elif plan.files.init_checkpoint:
+      modeling.check_google_checkpoint(plan.bert_config, plan.files.init_checkpoint)
   if overwrite and run.holds_a_run():  # a directory without a run holds nothing of ours
     logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
     run.clear()

@@ -339,6 +339,23 @@ def test_eval_with_other_label_flags_than_training_names_the_contradiction(model
   assert rc == 2 and "The run in %s is classification but the data flags describe regression" % (
       tmp_path / "out") in last, last
 
+
+def test_a_hub_handle_that_is_not_an_encoder_stops_before_writing(model_dir, tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  class Doubler(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def __call__(self, x):
+      return 2 * x
+
+  tf.saved_model.save(Doubler(), str(tmp_path / "doubler"))
+  rc, last, _ = _cli(["--do_train", "--bert_hub_module_handle=%s" % (tmp_path / "doubler"),
+                      "--vocab_file=%s/vocab.txt" % model_dir, "--do_lower_case=true",
+                      "--train_file=%s" % _write(tmp_path / "t.csv", GOOD),
+                      "--output_dir=%s" % (tmp_path / "out"), "--max_seq_length=16"])
+  assert rc == 2 and "is not a BERT encoder: it cannot be called with input_word_ids" in last, last
+  assert not (tmp_path / "out").exists()
+
 def test_remote_paths_are_refused_not_written_as_local_folders(tmp_path):
   from bert_tf.config import RunConfig
   from bert_tf.errors import UsageError
