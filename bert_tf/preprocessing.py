@@ -26,6 +26,7 @@ import signal
 from typing import Optional
 
 import numpy as np
+from absl import logging
 
 from bert_tf import tokenization
 from bert_tf.errors import UsageError
@@ -122,6 +123,22 @@ class Preprocessor:
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
     return cls(tokenizer, max_seq_length, truncation, head_tokens, vocab_file, clean_text,
                doc_stride, max_windows, window_pooling)
+
+  def warn_unknown_tokens(self, texts, source, sample=2000, share=0.1):
+    """Texts the vocabulary cannot read (Chinese for an English model): many [UNK] ids.
+    English for an English model has about 0.1%; emoji-heavy posts a few percent."""
+    unk = self.tokenizer.vocab.get("[UNK]")
+    texts = [t for t in texts[:sample] if t]
+    ids = [self.tokenizer.tokenize_to_ids(t) for t in texts]
+    total = sum(map(len, ids))
+    unknown = sum(row.count(unk) for row in ids)
+    if unk is None or not total or unknown < share * total:
+      return
+    example = next(t for t, row in zip(texts, ids) if unk in row)
+    logging.warning("%s: %.0f%% of the tokens of %d texts are [UNK] to %s (e.g. %r): the model "
+                    "cannot read them; does its vocabulary cover the texts' language (a Chinese "
+                    "or multilingual model)?", source, 100.0 * unknown / total, len(texts),
+                    self.vocab_file or "the vocabulary", example[:60])
 
   @property
   def window_records(self):

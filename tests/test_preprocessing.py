@@ -1,5 +1,7 @@
 """Preprocessor: truncation, packing, the model check, parallel encoding."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -91,3 +93,13 @@ def test_encode_equals_packing_each_example(tiny_vocab_file, truncation, monkeyp
       assert encoded.input_mask[i].tolist() == [1] * len(ids) + [0] * (length - len(ids))
       assert encoded.segment_ids[i].tolist() == [
           int(b_start <= j < len(ids)) for j in range(length)]
+
+
+def test_texts_the_vocabulary_cannot_read_warn(tiny_vocab_file, caplog):
+  p = Preprocessor.from_vocab(tiny_vocab_file, True, 16)
+  caplog.set_level(logging.WARNING)
+  p.warn_unknown_tokens(["a good movie", "the film was bad", "中国好"], "train")
+  assert "[UNK]" not in caplog.text  # every token known
+  p.warn_unknown_tokens(["a good movie"] * 8 + ["这部电影非常精彩"], "train")
+  assert ("train: 25%% of the tokens of 9 texts are [UNK] to %s (e.g. '这部电影非常精彩'): the model "
+          "cannot read them" % tiny_vocab_file) in caplog.text
