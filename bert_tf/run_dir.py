@@ -281,7 +281,11 @@ class RunDir:
                          "another tool or version, or damaged): pass --overwrite_output_dir to "
                          "start over, or use another --output_dir." % (self.directory, MODEL_INFO))
       return
-    differences = describe_differences(stored, identity)
+    # Only what both record: an older version's run resumes, and a part recorded only
+    # when it applies (the dev set that selects checkpoints) is compared when both have it.
+    common = set(stored) & set(identity)
+    differences = describe_differences({k: stored[k] for k in common},
+                                       {k: identity[k] for k in common})
     if differences and not has_checkpoint:
       # Nothing was trained yet (e.g. the first attempt ran out of memory): a new setting
       # loses nothing.

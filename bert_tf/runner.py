@@ -358,7 +358,7 @@ def _decide_task(config, info, processor, examples, run):
 def _identity(plan):
   """What makes a training this directory's run (compared on every rerun)."""
   c = plan.config
-  return dict(
+  identity = dict(
       model=dict(checkpoint=_abs(plan.files.init_checkpoint),
                  hub_module_handle=plan.files.hub_module_handle,
                  bert_config=plan.bert_config.to_dict() if plan.bert_config else None),
@@ -367,6 +367,10 @@ def _identity(plan):
       data=features.examples_fingerprint(plan.examples["train"]),
       training=dict({name: getattr(c, name) for name in TRAINING_OPTIONS},
                     head_hidden_size=plan.head_hidden_size))
+  if (c.eval_every_steps or c.early_stopping_patience) and "dev" in plan.examples:
+    # The dev set that picks the best checkpoint, or stops early, steers what is kept.
+    identity["selection_data"] = features.examples_fingerprint(plan.examples["dev"])
+  return identity
 
 
 def _abs(path):

@@ -255,3 +255,20 @@ def test_overwrite_removes_only_a_runs_own_files(tmp_path):
     RunDir(str(tmp_path)).check_no_foreign_results()
   (tmp_path / "model_info.json").write_text("{}")  # with a run, they are its own
   RunDir(str(tmp_path)).check_no_foreign_results()
+
+
+def test_the_dev_set_that_selects_checkpoints_is_part_of_the_run(tmp_path):
+  from bert_tf.run_dir import ModelInfo, RunDir  # pylint: disable=g-import-not-at-top
+  run = RunDir(str(tmp_path))
+  (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-2"\n')
+  (tmp_path / "model.ckpt-2.index").write_bytes(b"")
+  base = dict(data="train-fingerprint", training=dict(learning_rate=1e-3))
+  run.write_model_info(ModelInfo(task={}, preprocessor={},
+                                 identity=dict(base, selection_data="dev-a")))
+  run.check_same_run(dict(base, selection_data="dev-a"))
+  with pytest.raises(UsageError, match=r"holds a different run \(selection_data: 'dev-a' -> "
+                     r"'dev-b'\)"):
+    run.check_same_run(dict(base, selection_data="dev-b"))
+  run.check_same_run(base)  # without --eval_every_steps now: no dev set selects
+  run.write_model_info(ModelInfo(task={}, preprocessor={}, identity=base))  # an older run
+  run.check_same_run(dict(base, selection_data="dev-b"))
