@@ -13,6 +13,7 @@ Every export is written to a temporary directory and renamed into place.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -139,6 +140,24 @@ def _check_tflite_companions(path, trained):
     if os.path.exists(there) and read(there) != text:
       raise UsageError("%s holds another model's %s: export this run into another "
                        "--export_dir." % (directory, name))
+  # The same labels and vocab, yet another run (its .tflite would be replaced unseen).
+  run = _run_fingerprint(trained)
+  for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+    try:
+      with open(os.path.join(directory, name), encoding="utf-8") as f:
+        other = json.load(f).get("run") if name.endswith(".json") else None
+    except (OSError, ValueError, AttributeError):
+      other = None
+    if other and run and other != run:
+      raise UsageError("%s holds %s, exported from another run: export this run into another "
+                       "--export_dir." % (directory, name[:-len(".json")] + ".tflite"))
+
+
+def _run_fingerprint(trained):
+  """Which training a model comes from (its identity in model_info.json), or None."""
+  identity = trained.info.identity
+  return hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16] if (
+      identity) else None
 
 
 def _exportable(trained):
@@ -334,7 +353,8 @@ def _write_tflite_companions(trained, path, quantization, text_input, batch_size
   inputs = ([dict(name="text", dtype="string", shape=[1])] if text_input else
             [dict(name=name, dtype="int32", shape=[batch_size, length]) for name in ID_INPUTS])
   description = dict(
-      model=os.path.basename(path), quantization=quantization, inputs=inputs,
+      model=os.path.basename(path), run=_run_fingerprint(trained), quantization=quantization,
+      inputs=inputs,
       outputs=[dict(name="probabilities", dtype="float32",
                     shape=[batch_size if not text_input else 1, task.num_outputs])],
       task=task.to_dict(), vocab="vocab.txt", labels="labels.txt",

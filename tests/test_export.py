@@ -143,6 +143,13 @@ def test_tflite_does_not_share_a_folder_with_another_models_labels(trained, tmp_
   (tmp_path / "bin" / "vocab.txt").write_bytes(b"\xff\xfe\x00")  # not text at all
   with pytest.raises(UsageError, match="holds another model's vocab.txt"):
     export.export_tflite(trained["out"], str(tmp_path / "bin" / "m.tflite"))
+  # The same labels and vocab, from another run: its .tflite would be replaced unseen.
+  (tmp_path / "same").mkdir()
+  (tmp_path / "same" / "labels.txt").write_text("neg\npos\n")
+  (tmp_path / "same" / "model_ids_float32.json").write_text('{"run": "0123456789abcdef"}')
+  with pytest.raises(UsageError, match=r"holds model_ids_float32.tflite, exported from another "
+                     r"run: export this run into another --export_dir"):
+    export.export_tflite(trained["out"], str(tmp_path / "same" / "model_ids_float32.tflite"))
 
 
 def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
