@@ -364,7 +364,8 @@ class RunConfig:
       fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
     if self.max_seq_length is not None and self.max_seq_length < 8:
       logging.warning("--max_seq_length=%d keeps at most %d token(s) of a text after [CLS] and "
-                      "[SEP]; 64-128 is usual.", self.max_seq_length, self.max_seq_length - 2)
+                      "[SEP] (%d of a sentence pair's two); 64-128 is usual.", self.max_seq_length,
+                      self.max_seq_length - 2, self.max_seq_length - 3)
     if self.use_tpu and not (self.tpu_name or self.master):
       fail("--use_tpu needs --tpu_name (or --master).")
     if self.init_checkpoint and self.bert_hub_module_handle:

@@ -124,20 +124,48 @@ class Preprocessor:
     return cls(tokenizer, max_seq_length, truncation, head_tokens, vocab_file, clean_text,
                doc_stride, max_windows, window_pooling)
 
-  def warn_unknown_tokens(self, texts, source, sample=2000, share=0.1):
+  def warn_about_texts(self, examples, source, sample=2000):
+    """What the recipe does to a sample of the training texts, said when it loses much:
+    [UNK] tokens (a vocabulary that does not cover the language), texts cut at
+    max_seq_length, or past what the windows cover; and a --truncation that pairs and
+    windows do not use."""
+    examples = [e for e in examples[:sample] if getattr(e, "text_a", None)]
+    if not examples:
+      return
+    ids = [self.tokenizer.tokenize_to_ids(e.text_a) for e in examples]
+    ids_b = [self.tokenizer.tokenize_to_ids(e.text_b) if e.text_b else [] for e in examples]
+    self._warn_unknown(examples, ids, source)
+    pairs = any(ids_b)
+    if self.truncation != "head" and (pairs or self.doc_stride):
+      logging.warning("--truncation=%s is not used: %s keep Google's own cut.", self.truncation,
+                      "sentence pairs" if pairs else "windows (--doc_stride)")
+    if self.doc_stride:
+      room = (self.max_windows - 1) * self.doc_stride + self.max_seq_length - 2
+      how = ("lose their end past %d tokens (%d windows of %d every %d): raise --max_windows" %
+             (room, self.max_windows, self.max_seq_length - 2, self.doc_stride))
+    else:
+      room = self.max_seq_length - (3 if pairs else 2)
+      how = ("are cut to --max_seq_length=%d (--truncation=%s%s)" % (
+          self.max_seq_length, self.truncation, "" if pairs else "; --doc_stride reads long "
+          "texts whole, as windows"))
+    cut = sum(len(a) + len(b) > room for a, b in zip(ids, ids_b))
+    if cut >= 0.1 * len(examples):
+      logging.warning("%s: %d of %d texts %s.", source, cut, len(examples), how)
+    elif cut:
+      logging.info("%s: %d of %d texts %s.", source, cut, len(examples), how)
+
+  def _warn_unknown(self, examples, ids, source, share=0.1):
     """Texts the vocabulary cannot read (Chinese for an English model): many [UNK] ids.
     English for an English model has about 0.1%; emoji-heavy posts a few percent."""
     unk = self.tokenizer.vocab.get("[UNK]")
-    texts = [t for t in texts[:sample] if t]
-    ids = [self.tokenizer.tokenize_to_ids(t) for t in texts]
     total = sum(map(len, ids))
     unknown = sum(row.count(unk) for row in ids)
     if unk is None or not total or unknown < share * total:
       return
-    example = next(t for t, row in zip(texts, ids) if unk in row)
+    example = next(e.text_a for e, row in zip(examples, ids) if unk in row)
     logging.warning("%s: %.0f%% of the tokens of %d texts are [UNK] to %s (e.g. %r): the model "
                     "cannot read them; does its vocabulary cover the texts' language (a Chinese "
-                    "or multilingual model)?", source, 100.0 * unknown / total, len(texts),
+                    "or multilingual model)?", source, 100.0 * unknown / total, len(examples),
                     self.vocab_file or "the vocabulary", example[:60])
 
   @property

@@ -174,7 +174,7 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
   if "train" in examples:
-    preprocessor.warn_unknown_tokens([e.text_a for e in examples["train"]], "training data")
+    preprocessor.warn_about_texts(examples["train"], "training data")
   _check_best_metric(config, task)
   return Plan(config, run, info, files, bert_config, preprocessor, processor, task, examples,
               settings["head_hidden_size"])

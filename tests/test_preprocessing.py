@@ -95,11 +95,28 @@ def test_encode_equals_packing_each_example(tiny_vocab_file, truncation, monkeyp
           int(b_start <= j < len(ids)) for j in range(length)]
 
 
-def test_texts_the_vocabulary_cannot_read_warn(tiny_vocab_file, caplog):
-  p = Preprocessor.from_vocab(tiny_vocab_file, True, 16)
-  caplog.set_level(logging.WARNING)
-  p.warn_unknown_tokens(["a good movie", "the film was bad", "中国好"], "train")
-  assert "[UNK]" not in caplog.text  # every token known
-  p.warn_unknown_tokens(["a good movie"] * 8 + ["这部电影非常精彩"], "train")
-  assert ("train: 25%% of the tokens of 9 texts are [UNK] to %s (e.g. '这部电影非常精彩'): the model "
-          "cannot read them" % tiny_vocab_file) in caplog.text
+def test_what_the_recipe_does_to_training_texts_is_said(tiny_vocab_file, caplog):
+  caplog.set_level(logging.INFO)
+  texts = lambda *t: [InputExample(str(i), a, b) for i, (a, b) in enumerate(t)]
+  p = Preprocessor.from_vocab(tiny_vocab_file, True, 8, "head_tail", head_tokens=2)
+  p.warn_about_texts(texts(("a good movie", None), ("the film was bad", None),
+                           ("中国好", None)), "train")
+  assert caplog.text == ""  # every token known, nothing cut
+  p.warn_about_texts(texts(*[("a good movie", None)] * 8, ("这部电影非常精彩", None)), "train")
+  assert ("train: 25%% of the tokens of 9 texts are [UNK] to %s (e.g. '这部电影非常精彩'): the "
+          "model cannot read them" % tiny_vocab_file) in caplog.text
+  # 6 tokens fit length 8; pairs cut the longest first, whatever --truncation says.
+  caplog.clear()
+  p.warn_about_texts(texts(("a good movie and a bad film", None), ("good", None)), "train")
+  assert ("train: 1 of 2 texts are cut to --max_seq_length=8 (--truncation=head_tail; "
+          "--doc_stride reads long texts whole, as windows).") in caplog.text
+  caplog.clear()
+  p.warn_about_texts(texts(("a good movie", "a bad film"),), "train")
+  assert "--truncation=head_tail is not used: sentence pairs keep Google's own cut." in caplog.text
+  assert "train: 1 of 1 texts are cut to --max_seq_length=8" in caplog.text
+  # Windows: 2 of 6 tokens every 2, at most 2 windows: 8 tokens read, the rest lost.
+  caplog.clear()
+  windows = Preprocessor.from_vocab(tiny_vocab_file, True, 8, doc_stride=2, max_windows=2)
+  windows.warn_about_texts(texts(("a good movie and a bad film , i love it", None),), "train")
+  assert ("train: 1 of 1 texts lose their end past 8 tokens (2 windows of 6 every 2): raise "
+          "--max_windows.") in caplog.text
