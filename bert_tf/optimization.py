@@ -128,8 +128,9 @@ class AdamWeightDecay(tf.Module):
       grad = tf.cast(grad, var.dtype)
       if decay:
         # Google adds weight_decay_rate * var to the Adam step; taking it off first, from
-        # the same (old) var, is the same sum.
-        var.assign_sub(lr * self.weight_decay_rate * var)
+        # the same (old) var, is the same sum. As one product (not assign_sub of a
+        # temporary): two passes over the weights instead of five.
+        var.assign(var * (1.0 - lr * self.weight_decay_rate))
       if self.bias_correction:
         return self._corrected_adam(name, var, grad, lr)
       # TensorFlow's fused Adam kernel (m, v and var in one pass over memory, twice as
