@@ -2,6 +2,7 @@
 its sequence length, and the lengths of SST-2's trimmed batches.
 
   python bench/padding_bound.py [--rows 5000] [--lengths 16,32,64,96,128] [--steps 6]
+                                [--train_tsv ../shared/data/glue/SST-2/train.tsv]
 
 Times our training step (MiniLM + 2-class head, batch 32, fp32, the loop run_classifier.py
 runs) at each length, and fits ms = a + b*L + c*L^2: `a` is what a step costs whatever its
@@ -40,9 +41,9 @@ def step_ms(encoder, seq, steps):
   return 1000.0 * (time.perf_counter() - start) / steps
 
 
-def sst2_lengths(rows, model_dir):
+def sst2_lengths(path, rows, model_dir):
   tokenizer = tokenization.FullTokenizer(os.path.join(model_dir, "vocab.txt"), True)
-  with open(SST2_TRAIN, encoding="utf-8") as f:
+  with open(path, encoding="utf-8") as f:
     texts = [line.split("\t")[0] for line in f.read().splitlines()[1:rows + 1]]
   return np.array([min(len(tokenizer.tokenize(t)) + 2, 128) for t in texts])
 
@@ -52,6 +53,7 @@ def main():
   parser.add_argument("--rows", type=int, default=5000)
   parser.add_argument("--lengths", default="16,32,64,96,128")
   parser.add_argument("--steps", type=int, default=6)
+  parser.add_argument("--train_tsv", default=SST2_TRAIN, help="SST-2's layout: sentence<TAB>label")
   args = parser.parse_args()
   model_dir = pretrained.resolve(pretrained.DEFAULT_MODEL)
   encoder = modeling.load_encoder(model_dir, first_token_only=True)
@@ -63,7 +65,7 @@ def main():
   c, b, a = np.polyfit(lengths, measured, 2)
   cost = lambda L: a + b * L + c * L * L
   print("fit: ms = %.1f + %.2f L + %.4f L^2" % (a, b, c))
-  tokens = sst2_lengths(args.rows, model_dir)
+  tokens = sst2_lengths(args.train_tsv, args.rows, model_dir)
   rng = np.random.default_rng(0)
   for shuffle in range(3):
     order = rng.permutation(len(tokens))

@@ -38,6 +38,9 @@ def test_featurize_and_train_speed_benches(tmp_path):
   assert "rows with different ids: 0 " in out
   out = _bench("train_speed.py", "--batch", "2", "--seq", "16", "--steps", "1")
   assert "bert_tf       : train" in out
+  out = _bench("padding_bound.py", "--lengths", "8,16,24", "--steps", "1", "--train_tsv",
+               str(tmp_path / "SST-2" / "train.tsv"))
+  assert "fit: ms = " in out and "shuffle 2: 2 batches" in out
   out = _bench("op_profile.py", "--batch", "2", "--seq", "8", "--steps", "1")
   assert "_MklMatMul" in out or "MatMul" in out
   out = _bench("op_profile.py", "--batch", "2", "--seq", "8", "--steps", "1", "--by", "part",
