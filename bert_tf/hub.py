@@ -54,7 +54,8 @@ def module_vocab(handle):
   if vocab is None:
     asset = os.path.join(path, "assets", "vocab.txt")
     if not os.path.exists(asset):
-      raise UsageError("TF-Hub module %s has no vocab_file asset: pass --vocab_file." % handle)
+      raise UsageError("TF-Hub module %s has no vocab_file asset (nor do_lower_case): pass "
+                       "--vocab_file and --do_lower_case." % handle)
     vocab_file = asset
   else:
     vocab_file = vocab.asset_path.numpy().decode("utf-8")
