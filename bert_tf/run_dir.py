@@ -69,7 +69,7 @@ TOKENIZER_CONFIG = "tokenizer_config.json"  # casing, as our model conversions w
 RETRAIN = "train it again (--do_train with --overwrite_output_dir starts over)"
 # What --overwrite_output_dir removes: only files a run writes, never the user's own
 # (exact names: eval_results.xlsx or model.ckpt-notes.txt are a user's).
-_CHECKPOINT_FILES = r"model\.ckpt-\d+\.(index|data-\d+-of-\d+)"
+_CHECKPOINT_FILES = r"model\.ckpt-\d+(\.index|\.data-\d+-of-\d+|_temp.*)"  # _temp: TF's, killed
 _RUN_FILES = re.compile("^(%s)$" % "|".join(
     [re.escape(n) for n in (MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
                             CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY,

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from bert_tf.errors import UsageError
 from conftest import TINY_CONFIG, write_google_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -204,25 +205,23 @@ def test_a_model_directory_without_model_files(tmp_path):
 
 
 def test_a_model_directory_of_another_format_says_what_to_do(model_dir, tmp_path):
+  from bert_tf import hub, pretrained  # pylint: disable=g-import-not-at-top
   hf, saved = tmp_path / "hf", tmp_path / "sm"
   for folder, names in ((hf, ("config.json", "vocab.txt", "model.safetensors")),
                         (saved, ("saved_model.pb",))):
     folder.mkdir()
     for name in names:
       (folder / name).write_text("{}")
-  train = _write(tmp_path / "t.csv", GOOD)
-  for flag, message in (
-      ("--model=%s" % hf, "%s holds a Hugging Face model (config.json, no bert_config.json): "
-                          "convert it once with bert-tf-convert --hf_dir=%s" % (hf, hf)),
-      ("--model=%s" % saved, "%s is a SavedModel, not a Google-format directory: pass a TF-Hub "
-                             "BERT encoder as --bert_hub_module_handle=%s." % (saved, saved)),
-      ("--bert_hub_module_handle=%s" % model_dir, "is a directory without saved_model.pb: it "
-                                                  "holds a Google-format model, pass it as "
-                                                  "--model=%s." % model_dir)):
-    rc, last, _ = _cli(["--do_train", flag, "--output_dir=%s" % (tmp_path / "out"),
-                        "--train_file=%s" % train])
-    assert rc == 2 and message in last, last
-    assert not (tmp_path / "out").exists()
+  with pytest.raises(UsageError, match=r"hf holds a Hugging Face model \(config.json, no "
+                     r"bert_config.json\): convert it once with bert-tf-convert --hf_dir="):
+    pretrained.check_model_dir(str(hf))
+  with pytest.raises(UsageError, match=r"sm is a SavedModel, not a Google-format directory: pass "
+                     r"a TF-Hub BERT encoder as --bert_hub_module_handle="):
+    pretrained.check_model_dir(str(saved))
+  with pytest.raises(UsageError, match=r"is a directory without saved_model.pb: it holds a "
+                     r"Google-format model, pass it as --model="):
+    hub.resolve_handle(model_dir)
+
 
 def test_export_flags_that_the_format_does_not_read(tmp_path):
   for flags, message in (

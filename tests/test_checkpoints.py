@@ -146,33 +146,32 @@ def test_convert_hf_directory_from_command_line(tmp_path):
   reader = tf.train.load_checkpoint(str(out / "bert_model.ckpt"))
   for name, value in weights.items():
     np.testing.assert_array_equal(reader.get_tensor(name), value)
-  convert = lambda hf, target: subprocess.run(
-      [sys.executable, "-m", "bert_tf.cli.convert", "--hf_dir", str(hf), "--output_dir",
-       str(target)], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
   # A directory holding anything but an earlier conversion is the user's: never replaced.
   (out / "thesis.txt").write_text("mine")
-  for target, message in ((out, "holds files a conversion does not write (thesis.txt)"),
+  for target, message in ((out, r"holds files a conversion does not write \(thesis.txt\)"),
                           (hf_dir, "is --hf_dir: write the conversion into a new directory")):
-    result = convert(hf_dir, target)
-    assert result.returncode == 2 and message in result.stderr.splitlines()[-1], result.stderr
+    with pytest.raises(UsageError, match=message):
+      checkpoints.convert_hf_to_google(str(hf_dir), str(target))
   assert (out / "thesis.txt").read_text() == "mine" and (hf_dir / "config.json").exists()
   # Weights under other names (sentence-transformers' "0.auto_model."), or missing layers.
   for name, arrays in (("prefixed", {"0.auto_model." + k: v for k, v in
                                      _google_to_hf(weights).items()}),
                        ("short", {k: v for k, v in _google_to_hf(weights).items()
                                   if "layer.1." not in k})):
-    other = tmp_path / name
-    other.mkdir()
-    _write_safetensors(str(other / "model.safetensors"), arrays)
+    (tmp_path / name).mkdir()
+    _write_safetensors(str(tmp_path / name / "model.safetensors"), arrays)
     for copied in ("config.json", "vocab.txt"):
-      (other / copied).write_text((hf_dir / copied).read_text())
-    result = convert(other, tmp_path / (name + "_out"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert not (tmp_path / (name + "_out")).exists()
-  assert "holds no BERT weights under Hugging Face's names" in convert(
-      tmp_path / "prefixed", tmp_path / "x").stderr
+      (tmp_path / name / copied).write_text((hf_dir / copied).read_text())
+  with pytest.raises(UsageError, match="holds no BERT weights under Hugging Face's names"):
+    checkpoints.convert_hf_to_google(str(tmp_path / "prefixed"), str(tmp_path / "x"))
+  result = subprocess.run(  # the door checks every weight against config.json
+      [sys.executable, "-m", "bert_tf.cli.convert", "--hf_dir", str(tmp_path / "short"),
+       "--output_dir", str(tmp_path / "x")], capture_output=True, text=True,
+      cwd=os.path.dirname(os.path.dirname(__file__)))
+  assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
   assert "short/model.safetensors does not match %s: missing 16: bert/encoder/layer_1/" % (
-      tmp_path / "short" / "config.json") in convert(tmp_path / "short", tmp_path / "x").stderr
+      tmp_path / "short" / "config.json") in result.stderr
+  assert not (tmp_path / "x").exists()
 
 
 def test_convert_rejects_incomplete_directory(tmp_path):
