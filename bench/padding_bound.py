@@ -42,7 +42,8 @@ def step_ms(encoder, seq, steps):
 
 
 def sst2_lengths(path, rows, model_dir):
-  tokenizer = tokenization.FullTokenizer(os.path.join(model_dir, "vocab.txt"), True)
+  files = pretrained.model_files(model_dir)  # the vocab and the model's own casing
+  tokenizer = tokenization.FullTokenizer(files.vocab_file, files.do_lower_case)
   with open(path, encoding="utf-8") as f:
     texts = [line.split("\t")[0] for line in f.read().splitlines()[1:rows + 1]]
   return np.array([min(len(tokenizer.tokenize(t)) + 2, 128) for t in texts])

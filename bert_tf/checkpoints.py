@@ -231,8 +231,11 @@ def _check_conversion_target(hf_dir, output_dir):
   if os.path.isdir(output_dir) and os.path.isdir(hf_dir) and os.path.samefile(output_dir, hf_dir):
     raise UsageError("--output_dir %s is --hf_dir: write the conversion into a new directory "
                      "(it replaces the directory's contents)." % output_dir)
-  others = sorted(n for n in (os.listdir(output_dir) if os.path.isdir(output_dir) else [])
-                  if not _CONVERTED.match(n))
+  try:
+    names = os.listdir(output_dir) if os.path.isdir(output_dir) else []
+  except OSError as e:
+    raise UsageError("--output_dir %s cannot be read: %s." % (output_dir, e.strerror)) from None
+  others = sorted(n for n in names if not _CONVERTED.match(n))
   if others:
     raise UsageError("--output_dir %s holds files a conversion does not write (%s): the "
                      "conversion replaces the directory, so pass a new or empty one." % (
@@ -243,8 +246,8 @@ def convert_hf_to_google(hf_dir, output_dir, check=None):
   """Converts a HF BERT directory (config.json, model.safetensors, vocab.txt).
 
   Writes bert_config.json, bert_model.ckpt.* and vocab.txt into `output_dir`
-  (built in a temporary directory and renamed into place; `check(directory)` may refuse
-  it first). Returns output_dir.
+  (built in a temporary directory and renamed into place). `check(bert_config_dict,
+  {name: shape})` may refuse the weights first. Returns output_dir.
   """
   _check_conversion_target(hf_dir, output_dir)
   for required in ("config.json", "model.safetensors", "vocab.txt"):
@@ -267,6 +270,8 @@ def convert_hf_to_google(hf_dir, output_dir, check=None):
     raise UsageError("%s/model.safetensors holds no BERT weights under Hugging Face's names "
                      "(bert.embeddings..., bert.encoder.layer.N...): is it a BertModel's?" % hf_dir)
   google_config = hf_config_to_google(hf_config)
+  if check is not None:
+    check(google_config, {name: list(value.shape) for name, value in arrays.items()})
   tokenizer_config = {}
   tokenizer_path = os.path.join(hf_dir, "tokenizer_config.json")
   if os.path.exists(tokenizer_path):
@@ -283,6 +288,4 @@ def convert_hf_to_google(hf_dir, output_dir, check=None):
       json.dump({"do_lower_case": bool(tokenizer_config.get("do_lower_case", True))}, f)
       f.write("\n")
     write_checkpoint(arrays, os.path.join(tmp_dir, "bert_model.ckpt"))
-    if check is not None:
-      check(tmp_dir)
   return output_dir

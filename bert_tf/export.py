@@ -97,9 +97,8 @@ def _save_atomic(module, path, signatures=None, extra_files=None):
 
 
 def _served_info(trained):
-  """model_info.json for an export: the run's, with the task's decided thresholds."""
-  info = dataclasses.replace(trained.info, task=trained.task.to_dict(), identity=None)
-  return json.dumps(info.to_dict(), indent=1)
+  """model_info.json's content for an export: the run's, with the task's decided thresholds."""
+  return dataclasses.replace(trained.info, task=trained.task.to_dict(), identity=None).to_dict()
 
 
 def check_export_dir(export_dir):
@@ -140,17 +139,16 @@ def _check_tflite_companions(path, trained):
     if os.path.exists(there) and read(there) != text:
       raise UsageError("%s holds another model's %s: export this run into another "
                        "--export_dir." % (directory, name))
-  # The same labels and vocab, yet another run (its .tflite would be replaced unseen).
+  # The same labels and vocab, yet another run's model of this name: replaced unseen.
+  try:
+    with open(os.path.splitext(path)[0] + ".json", encoding="utf-8") as f:
+      other = json.load(f).get("run")
+  except (OSError, ValueError, AttributeError):  # none, or not one of our descriptions
+    other = None
   run = _run_fingerprint(trained)
-  for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
-    try:
-      with open(os.path.join(directory, name), encoding="utf-8") as f:
-        other = json.load(f).get("run") if name.endswith(".json") else None
-    except (OSError, ValueError, AttributeError):
-      other = None
-    if other and run and other != run:
-      raise UsageError("%s holds %s, exported from another run: export this run into another "
-                       "--export_dir." % (directory, name[:-len(".json")] + ".tflite"))
+  if other and run and other != run:
+    raise UsageError("%s holds %s, exported from another run: export this run into another "
+                     "--export_dir." % (directory, os.path.basename(path)))
 
 
 def _run_fingerprint(trained):
@@ -188,9 +186,10 @@ def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
   if os.path.exists(path):
     raise UsageError("%s already exists: pass another --version (or leave it out for the next "
                      "one)." % path)
-  extra = {run_dir.MODEL_INFO: _served_info(trained)}
-  _check_same_interface(export_dir, json.loads(extra[run_dir.MODEL_INFO]))
-  return _save_atomic(module, path, signatures=module.signatures(), extra_files=extra)
+  info = _served_info(trained)
+  _check_same_interface(export_dir, info)
+  return _save_atomic(module, path, signatures=module.signatures(),
+                      extra_files={run_dir.MODEL_INFO: json.dumps(info, indent=1)})
 
 
 def _served_interface(info):

@@ -64,20 +64,9 @@ def module_vocab(handle):
 
 
 def check_encoder(handle):
-  """What load_hub_encoder checks, before a run writes anything: a SavedModel that takes
-  the three id inputs and returns pooled_output and sequence_output (not a preprocessor)."""
+  """What load_hub_encoder checks, before a run writes anything."""
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-  # (registers the text ops a preprocessor's graph holds, so that one loads and is named)
-  try:
-    loaded = tf.saved_model.load(resolve_handle(handle))
-  except UsageError:
-    raise
-  except Exception as e:  # pylint: disable=broad-except
-    raise UsageError("TF-Hub module %s cannot be loaded as a SavedModel (%s)." % (
-        handle, str(e).splitlines()[0][:160] if str(e) else type(e).__name__)) from None
-  if hasattr(loaded, "tokenize"):
-    raise UsageError("TF-Hub module %s is a BERT preprocessor (it takes strings), not an "
-                     "encoder: pass the encoder's handle." % handle)
+  # (registers the text ops of a preprocessor's graph, so that one loads and is named)
   load_hub_encoder(handle, trainable=False)
 
 
@@ -91,7 +80,12 @@ def load_hub_encoder(handle, trainable=True, name="hub_encoder"):
       input_type_ids=keras.Input(shape=(None,), dtype=tf.int32, name="input_type_ids"))
   try:
     layer = _hub().KerasLayer(path, trainable=trainable, name="hub_layer")
+    if hasattr(getattr(layer, "resolved_object", None), "tokenize"):
+      raise UsageError("TF-Hub module %s is a BERT preprocessor (it takes strings), not an "
+                       "encoder: pass the encoder's handle." % handle)
     outputs = layer(inputs)
+  except UsageError:
+    raise
   except Exception as e:  # pylint: disable=broad-except  (whatever the module's graph raises)
     raise UsageError("TF-Hub module %s is not a BERT encoder: it cannot be called with "
                      "input_word_ids/input_mask/input_type_ids (%s)." % (

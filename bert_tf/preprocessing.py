@@ -158,9 +158,11 @@ class Preprocessor:
     """Texts the vocabulary cannot read (Chinese for an English model): many [UNK] ids.
     English for an English model has about 0.1%; emoji-heavy posts a few percent."""
     unk = self.tokenizer.vocab.get("[UNK]")
+    if unk is None:
+      return
     total = sum(map(len, ids))
     unknown = sum(row.count(unk) for row in ids)
-    if unk is None or not total or unknown < share * total:
+    if not total or unknown < share * total:
       return
     example = next(e.text_a for e, row in zip(examples, ids) if unk in row)
     logging.warning("%s: %.0f%% of the tokens of %d texts are [UNK] to %s (e.g. %r): the model "

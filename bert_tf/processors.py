@@ -654,6 +654,8 @@ class FileProcessor(DataProcessor):
     if self._labels is None and len(config.label_columns) > 1:
       self._labels = [str(c) for c in config.label_columns]
     self._splits = None
+    self._paths = {}  # (data_dir, set name) -> its file
+    self._quoted = {}  # TSV path -> whether it is quoted the CSV way (sniffed once)
     self._warned = set()  # a file is read once per pass; say each thing about it once
 
   # ---- public interface ----
@@ -682,10 +684,18 @@ class FileProcessor(DataProcessor):
 
   # ---- files and splits ----
   def _path(self, data_dir, set_name):
+    # Resolved once per set: file_of is asked again by each pass, and the comparison with
+    # the training data may read both files whole.
+    key = (data_dir, set_name)
+    if key not in self._paths:
+      self._paths[key] = self._resolve_path(data_dir, set_name)
+    return self._paths[key]
+
+  def _resolve_path(self, data_dir, set_name):
     path = self._find_path(data_dir, set_name)
     if path and set_name != "train":
       try:
-        train = self._find_path(data_dir, "train")
+        train = self._path(data_dir, "train")
       except UsageError:
         train = None  # an unclear train set stops where train is read, not here
       if _same_data(path, train):
@@ -700,7 +710,9 @@ class FileProcessor(DataProcessor):
 
   def _find_path(self, data_dir, set_name):
     explicit = getattr(self.config, "%s_file" % set_name)
-    others = _set_files(data_dir, set_name) + _alias_files(data_dir, set_name) if data_dir else []
+    named = _set_files(data_dir, set_name) if data_dir else []
+    aliases = _alias_files(data_dir, set_name) if data_dir else []
+    others = named + aliases
     if explicit:
       shadowed = [f for f in others if os.path.normcase(os.path.realpath(f)) !=
                   os.path.normcase(os.path.realpath(explicit))]
@@ -710,7 +722,7 @@ class FileProcessor(DataProcessor):
       return explicit
     if not data_dir:
       return None
-    found = _set_files(data_dir, set_name) or _alias_files(data_dir, set_name)
+    found = named or aliases
     files = [path for path in found if not os.path.isdir(path)]
     if len(files) > 1:
       raise UsageError("%s holds %s: which one is the %s set is unclear; pass --%s_file." % (
@@ -864,7 +876,9 @@ class FileProcessor(DataProcessor):
   def _read_delimited(self, path, delimiter, labels_optional=False):
     # TSV is read as Google's: no quoting (GLUE texts hold bare quotes), unless the file
     # is quoted the CSV way, as pandas, spreadsheets and R write it.
-    quoted = delimiter == "," or _tsv_is_quoted(path, self.config.encoding)
+    if delimiter == "\t" and path not in self._quoted:
+      self._quoted[path] = _tsv_is_quoted(path, self.config.encoding)
+    quoted = delimiter == "," or self._quoted[path]
     if quoted and delimiter == "\t":
       self._warn_once("%s: read with CSV-style quoting (\"a text\", \"\" for a quote), as "
                       "pandas and spreadsheets write TSV.", path)
@@ -988,10 +1002,13 @@ class FileProcessor(DataProcessor):
     """--encoding=latin-1 (the usual fix for bytes that are not UTF-8) on a file whose
     non-ASCII bytes are all valid UTF-8 reads "café" as "cafÃ©": say so."""
     encoding = self.config.encoding.lower().replace("_", "-")
-    if encoding not in _ONE_BYTE_ENCODINGS or not os.path.isfile(path):
-      return  # a missing file is named by the reader
-    with open(path, "rb") as f:
-      head = f.read(1 << 20)
+    if encoding not in _ONE_BYTE_ENCODINGS:
+      return
+    try:
+      with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    except OSError:
+      return  # a missing or unreadable file is named by the reader
     head = head[:head.rfind(b"\n") + 1] if len(head) == 1 << 20 else head
     try:
       text = head.decode("utf-8")
@@ -1001,7 +1018,7 @@ class FileProcessor(DataProcessor):
     if word is not None:
       self._warn_once("%s is valid UTF-8 (%r), which --encoding=%s reads as %r: leave "
                       "--encoding out if the file is UTF-8.", path, word[:30],
-                      self.config.encoding, word.encode("utf-8").decode(encoding)[:30])
+                      self.config.encoding, word.encode("utf-8").decode(encoding, "replace")[:30])
 
   def _warn_once(self, message, *args):
     if (message, args) not in self._warned:
@@ -1065,9 +1082,10 @@ class FileProcessor(DataProcessor):
       labels = []
       for name, value in zip(self._labels, raw):
         value = str(value).strip()
-        if value.lower() not in _INDICATORS:
+        on = _INDICATORS.get(value.lower())
+        if on is None:
           raise UsageError("%s: label column %r holds %r, expected 0 or 1." % (where, name, value))
-        if _INDICATORS[value.lower()]:
+        if on:
           labels.append(name)
       return labels
     value = raw[0]
@@ -1139,9 +1157,11 @@ _INDICATORS = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False,
 
 def _is_na(value):
   """None, NaN of any float type, pandas' NA or NaT: a DataFrame's empty cell."""
-  if value is None or isinstance(value, (str, list, tuple, dict)):
-    return value is None
-  import pandas as pd  # pylint: disable=g-import-not-at-top  (only for non-text cells)
+  if value is None or isinstance(value, (str, list, tuple, dict, bool, int)):
+    return value is None  # the common cells, without pandas (a hot path of reading)
+  if isinstance(value, float):
+    return value != value
+  import pandas as pd  # pylint: disable=g-import-not-at-top  (numpy scalars, pd.NA, NaT)
   try:
     return bool(pd.isna(value))
   except (TypeError, ValueError):  # an array-like: not one missing cell
@@ -1296,17 +1316,20 @@ def _same_data(path, other):
   """Whether two data files hold the same bytes (the same file, or a copy)."""
   if not path or not other or not (os.path.isfile(path) and os.path.isfile(other)):
     return False
-  if os.path.samefile(path, other):
-    return True
-  if os.path.getsize(path) != os.path.getsize(other):
-    return False
-  with open(path, "rb") as a, open(other, "rb") as b:
-    while True:
-      chunk = a.read(1 << 20)
-      if chunk != b.read(1 << 20):
-        return False
-      if not chunk:
-        return True
+  try:
+    if os.path.samefile(path, other):
+      return True
+    if os.path.getsize(path) != os.path.getsize(other):
+      return False
+    with open(path, "rb") as a, open(other, "rb") as b:
+      while True:
+        chunk = a.read(1 << 20)
+        if chunk != b.read(1 << 20):
+          return False
+        if not chunk:
+          return True
+  except OSError:
+    return False  # unreadable: the reader names it
 
 
 def _same_frame(frame, other):
@@ -1315,14 +1338,14 @@ def _same_frame(frame, other):
 
 _ONE_BYTE_ENCODINGS = ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "cp1252",
                        "windows-1252", "iso-8859-15", "cp1250", "windows-1250")
-DEV_ALIASES = ("val", "valid", "validation", "eval")
+_DEV_ALIASES = ("val", "valid", "validation", "eval")
 
 
 def _alias_files(data_dir, set_name):
   """data_dir's files named as the dev set under another usual name: val.csv, ..."""
   if set_name != "dev":
     return []
-  return [path for alias in DEV_ALIASES for ext in (".tsv", ".csv", ".jsonl", ".json")
+  return [path for alias in _DEV_ALIASES for ext in (".tsv", ".csv", ".jsonl", ".json")
           if os.path.isfile(path := os.path.join(data_dir, alias + ext))]
 
 

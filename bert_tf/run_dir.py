@@ -70,19 +70,17 @@ RETRAIN = "train it again (--do_train with --overwrite_output_dir starts over)"
 # What --overwrite_output_dir removes: only files a run writes, never the user's own
 # (exact names: eval_results.xlsx or model.ckpt-notes.txt are a user's).
 _CHECKPOINT_FILES = r"model\.ckpt-\d+(\.index|\.data-\d+-of-\d+|_temp.*)"  # _temp: TF's, killed
-_RUN_FILES = re.compile("^(%s)$" % "|".join(
-    [re.escape(n) for n in (MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS,
-                            CHECKPOINT_INDEX, TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY,
-                            EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json", TEST_RESULTS,
-                            TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, BEST_DIR)] +
-    [_CHECKPOINT_FILES, re.escape(TMP_PREFIX) + ".*"] +
-    [re.escape(n) + r"(-\d{5}-of-\d{5})?(\.meta\.json)?" for n in TFRECORDS.values()]))
-_PRETRAINING_FILES = re.compile("^(%s)$" % "|".join(
-    [re.escape(n) for n in (PRETRAINING_INFO, TOKENIZER_CONFIG, VOCAB, BERT_CONFIG,
-                            CHECKPOINT_INDEX, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".txt",
-                            EVAL_RESULTS + ".json")] +
-    [_CHECKPOINT_FILES, re.escape(PRETRAINED_CHECKPOINT) + r"\.(index|data-\d+-of-\d+)",
-     re.escape(TMP_PREFIX) + ".*"]))
+_names = lambda exact, patterns: re.compile("^(%s)$" % "|".join(
+    [re.escape(n) for n in exact] + [_CHECKPOINT_FILES, re.escape(TMP_PREFIX) + ".*"] + patterns))
+_RUN_FILES = _names(
+    (MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS, CHECKPOINT_INDEX,
+     TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json",
+     TEST_RESULTS, TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, BEST_DIR),
+    [re.escape(n) + r"(-\d{5}-of-\d{5})?(\.meta\.json)?" for n in TFRECORDS.values()])
+_PRETRAINING_FILES = _names(
+    (PRETRAINING_INFO, TOKENIZER_CONFIG, VOCAB, BERT_CONFIG, CHECKPOINT_INDEX, TRAIN_HISTORY,
+     EVAL_HISTORY, EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json"),
+    [re.escape(PRETRAINED_CHECKPOINT) + r"\.(index|data-\d+-of-\d+)"])
 # A run's results: in a directory holding no run, files of these names are a user's.
 _RESULT_FILES = (EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json", TEST_RESULTS, TEST_METRICS,
                  PREDICTIONS, EVAL_PREDICTIONS, REPORT, TRAIN_HISTORY, EVAL_HISTORY)

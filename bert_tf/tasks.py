@@ -468,11 +468,15 @@ def log_label_warnings(task, examples, source):
   if rare:
     logging.warning("%s: %d label(s) occur only once (%s); they cannot be learnt reliably.%s",
                     source, len(rare), ", ".join(rare[:10]), _header_hint(examples, rare))
+  said = set()
   for key, how, shown in ((as_number, "are one number written differently", repr),
                           (_case_folded, "differ only in case", repr),
                           (_visible, "look alike (invisible characters or another Unicode "
                            "normalization)", ascii)):
     for same in _alike(counts, key):
+      if frozenset(same) in said:
+        continue  # "pos" and "pos ": alike in case and in looks, said once
+      said.add(frozenset(same))
       logging.warning("%s: the labels %s %s, so they are different classes; write them alike "
                       "if they are one class.", source, " and ".join(shown(l) for l in same), how)
 

@@ -169,7 +169,7 @@ def test_convert_hf_directory_from_command_line(tmp_path):
        "--output_dir", str(tmp_path / "x")], capture_output=True, text=True,
       cwd=os.path.dirname(os.path.dirname(__file__)))
   assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-  assert "short/model.safetensors does not match %s: missing 16: bert/encoder/layer_1/" % (
+  assert "short/model.safetensors does not match %s: 16 weight(s): missing bert/encoder/layer_1/" % (
       tmp_path / "short" / "config.json") in result.stderr
   assert not (tmp_path / "x").exists()
 

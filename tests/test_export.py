@@ -166,6 +166,9 @@ def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
   inputs = preprocess(tf.constant(TEXTS))
   np.testing.assert_allclose(hub_encoder(inputs)["pooled_output"].numpy(),
                              ours(inputs)["pooled_output"].numpy(), atol=1e-5)
+  with pytest.raises(UsageError, match=r"is a BERT preprocessor \(it takes strings\), not an "
+                     r"encoder: pass the encoder's handle"):
+    hub.check_encoder(preprocessor_dir)
 
   out = str(tmp_path / "hub_run")
   config = RunConfig(output_dir=out, data_dir=trained["data"], task_name="file", do_train=True,

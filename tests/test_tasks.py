@@ -114,6 +114,10 @@ def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
   assert ("the labels 'cafe\\u0301' and 'caf\\xe9' look alike (invisible characters or "
           "another Unicode normalization)") in caplog.text
   assert "the labels 'neg' and 'neg\\u200b' look alike" in caplog.text
+  caplog.clear()
+  spaced = ["pos", "pos ", "neg"]  # alike in case and in looks: said once
+  tasks.log_label_warnings(tasks.SingleLabel(spaced), _examples(spaced * 2), "train")
+  assert caplog.text.count("the labels 'pos' and 'pos '") == 1, caplog.text
   labels = ["0", "0.0", "1", "1.0", "x"]
   tasks.log_label_warnings(tasks.SingleLabel(labels), _examples(labels * 2), "train.csv")
   assert "the labels '0' and '0.0' are one number written differently" in caplog.text

@@ -21,8 +21,8 @@ from bert_tf.errors import UsageError
 # TensorFlow's C++ start-up lines bury the one line a user needs; TF_CPP_MIN_LOG_LEVEL=0
 # brings them back.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-_LOG_LINE = re.compile(r"^([IWEF])\d{4} ")  # absl/glog: I1130 18:19:46.108868 ...
-_LEVELS = "IWEF"
+_LEVELS = "IWEF"  # absl/glog's severities, in TF_CPP_MIN_LOG_LEVEL's order
+_LOG_LINE = re.compile(r"^([%s])\d{4} " % _LEVELS)  # I1130 18:19:46.108868 ...
 FLAGS = flags.FLAGS
 _HELP_ARGS = ("-h", "-?", "--help", "-help", "--helpshort", "--helpfull", "-helpfull")
 
@@ -147,8 +147,13 @@ def quiet_native_startup():
       sys.stderr.flush()
 
 
+_NO_CUDA_DRIVER = []  # said once, at TensorFlow's import; its cuInit failure may come later
+
+
 def _kept_lines(lines, level):
-  no_driver = any("Could not find cuda drivers" in line for line in lines)
+  if any("Could not find cuda drivers" in line for line in lines):
+    _NO_CUDA_DRIVER.append(True)
+  no_driver = bool(_NO_CUDA_DRIVER)
   for line in lines:
     match = _LOG_LINE.match(line)
     if match and _LEVELS.index(match.group(1)) < level:

@@ -26,17 +26,17 @@ def main(_):
   if not o.hf_dir or not o.output_dir:
     raise UsageError("--hf_dir and --output_dir are required.")
 
-  def check(directory):
-    """Every weight the config asks for, with its shape, before the conversion is renamed
-    in; said of the Hugging Face files (the converted ones are still temporary)."""
-    try:
-      modeling.check_google_checkpoint(
-          BertConfig.from_json_file(os.path.join(directory, "bert_config.json")),
-          os.path.join(directory, "bert_model.ckpt"))
-    except UsageError as e:
-      raise UsageError("%s does not match %s: %s" % (
+  def check(bert_config, shapes):
+    """Every weight the config asks for, with its shape, before anything is written."""
+    expected = modeling.google_variable_shapes(BertConfig.from_dict(
+        bert_config, os.path.join(o.hf_dir, "config.json")))
+    problems = ["missing %s" % n for n in sorted(expected) if n not in shapes] + [
+        "%s %s, config %s" % (n, shapes[n], expected[n]) for n in sorted(expected)
+        if n in shapes and shapes[n] != expected[n]]
+    if problems:
+      raise UsageError("%s does not match %s: %d weight(s): %s%s." % (
           os.path.join(o.hf_dir, "model.safetensors"), os.path.join(o.hf_dir, "config.json"),
-          str(e).split("does not match the model: ")[-1])) from None
+          len(problems), ", ".join(problems[:6]), ", ..." if len(problems) > 6 else ""))
 
   out = convert_hf_to_google(o.hf_dir, o.output_dir, check=check)
   print("Wrote %s/bert_config.json, bert_model.ckpt.*, vocab.txt" % out)

@@ -40,7 +40,7 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExportOptions)}
 def _refuse_unread_flags(o):
   for name, fmt in _FORMAT_ONLY.items():
     # At its default value (e.g. a script's --quantization=float32) the flag changes nothing.
-    if common.FLAGS[name].present and getattr(o, name) != _DEFAULTS[name] and o.format != fmt:
+    if getattr(o, name) != _DEFAULTS[name] and o.format != fmt:
       raise UsageError("--%s is read only with --format=%s, not --format=%s: leave it out." %
                        (name, fmt, o.format))
   if o.output_dir and o.model:

@@ -15,7 +15,7 @@ from absl import flags
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
-with common.interruptible():  # Ctrl-C while TensorFlow loads
+with common.interruptible(), common.quiet_native_startup():  # TensorFlow loads here
   from bert_tf.grid import GridSpec
 
 

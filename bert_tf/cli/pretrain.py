@@ -16,7 +16,7 @@ import dataclasses
 
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
-with common.interruptible():  # Ctrl-C while TensorFlow loads
+with common.interruptible(), common.quiet_native_startup():  # TensorFlow loads here
   from bert_tf.pretraining import RUN_OPTIONS, PretrainSpec
 
 NAMES = RUN_OPTIONS + tuple(f.name for f in dataclasses.fields(PretrainSpec))
