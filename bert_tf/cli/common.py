@@ -142,18 +142,17 @@ def quiet_native_startup():
       os.dup2(saved, 2)
       os.close(saved)
       captured.seek(0)
-      sys.stderr.write("".join(_kept_lines(
-          captured.read().decode("utf-8", "replace").splitlines(True), level)))
+      lines = captured.read().decode("utf-8", "replace").splitlines(True)
+      if any("Could not find cuda drivers" in line for line in lines):
+        _NO_CUDA_DRIVER.append(True)  # said once, at import; cuInit may fail in a later capture
+      sys.stderr.write("".join(_kept_lines(lines, level, bool(_NO_CUDA_DRIVER))))
       sys.stderr.flush()
 
 
-_NO_CUDA_DRIVER = []  # said once, at TensorFlow's import; its cuInit failure may come later
+_NO_CUDA_DRIVER = []  # [True] once TensorFlow said it found no CUDA driver
 
 
-def _kept_lines(lines, level):
-  if any("Could not find cuda drivers" in line for line in lines):
-    _NO_CUDA_DRIVER.append(True)
-  no_driver = bool(_NO_CUDA_DRIVER)
+def _kept_lines(lines, level, no_driver):
   for line in lines:
     match = _LOG_LINE.match(line)
     if match and _LEVELS.index(match.group(1)) < level:
