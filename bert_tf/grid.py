@@ -186,8 +186,14 @@ def _run_point(config, grid_dir, point, finished):
   """One run (a finished one only re-evaluates); its table row."""
   keras.backend.clear_session()  # the previous run's model and graphs
   started = time.time()
-  result = runner.run_classifier(_point_config(config, grid_dir, point),
-                                 records_dir=os.path.join(grid_dir, FEATURES))
+  try:
+    result = runner.run_classifier(_point_config(config, grid_dir, point),
+                                   records_dir=os.path.join(grid_dir, FEATURES))
+  except run_dir.DifferentRunError as e:  # the data changed under the same paths
+    raise UsageError("--output_dir %s holds a grid whose run %s was trained otherwise (%s): "
+                     "delete %s to start the grid over, or give this grid a directory of its "
+                     "own." % (grid_dir, point.name, "; ".join(e.differences[:6]), grid_dir)
+                     ) from None
   train, evaluation = result["train"], result["eval"]
   trained = train["global_step"] > train["resumed_from"]
   seconds = (finished or {}).get("seconds", 0.0) + (time.time() - started if trained else 0.0)

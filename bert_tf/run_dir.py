@@ -126,6 +126,17 @@ def checkpoint_step(path):
   return int(found.group(1)) if found else None
 
 
+class DifferentRunError(UsageError):
+  """A trained run is in the directory, with another identity (data, model or settings)."""
+
+  def __init__(self, directory, differences):
+    self.directory, self.differences = directory, differences
+    super().__init__(
+        "--output_dir %s holds a different run (%s): pass --overwrite_output_dir to delete it "
+        "and start over, or choose another --output_dir." % (directory,
+                                                            "; ".join(differences[:6])))
+
+
 class RunDir:
   """An output directory; `path(name)` for files, methods for what they hold."""
 
@@ -291,10 +302,7 @@ class RunDir:
                    self.directory, "; ".join(differences[:6]))
       return
     if differences:
-      raise UsageError(
-          "--output_dir %s holds a different run (%s): pass --overwrite_output_dir to delete it "
-          "and start over, or choose another --output_dir." % (self.directory,
-                                                              "; ".join(differences[:6])))
+      raise DifferentRunError(self.directory, differences)
 
   # ---- a pretraining's directory ----
   def start_pretraining(self, identity, overwrite):

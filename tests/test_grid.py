@@ -48,6 +48,22 @@ def test_grid_settings_are_checked_once_a_run_has_finished(tmp_path, monkeypatch
     grid._check_same_settings("g", config(label_column="sentiment", max_seq_length=64), done)
 
 
+def test_a_run_trained_on_other_data_names_the_grids_fix(tmp_path, monkeypatch):
+  """The grid refuses --overwrite_output_dir, so its runs' refusal must not advise it."""
+  from bert_tf import run_dir, runner
+  def changed_data(config, records_dir):
+    raise run_dir.DifferentRunError(config.output_dir, ["data: 1f2e -> 9a0b"])
+  monkeypatch.setattr(runner, "run_classifier", changed_data)
+  point = GridSpec(batch_sizes="16").points(base_seed=1)[0]
+  config = RunConfig(output_dir=str(tmp_path / "g"), task_name="file", do_train=True)
+  with pytest.raises(UsageError) as refused:
+    grid._run_point(config, config.output_dir, point, None)
+  assert str(refused.value) == (
+      "--output_dir %s holds a grid whose run %s was trained otherwise (data: 1f2e -> 9a0b): "
+      "delete %s to start the grid over, or give this grid a directory of its own."
+      % (config.output_dir, point.name, config.output_dir))
+
+
 def _grid_command(setup, out):
   m = setup["model_dir"]
   return [sys.executable, "-m", "bert_tf.cli.grid", "--task_name=file",
