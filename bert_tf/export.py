@@ -110,12 +110,23 @@ def check_export_dir(export_dir):
                      "(e.g. %s)." % (export_dir, os.path.join(export_dir, "export")))
 
 
+# Written into encoder/ by a hub export: an encoder/ without it is not ours to replace.
+_HUB_EXPORT_MARK = os.path.join("assets.extra", "bert_tf_hub_export")
+
+
 def _check_new_hub_dir(export_dir):
-  """Refuses a folder holding a finished TF-Hub export (an interrupted one, encoder/ but no
-  preprocessor/, is replaced)."""
-  if all(os.path.exists(os.path.join(export_dir, name)) for name in ("encoder", "preprocessor")):
+  """Refuses a folder holding a finished TF-Hub export, or an encoder/ or preprocessor/
+  this export did not write (an interrupted export, its encoder/ alone, is replaced)."""
+  encoder, preprocessor = (os.path.join(export_dir, name) for name in ("encoder", "preprocessor"))
+  if os.path.exists(encoder) and os.path.exists(preprocessor):
     raise UsageError("--export_dir %s already holds a TF-Hub export (encoder/): pass a new "
                      "--export_dir, or remove that one first." % export_dir)
+  for path in (encoder, preprocessor):
+    interrupted = path == encoder and os.path.exists(os.path.join(path, _HUB_EXPORT_MARK))
+    if os.path.lexists(path) and not interrupted:
+      raise UsageError("--export_dir %s holds a %s/ that a TF-Hub export would replace: pass "
+                       "a new --export_dir, or move it away first." % (
+                           export_dir, os.path.basename(path)))
 
 
 def _labels_text(task):
@@ -246,6 +257,9 @@ def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_l
   encoder.do_lower_case = tf.Variable(do_lower_case, trainable=False)
   with atomic_path(os.path.join(export_dir, "encoder")) as tmp:
     encoder.save(tmp, include_optimizer=False, save_format="tf")
+    os.makedirs(os.path.dirname(os.path.join(tmp, _HUB_EXPORT_MARK)), exist_ok=True)
+    with open(os.path.join(tmp, _HUB_EXPORT_MARK), "w", encoding="utf-8") as f:
+      f.write("the encoder of a bert_tf TF-Hub export; its preprocessor is ../preprocessor\n")
   preprocessor = _HubPreprocessor(BertTextPreprocessor(vocab_file, do_lower_case,
                                                        max_seq_length))
   _save_atomic(preprocessor, os.path.join(export_dir, "preprocessor"))

@@ -132,6 +132,12 @@ def test_a_trained_runs_hub_encoder_has_every_position(trained, tmp_path):
     export.export_run_to_hub(trained["out"], str(tmp_path / "hub"))  # not over another
   shutil.rmtree(str(tmp_path / "hub" / "preprocessor"))  # as if interrupted: redone
   assert export.export_run_to_hub(trained["out"], str(tmp_path / "hub"))[1].endswith("preprocessor")
+  # A user's own encoder/ or preprocessor/ is never replaced.
+  for name in ("encoder", "preprocessor"):
+    (tmp_path / name / name).mkdir(parents=True)
+    with pytest.raises(UsageError, match="holds a %s/ that a TF-Hub export would replace" % name):
+      export.export_run_to_hub(trained["out"], str(tmp_path / name))
+    assert os.listdir(str(tmp_path / name)) == [name]
 
 
 def test_tflite_does_not_share_a_folder_with_another_models_labels(trained, tmp_path):
