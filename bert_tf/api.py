@@ -18,6 +18,7 @@ import functools
 import logging as std_logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 
@@ -92,11 +93,16 @@ class TextClassifier:
     head_hidden_size, class_weights, pos_weight, mixed_precision, ...)."""
     _refuse_api_owned(options)
     self.model = model
-    self.output_dir = output_dir or tempfile.mkdtemp(prefix="bert_tf-")
+    self._output_dir = output_dir  # None: a temporary directory, made when fit() needs it
     self.options = options
     self.history = None
     self._predictor = None
     self._columns = None  # how fit read its data, to read evaluation data the same way
+
+  @property
+  def output_dir(self):
+    """The run directory: the one given, or (once fit() has run) a temporary one."""
+    return self._output_dir
 
   @classmethod
   @_api_names()
@@ -141,8 +147,20 @@ class TextClassifier:
     values.update(files)
     values.update(options)
     values.setdefault("progress", _PROGRESS.get(verbose, "bar"))
-    config = self._config(do_train=True, do_eval=validation_data is not None, **values)
-    result = self._run(config, frames, verbose)
+    temporary = self._output_dir is None
+    if temporary:
+      self._output_dir = tempfile.mkdtemp(prefix="bert_tf-")
+      logging.info("Training into %s (pass output_dir= to keep the run elsewhere).",
+                   self._output_dir)
+    try:
+      config = self._config(do_train=True, do_eval=validation_data is not None, **values)
+      result = self._run(config, frames, verbose)
+    except BaseException:
+      # A temporary directory that holds nothing to resume from is not left behind.
+      if temporary and run_dir.RunDir(self._output_dir).latest_checkpoint() is None:
+        shutil.rmtree(self._output_dir, ignore_errors=True)
+        self._output_dir = None
+      raise
     self._columns, self._predictor = columns, None
     self.history = result
     return self
@@ -184,6 +202,7 @@ class TextClassifier:
   def export(self, export_dir, format="saved_model", **options):  # pylint: disable=redefined-builtin
     """Writes a SavedModel (export_dir/<version>), a .tflite file or a TF-Hub encoder."""
     from bert_tf import export  # pylint: disable=g-import-not-at-top
+    self._require_run()
     if format == "saved_model":
       return export.export_saved_model(self.output_dir, export_dir, **options)
     if format == "tflite":
@@ -213,7 +232,13 @@ class TextClassifier:
     with _verbosity(verbose):
       return run_classifier(config, data_frames=frames)
 
+  def _require_run(self):
+    if self._output_dir is None:
+      raise UsageError("This TextClassifier has no trained run yet: call fit() first, or "
+                       "TextClassifier.load(output_dir) for a trained one.")
+
   def _loaded(self):
+    self._require_run()
     if self._predictor is None:
       from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
       self._predictor = Predictor(self.output_dir)

@@ -5,6 +5,7 @@ import logging as std_logging
 import os
 import random
 import subprocess
+import tempfile
 import threading
 import sys
 
@@ -132,7 +133,8 @@ def test_renamed_messages_are_the_calling_threads_alone():
   worker.join()
   assert (mine.getMessage(), theirs[0].getMessage()) == ("epochs is 9", "--num_train_epochs is 9")
 
-def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, caplog):
+def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, caplog,
+                                                          monkeypatch):
   clf = TextClassifier(tiny_model, output_dir=str(tmp_path / "bad"), **FAST)
   with pytest.raises(ValueError, match=r"column 'text' not found; the columns are 'review'"):
     clf.fit(_reviews(20, 1), label="sentiment", epochs=200, verbose=0)
@@ -153,6 +155,15 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     TextClassifier(tiny_model, do_train=True)
   with pytest.raises(UsageError, match="has no model_info.json"):
     TextClassifier.load(str(tmp_path))
+  # Without output_dir, the temporary run directory exists only once fit() has trained.
+  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+  os.makedirs(tempfile.tempdir)
+  unfitted = TextClassifier(tiny_model, **FAST)
+  with pytest.raises(UsageError, match=r"no trained run yet: call fit\(\) first"):
+    unfitted.predict(["a text"])
+  with pytest.raises(UsageError, match="column 'text' not found"):
+    unfitted.fit(_reviews(20, 1), label="sentiment", verbose=0)
+  assert unfitted.output_dir is None and os.listdir(tempfile.tempdir) == []
   with pytest.raises(UsageError, match="nowhere does not exist: pass the output_dir of a "):
     TextClassifier.load(str(tmp_path / "nowhere"))
   # Tuples hold sequences: a string would be read letter by letter, a generator once.
