@@ -254,10 +254,21 @@ def read_texts(config, spec, processor):
   train = [(e.text_a, e.text_b) for e in processor.get_train_examples(config.data_dir)]
   if config.max_train_examples:
     train = train[:config.max_train_examples]
+  train_file, read = processor.file_of("train", config.data_dir), []
   for path in spec.unlabelled_files():
     if os.path.isdir(path):
       raise UsageError("--unlabelled_file %s is a folder: pass text files, one text per line "
                        "(comma-separated for several)." % path)
+    # Read again, its texts would count twice (and a table's header and labels as texts).
+    if processors.same_data(path, train_file):
+      raise UsageError("--unlabelled_file %s is the training data (%s), whose texts are "
+                       "pretrained on already: leave it out of --unlabelled_file." %
+                       (path, train_file))
+    twice = [p for p in read if processors.same_data(path, p)]
+    if twice:
+      raise UsageError("--unlabelled_file names %s and %s, which hold the same texts: give "
+                       "each file once." % (twice[0], path))
+    read.append(path)
     lines = processors.read_text_lines(path, config.encoding)
     if not lines:
       logging.warning("--unlabelled_file %s holds no text.", path)

@@ -321,6 +321,11 @@ class DataProcessor:
     """The label list; for regression an empty list."""
     raise NotImplementedError()
 
+  def file_of(self, set_name, data_dir=None):
+    """The file a set is read from, or None where that is not one known file."""
+    del set_name, data_dir
+    return None
+
 
 def _in_data_dir(data_dir, *names):
   """data_dir/names: where a task in Google's layout (GLUE, XNLI, TREC) reads a set."""
@@ -362,6 +367,9 @@ class _GlueProcessor(DataProcessor):
 
   def get_test_examples(self, data_dir):
     return self._create_examples(_in_data_dir(data_dir, self.test_file), "test")
+
+  def file_of(self, set_name, data_dir=None):
+    return os.path.join(data_dir, getattr(self, set_name + "_file")) if data_dir else None
 
   def _label(self, value, where):  # pylint: disable=unused-argument
     return value
@@ -698,7 +706,7 @@ class FileProcessor(DataProcessor):
         train = self._path(data_dir, "train")
       except UsageError:
         train = None  # an unclear train set stops where train is read, not here
-      if _same_data(path, train):
+      if same_data(path, train):
         self._warn_training_data_reused(path, set_name)
     return path
 
@@ -1312,7 +1320,7 @@ def as_number(text):
   return value if value == value else None  # NaN equals nothing
 
 
-def _same_data(path, other):
+def same_data(path, other):
   """Whether two data files hold the same bytes (the same file, or a copy)."""
   if not path or not other or not (os.path.isfile(path) and os.path.isfile(other)):
     return False
