@@ -34,10 +34,13 @@ def write_records(config, run, processor, preprocessor):
                      "holding train/dev/test .tsv/.csv/.json files.")
   splits = [(name, fraction) for name, fraction in processor.split_fractions()
             if files["train"] and not files[name] and fraction > 0]
-  seen, destination = _scan_train(processor, files["train"], splits, processor.config.split_seed)
+  seen, destination, first = _scan_train(processor, files["train"], splits,
+                                         processor.config.split_seed)
   labels = (config.label_names() or processor.declared_labels() or
             processors.sort_labels(seen))
   task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
+  if first and config.do_train:
+    _log_label_warnings(task, first)
   run.save_label_list(task.label_list)
   records = {}
   from_train = [name for name in wanted
@@ -52,16 +55,20 @@ def write_records(config, run, processor, preprocessor):
 
 
 def _scan_train(processor, path, splits, seed):
-  """Pass 1: the labels seen in `path` and, when sets are split off it, each row's set
-  (0 = train, i = the i-th split) as an int8 array."""
+  """Pass 1: the labels seen in `path`; when sets are split off it, each row's set
+  (0 = train, i = the i-th split) as an int8 array; {label key: [count, first example]}."""
   if not path:
-    return [], None
-  keys, interned = [], {}
+    return [], None, {}
+  keys, interned, first = [], {}, {}
   for example in processor.iter_file(path, "train"):
     key = processors.label_key(example.label)
     key = interned.setdefault(key, key)
     if splits:
       keys.append(key)
+    if key in first:
+      first[key][0] += 1
+    else:  # kept without its texts: one small example per distinct label
+      first[key] = [1, dataclasses.replace(example, text_a="", text_b=None)]
   if not interned:
     raise UsageError("%s: no examples found." % path)
   seen = []
@@ -69,7 +76,7 @@ def _scan_train(processor, path, splits, seed):
     label = json.loads(key)
     seen.extend(label if isinstance(label, list) else [label])
   if not splits:
-    return seen, None
+    return seen, None, first
   destination, remaining = np.zeros(len(keys), np.int8), np.arange(len(keys))
   for code, (name, fraction) in enumerate(splits, 1):  # test first, then dev: as in memory
     chosen = processors.stratified_split_indices([keys[i] for i in remaining], fraction, seed,
@@ -77,7 +84,19 @@ def _scan_train(processor, path, splits, seed):
     destination[remaining[chosen]] = code
     remaining = remaining[destination[remaining] == 0]
     logging.info("No %s file: split %d examples off train (seed %d).", name, len(chosen), seed)
-  return seen, destination
+  return seen, destination, first
+
+
+def _log_label_warnings(task, first):
+  """The in-memory path's warnings about training labels, from the scan's
+  {label key: [count, its first example]}: each label's first example (twice when it
+  occurs more than once, as a constant score must) stands in for all of them."""
+  counts, stand_ins = {}, []
+  for count, example in first.values():
+    stand_ins += [example] * min(count, 2)
+    for label, n in task.label_counts([example]).items():
+      counts[label] = counts.get(label, 0) + n * count
+  tasks.log_label_warnings(task, stand_ins, "training data", counts=counts)
 
 
 def _write_from_train(config, run, processor, preprocessor, task, path, names, splits,

@@ -445,11 +445,12 @@ def task_from_dict(stored):
                    **stored)
 
 
-def log_label_warnings(task, examples, source):
+def log_label_warnings(task, examples, source, counts=None):
   """Legal but suspicious training labels: the kind's own (a constant score), labels joined
-  by a delimiter, a single class, labels seen once or written two ways."""
+  by a delimiter, a single class, labels seen once or written two ways. `counts`: the
+  label counts, where `examples` only stand in for a file read as a stream."""
   task.log_target_warnings(examples, source)
-  counts = task.label_counts(examples)
+  counts = task.label_counts(examples) if counts is None else counts
   if not counts:
     return
   joined = _joined_labels(counts)

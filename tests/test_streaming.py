@@ -96,7 +96,7 @@ def test_a_bad_row_stops_the_stream_and_leaves_nothing_half_written(data, tiny_m
   assert sorted(os.listdir(str(out))) == ["notes.txt"]
 
 
-def test_labels_come_from_the_first_pass_when_not_declared(data, tiny_model_dir):
+def test_labels_come_from_the_first_pass_when_not_declared(data, tiny_model_dir, caplog):
   out = data / "streamed"
   with open(str(data / "train.csv"), "a") as f:
     f.write("late,zzz\n")  # a label first seen on the last line
@@ -108,6 +108,8 @@ def test_labels_come_from_the_first_pass_when_not_declared(data, tiny_model_dir)
   assert open(str(out / "label_list.txt")).read().split() == ["meh", "neg", "pos", "zzz"]
   meta = json.load(open(str(out / "train.tf_record.meta.json")))
   assert meta["num_examples"] == 230
+  # The in-memory path's label warnings, from the first pass's counts.
+  assert "training data: 1 label(s) occur only once (zzz); they cannot be learnt" in caplog.text
 
 
 def test_the_stream_cache_notices_how_the_file_is_read(data, tiny_model_dir):
@@ -134,3 +136,20 @@ def test_the_stream_cache_notices_how_the_file_is_read(data, tiny_model_dir):
   (folder / "pos" / "2.txt").write_text("great")
   again = runner.prepare_data(config)["train"]
   assert not again.reused and again.num_examples == 3
+
+
+def test_streamed_label_warnings_count_the_whole_file(caplog):
+  from bert_tf import processors, streaming, tasks  # pylint: disable=g-import-not-at-top
+  def first(label, line):
+    return processors.InputExample("train-%d" % line, "", label=label, where="f.csv line %d" % line)
+  streaming._log_label_warnings(tasks.make_task("regression"), {"2.5": [40, first(2.5, 2)]})
+  assert "training data: every score is 2.5" in caplog.text
+  caplog.clear()
+  single = tasks.make_task("classification", ["Pos", "neg", "pos"])
+  streaming._log_label_warnings(single, {'"pos"': [30, first("pos", 2)],
+                                         '"Pos"': [5, first("Pos", 9)],
+                                         '"neg"': [1, first("neg", 1)]})
+  said = caplog.text
+  assert "1 label(s) occur only once (neg)" in said and "f.csv line 1 holds 'neg'" in said
+  assert "the labels 'Pos' and 'pos' differ only in case" in said
+  assert "only the label" not in said  # 36 rows, three labels
