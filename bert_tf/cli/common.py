@@ -106,8 +106,7 @@ def run(main, options_class, usage, names=None):
     with interruptible():
       try:
         with quiet_native_startup():
-          import tensorflow as tf  # pylint: disable=g-import-not-at-top
-          tf.config.list_physical_devices("GPU")  # where CUDA says it has no driver
+          query_devices()
         return main(argv)
       except UsageError as e:
         _fail(str(e))
@@ -118,6 +117,13 @@ def run(main, options_class, usage, names=None):
         sys.exit(141)
 
   app.run(guarded, flags_parser=parse)
+
+
+def query_devices():
+  """Asks for the GPUs once, where CUDA logs that it has no driver (a door calls it inside
+  quiet_native_startup: TensorFlow's absl init callback would ask outside it)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.list_physical_devices("GPU")
 
 
 @contextlib.contextmanager
