@@ -34,49 +34,66 @@ def write_records(config, run, processor, preprocessor):
                      "holding train/dev/test .tsv/.csv/.json files.")
   splits = [(name, fraction) for name, fraction in processor.split_fractions()
             if files["train"] and not files[name] and fraction > 0]
-  seen, destination, first = _scan_train(processor, files["train"], splits,
-                                         processor.config.split_seed)
+  scan = _scan_train(processor, files["train"], splits, processor.config.split_seed,
+                     _limit(config, "train"))
   labels = (config.label_names() or processor.declared_labels() or
-            processors.sort_labels(seen))
+            processors.sort_labels(scan.seen))
   task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
-  if first and config.do_train:
-    _log_label_warnings(task, first)
+  if scan.train_counts and config.do_train:
+    _log_label_warnings(task, scan)
   run.save_label_list(task.label_list)
   records = {}
   from_train = [name for name in wanted
                 if (name == "train" and files["train"]) or name in dict(splits)]
   if from_train:
     records.update(_write_from_train(config, run, processor, preprocessor, task, files["train"],
-                                     from_train, splits, destination))
+                                     from_train, splits, scan.destination))
   for name in wanted:
     if name not in records and files[name]:
       records[name] = _write_set(config, run, processor, preprocessor, task, name, files[name])
   return records
 
 
-def _scan_train(processor, path, splits, seed):
-  """Pass 1: the labels seen in `path`; when sets are split off it, each row's set
-  (0 = train, i = the i-th split) as an int8 array; {label key: [count, first example]}."""
+@dataclasses.dataclass
+class _Scan:
+  """What pass 1 learns of the training file (a key per row only when splitting)."""
+  seen: list = dataclasses.field(default_factory=list)  # its labels
+  destination: object = None  # per row, int8: 0 train, i the i-th split; None: no split
+  train_counts: dict = dataclasses.field(default_factory=dict)  # {label key: train rows}
+  first: object = None  # its first row, texts dropped (where it is, for the warnings)
+
+
+def _scan_train(processor, path, splits, seed, train_limit):
+  """Pass 1 over `path`: its labels; each row's set when sets are split off it; how often
+  each label is in train, after the split and --max_train_examples (as in memory)."""
+  scan = _Scan()
   if not path:
-    return [], None, {}
-  keys, interned, first = [], {}, {}
-  for example in processor.iter_file(path, "train"):
+    return scan
+  keys, interned = [], {}
+  for row, example in enumerate(processor.iter_file(path, "train")):
     key = processors.label_key(example.label)
     key = interned.setdefault(key, key)
     if splits:
       keys.append(key)
-    if key in first:
-      first[key][0] += 1
-    else:  # kept without its texts: one small example per distinct label
-      first[key] = [1, dataclasses.replace(example, text_a="", text_b=None)]
+    elif not train_limit or row < train_limit:
+      scan.train_counts[key] = scan.train_counts.get(key, 0) + 1
+    if scan.first is None:
+      scan.first = dataclasses.replace(example, text_a="", text_b=None)
   if not interned:
     raise UsageError("%s: no examples found." % path)
-  seen = []
   for key in interned:
     label = json.loads(key)
-    seen.extend(label if isinstance(label, list) else [label])
-  if not splits:
-    return seen, None, first
+    scan.seen.extend(label if isinstance(label, list) else [label])
+  if splits:
+    scan.destination = _split(keys, splits, seed)
+    train = [keys[i] for i in np.flatnonzero(scan.destination == 0)]
+    for key in train[:train_limit or None]:
+      scan.train_counts[key] = scan.train_counts.get(key, 0) + 1
+  return scan
+
+
+def _split(keys, splits, seed):
+  """Each row's set (0 = train, i = the i-th split) as an int8 array."""
   destination, remaining = np.zeros(len(keys), np.int8), np.arange(len(keys))
   for code, (name, fraction) in enumerate(splits, 1):  # test first, then dev: as in memory
     chosen = processors.stratified_split_indices([keys[i] for i in remaining], fraction, seed,
@@ -84,18 +101,22 @@ def _scan_train(processor, path, splits, seed):
     destination[remaining[chosen]] = code
     remaining = remaining[destination[remaining] == 0]
     logging.info("No %s file: split %d examples off train (seed %d).", name, len(chosen), seed)
-  return seen, destination, first
+  return destination
 
 
-def _log_label_warnings(task, first):
-  """The in-memory path's warnings about training labels, from the scan's
-  {label key: [count, its first example]}: each label's first example (twice when it
-  occurs more than once, as a constant score must) stands in for all of them."""
+def _log_label_warnings(task, scan):
+  """The in-memory path's warnings about training labels, from the scan's counts. Made-up
+  examples stand in for the rows: the first two labels' (twice when they occur more than
+  once: what a constant score needs), the first row as itself (a header read as data)."""
   counts, stand_ins = {}, []
-  for count, example in first.values():
-    stand_ins += [example] * min(count, 2)
-    for label, n in task.label_counts([example]).items():
-      counts[label] = counts.get(label, 0) + n * count
+  first_key = processors.label_key(scan.first.label)
+  for number, (key, n) in enumerate(scan.train_counts.items()):
+    example = (scan.first if key == first_key else
+               processors.InputExample("train", "", label=json.loads(key)))
+    if number < 2 or key == first_key:
+      stand_ins += [example] * min(n, 2)
+    for label, m in task.label_counts([example]).items():
+      counts[label] = counts.get(label, 0) + m * n
   tasks.log_label_warnings(task, stand_ins, "training data", counts=counts)
 
 

@@ -138,18 +138,36 @@ def test_the_stream_cache_notices_how_the_file_is_read(data, tiny_model_dir):
   assert not again.reused and again.num_examples == 3
 
 
-def test_streamed_label_warnings_count_the_whole_file(caplog):
+def test_streamed_label_warnings_are_the_in_memory_ones(tmp_path, tiny_model_dir, caplog):
+  """Counted on the rows that stay in train (after the dev split), as in memory: 'solo'
+  has two rows, one of which goes to dev."""
+  rows = [("good fun", "pos")] * 20 + [("bad film", "neg")] * 20 + [("odd", "solo")] * 2 + [
+      ("fine", "Pos")] * 3
+  _write_csv(str(tmp_path / "train.csv"), rows)
+  config = dict(train_file=str(tmp_path / "train.csv"), do_train=True, do_eval=True,
+                dev_split=0.5, max_seq_length=12,
+                init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+                bert_config_file=tiny_model_dir + "/bert_config.json",
+                vocab_file=tiny_model_dir + "/vocab.txt")
+  said = lambda: sorted({r.getMessage() for r in caplog.records
+                         if r.getMessage().startswith("training data: ")})
+  runner.prepare_data(RunConfig(output_dir=str(tmp_path / "streamed"), **config))
+  streamed, _ = said(), caplog.clear()
+  memory = run_dir.RunDir(str(tmp_path / "memory"))
+  memory.create()
+  runner.make_plan(RunConfig(output_dir=memory.directory, **config), memory)
+  assert streamed == said()
+  assert any("occur only once (" in m and "solo" in m for m in streamed), streamed
+  assert any("'Pos' and 'pos' differ only in case" in m for m in streamed), streamed
+
+
+def test_a_constant_streamed_score_is_warned_about(caplog):
   from bert_tf import processors, streaming, tasks  # pylint: disable=g-import-not-at-top
-  def first(label, line):
-    return processors.InputExample("train-%d" % line, "", label=label, where="f.csv line %d" % line)
-  streaming._log_label_warnings(tasks.make_task("regression"), {"2.5": [40, first(2.5, 2)]})
+  scan = streaming._Scan(train_counts={"2.5": 40},  # pylint: disable=protected-access
+                         first=processors.InputExample("train-0", "", label=2.5))
+  streaming._log_label_warnings(tasks.make_task("regression"), scan)
   assert "training data: every score is 2.5" in caplog.text
   caplog.clear()
-  single = tasks.make_task("classification", ["Pos", "neg", "pos"])
-  streaming._log_label_warnings(single, {'"pos"': [30, first("pos", 2)],
-                                         '"Pos"': [5, first("Pos", 9)],
-                                         '"neg"': [1, first("neg", 1)]})
-  said = caplog.text
-  assert "1 label(s) occur only once (neg)" in said and "f.csv line 1 holds 'neg'" in said
-  assert "the labels 'Pos' and 'pos' differ only in case" in said
-  assert "only the label" not in said  # 36 rows, three labels
+  scan.train_counts["3.0"] = 1
+  streaming._log_label_warnings(tasks.make_task("regression"), scan)
+  assert "every score" not in caplog.text
