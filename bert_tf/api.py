@@ -104,6 +104,10 @@ class TextClassifier:
     """The run directory: the one given, or (once fit() has run) a temporary one."""
     return self._output_dir
 
+  @output_dir.setter
+  def output_dir(self, value):
+    self._output_dir, self._predictor = value, None
+
   @classmethod
   @_api_names()
   def load(cls, output_dir):
@@ -147,20 +151,9 @@ class TextClassifier:
     values.update(files)
     values.update(options)
     values.setdefault("progress", _PROGRESS.get(verbose, "bar"))
-    temporary = self._output_dir is None
-    if temporary:
-      self._output_dir = tempfile.mkdtemp(prefix="bert_tf-")
-      logging.info("Training into %s (pass output_dir= to keep the run elsewhere).",
-                   self._output_dir)
-    try:
+    with self._temporary_run_dir():
       config = self._config(do_train=True, do_eval=validation_data is not None, **values)
       result = self._run(config, frames, verbose)
-    except BaseException:
-      # A temporary directory that holds nothing to resume from is not left behind.
-      if temporary and run_dir.RunDir(self._output_dir).latest_checkpoint() is None:
-        shutil.rmtree(self._output_dir, ignore_errors=True)
-        self._output_dir = None
-      raise
     self._columns, self._predictor = columns, None
     self.history = result
     return self
@@ -231,6 +224,30 @@ class TextClassifier:
     from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
     with _verbosity(verbose):
       return run_classifier(config, data_frames=frames)
+
+  @contextlib.contextmanager
+  def _temporary_run_dir(self):
+    """Without an output_dir, fit() trains in a temporary directory, made here; when fit
+    fails before a checkpoint, nothing to resume from is left behind."""
+    if self._output_dir is not None:
+      yield
+      return
+    self._output_dir = tempfile.mkdtemp(prefix="bert_tf-")
+    logging.info("Training into %s (pass output_dir= to keep the run elsewhere).",
+                 self._output_dir)
+    try:
+      yield
+    except BaseException:
+      try:
+        resumable = run_dir.RunDir(self._output_dir).latest_checkpoint() is not None
+      except UsageError:  # damaged: kept for a look, and the first error still raised
+        resumable = True
+      if resumable:
+        logging.warning("The run is in %s: fit() again resumes it.", self._output_dir)
+      else:
+        shutil.rmtree(self._output_dir, ignore_errors=True)
+        self._output_dir = None
+      raise
 
   def _require_run(self):
     if self._output_dir is None:

@@ -15,6 +15,7 @@ import pytest
 from absl import logging as absl_logging
 
 from bert_tf import TextClassifier
+from bert_tf import run_dir
 from bert_tf.errors import UsageError
 from bert_tf.predictor import Predictor, check_request
 from conftest import TINY_CONFIG, write_google_model
@@ -164,6 +165,12 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
   with pytest.raises(UsageError, match="column 'text' not found"):
     unfitted.fit(_reviews(20, 1), label="sentiment", verbose=0)
   assert unfitted.output_dir is None and os.listdir(tempfile.tempdir) == []
+  # One that holds a checkpoint is kept, to resume (as if training had failed after one).
+  monkeypatch.setattr(run_dir.RunDir, "latest_checkpoint", lambda self: "model.ckpt-4")
+  with pytest.raises(UsageError, match="column 'text' not found"):
+    unfitted.fit(_reviews(20, 1), label="sentiment", verbose=0)
+  assert os.listdir(tempfile.tempdir) == [os.path.basename(unfitted.output_dir)]
+  assert "fit() again resumes it" in caplog.text
   with pytest.raises(UsageError, match="nowhere does not exist: pass the output_dir of a "):
     TextClassifier.load(str(tmp_path / "nowhere"))
   # Tuples hold sequences: a string would be read letter by letter, a generator once.
