@@ -121,11 +121,11 @@ def _check_new_hub_dir(export_dir):
   if os.path.exists(encoder) and os.path.exists(preprocessor):
     raise UsageError("--export_dir %s already holds a TF-Hub export (encoder/): pass a new "
                      "--export_dir, or remove that one first." % export_dir)
-  for path in (encoder, preprocessor):
-    interrupted = path == encoder and os.path.exists(os.path.join(path, _HUB_EXPORT_MARK))
-    if os.path.lexists(path) and not interrupted:
-      raise UsageError("--export_dir %s holds a %s/ that a TF-Hub export would replace: pass "
-                       "a new --export_dir, or move it away first." % (
+  interrupted = os.path.exists(os.path.join(encoder, _HUB_EXPORT_MARK))  # redone
+  for path in [preprocessor] + ([] if interrupted else [encoder]):
+    if os.path.lexists(path):
+      raise UsageError("--export_dir %s holds its own %s/, which a TF-Hub export would "
+                       "replace: pass a new --export_dir, or move it away first." % (
                            export_dir, os.path.basename(path)))
 
 
