@@ -254,20 +254,12 @@ def read_texts(config, spec, processor):
   train = [(e.text_a, e.text_b) for e in processor.get_train_examples(config.data_dir)]
   if config.max_train_examples:
     train = train[:config.max_train_examples]
-  train_file, read = processor.file_of("train", config.data_dir), []
+  read = []
   for path in spec.unlabelled_files():
     if os.path.isdir(path):
       raise UsageError("--unlabelled_file %s is a folder: pass text files, one text per line "
                        "(comma-separated for several)." % path)
-    # Read again, its texts would count twice (and a table's header and labels as texts).
-    if processors.same_data(path, train_file):
-      raise UsageError("--unlabelled_file %s is the training data (%s), whose texts are "
-                       "pretrained on already: leave it out of --unlabelled_file." %
-                       (path, train_file))
-    twice = [p for p in read if processors.same_data(path, p)]
-    if twice:
-      raise UsageError("--unlabelled_file names %s and %s, which hold the same texts: give "
-                       "each file once." % (twice[0], path))
+    _check_unlabelled_file(path, processor, config.data_dir, read)
     read.append(path)
     lines = processors.read_text_lines(path, config.encoding)
     if not lines:
@@ -282,6 +274,29 @@ def read_texts(config, spec, processor):
     raise UsageError("No texts to pretrain on: check --train_file/--data_dir and "
                      "--unlabelled_file.")
   return train, dev
+
+
+def _check_unlabelled_file(path, processor, data_dir, read):
+  """Refuses a file already read: its texts would count twice, and the training file's
+  header and labels would become texts; the dev set's texts are never trained on."""
+  if not os.path.isfile(path) or not os.path.getsize(path):
+    return  # missing or empty: the reader says so
+  for set_name in ("train", "dev"):
+    try:
+      data_file = processor.file_of(set_name, data_dir)
+    except UsageError:
+      continue  # an unclear dev set is said where it is read
+    if processors.same_data(path, data_file):
+      raise UsageError("--unlabelled_file %s is the %s (%s): leave it out of "
+                       "--unlabelled_file." % (path, dict(
+                           train="training data, whose texts are pretrained on already",
+                           dev="dev data, whose texts measure the model and are never "
+                           "trained on")[set_name], data_file))
+  for earlier in read:
+    if processors.same_data(path, earlier):
+      raise UsageError("--unlabelled_file names %s: give each file once." % (
+          "%s twice" % path if os.path.samefile(path, earlier) else
+          "%s and %s, which hold the same texts" % (earlier, path)))
 
 
 # ============================================================================

@@ -263,13 +263,15 @@ def test_bad_masking_options_and_files_stop_before_anything_is_written(tmp_path,
   with pytest.raises(UsageError, match="is a folder: pass text files, one text per line"):
     pretraining.pretrain(config, PretrainSpec(unlabelled_file=str(tmp_path)))
   # The training file (its header and labels would become texts), or one file twice.
-  with pytest.raises(UsageError, match=r"train.csv is the training data \(.*train.csv\), whose "
-                     "texts are pretrained on already"):
+  with pytest.raises(UsageError, match=r"train.csv is the training data, whose texts are "
+                     r"pretrained on already \(.*train.csv\)"):
     pretraining.pretrain(config, PretrainSpec(unlabelled_file=config.train_file))
   extra, copy = str(tmp_path / "extra.txt"), str(tmp_path / "extra_copy.txt")
   shutil.copy(extra, copy)
   with pytest.raises(UsageError, match="extra.txt and .*extra_copy.txt, which hold the same texts"):
     pretraining.pretrain(config, PretrainSpec(unlabelled_file=extra + "," + copy))
+  with pytest.raises(UsageError, match="names .*extra.txt twice: give each file once"):
+    pretraining.pretrain(config, PretrainSpec(unlabelled_file=extra + "," + extra))
   vocab = [t for t in TINY_VOCAB if t != "[MASK]"] + ["[unused1]"]
   no_mask, _ = write_google_model(str(tmp_path / "no_mask"), vocab=vocab)
   config, spec = _config(tmp_path, no_mask, out="no_mask_run")
