@@ -136,6 +136,9 @@ class DifferentRunError(UsageError):
         "and start over, or choose another --output_dir." % (directory,
                                                             "; ".join(differences[:6])))
 
+  def __reduce__(self):  # rebuilt from its parts, not its message (multiprocessing)
+    return type(self), (self.directory, self.differences)
+
 
 class RunDir:
   """An output directory; `path(name)` for files, methods for what they hold."""
