@@ -106,7 +106,9 @@ class TextClassifier:
 
   @output_dir.setter
   def output_dir(self, value):
-    self._output_dir, self._predictor = value, None
+    """Another run directory: what this object knew of the last one is dropped."""
+    self._output_dir, self._predictor, self.history = value, None, None
+    self._columns = _stored_columns(run_dir.RunDir(value)) if value else None
 
   @classmethod
   @_api_names()
@@ -116,9 +118,7 @@ class TextClassifier:
     run.require_model_info()
     run.eval_checkpoint()  # a run without a checkpoint fails here, in one line
     clf = cls(model=None, output_dir=output_dir)
-    stored = run.read_run_config()
-    if stored:
-      clf._columns = {k: stored.get(k) for k in _COLUMN_OPTIONS}
+    clf._columns = _stored_columns(run)
     return clf
 
   # ---- training ----
@@ -238,16 +238,20 @@ class TextClassifier:
     try:
       yield
     except BaseException:
-      try:
-        resumable = run_dir.RunDir(self._output_dir).latest_checkpoint() is not None
-      except UsageError:  # damaged: kept for a look, and the first error still raised
-        resumable = True
-      if resumable:
-        logging.warning("The run is in %s: fit() again resumes it.", self._output_dir)
-      else:
-        shutil.rmtree(self._output_dir, ignore_errors=True)
-        self._output_dir = None
-      raise
+      self._keep_only_a_resumable_run()
+      raise  # fit's own error
+
+  def _keep_only_a_resumable_run(self):
+    try:
+      resumable = run_dir.RunDir(self._output_dir).latest_checkpoint() is not None
+    except UsageError as e:  # damaged: kept for a look
+      logging.warning("The run is kept in %s for a look: %s", self._output_dir, e)
+      return
+    if resumable:
+      logging.warning("The run is in %s: fit() again resumes it.", self._output_dir)
+    else:
+      shutil.rmtree(self._output_dir, ignore_errors=True)
+      self._output_dir = None
 
   def _require_run(self):
     if self._output_dir is None:
@@ -260,6 +264,12 @@ class TextClassifier:
       from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
       self._predictor = Predictor(self.output_dir)
     return self._predictor
+
+
+def _stored_columns(run):
+  """How a trained run read its data (its run_config.json), to read evaluation data alike."""
+  stored = run.read_run_config()
+  return {k: stored.get(k) for k in _COLUMN_OPTIONS} if stored else None
 
 
 # Options the API sets itself, and where a user says them instead.

@@ -118,11 +118,11 @@ def _check_new_hub_dir(export_dir):
   """Refuses a folder holding a finished TF-Hub export, or an encoder/ or preprocessor/
   this export did not write (an interrupted export, its encoder/ alone, is replaced)."""
   encoder, preprocessor = (os.path.join(export_dir, name) for name in ("encoder", "preprocessor"))
-  if os.path.exists(encoder) and os.path.exists(preprocessor):
+  ours = os.path.exists(os.path.join(encoder, _HUB_EXPORT_MARK))
+  if ours and os.path.exists(preprocessor):
     raise UsageError("--export_dir %s already holds a TF-Hub export (encoder/): pass a new "
                      "--export_dir, or remove that one first." % export_dir)
-  interrupted = os.path.exists(os.path.join(encoder, _HUB_EXPORT_MARK))  # redone
-  for path in [preprocessor] + ([] if interrupted else [encoder]):
+  for path in [preprocessor] + ([] if ours else [encoder]):  # ours alone: interrupted, redone
     if os.path.lexists(path):
       raise UsageError("--export_dir %s holds its own %s/, which a TF-Hub export would "
                        "replace: pass a new --export_dir, or move it away first." % (

@@ -60,7 +60,7 @@ class _Scan:
   seen: list = dataclasses.field(default_factory=list)  # its labels
   destination: object = None  # per row, int8: 0 train, i the i-th split; None: no split
   train_counts: dict = dataclasses.field(default_factory=dict)  # {label key: train rows}
-  first: object = None  # its first row, texts dropped (where it is, for the warnings)
+  first: object = None  # its first row if in train, texts dropped (for the warnings)
 
 
 def _scan_train(processor, path, splits, seed, train_limit):
@@ -86,6 +86,8 @@ def _scan_train(processor, path, splits, seed, train_limit):
     scan.seen.extend(label if isinstance(label, list) else [label])
   if splits:
     scan.destination = _split(keys, splits, seed)
+    if scan.destination[0]:
+      scan.first = None  # split off: no training row is on the file's first line
     train = [keys[i] for i in np.flatnonzero(scan.destination == 0)]
     for key in train[:train_limit or None]:
       scan.train_counts[key] = scan.train_counts.get(key, 0) + 1
@@ -109,7 +111,7 @@ def _log_label_warnings(task, scan):
   examples stand in for the rows: the first two labels' (twice when they occur more than
   once: what a constant score needs), the first row as itself (a header read as data)."""
   counts, stand_ins = {}, []
-  first_key = processors.label_key(scan.first.label)
+  first_key = None if scan.first is None else processors.label_key(scan.first.label)
   for number, (key, n) in enumerate(scan.train_counts.items()):
     example = (scan.first if key == first_key else
                processors.InputExample("train", "", label=json.loads(key)))

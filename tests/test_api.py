@@ -53,6 +53,9 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   loaded = TextClassifier.load(out)
   np.testing.assert_allclose(loaded.predict_proba(["a good fun film"]), probs, atol=1e-6)
   assert loaded.evaluate(_reviews(40, 3), verbose=0)["accuracy"] == metrics["accuracy"]
+  pointed = TextClassifier(tiny_model)
+  pointed.output_dir = out  # as load(): the run's own columns, not another run's
+  assert pointed.evaluate(_reviews(40, 3), verbose=0)["accuracy"] == metrics["accuracy"]
   # (texts, labels) read with the columns fit named.
   dev = _reviews(40, 3)
   as_tuple = (list(dev["review"]), list(dev["sentiment"]))
@@ -171,6 +174,14 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     unfitted.fit(_reviews(20, 1), label="sentiment", verbose=0)
   assert os.listdir(tempfile.tempdir) == [os.path.basename(unfitted.output_dir)]
   assert "fit() again resumes it" in caplog.text
+  def damaged(self):
+    raise UsageError("checkpoint cannot be read")
+  monkeypatch.setattr(run_dir.RunDir, "latest_checkpoint", damaged)
+  fresh = TextClassifier(tiny_model, **FAST)
+  with pytest.raises(UsageError, match="column 'text' not found"):  # fit's error, not this
+    fresh.fit(_reviews(20, 1), label="sentiment", verbose=0)
+  assert len(os.listdir(tempfile.tempdir)) == 2 and "kept in %s for a look" % fresh.output_dir \
+      in caplog.text
   with pytest.raises(UsageError, match="nowhere does not exist: pass the output_dir of a "):
     TextClassifier.load(str(tmp_path / "nowhere"))
   # Tuples hold sequences: a string would be read letter by letter, a generator once.
