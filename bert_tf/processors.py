@@ -476,8 +476,16 @@ class XnliProcessor(DataProcessor):
   def get_labels(self):
     return list(self.labels)
 
+  def _names(self, set_name):
+    return dict(train=("multinli", "multinli.train.%s.tsv" % self.language),
+                dev=("xnli.dev.tsv",)).get(set_name)
+
+  def file_of(self, set_name, data_dir=None):
+    names = self._names(set_name)
+    return os.path.join(data_dir, *names) if data_dir and names else None
+
   def get_train_examples(self, data_dir):
-    path = _in_data_dir(data_dir, "multinli", "multinli.train.%s.tsv" % self.language)
+    path = _in_data_dir(data_dir, *self._names("train"))
     examples = []
     for number, line in read_tsv(path)[1:]:
       label = _field(path, number, line, 2)
@@ -487,7 +495,7 @@ class XnliProcessor(DataProcessor):
     return examples
 
   def get_dev_examples(self, data_dir):
-    path = _in_data_dir(data_dir, "xnli.dev.tsv")
+    path = _in_data_dir(data_dir, *self._names("dev"))
     examples = []
     for number, line in read_tsv(path)[1:]:
       if _field(path, number, line, 0) != self.language:
@@ -503,6 +511,7 @@ class XnliProcessor(DataProcessor):
 class TrecProcessor(DataProcessor):
   """TREC questions: `COARSE:fine question` per line (latin-1; train_5500.label)."""
   COARSE_LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
+  FILES = dict(train="train_5500.label", dev="TREC_10.label", test="TREC_10.label")
 
   def __init__(self, fine=False, encoding="latin-1", data_dir=None):
     self.fine = fine
@@ -526,11 +535,15 @@ class TrecProcessor(DataProcessor):
       raise UsageError("Data file %s does not exist." % path) from None
     return examples
 
+  def file_of(self, set_name, data_dir=None):
+    data_dir = data_dir or self.data_dir
+    return os.path.join(data_dir, self.FILES[set_name]) if data_dir else None
+
   def get_train_examples(self, data_dir):
-    return self._read(_in_data_dir(data_dir or self.data_dir, "train_5500.label"), "train")
+    return self._read(_in_data_dir(data_dir or self.data_dir, self.FILES["train"]), "train")
 
   def get_dev_examples(self, data_dir):
-    return self._read(_in_data_dir(data_dir or self.data_dir, "TREC_10.label"), "dev")
+    return self._read(_in_data_dir(data_dir or self.data_dir, self.FILES["dev"]), "dev")
 
   def get_test_examples(self, data_dir):
     return self.get_dev_examples(data_dir)

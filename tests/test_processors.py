@@ -546,6 +546,13 @@ def test_trec_layout(tmp_path):
                                                      ("HUM", "Who was \xf0 ?")]
   fine = processors.get_processor("trec-fine", data_dir=str(tmp_path))
   assert fine.get_labels() == ["DESC:manner", "HUM:ind"]
+  # Each Google layout names the file a set is read from (pretraining compares files).
+  assert p.file_of("train") == path and fine.file_of("dev", "d") == os.path.join(
+      "d", "TREC_10.label")
+  xnli = processors.get_processor("xnli")
+  assert xnli.file_of("train", "x") == os.path.join("x", "multinli", "multinli.train.zh.tsv")
+  assert xnli.file_of("test", "x") is None and xnli.file_of("dev") is None
+  assert processors.get_processor("sst-2").file_of("dev", "g") == os.path.join("g", "dev.tsv")
 
 
 def test_dev_split_keeps_its_size_with_many_small_label_groups():
