@@ -135,7 +135,8 @@ def test_a_trained_runs_hub_encoder_has_every_position(trained, tmp_path):
   # A user's own encoder/ or preprocessor/ is never replaced.
   for name in ("encoder", "preprocessor"):
     (tmp_path / name / name).mkdir(parents=True)
-    with pytest.raises(UsageError, match="holds its own %s/, which a TF-Hub export would replace" % name):
+    with pytest.raises(UsageError,
+                       match="holds its own %s/, which a TF-Hub export would replace" % name):
       export.export_run_to_hub(trained["out"], str(tmp_path / name))
     assert os.listdir(str(tmp_path / name)) == [name]
 

@@ -106,7 +106,7 @@ def run(main, options_class, usage, names=None):
     with interruptible():
       try:
         with quiet_native_startup():
-          query_devices()
+          import tensorflow  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
         return main(argv)
       except UsageError as e:
         _fail(str(e))
@@ -119,19 +119,14 @@ def run(main, options_class, usage, names=None):
   app.run(guarded, flags_parser=parse)
 
 
-def query_devices():
-  """Asks for the GPUs once, where CUDA logs that it has no driver (a door calls it inside
-  quiet_native_startup: TensorFlow's absl init callback would ask outside it)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.list_physical_devices("GPU")
-
-
 @contextlib.contextmanager
 def quiet_native_startup():
   """TensorFlow's C++ logs its start-up before it reads TF_CPP_MIN_LOG_LEVEL (absl writes
   everything before InitializeLog to stderr): seven lines, an error among them, before the
   one line a user needs. Inside, stderr goes to a file; the lines below the level are
-  dropped and the rest (Python warnings, real errors) written out after."""
+  dropped and the rest (Python warnings, real errors) written out after. Once TensorFlow
+  is loaded, the GPUs are asked for inside too: CUDA says there that it has no driver (the
+  lines are read together), and TensorFlow's absl init callback would ask later, unquieted."""
   level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
   level = int(level) if level.isdigit() else 0
   if level == 0:
@@ -143,19 +138,17 @@ def quiet_native_startup():
     os.dup2(captured.fileno(), 2)
     try:
       yield
+      if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].config.list_physical_devices("GPU")
     finally:
       sys.stderr.flush()
       os.dup2(saved, 2)
       os.close(saved)
       captured.seek(0)
       lines = captured.read().decode("utf-8", "replace").splitlines(True)
-      if any("Could not find cuda drivers" in line for line in lines):
-        _NO_CUDA_DRIVER.append(True)  # said once, at import; cuInit may fail in a later capture
-      sys.stderr.write("".join(_kept_lines(lines, level, bool(_NO_CUDA_DRIVER))))
+      no_driver = any("Could not find cuda drivers" in line for line in lines)
+      sys.stderr.write("".join(_kept_lines(lines, level, no_driver)))
       sys.stderr.flush()
-
-
-_NO_CUDA_DRIVER = []  # [True] once TensorFlow said it found no CUDA driver
 
 
 def _kept_lines(lines, level, no_driver):

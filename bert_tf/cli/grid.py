@@ -17,7 +17,6 @@ from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 with common.interruptible(), common.quiet_native_startup():  # TensorFlow loads here
   from bert_tf.grid import GridSpec
-  common.query_devices()  # here: TensorFlow's absl init callback would ask unquieted
 
 
 @dataclasses.dataclass

@@ -18,7 +18,6 @@ from bert_tf.cli import common
 from bert_tf.config import RunConfig
 with common.interruptible(), common.quiet_native_startup():  # TensorFlow loads here
   from bert_tf.pretraining import RUN_OPTIONS, PretrainSpec
-  common.query_devices()  # here: TensorFlow's absl init callback would ask unquieted
 
 NAMES = RUN_OPTIONS + tuple(f.name for f in dataclasses.fields(PretrainSpec))
 
