@@ -11,6 +11,7 @@ Two kinds of processor share one interface (`DataProcessor`):
 Every reader reports bad input as a UsageError naming the file and line.
 """
 
+import collections
 import csv
 import dataclasses
 import io
@@ -325,6 +326,10 @@ class DataProcessor:
     """The file a set is read from, or None where that is not one known file."""
     del set_name, data_dir
     return None
+
+  def split_fractions(self):
+    """(set name, fraction) of the sets split off train when they have no file."""
+    return ()
 
 
 def _in_data_dir(data_dir, *names):
@@ -1264,7 +1269,9 @@ def stratified_split_indices(labels, fraction, seed, key=label_key):
   label with two or more examples keeps one in train, and gets one in the split when there
   are few labels; a label seen once goes only when nothing else can (regression values).
   Many small groups (label combinations, scores) so stay near the fraction instead of each
-  giving one example away.
+  giving one example away. No class loses its last training example: one that would
+  (a rare label seen only in combinations, a class seen once) stays, and the split is that
+  much smaller.
   """
   by_label = {}
   for i, label in enumerate(labels):
@@ -1294,7 +1301,29 @@ def stratified_split_indices(labels, fraction, seed, key=label_key):
     if counts[j] > 1:
       counts[j] -= 1
       total -= 1
-  return sorted(i for group, n in zip(groups, counts) for i in group[:n])
+  chosen = [(i, k) for k, n in zip(sorted(by_label), counts) for i in by_label[k][:n]]
+  return sorted(_keep_each_class_in_train(chosen, by_label))
+
+
+def _keep_each_class_in_train(chosen, by_label):
+  """The chosen positions, less those holding a class (a string label, or one of a list's)
+  that no example left in train has; a regression score is no class."""
+  def classes(key):
+    label = json.loads(key)
+    return [l for l in (label if isinstance(label, list) else [label]) if isinstance(l, str)]
+  in_train = {}
+  taken = collections.Counter(k for _, k in chosen)
+  for k, group in by_label.items():
+    for c in classes(k):
+      in_train[c] = in_train.get(c, 0) + len(group) - taken[k]
+  kept = []
+  for i, k in chosen:
+    if any(in_train[c] == 0 for c in classes(k)):
+      for c in classes(k):
+        in_train[c] += 1
+    else:
+      kept.append(i)
+  return kept
 
 
 def log_data_warnings(examples, source):

@@ -310,9 +310,18 @@ def _read_sets(config, processor, skip_empty=False):
     if not found and skip_empty:
       continue
     if not found:
-      raise UsageError("The %s set is empty: check --data_dir / --%s_file." % (name, name))
+      raise UsageError(_empty_set_message(processor, name, config.data_dir))
     examples[name] = found
   return examples
+
+
+def _empty_set_message(processor, name, data_dir):
+  fraction = dict(processor.split_fractions()).get(name)
+  if fraction and processor.file_of("train", data_dir) and not processor.file_of(name, data_dir):
+    return ("No %s examples could be split off the training data at --%s_split=%g: each class "
+            "keeps a training example, and too few are left. Pass --%s_file or more data." %
+            (name, name, fraction, name))
+  return "The %s set is empty: check --data_dir / --%s_file." % (name, name)
 
 
 def _check_data_flags(info, processor, run):

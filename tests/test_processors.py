@@ -1,5 +1,6 @@
 """Processors: GLUE layouts against Google's processors, and users' own files."""
 
+import itertools
 import json
 import logging
 import random
@@ -8,7 +9,8 @@ import os
 import pandas as pd
 import pytest
 
-from bert_tf import processors, tasks
+from bert_tf import processors, runner, tasks
+from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 from bert_tf.processors import FileDataConfig, FileProcessor
 from google_reference import google_run_classifier
@@ -566,6 +568,30 @@ def test_dev_split_keeps_its_size_with_many_small_label_groups():
   chosen = [labels[i] for i in processors.stratified_split_indices(labels, 0.1, seed=1)]
   assert len(chosen) == 8 and set(chosen) == {"a", "b", "c"} and chosen.count("c") == 1
   assert chosen.count("a") in (4, 5) and chosen.count("b") in (2, 3)
+
+
+def test_a_split_leaves_every_class_a_training_example():
+  # All combinations differ, so the split takes single rows; "j" is only in one of them.
+  combos = [list(c) for c in itertools.combinations("abcdefghi", 3)][:40] + [["a", "b", "j"]]
+  for seed in range(60):
+    chosen = set(processors.stratified_split_indices(combos, 0.1, seed))
+    assert {l for i, c in enumerate(combos) if i not in chosen for l in c} == set("abcdefghij")
+    assert len(chosen) in (3, 4)
+  # Single labels: a class seen once stays too, so nothing can go here; scores are no classes.
+  assert processors.stratified_split_indices(["a", "b", "c", "d"], 0.5, seed=1) == []
+  assert len(processors.stratified_split_indices([0.5, 1.5, 2.5, 3.5], 0.5, seed=1)) == 2
+
+
+def test_an_empty_split_says_why(tmp_path):
+  path = tmp_path / "train.csv"
+  path.write_text("text,label\nhello,a\nthere,b\nfriend,c\n")
+  processor = FileProcessor(FileDataConfig(train_file=str(path), dev_split=0.5))
+  assert processor.get_dev_examples(None) == []
+  config = RunConfig(output_dir=str(tmp_path / "out"), train_file=str(path), do_train=True,
+                     do_eval=True, dev_split=0.5)
+  with pytest.raises(UsageError, match=r"No dev examples could be split off the training data "
+                     r"at --dev_split=0.5: each class keeps a training example"):
+    runner._read_sets(config, processor)  # pylint: disable=protected-access
 
 
 def test_an_undecodable_byte_far_into_a_file_names_its_line(tmp_path):
