@@ -194,6 +194,9 @@ def _run_point(config, grid_dir, point, finished):
                      "delete %s to start the grid over, or give this grid a directory of its "
                      "own." % (grid_dir, point.name, "; ".join(e.differences[:6]), grid_dir)
                      ) from None
+  except run_dir.DamagedRunError as e:  # --overwrite_output_dir is refused here
+    raise UsageError("Grid run %s: %s: delete %s to train that run again." % (
+        point.name, e.problem, os.path.join(grid_dir, point.name))) from None
   train, evaluation = result["train"], result["eval"]
   trained = train["global_step"] > train["resumed_from"]
   seconds = (finished or {}).get("seconds", 0.0) + (time.time() - started if trained else 0.0)

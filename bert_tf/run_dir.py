@@ -112,8 +112,7 @@ class ModelInfo:
     names = {f.name for f in dataclasses.fields(cls)}
     missing = [n for n in ("task", "preprocessor") if not isinstance(data.get(n), dict)]
     if missing:
-      raise UsageError("%s lacks a valid %s: restore it, or %s." % (
-          source, " and ".join(missing), RETRAIN))
+      raise DamagedRunError("%s lacks a valid %s" % (source, " and ".join(missing)))
     return cls(**{k: v for k, v in data.items() if k in names})
 
   def to_dict(self):
@@ -138,6 +137,17 @@ class DifferentRunError(UsageError):
 
   def __reduce__(self):  # rebuilt from its parts, not its message (multiprocessing)
     return type(self), (self.directory, self.differences)
+
+
+class DamagedRunError(UsageError):
+  """One of a run's own files cannot be read (`problem` says which and how)."""
+
+  def __init__(self, problem, fix="restore it, or " + RETRAIN):
+    self.problem, self.fix = problem, fix
+    super().__init__("%s: %s." % (problem, fix))
+
+  def __reduce__(self):
+    return type(self), (self.problem, self.fix)
 
 
 class RunDir:
@@ -254,8 +264,7 @@ class RunDir:
     if data is None:
       return None
     if not isinstance(data, dict):
-      raise UsageError("%s does not hold a JSON object: restore it, or %s." % (
-          self.path(MODEL_INFO), RETRAIN))
+      raise DamagedRunError("%s does not hold a JSON object" % self.path(MODEL_INFO))
     return ModelInfo.from_dict(data, self.path(MODEL_INFO))
 
   def require_model_info(self):
@@ -272,7 +281,7 @@ class RunDir:
     write_text_atomic(self.path(MODEL_INFO),
                       json.dumps(info.to_dict(), indent=1, sort_keys=True) + "\n")
 
-  def _read_json(self, name, fix="restore it, or " + RETRAIN):
+  def _read_json(self, name):
     path = self.path(name)
     if not os.path.exists(path):
       return None
@@ -280,8 +289,8 @@ class RunDir:
       with open(path, encoding="utf-8") as f:
         return json.load(f)
     except (OSError, ValueError) as e:
-      raise UsageError("%s cannot be read (%s): %s." % (path, str(e).splitlines()[0][:120],
-                                                        fix)) from None
+      raise DamagedRunError("%s cannot be read (%s)" % (path, str(e).splitlines()[0][:120])
+                            ) from None
 
   def check_same_run(self, identity):
     """Stops a different run from resuming in (and overwriting) this directory."""
@@ -289,9 +298,10 @@ class RunDir:
     has_checkpoint = self.latest_checkpoint() is not None
     if stored is None:
       if has_checkpoint:
-        raise UsageError("%s holds checkpoints but no training identity in %s (written by "
-                         "another tool or version, or damaged): pass --overwrite_output_dir to "
-                         "start over, or use another --output_dir." % (self.directory, MODEL_INFO))
+        raise DamagedRunError(
+            "%s holds checkpoints but no training identity in %s (written by another tool or "
+            "version, or damaged)" % (self.directory, MODEL_INFO),
+            "pass --overwrite_output_dir to start over, or use another --output_dir")
       return
     # Only what both record: an older version's run resumes, and a part recorded only
     # when it applies (the dev set that selects checkpoints) is compared when both have it.
@@ -383,8 +393,7 @@ class RunDir:
   def read_training_state(self):
     state = self._read_json(TRAINING_STATE) or {}
     if not isinstance(state, dict):
-      raise UsageError("%s does not hold a JSON object: restore it or pass "
-                       "--overwrite_output_dir to start over." % self.path(TRAINING_STATE))
+      raise DamagedRunError("%s does not hold a JSON object" % self.path(TRAINING_STATE))
     return state
 
   def read_run_config(self):
@@ -487,12 +496,12 @@ class RunDir:
     else:
       error = "no model_checkpoint_path in it"
     if state is None or not state.model_checkpoint_path:
-      raise UsageError("%s cannot be read (%s): restore it, or %s." % (index, error, RETRAIN))
+      raise DamagedRunError("%s cannot be read (%s)" % (index, error))
     paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
     found = [p for p in paths if tf.io.gfile.exists(p + ".index")]
     if not found:
-      raise UsageError("%s names %s but its files are missing: restore them, or %s." % (
-          index, os.path.basename(state.model_checkpoint_path), RETRAIN))
+      raise DamagedRunError("%s names %s but its files are missing" % (
+          index, os.path.basename(state.model_checkpoint_path)), "restore them, or " + RETRAIN)
     return found
 
   def latest_checkpoint(self):

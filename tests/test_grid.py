@@ -64,6 +64,23 @@ def test_a_run_trained_on_other_data_names_the_grids_fix(tmp_path, monkeypatch):
       % (config.output_dir, point.name, config.output_dir))
 
 
+def test_a_damaged_run_of_the_grid_names_the_grids_fix(tmp_path, monkeypatch):
+  from bert_tf import run_dir, runner
+  monkeypatch.setattr(runner, "run_classifier", lambda config, records_dir: run_dir.RunDir(
+      config.output_dir).read_model_info())
+  point = GridSpec(batch_sizes="16").points(base_seed=1)[0]
+  config = RunConfig(output_dir=str(tmp_path / "g"), task_name="file", do_train=True)
+  os.makedirs(os.path.join(config.output_dir, point.name))
+  info = os.path.join(config.output_dir, point.name, run_dir.MODEL_INFO)
+  with open(info, "w") as f:
+    f.write("[1, 2]")
+  with pytest.raises(UsageError) as refused:
+    grid._run_point(config, config.output_dir, point, None)
+  assert str(refused.value) == (
+      "Grid run %s: %s does not hold a JSON object: delete %s to train that run again."
+      % (point.name, info, os.path.dirname(info)))
+
+
 def _grid_command(setup, out):
   m = setup["model_dir"]
   return [sys.executable, "-m", "bert_tf.cli.grid", "--task_name=file",
