@@ -143,6 +143,16 @@ STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
 
 
+_WARNED = set()  # each config warning once: the grid validates a copy of its config per run
+
+
+def _warn_once(message, *args):
+  text = message % args
+  if text not in _WARNED:
+    _WARNED.add(text)
+    logging.warning(text)  # formatted: the API renames the flags in a record's message
+
+
 @dataclasses.dataclass
 class RunConfig:
   """Every option of a fine-tuning run, each declared once; the command-line flags of
@@ -363,9 +373,9 @@ class RunConfig:
     if self.max_seq_length is not None and not 3 <= self.max_seq_length <= 512:
       fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
     if self.max_seq_length is not None and self.max_seq_length < 8:
-      logging.warning("--max_seq_length=%d keeps at most %d token(s) of a text after [CLS] and "
-                      "[SEP] (%d of a sentence pair's two); 64-128 is usual.", self.max_seq_length,
-                      self.max_seq_length - 2, self.max_seq_length - 3)
+      _warn_once("--max_seq_length=%d keeps at most %d token(s) of a text after [CLS] and "
+                 "[SEP] (%d of a sentence pair's two); 64-128 is usual.", self.max_seq_length,
+                 self.max_seq_length - 2, self.max_seq_length - 3)
     if self.use_tpu and not (self.tpu_name or self.master):
       fail("--use_tpu needs --tpu_name (or --master).")
     if self.init_checkpoint and self.bert_hub_module_handle:
@@ -445,18 +455,18 @@ class RunConfig:
       fail("--head_hidden_size must be >= 0 (0: no hidden layer), got %r." %
            self.head_hidden_size)
     if self.do_train and self.learning_rate > 1e-2:
-      logging.warning("--learning_rate=%g is far above BERT's usual 1e-5..1e-4; training will "
-                      "likely diverge.", self.learning_rate)
+      _warn_once("--learning_rate=%g is far above BERT's usual 1e-5..1e-4; training will "
+                 "likely diverge.", self.learning_rate)
     if self.do_train and self.num_train_epochs > 100:
-      logging.warning("--num_train_epochs=%g is unusually many for fine-tuning (2-4 is "
-                      "usual).", self.num_train_epochs)
+      _warn_once("--num_train_epochs=%g is unusually many for fine-tuning (2-4 is "
+                 "usual).", self.num_train_epochs)
     length = self.max_seq_length or RUN_SETTING_DEFAULTS["max_seq_length"]
     head = self.head_tokens if self.head_tokens is not None else RUN_SETTING_DEFAULTS[
         "head_tokens"]
     if self.do_train and self.truncation == "head_tail" and head >= length - 2:
-      logging.warning("--truncation=head_tail keeps the first %d tokens, all that "
-                      "--max_seq_length=%d holds, so it cuts like head: pass a smaller "
-                      "--head_tokens (e.g. %d).", head, length, (length - 2) // 4)
+      _warn_once("--truncation=head_tail keeps the first %d tokens, all that "
+                 "--max_seq_length=%d holds, so it cuts like head: pass a smaller "
+                 "--head_tokens (e.g. %d).", head, length, (length - 2) // 4)
 
   def to_json_string(self):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

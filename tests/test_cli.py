@@ -94,6 +94,14 @@ def test_numpy_numbers_become_python_numbers():  # from the API; JSON cannot wri
               learning_rate=np.float32("nan"))
 
 
+def test_a_config_warns_once_for_its_copies(caplog):  # the grid copies its config per run
+  config = RunConfig(output_dir="/tmp/x", task_name="cola", do_train=True, learning_rate=0.0375)
+  dataclasses.replace(config, seed=2)
+  dataclasses.replace(config, learning_rate=0.0625)
+  said = [r.getMessage() for r in caplog.records if "far above" in r.getMessage()]
+  assert [m.split(" is ")[0] for m in said] == ["--learning_rate=0.0375", "--learning_rate=0.0625"]
+
+
 def _tool(module, *args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   return subprocess.run([sys.executable, "-m", module] + list(args), capture_output=True,
