@@ -28,7 +28,7 @@ from absl import logging
 
 from bert_tf import progress
 from bert_tf import run_dir
-from bert_tf.config import RunConfig
+from bert_tf.config import RunConfig, options_where
 from bert_tf.errors import UsageError
 
 
@@ -284,8 +284,7 @@ def _refuse_api_owned(options):
 
 
 # How fit read its data: evaluate reads labelled data the same way.
-_COLUMN_OPTIONS = ("text_column", "text_b_column", "label_column", "label_delimiter",
-                   "regression", "header", "encoding", "file_format", "labels_file")
+_COLUMN_OPTIONS = options_where(RunConfig, role="reading")
 _MODEL_OPTIONS = ("init_checkpoint", "bert_config_file", "vocab_file", "model",
                   "bert_hub_module_handle")
 

@@ -109,7 +109,7 @@ _NUMBER_TYPES = {int: numbers.Integral, Optional[int]: numbers.Integral, float: 
 _NUMBER_NAMES = {numbers.Integral: "an integer", numbers.Real: "a number"}
 
 
-ROLES = ("training", "operational")
+ROLES = ("training", "operational", "reading")
 
 
 def option(default, help, flag_default=None, choices=None, role=None,  # pylint: disable=redefined-builtin
@@ -120,8 +120,10 @@ def option(default, help, flag_default=None, choices=None, role=None,  # pylint:
   default is None, meaning "the trained run's setting, else flag_default".
   `role` says what the option changes: "training", the trained weights (with the data,
   model and preprocessor, a training's identity); "operational", where and how a run
-  works, never what it learns; None, anything else (the data, model, preprocessing, or
-  the evaluation that chooses the best checkpoint). `path`: a file or directory.
+  works, never what it learns; "reading", how the data files are read (columns, labels),
+  which eval and predict of a trained run take from its training unless told; None,
+  anything else (the data, model, preprocessing, or the evaluation that chooses the best
+  checkpoint). `path`: a file or directory.
   """
   assert role in ROLES + (None,), role
   return dataclasses.field(default=default, metadata=dict(
@@ -239,23 +241,29 @@ class RunConfig:
                                     role="operational", path=True)
   file_format: Optional[str] = option(None, "Format of the data files; default: from the file "
                                       "extension.",
-                                      choices=("csv", "tsv", "json", "jsonl", "folder"))
-  text_column: str = option("text", "Text column: a header name or a 0-based index.")
-  text_b_column: Optional[str] = option(None, "Second text column, for sentence-pair tasks.")
+                                      choices=("csv", "tsv", "json", "jsonl", "folder"),
+                                      role="reading")
+  text_column: str = option("text", "Text column: a header name or a 0-based index.",
+                            role="reading")
+  text_b_column: Optional[str] = option(None, "Second text column, for sentence-pair tasks.",
+                                        role="reading")
   label_column: str = option("label", "Label column (name or index). Several comma-separated "
-                             "columns mean multi-label with one 0/1 column per label.")
+                             "columns mean multi-label with one 0/1 column per label.",
+                             role="reading")
   label_delimiter: Optional[str] = option(
       None, "Multi-label in one column: the delimiter between labels, e.g. ','. An empty "
-      "cell is none of the labels.")
+      "cell is none of the labels.", role="reading")
   labels_file: Optional[str] = option(
-      None, "File with one label name per line; integer labels index into it.", path=True)
+      None, "File with one label name per line; integer labels index into it.", path=True,
+      role="reading")
   label_list: Optional[str] = option(
       None, "Comma-separated label names, fixing their order (default: sorted labels of the "
       "training data).")
   header: Optional[bool] = option(None, "Whether CSV/TSV files have a header row (default: "
-                                  "yes).")
-  encoding: str = option("utf-8", "Encoding of the data files (utf-8, utf-8-sig, latin-1, ...).")
-  regression: bool = option(False, "The label is a number (e.g. STS-B scores).")
+                                  "yes).", role="reading")
+  encoding: str = option("utf-8", "Encoding of the data files (utf-8, utf-8-sig, latin-1, ...).",
+                         role="reading")
+  regression: bool = option(False, "The label is a number (e.g. STS-B scores).", role="reading")
   dev_split: float = option(0.1, "Fraction of train used as dev when there is no dev file "
                             "(stratified, seeded by --split_seed).")
   test_split: float = option(0.0, "Fraction of train used as test when there is no test file.")

@@ -44,6 +44,7 @@ from bert_tf.preprocessing import Preprocessor
 # Options that change the trained weights: with the model, data, labels and
 # preprocessor they are a training's identity (see RunDir.check_same_run).
 TRAINING_OPTIONS = options_where(RunConfig, role="training")
+READING_OPTIONS = options_where(RunConfig, role="reading")
 
 
 @dataclasses.dataclass
@@ -163,6 +164,8 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   # A new training with --overwrite_output_dir does not read what it replaces.
   info = None if config.do_train and config.overwrite_output_dir else run.read_model_info()
   reuse = info is not None and not config.do_train  # eval/predict a trained run as it is
+  if reuse:
+    config = _read_data_as_trained(config, run)
   files, bert_config, preprocessor, settings = _model_and_preprocessor(
       config, run, info if reuse else None)
   if not reuse:
@@ -324,6 +327,22 @@ def _empty_set_message(processor, name, data_dir):
   return "The %s set is empty: check --data_dir / --%s_file." % (name, name)
 
 
+def _read_data_as_trained(config, run):
+  """The run's training options for reading data (columns, labels) where config leaves
+  them at their defaults: eval and predict read their files as training read its."""
+  trained = run.read_run_config() or {}
+  fields = {f.name: f for f in dataclasses.fields(config)}
+  taken = {name: trained[name] for name in READING_OPTIONS
+           if name in trained and getattr(config, name) == fields[name].default
+           and trained[name] != fields[name].default
+           and not (fields[name].metadata["path"] and not os.path.exists(trained[name]))}
+  if not taken:
+    return config
+  logging.info("Reading the data as the run's training did: %s.",
+               " ".join("--%s=%s" % item for item in sorted(taken.items())))
+  return dataclasses.replace(config, **taken)
+
+
 def _check_data_flags(info, processor, run):
   """A trained run's data is read as in training: the same kind of labels, pairs or not
   (checked before reading, so a regression flag does not fail on the labels instead)."""
@@ -337,6 +356,23 @@ def _check_data_flags(info, processor, run):
                      "--text_b_column as in training." % (
                          run.directory, *(("sentence pairs" if pair else "single texts")
                                           for pair in (info.text_pair, processor.has_text_b))))
+  _check_declared_labels(tasks.task_from_dict(info.task).label_list, processor, run)
+
+
+def _check_declared_labels(labels, processor, run):
+  """Label columns name the run's labels (in any order); a labels file lists them in the
+  run's order (integer labels index into it)."""
+  if not isinstance(processor, processors.FileProcessor) or not processor.declared_labels():
+    return
+  data = processor.config
+  if data.labels_file and processor.declared_labels() != labels:
+    raise UsageError("--labels_file %s lists %s, but the run in %s has the labels %s in this "
+                     "order: pass the run's labels file, or leave the flag out." % (
+                         data.labels_file, ", ".join(processor.declared_labels()[:20]),
+                         run.directory, ", ".join(labels[:20])))
+  if len(data.label_columns) > 1 and set(processor.declared_labels()) != set(labels):
+    raise _contradiction("label_column", ",".join(map(str, data.label_columns)),
+                         ",".join(labels), run)
 
 
 def _decide_task(config, info, processor, examples, run):

@@ -173,9 +173,39 @@ def test_eval_only_keeps_the_thresholds_the_run_chose(tiny_setup):  # noqa: F811
   per_label = result["eval"]["eval_per_label"]
   assert (per_label["pos"]["threshold"], per_label["neg"]["threshold"]) == (0.123, 0.877)
   assert Predictor(out).task.thresholds == [0.123, 0.877]  # and predictions use them
+  # Label columns other than the run's stop; without the flag, the run's are read.
+  with pytest.raises(UsageError, match=r"--label_column=pos,spam contradicts the trained run"):
+    run_classifier(RunConfig(**dict(eval_only, label_column="pos,spam")))
+  unflagged = {k: v for k, v in eval_only.items() if k != "label_column"}
+  assert run_classifier(RunConfig(**unflagged))["eval"] == result["eval"]
   run_classifier(RunConfig(retune_thresholds=True, **eval_only))
   retuned = json.loads(open(path).read())
   assert retuned["pos"]["threshold"] != 0.123 and "dev positives" in retuned["pos"]["chosen_by"]
+
+
+def test_eval_reads_labels_through_the_runs_labels_file(tiny_setup):  # noqa: F811
+  data = tiny_setup["tmp"] / "ids"
+  data.mkdir()
+  for name, n, seed in (("train.csv", 32, 1), ("dev.csv", 8, 2)):
+    path = write_sentiment_csv(str(data / name), n, seed)
+    with open(path) as f:  # labels as ids into the labels file
+      text = f.read().replace(",pos\n", ",1\n").replace(",neg\n", ",0\n")
+    with open(path, "w") as f:
+      f.write(text)
+  (data / "labels.txt").write_text("neg\npos\n")
+  (data / "reversed.txt").write_text("pos\nneg\n")
+  out = str(tiny_setup["tmp"] / "ids_out")
+  trained = run_classifier(_config(tiny_setup, out, data_dir=str(data), do_train=True,
+                                   do_eval=True, num_train_epochs=1,
+                                   labels_file=str(data / "labels.txt")))
+  eval_only = dict(output_dir=out, data_dir=str(data), do_eval=True)
+  before = open(os.path.join(out, "eval_results.txt")).read()
+  with pytest.raises(UsageError, match=r"--labels_file .*reversed.txt lists pos, neg, but the "
+                     r"run in .* has the labels neg, pos in this order"):
+    run_classifier(RunConfig(labels_file=str(data / "reversed.txt"), **eval_only))
+  assert open(os.path.join(out, "eval_results.txt")).read() == before
+  # Without the flag, the ids are read through the run's own labels file.
+  assert run_classifier(RunConfig(**eval_only))["eval"] == trained["eval"]
 
 
 def test_output_dir_that_is_a_file_and_leftover_temporaries(trained, tmp_path):
