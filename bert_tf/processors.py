@@ -922,9 +922,17 @@ class FileProcessor(DataProcessor):
     text_idx, text_b_idx, label_idx = self._column_indices(
         path, header, [] if unlabelled else self.config.label_columns, labels_optional)
     expected, skipped = len(header) if header is not None else None, 0
+    blank = []  # an unlabelled one-column file's blank lines: empty texts once a row follows
     for number, fields in rows:
       if not fields:
+        blank += [number] if labels_optional else []
         continue
+      if blank and (expected or len(fields)) == 1:
+        self._warn_once("%s: %d blank line(s) read as empty texts (first: line %d), so that "
+                        "predictions keep a row per line.", path, len(blank), blank[0])
+        for line in blank:
+          yield "%s line %d" % (path, line), "", None, [None]
+      blank = []
       where = "%s line %d" % (path, number)
       # A one-column file's text may well be its header's name: only wider rows are checked.
       if header is not None and len(header) > 1 and fields[0].strip() == header[0] and [

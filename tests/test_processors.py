@@ -372,6 +372,22 @@ def test_unlabelled_test_files_and_one_column_files_still_read(tmp_path):
   assert [e.text_a for e in p.get_test_examples(None)] == ["nice", "text"]
 
 
+@pytest.mark.parametrize("header, name", [(True, "t.csv"), (False, "t.tsv")])
+def test_blank_lines_of_a_one_column_test_file_stay_empty_texts(tmp_path, caplog, header, name):
+  labelled = _write(str(tmp_path / "train.tsv"), ("text\tlabel\n" if header else "") +
+                    "good\tpos\n\nbad\tneg\n")
+  body = "nice\n\nawful\n   \nfine\n\n"  # one line per prediction; the last blank ends it
+  texts = _write(str(tmp_path / name), ("text\n" if header else "") + body)
+  p = FileProcessor(FileDataConfig(train_file=labelled, test_file=texts, dev_split=0,
+                                   header=None if header else False,
+                                   text_column="text" if header else 0,
+                                   label_columns=["label" if header else 1]))
+  assert [e.text_a for e in p.get_test_examples(None)] == ["nice", "", "awful", "   ", "fine"]
+  assert "%s: 1 blank line(s) read as empty texts (first: line %d)" % (
+      texts, 3 if header else 2) in caplog.text
+  assert [e.text_a for e in p.get_train_examples(None)] == ["good", "bad"]  # labelled: skipped
+
+
 def test_a_repeated_header_row_stops_or_is_skipped(tmp_path):
   joined = _write(str(tmp_path / "train.csv"), "text,label\na,pos\ntext,label\nb,neg\n")
   with pytest.raises(UsageError, match=r"train.csv line 3 repeats the header row"):
