@@ -15,6 +15,7 @@ message the command line prints, naming this API's parameters where it names fla
 import contextlib
 import dataclasses
 import functools
+import inspect
 import logging as std_logging
 import os
 import re
@@ -114,6 +115,9 @@ class TextClassifier:
   @_api_names()
   def load(cls, output_dir):
     """A trained run directory (from the API or the command line)."""
+    if not isinstance(output_dir, (str, os.PathLike)):
+      raise UsageError("load() takes the output_dir of a trained run (a path), not %s." %
+                       type(output_dir).__name__)
     run = run_dir.RunDir(output_dir)
     run.require_model_info()
     run.eval_checkpoint()  # a run without a checkpoint fails here, in one line
@@ -196,15 +200,20 @@ class TextClassifier:
     """Writes a SavedModel (export_dir/<version>), a .tflite file or a TF-Hub encoder."""
     from bert_tf import export  # pylint: disable=g-import-not-at-top
     self._require_run()
-    if format == "saved_model":
-      return export.export_saved_model(self.output_dir, export_dir, **options)
+    writers = dict(saved_model=export.export_saved_model, tflite=export.export_tflite,
+                   hub=export.export_run_to_hub)
+    if format not in writers:
+      raise UsageError("format must be saved_model, tflite or hub, got %r." % format)
+    takes = [name for name in inspect.signature(writers[format]).parameters
+             if name not in ("output_dir", "export_dir", "path")]
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+      raise UsageError("export(format=%r) has no option %s; it takes %s." % (
+          format, unknown[0], ", ".join(takes)))
     if format == "tflite":
-      path = export.tflite_path(export_dir, options.get("quantization", "float32"),
-                                options.get("text_input", False))
-      return export.export_tflite(self.output_dir, path, **options)
-    if format == "hub":
-      return export.export_run_to_hub(self.output_dir, export_dir, **options)
-    raise UsageError("format must be saved_model, tflite or hub, got %r." % format)
+      export_dir = export.tflite_path(export_dir, options.get("quantization", "float32"),
+                                      options.get("text_input", False))
+    return writers[format](self.output_dir, export_dir, **options)
 
   # ---- plumbing ----
   def _config(self, **values):

@@ -90,6 +90,9 @@ def _as_list(texts, what):
     # Iterating a DataFrame or a dict gives its column names or keys, not texts.
     raise UsageError("The %s must be a list of strings or one column (e.g. df[\"text\"]), "
                      "not a %s." % (what, type(texts).__name__))
+  if isinstance(texts, collections.abc.Set):  # answers would come back in no known order
+    raise UsageError("The %s are unordered (a %s): pass a list, so that each answer lines up "
+                     "with its text." % (what, type(texts).__name__))
   try:
     return list(texts)
   except TypeError:

@@ -69,6 +69,10 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   assert clf.export(str(tmp_path / "tflite"), format="tflite") == str(
       tmp_path / "tflite" / "model_ids_float32.tflite")
   assert os.path.getsize(tmp_path / "tflite" / "model_ids_float32.tflite") > 0
+  with pytest.raises(UsageError, match=r"^export\(format='saved_model'\) has no option "
+                     r"quantization; it takes checkpoint, version, "):
+    clf.export(str(tmp_path / "serving"), quantization="int8")
+  assert sorted(os.listdir(tmp_path / "serving")) == ["1"]
 
 
 def test_multi_label_pairs_and_regression_from_tuples(tiny_model, tmp_path):
@@ -184,6 +188,9 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
       in caplog.text
   with pytest.raises(UsageError, match="nowhere does not exist: pass the output_dir of a "):
     TextClassifier.load(str(tmp_path / "nowhere"))
+  with pytest.raises(UsageError, match=r"^load\(\) takes the output_dir of a trained run \(a "
+                     r"path\), not NoneType"):
+    TextClassifier.load(None)
   # Tuples hold sequences: a string would be read letter by letter, a generator once.
   with pytest.raises(UsageError, match=r"^The train data's texts are one string: pass a list"):
     clf.fit(("abcd", "xyxy"), verbose=0)
@@ -211,6 +218,8 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
                      r"\(e.g. df\["):
     check_request(_reviews(4, 1))
   assert check_request(_reviews(4, 1)["review"])[0] == list(_reviews(4, 1)["review"])
+  with pytest.raises(UsageError, match=r"^The texts are unordered \(a set\): pass a list"):
+    check_request({"good", "bad"})
 
 
 @pytest.mark.slow
