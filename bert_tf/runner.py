@@ -305,6 +305,8 @@ def _read_sets(config, processor, skip_empty=False):
   readers = dict(train=processor.get_train_examples, dev=processor.get_dev_examples,
                  test=processor.get_test_examples)
   limits = dict(train=config.max_train_examples, dev=config.max_eval_examples, test=0)
+  if config.do_train and not wanted["dev"]:
+    _warn_of_unused_split(processor, config.data_dir)
   examples = {}
   for name in [n for n, w in wanted.items() if w]:
     found = readers[name](config.data_dir)
@@ -316,6 +318,17 @@ def _read_sets(config, processor, skip_empty=False):
       raise UsageError(_empty_set_message(processor, name, config.data_dir))
     examples[name] = found
   return examples
+
+
+def _warn_of_unused_split(processor, data_dir):
+  """Dev split off train, in a run that never evaluates: examples left out for nothing."""
+  fraction = dict(processor.split_fractions()).get("dev")
+  if fraction and not processor.file_of("dev", data_dir):
+    held_out = len(processor.get_dev_examples(data_dir))
+    if held_out:
+      logging.warning("No dev file: %d training examples (--dev_split=%g) are held out as dev, "
+                      "which this run does not evaluate (--do_eval; a later eval of the run "
+                      "does): pass --dev_split=0 to train on all of them.", held_out, fraction)
 
 
 def _empty_set_message(processor, name, data_dir):

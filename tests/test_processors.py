@@ -610,6 +610,20 @@ def test_an_empty_split_says_why(tmp_path):
     runner._read_sets(config, processor)  # pylint: disable=protected-access
 
 
+def test_a_dev_split_that_no_evaluation_reads_is_named(tmp_path, caplog):
+  path = tmp_path / "train.csv"
+  path.write_text("text,label\n" + "".join("text %d,%s\n" % (i, "ab"[i % 2]) for i in range(40)))
+  read = lambda **flags: runner._read_sets(RunConfig(  # pylint: disable=protected-access
+      output_dir=str(tmp_path / "out"), train_file=str(path), do_train=True, **flags),
+      FileProcessor(FileDataConfig(train_file=str(path), dev_split=flags.get("dev_split", 0.1))))
+  assert len(read()["train"]) == 36
+  assert ("No dev file: 4 training examples (--dev_split=0.1) are held out as dev, which this "
+          "run does not evaluate") in caplog.text
+  caplog.clear()
+  assert len(read(do_eval=True)["train"]) == 36 and len(read(dev_split=0.0)["train"]) == 40
+  assert "held out" not in caplog.text
+
+
 def test_an_undecodable_byte_far_into_a_file_names_its_line(tmp_path):
   path = tmp_path / "big.csv"
   rows = b"".join(b"text number %d,pos\n" % i for i in range(20000))
