@@ -76,6 +76,10 @@ def _open_text(path, encoding, newline=""):
     raise UsageError("Data file %s cannot be read: %s." % (path, e.strerror)) from None
 
 
+_COMPRESSED = ((rb"\x1f\x8b", "gzip", "gunzip"), (rb"BZh[1-9]1AY&SY", "bzip2", "bunzip2"),
+               (rb"\xfd7zXZ\x00", "xz", "unxz"), (rb"\x28\xb5\x2f\xfd", "zstd", "unzstd"))
+
+
 def _refuse_binary(path, encoding):
   """A spreadsheet or other binary file is not read as text (it would be garbage rows)."""
   with open(path, "rb") as f:
@@ -83,6 +87,10 @@ def _refuse_binary(path, encoding):
   if head.startswith(b"PK\x03\x04"):
     raise UsageError("Data file %s is a zip archive (an Excel .xlsx?): save it as CSV, TSV or "
                      "JSON first." % path)
+  for magic, kind, tool in _COMPRESSED:
+    if re.match(magic, head):
+      raise UsageError("Data file %s is %s-compressed: decompress it first (%s)." % (
+          path, kind, tool))
   if b"\x00" in head and "16" not in encoding and "32" not in encoding:
     raise UsageError("Data file %s holds NUL bytes: is it UTF-16 (pass --encoding=%s) or "
                      "a binary file?" % (path, _utf16_name(head)))
@@ -867,6 +875,11 @@ class FileProcessor(DataProcessor):
     if header and header[0].strip().lower().startswith("sep="):
       return " (the first line is Excel's %r line: delete it, so that the header comes first)" % (
           ",".join(header))
+    wanted = [self.config.text_column] + list(self.config.label_columns)
+    if len(header) > 1 and self.config.header is None and not any(
+        str(c) in header for c in wanted):  # no column it names: a first row of data?
+      return (" (if the file has no header row, pass --header=false and name the columns by "
+              "0-based index, e.g. --text_column=0 --label_column=%d)" % (len(header) - 1))
     if len(header) != 1:
       return ""
     if ";" in header[0] and column in [f.strip() for f in header[0].split(";")]:
@@ -950,7 +963,10 @@ class FileProcessor(DataProcessor):
         if self.config.skip_bad_rows:
           skipped += 1
           continue
-        fix = ("quote texts that contain %r" % delimiter if quoted else
+        other = "\t" if delimiter == "," else ","
+        fix = ("a field is missing" + (" (or the row is separated by %r)" % other if any(
+            other in f for f in fields) else "") if len(fields) < expected else
+               "quote texts that contain %r" % delimiter if quoted else
                "a text holds a tab: remove tabs from texts, or save the file as CSV")
         raise UsageError(
             "%s: %d fields, expected %d%s: %s, or pass --skip_bad_rows to skip such rows." % (

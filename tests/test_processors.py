@@ -1,5 +1,6 @@
 """Processors: GLUE layouts against Google's processors, and users' own files."""
 
+import gzip
 import itertools
 import json
 import logging
@@ -430,6 +431,29 @@ def test_binary_and_utf16_files_are_named(tmp_path):
   with pytest.raises(UsageError, match=r"cannot be read as utf-16 \(UTF-16 stream does not start "
                      r"with BOM\): pass the encoding with its byte order, e.g. --encoding=utf-16-le"):
     FileProcessor(FileDataConfig(train_file=str(utf16), encoding="utf-16")).get_train_examples(None)
+  packed = tmp_path / "train.csv.gz"
+  packed.write_bytes(gzip.compress(b"text,label\ngood,pos\n"))
+  with pytest.raises(UsageError, match=r"train.csv.gz is gzip-compressed: decompress it first"):
+    FileProcessor(FileDataConfig(train_file=str(packed))).get_train_examples(None)
+  packed.write_bytes(b"BZh by name,pos\n")  # text that starts like bzip2 is still text
+  assert FileProcessor(FileDataConfig(train_file=str(packed), file_format="csv", header=False,
+                                      text_column=0, label_columns=[1], dev_split=0)
+                       ).get_train_examples(None)[0].text_a == "BZh by name"
+
+
+def test_rows_with_fields_missing_and_a_file_without_its_header_say_so(tmp_path):
+  short = _write(str(tmp_path / "short.tsv"), "text\tlabel\ngood\tpos\nbad film,neg\n")
+  with pytest.raises(UsageError, match=r"short.tsv line 3: 1 fields, expected 2 \(as in the "
+                     r"header\): a field is missing \(or the row is separated by ','\)"):
+    FileProcessor(FileDataConfig(train_file=short)).get_train_examples(None)
+  bare = _write(str(tmp_path / "bare.tsv"), "good movie\tpos\nbad film\tneg\n")
+  with pytest.raises(UsageError, match=r"column 'text' not found; the columns are 'good movie', "
+                     r"'pos' \(if the file has no header row, pass --header=false and name the "
+                     r"columns by 0-based index, e.g. --text_column=0 --label_column=1\)"):
+    FileProcessor(FileDataConfig(train_file=bare)).get_train_examples(None)
+  named = _write(str(tmp_path / "named.tsv"), "review\tlabel\ngood movie\tpos\n")
+  with pytest.raises(UsageError, match=r"the columns are 'review', 'label'\.$"):  # a header
+    FileProcessor(FileDataConfig(train_file=named)).get_train_examples(None)
 
 
 
