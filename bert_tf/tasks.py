@@ -458,6 +458,11 @@ def log_label_warnings(task, examples, source, counts=None):
     label, delimiter = joined
     logging.warning("%s: the label %r looks like several labels joined by %r; if it is, pass "
                     "--label_delimiter=%s.", source, label, delimiter, delimiter)
+  fractions = _fractional_numbers(counts) if task.kind == "classification" else []
+  if fractions:
+    logging.warning("%s: the %d labels are all numbers, some with fractions (e.g. %s): if they "
+                    "are scores, pass --regression to predict a number; read as they are, each "
+                    "value is a class.", source, len(counts), fractions[0])
   if len(counts) == 1:
     logging.warning("%s: only the label %r occurs; the model cannot learn to tell classes "
                     "apart.", source, next(iter(counts)))
@@ -480,6 +485,14 @@ def log_label_warnings(task, examples, source, counts=None):
       said.add(frozenset(same))
       logging.warning("%s: the labels %s %s, so they are different classes; write them alike "
                       "if they are one class.", source, " and ".join(shown(l) for l in same), how)
+
+
+def _fractional_numbers(labels):
+  """The labels with a fraction ("0.37"), where every label is a number; else []."""
+  numbers = [(label, as_number(label)) for label in labels]
+  if any(value is None for _, value in numbers):
+    return []
+  return sorted(label for label, value in numbers if value % 1)
 
 
 def _joined_labels(labels):

@@ -124,6 +124,11 @@ def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
   assert "the labels '1' and '1.0' are one number" in caplog.text and "'x'" not in caplog.text
   with pytest.raises(UsageError, match=r"The label list names 'pos' more than once"):
     tasks.SingleLabel(["pos", "neg", "pos"])
+  assert "--regression" not in caplog.text  # whole numbers, and "x": classes
+  scores = ["0.25", "1", "3.75", "4.5"]
+  tasks.log_label_warnings(tasks.SingleLabel(scores), _examples(scores * 2), "train.csv")
+  assert ("train.csv: the 4 labels are all numbers, some with fractions (e.g. 0.25): if they "
+          "are scores, pass --regression") in caplog.text
 
 
 def test_joined_labels_and_a_constant_score_warn(caplog):
