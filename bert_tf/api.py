@@ -154,7 +154,7 @@ class TextClassifier:
     values.update(columns)
     values.update(files)
     values.update(options)
-    values.setdefault("progress", _PROGRESS.get(verbose, "bar"))
+    values.setdefault("progress", _progress_mode(verbose))
     with self._temporary_run_dir():
       config = self._config(do_train=True, do_eval=validation_data is not None, **values)
       result = self._run(config, frames, verbose)
@@ -360,13 +360,20 @@ def _holds_lists(frame, label):
   return isinstance(frame[label].iloc[0], (list, tuple, np.ndarray))
 
 
-_PROGRESS = {0: "off", 1: "bar", 2: "log"}  # verbose -> progress mode, as in Keras
+_PROGRESS = {0: "off", 1: "bar", 2: "log", "auto": "bar"}  # verbose -> progress, as in Keras
+
+
+def _progress_mode(verbose):
+  if not isinstance(verbose, (int, str)) or verbose not in _PROGRESS:  # False, True: 0, 1
+    raise UsageError("verbose must be 0 (silent), 1 (progress bars) or 2 (log lines), got %r."
+                     % (verbose,))
+  return _PROGRESS[verbose]
 
 
 @contextlib.contextmanager
 def _verbosity(verbose):
   """verbose=0: silent; 1: progress bars; 2: one log line per interval."""
-  mode = _PROGRESS.get(verbose, "bar")
+  mode = _progress_mode(verbose)
   level = logging.get_verbosity()
   if verbose == 0:
     logging.set_verbosity(logging.WARNING)

@@ -151,6 +151,9 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
   assert any(m.startswith("epochs=200 is unusually many") for m in said), said
   absl_logging.warning("--num_train_epochs after the call")  # the renaming ends with the call
   assert "--num_train_epochs after the call" in caplog.text
+  with pytest.raises(UsageError, match=r"^verbose must be 0 \(silent\), 1 \(progress bars\) or 2 "
+                     r"\(log lines\), got 5"):
+    clf.fit(_reviews(20, 1), label="sentiment", verbose=5)
   with pytest.raises(UsageError, match=r"texts and labels differ in length \(3, 2\)"):
     clf.fit((["a", "b", "c"], ["x", "y"]), verbose=0)
   with pytest.raises(UsageError, match="Unknown option"):
