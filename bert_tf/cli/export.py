@@ -37,7 +37,9 @@ _FORMAT_ONLY = dict(quantization="tflite", tflite_input="tflite", version="saved
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExportOptions)}
 
 
-def _refuse_unread_flags(o):
+def _check_flags(o):
+  if not o.export_dir:
+    raise UsageError("--export_dir is required.")
   for name, fmt in _FORMAT_ONLY.items():
     # At its default value (e.g. a script's --quantization=float32) the flag changes nothing.
     if getattr(o, name) != _DEFAULTS[name] and o.format != fmt:
@@ -51,16 +53,13 @@ def _refuse_unread_flags(o):
   if o.checkpoint and not o.output_dir:
     raise UsageError("--checkpoint picks a training run's model.ckpt-N: it needs --output_dir "
                      "(a pretrained --model is exported as it is).")
+  if o.format != "hub" and not o.output_dir:
+    raise UsageError("--format=%s needs --output_dir (a training run)." % o.format)
 
 
 def main(_):
   from bert_tf import export, pretrained  # pylint: disable=g-import-not-at-top
-  o = common.options_from_flags(ExportOptions)
-  if not o.export_dir:
-    raise UsageError("--export_dir is required.")
-  _refuse_unread_flags(o)
-  if o.format != "hub" and not o.output_dir:
-    raise UsageError("--format=%s needs --output_dir (a training run)." % o.format)
+  o = common.options_from_flags(ExportOptions)  # checked by _check_flags
   if o.format == "hub":
     if o.output_dir:
       paths = export.export_run_to_hub(o.output_dir, o.export_dir, o.checkpoint)
@@ -79,7 +78,7 @@ def main(_):
 
 
 def console_main():
-  common.run(main, ExportOptions, __doc__)
+  common.run(main, ExportOptions, __doc__, check=_check_flags)
 
 
 if __name__ == "__main__":

@@ -32,14 +32,19 @@ _AXES = dict(train_batch_size="batch_sizes", learning_rate="learning_rates",
              num_train_epochs="epochs")
 
 
-def main(_):
-  from bert_tf import grid  # pylint: disable=g-import-not-at-top
+def _check_flags(_):
   for name, axis in _AXES.items():
     if flags.FLAGS[name].present:
       raise UsageError("--%s is what the grid varies: give its values as --%s=%s (one value "
                        "is a grid of one)." % (name, axis, flags.FLAGS[name].value))
   for name in ("do_train", "do_eval"):  # every run trains and is scored on dev
     flags.FLAGS[name].parse("true")
+  common.options_from_flags(RunConfig)
+  common.options_from_flags(GridSpec)
+
+
+def main(_):
+  from bert_tf import grid  # pylint: disable=g-import-not-at-top
   rows, best = grid.run_grid(common.options_from_flags(RunConfig),
                              common.options_from_flags(GridSpec))
   width = max(len(r["run"]) for r in rows)
@@ -51,7 +56,7 @@ def main(_):
 
 
 def console_main():
-  common.run(main, GridOptions, __doc__)
+  common.run(main, GridOptions, __doc__, check=_check_flags)
 
 
 if __name__ == "__main__":

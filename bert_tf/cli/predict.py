@@ -35,23 +35,29 @@ class PredictOptions:
   batch_size: int = option(32, "Texts per forward pass.")
 
 
-def main(_):
-  from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
-  o = common.options_from_flags(PredictOptions)
+def _check_flags(o):
   if not o.model_dir:
     raise UsageError("--model_dir is required.")
   if (o.text is None) == (o.input_file is None):
     raise UsageError("Pass exactly one of --text or --input_file.")
   if o.batch_size <= 0:
     raise UsageError("--batch_size must be positive, got %d." % o.batch_size)
+
+
+def main(_):
+  from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
+  o = common.options_from_flags(PredictOptions)  # checked by _check_flags
   texts = [o.text] if o.text is not None else _read_lines(o.input_file, o.encoding)
   start = time.perf_counter()
   predictor = Predictor(o.model_dir, checkpoint=o.checkpoint, batch_size=o.batch_size)
   loaded = time.perf_counter()
   if (o.text_b is not None) != bool(predictor.info.text_pair):
     raise UsageError("--text_b: %s reads %s; %s." % (
-        o.model_dir, *(("sentence pairs", "pass --text_b with the second text")
-                       if predictor.info.text_pair else ("single texts", "leave --text_b out"))))
+        o.model_dir, *(("single texts", "leave --text_b out") if not predictor.info.text_pair
+                       else ("sentence pairs", "pass --text_b with the second text")
+                       if o.text is not None else
+                       ("sentence pairs", "classify a file of pairs with run_classifier.py "
+                        "--do_predict --test_file=FILE --text_column=A --text_b_column=B"))))
   texts_b = [o.text_b] * len(texts) if o.text_b is not None else None
   results = predictor.predict(texts, texts_b)
   done = time.perf_counter()
@@ -96,7 +102,7 @@ def _looks_like_a_table(path, first_line):
 
 
 def console_main():
-  common.run(main, PredictOptions, __doc__)
+  common.run(main, PredictOptions, __doc__, check=_check_flags)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,14 @@ class PretrainOptions(PretrainSpec, RunConfig):
     pass
 
 
+def _options(_=None):
+  return common.options_from_flags(RunConfig, do_train=True), common.options_from_flags(
+      PretrainSpec)
+
+
 def main(_):
   from bert_tf import pretraining  # pylint: disable=g-import-not-at-top
-  result = pretraining.pretrain(common.options_from_flags(RunConfig, do_train=True),
-                                common.options_from_flags(PretrainSpec))
+  result = pretraining.pretrain(*_options())
   if result.get("finished_before"):
     print("already pretrained (%d steps)" % result["global_step"])
   else:
@@ -52,7 +56,7 @@ def main(_):
 
 
 def console_main():
-  common.run(main, PretrainOptions, __doc__, names=NAMES)
+  common.run(main, PretrainOptions, __doc__, names=NAMES, check=_options)
 
 
 if __name__ == "__main__":
