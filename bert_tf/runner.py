@@ -44,7 +44,6 @@ from bert_tf.preprocessing import Preprocessor
 # Options that change the trained weights: with the model, data, labels and
 # preprocessor they are a training's identity (see RunDir.check_same_run).
 TRAINING_OPTIONS = options_where(RunConfig, role="training")
-READING_OPTIONS = options_where(RunConfig, role="reading")
 
 
 @dataclasses.dataclass
@@ -164,8 +163,6 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   # A new training with --overwrite_output_dir does not read what it replaces.
   info = None if config.do_train and config.overwrite_output_dir else run.read_model_info()
   reuse = info is not None and not config.do_train  # eval/predict a trained run as it is
-  if reuse:
-    config = _read_data_as_trained(config, run)
   files, bert_config, preprocessor, settings = _model_and_preprocessor(
       config, run, info if reuse else None)
   if not reuse:
@@ -338,22 +335,6 @@ def _empty_set_message(processor, name, data_dir):
             "keeps a training example, and too few are left. Pass --%s_file or more data." %
             (name, name, fraction, name))
   return "The %s set is empty: check --data_dir / --%s_file." % (name, name)
-
-
-def _read_data_as_trained(config, run):
-  """The run's training options for reading data (columns, labels) where config leaves
-  them at their defaults: eval and predict read their files as training read its."""
-  trained = run.read_run_config() or {}
-  fields = {f.name: f for f in dataclasses.fields(config)}
-  taken = {name: trained[name] for name in READING_OPTIONS
-           if name in trained and getattr(config, name) == fields[name].default
-           and trained[name] != fields[name].default
-           and not (fields[name].metadata["path"] and not os.path.exists(trained[name]))}
-  if not taken:
-    return config
-  logging.info("Reading the data as the run's training did: %s.",
-               " ".join("--%s=%s" % item for item in sorted(taken.items())))
-  return dataclasses.replace(config, **taken)
 
 
 def _check_data_flags(info, processor, run):

@@ -102,6 +102,34 @@ def test_a_config_warns_once_for_its_copies(caplog):  # the grid copies its conf
   assert [m.split(" is ")[0] for m in said] == ["--learning_rate=0.0375", "--learning_rate=0.0625"]
 
 
+def test_eval_and_predict_read_data_with_the_trainings_flags_unless_told(tmp_path):
+  from bert_tf.cli import train  # pylint: disable=g-import-not-at-top
+  labels = tmp_path / "labels.txt"
+  labels.write_text("neg\npos\n")
+  trained = dict(json.loads(RunConfig(output_dir=str(tmp_path), do_train=True,
+                                      train_file="t.csv").to_json_string()),
+                 text_column="review", label_column="a,b", labels_file=str(labels),
+                 encoding="latin-1")
+  (tmp_path / "run_config.json").write_text(json.dumps(trained))
+  common.define_flags(RunConfig)
+  def config(*argv):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["run_classifier.py", "--output_dir=%s" % tmp_path] + list(argv))
+    try:
+      return train.config_from_flags()
+    finally:
+      flags.FLAGS.unparse_flags()
+  evaluated = config("--do_eval", "--dev_file=d.csv")
+  assert (evaluated.text_column, evaluated.label_column, evaluated.labels_file,
+          evaluated.encoding) == ("review", "a,b", str(labels), "latin-1")
+  told = config("--do_predict", "--test_file=t.csv", "--text_column=text", "--label_column=a,b,c")
+  assert (told.text_column, told.label_column, told.encoding) == ("text", "a,b,c", "latin-1")
+  labels.unlink()  # a file that is gone is left out, not read
+  assert config("--do_eval", "--dev_file=d.csv").labels_file is None
+  retrained = config("--do_train", "--train_file=t.csv")
+  assert (retrained.text_column, retrained.encoding) == ("text", "utf-8")
+
+
 def _tool(module, *args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   return subprocess.run([sys.executable, "-m", module] + list(args), capture_output=True,

