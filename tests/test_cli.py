@@ -155,6 +155,16 @@ def test_flag_errors_are_one_line_and_exit_2(module):
   assert last.startswith("error: ") and "no_such_flag" in last and "Traceback" not in proc.stderr
 
 
+def test_features_without_do_flags_writes_every_set_that_has_data(tmp_path):
+  train = tmp_path / "train.csv"
+  train.write_text("text,label\n" + "".join("text %d,%s\n" % (i, "ab"[i % 2]) for i in range(20)))
+  proc = _tool("bert_tf.cli.features", "--train_file=%s" % train, "--max_seq_length=16",
+               "--output_dir=%s" % (tmp_path / "out"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert [line.split()[:2] for line in proc.stdout.splitlines()] == [["train", "18"],
+                                                                     ["dev", "2"]]
+
+
 def test_bad_flag_value_and_stray_argument_exit_2():
   proc = _tool("bert_tf.cli.train", "--max_seq_length=abc")
   assert proc.returncode == 2 and "max_seq_length" in proc.stderr.strip().splitlines()[-1]

@@ -104,8 +104,8 @@ def help_text(options_class, usage, names=None):
 
 def run(main, options_class, usage, names=None, check=None):
   """absl.app.run(main) with our help, and exit 2 for every usage error. `names`: only
-  these fields of `options_class` become flags; `check(options)`: the door's own checks of
-  its flags, run with the options' own before TensorFlow loads."""
+  these fields of `options_class` become flags. `check()`, the door's checks of its flags
+  (by default: that they make valid options), runs before TensorFlow loads."""
   define_flags(options_class, names)
 
   def parse(argv):
@@ -123,9 +123,7 @@ def run(main, options_class, usage, names=None, check=None):
   def guarded(argv):
     with interruptible():
       try:
-        options = options_from_flags(options_class)  # bad flags stop before TensorFlow loads
-        if check:
-          check(options)
+        (check or (lambda: options_from_flags(options_class)))()  # in 0.1 s, not 4
         with quiet_native_startup():
           import tensorflow  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
         return main(argv)

@@ -78,7 +78,8 @@ def main(_):
 
 
 def console_main():
-  common.run(main, ExportOptions, __doc__, check=_check_flags)
+  common.run(main, ExportOptions, __doc__,
+             check=lambda: _check_flags(common.options_from_flags(ExportOptions)))
 
 
 if __name__ == "__main__":

@@ -12,19 +12,23 @@ from bert_tf.cli import common
 from bert_tf.config import RunConfig
 
 
-def main(_):
-  from bert_tf import runner  # pylint: disable=g-import-not-at-top
+def _options():
   sets = ("do_train", "do_eval", "do_predict")
   if not any(flags.FLAGS[name].value for name in sets):  # all sets that have data
     for name in sets:
       flags.FLAGS[name].parse("true")
-  for name, info in runner.prepare_data(common.options_from_flags(RunConfig)).items():
+  return common.options_from_flags(RunConfig)
+
+
+def main(_):
+  from bert_tf import runner  # pylint: disable=g-import-not-at-top
+  for name, info in runner.prepare_data(_options()).items():
     print("%-5s %7d examples -> %s%s" % (name, info.num_real_examples, ", ".join(info.paths),
                                          " (reused)" if info.reused else ""))
 
 
 def console_main():
-  common.run(main, RunConfig, __doc__)
+  common.run(main, RunConfig, __doc__, check=_options)
 
 
 if __name__ == "__main__":

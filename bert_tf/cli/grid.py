@@ -32,7 +32,7 @@ _AXES = dict(train_batch_size="batch_sizes", learning_rate="learning_rates",
              num_train_epochs="epochs")
 
 
-def _check_flags(_):
+def _check_flags():
   for name, axis in _AXES.items():
     if flags.FLAGS[name].present:
       raise UsageError("--%s is what the grid varies: give its values as --%s=%s (one value "

@@ -102,7 +102,8 @@ def _looks_like_a_table(path, first_line):
 
 
 def console_main():
-  common.run(main, PredictOptions, __doc__, check=_check_flags)
+  common.run(main, PredictOptions, __doc__,
+             check=lambda: _check_flags(common.options_from_flags(PredictOptions)))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ class PretrainOptions(PretrainSpec, RunConfig):
     pass
 
 
-def _options(_=None):
+def _options():
   return common.options_from_flags(RunConfig, do_train=True), common.options_from_flags(
       PretrainSpec)
 
