@@ -698,6 +698,11 @@ class FileProcessor(DataProcessor):
     columns; none for regression), else None."""
     return [] if self.config.regression else self._labels
 
+  def labels_indexed_by_ids(self):
+    """The labels file's names when integer labels index into it (0 is the first), else
+    None."""
+    return list(self._label_names) if self._ids_allowed else None
+
   def get_labels(self):
     if self.config.regression:
       return []

@@ -98,6 +98,7 @@ class ModelInfo:
   text_pair: bool = False
   task_name: Optional[str] = None
   identity: Optional[dict] = None   # what makes a training the same run
+  label_ids: Optional[list] = None  # the --labels_file names that integer labels indexed
 
   @classmethod
   def from_dict(cls, data, source):

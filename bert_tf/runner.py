@@ -324,8 +324,8 @@ def _warn_of_unused_split(processor, data_dir):
     held_out = len(processor.get_dev_examples(data_dir))
     if held_out:
       logging.warning("No dev file: %d training examples (--dev_split=%g) are held out as dev, "
-                      "which this run does not evaluate (--do_eval; a later eval of the run "
-                      "does): pass --dev_split=0 to train on all of them.", held_out, fraction)
+                      "which this run does not evaluate (--do_eval): pass --dev_split=0 to train "
+                      "on all of them.", held_out, fraction)
 
 
 def _empty_set_message(processor, name, data_dir):
@@ -350,20 +350,24 @@ def _check_data_flags(info, processor, run):
                      "--text_b_column as in training." % (
                          run.directory, *(("sentence pairs" if pair else "single texts")
                                           for pair in (info.text_pair, processor.has_text_b))))
-  _check_declared_labels(tasks.task_from_dict(info.task).label_list, processor, run)
+  _check_declared_labels(info, processor, run)
 
 
-def _check_declared_labels(labels, processor, run):
-  """Label columns name the run's labels (in any order); a labels file lists them in the
-  run's order (integer labels index into it)."""
+def _check_declared_labels(info, processor, run):
+  """Label columns and a labels file name the run's labels (in any order); where integer
+  labels index into the labels file, it lists them in the training's order."""
   if not isinstance(processor, processors.FileProcessor) or not processor.declared_labels():
     return
-  data = processor.config
-  if data.labels_file and processor.declared_labels() != labels:
-    raise UsageError("--labels_file %s lists %s, but the run in %s has the labels %s in this "
-                     "order: pass the run's labels file, or leave the flag out." % (
+  data, labels = processor.config, tasks.task_from_dict(info.task).label_list
+  trained_ids = info.label_ids or labels  # runs from before label_ids: the file's order
+  by_ids = processor.labels_indexed_by_ids()
+  if data.labels_file and (by_ids != trained_ids if by_ids else
+                           set(processor.declared_labels()) != set(labels)):
+    raise UsageError("--labels_file %s lists %s, but the run in %s was trained with %s%s: pass "
+                     "its labels file." % (
                          data.labels_file, ", ".join(processor.declared_labels()[:20]),
-                         run.directory, ", ".join(labels[:20])))
+                         run.directory, ", ".join((trained_ids if by_ids else labels)[:20]),
+                         " in this order (integer labels index into it)" if by_ids else ""))
   if len(data.label_columns) > 1 and set(processor.declared_labels()) != set(labels):
     raise _contradiction("label_column", ",".join(map(str, data.label_columns)),
                          ",".join(labels), run)
@@ -448,7 +452,14 @@ def _write_model_description(plan, identity):
   run.write_model_info(run_dir.ModelInfo(
       task=stored_task, preprocessor=plan.preprocessor.settings(),
       head_hidden_size=plan.head_hidden_size, hub_module_handle=plan.files.hub_module_handle,
-      text_pair=plan.processor.has_text_b, task_name=plan.config.task_name, identity=identity))
+      text_pair=plan.processor.has_text_b, task_name=plan.config.task_name, identity=identity,
+      label_ids=_labels_indexed_by_ids(plan.processor)))
+
+
+def _labels_indexed_by_ids(processor):
+  if isinstance(processor, processors.FileProcessor):
+    return processor.labels_indexed_by_ids()
+  return None
 
 
 def _write_records(plan, directory=None):

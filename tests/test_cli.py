@@ -5,6 +5,7 @@ import ast
 import dataclasses
 import importlib.util
 import json
+import logging
 import os
 import pathlib
 import re
@@ -14,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 from absl import flags
+from absl import logging as absl_logging
 
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
@@ -102,32 +104,42 @@ def test_a_config_warns_once_for_its_copies(caplog):  # the grid copies its conf
   assert [m.split(" is ")[0] for m in said] == ["--learning_rate=0.0375", "--learning_rate=0.0625"]
 
 
-def test_eval_and_predict_read_data_with_the_trainings_flags_unless_told(tmp_path):
+def test_eval_and_predict_read_data_with_the_trainings_flags_unless_told(tmp_path, caplog):
   from bert_tf.cli import train  # pylint: disable=g-import-not-at-top
+  caplog.set_level(logging.INFO)
   labels = tmp_path / "labels.txt"
   labels.write_text("neg\npos\n")
   trained = dict(json.loads(RunConfig(output_dir=str(tmp_path), do_train=True,
                                       train_file="t.csv").to_json_string()),
-                 text_column="review", label_column="a,b", labels_file=str(labels),
-                 encoding="latin-1")
+                 text_column="review", label_column="stars", labels_file=str(labels),
+                 text_b_column="other", dev_split=0.2, seed=7, encoding="latin-1")
   (tmp_path / "run_config.json").write_text(json.dumps(trained))
   common.define_flags(RunConfig)
+  level = absl_logging.get_verbosity()
   def config(*argv):
     flags.FLAGS.unparse_flags()
-    flags.FLAGS(["run_classifier.py", "--output_dir=%s" % tmp_path] + list(argv))
+    flags.FLAGS(["run_classifier.py", "--output_dir=%s" % tmp_path, "--verbosity=0"] +
+                list(argv))
     try:
       return train.config_from_flags()
     finally:
       flags.FLAGS.unparse_flags()
-  evaluated = config("--do_eval", "--dev_file=d.csv")
-  assert (evaluated.text_column, evaluated.label_column, evaluated.labels_file,
-          evaluated.encoding) == ("review", "a,b", str(labels), "latin-1")
-  told = config("--do_predict", "--test_file=t.csv", "--text_column=text", "--label_column=a,b,c")
-  assert (told.text_column, told.label_column, told.encoding) == ("text", "a,b,c", "latin-1")
-  labels.unlink()  # a file that is gone is left out, not read
+      absl_logging.set_verbosity(level)
+  read = lambda c: (c.text_column, c.label_column, c.labels_file, c.text_b_column, c.dev_split,
+                    c.split_seed, c.encoding)
+  # The labels, the pairs and the split come from training; how a file is laid out does not.
+  assert read(config("--do_eval", "--train_file=t.csv")) == (
+      "text", "stars", str(labels), "other", 0.2, 7, "utf-8")
+  assert ("As in the run's training: --dev_split=0.2 --label_column=stars --labels_file=%s "
+          "--split_seed=7 --text_b_column=other." % labels) in caplog.text
+  # A group given in part is the user's own: none of it is taken.
+  assert read(config("--do_predict", "--test_file=t.csv", "--label_delimiter=,", "--seed=3")
+              )[1:6] == ("label", None, "other", 0.1, None)
+  labels.unlink()  # a file that is gone is named, and left out
   assert config("--do_eval", "--dev_file=d.csv").labels_file is None
-  retrained = config("--do_train", "--train_file=t.csv")
-  assert (retrained.text_column, retrained.encoding) == ("text", "utf-8")
+  assert "The run's --labels_file %s (from its training) is not found" % labels in caplog.text
+  assert read(config("--do_train", "--train_file=t.csv"))[1:] == (
+      "label", None, None, 0.1, None, "utf-8")
 
 
 def _tool(module, *args):

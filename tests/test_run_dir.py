@@ -192,13 +192,15 @@ def test_eval_reads_labels_through_the_runs_labels_file(tiny_setup):  # noqa: F8
   (data / "labels.txt").write_text("neg\npos\n")
   (data / "reversed.txt").write_text("pos\nneg\n")
   out = str(tiny_setup["tmp"] / "ids_out")
+  # --label_list orders the outputs; the ids still index into the file.
   trained = run_classifier(_config(tiny_setup, out, data_dir=str(data), do_train=True,
-                                   do_eval=True, num_train_epochs=1,
+                                   do_eval=True, num_train_epochs=1, label_list="pos,neg",
                                    labels_file=str(data / "labels.txt")))
   eval_only = dict(output_dir=out, data_dir=str(data), do_eval=True)
   before = open(os.path.join(out, "eval_results.txt")).read()
   with pytest.raises(UsageError, match=r"--labels_file .*reversed.txt lists pos, neg, but the "
-                     r"run in .* has the labels neg, pos in this order"):
+                     r"run in .* was trained with neg, pos in this order \(integer labels index "
+                     r"into it\): pass its labels file"):
     run_classifier(RunConfig(labels_file=str(data / "reversed.txt"), **eval_only))
   assert open(os.path.join(out, "eval_results.txt")).read() == before
   evaluated = run_classifier(RunConfig(labels_file=str(data / "labels.txt"), **eval_only))

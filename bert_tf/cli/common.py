@@ -27,7 +27,8 @@ FLAGS = flags.FLAGS
 _HELP_ARGS = ("-h", "-?", "--help", "-help", "--helpshort", "--helpfull", "-helpfull")
 
 
-def _flag_type(field):
+def flag_type(field):
+  """The type of a field's flag (X of Optional[X])."""
   kind = field.type
   if typing.get_origin(kind) is typing.Union:  # Optional[X]
     kind = next(t for t in typing.get_args(kind) if t is not type(None))
@@ -48,7 +49,7 @@ def define_flags(options_class, names=None):
     default = field.default if field.default is not dataclasses.MISSING else None
     if meta.get("flag_default") is not None:
       default = meta["flag_default"]
-    kind, help_text = _flag_type(field), meta.get("help", "")
+    kind, help_text = flag_type(field), meta.get("help", "")
     if meta.get("choices"):
       flags.DEFINE_enum(field.name, default, list(meta["choices"]), help_text)
     elif kind is bool:
@@ -70,22 +71,6 @@ def options_from_flags(options_class, fallback=None, **fixed):
     if field.name in FLAGS and FLAGS[field.name].present:
       values[field.name] = FLAGS[field.name].value
   return options_class(**dict(values, **fixed))
-
-
-def trained_reading_options(output_dir):
-  """How the training in output_dir read its data (columns, labels; role "reading"), from
-  its run_config.json: eval and predict read theirs alike unless told otherwise. A file it
-  named that is gone is left out."""
-  from bert_tf import run_dir  # pylint: disable=g-import-not-at-top
-  from bert_tf.config import RunConfig, options_where  # pylint: disable=g-import-not-at-top
-  try:
-    trained = run_dir.RunDir(output_dir).read_run_config() if output_dir else None
-  except UsageError:
-    return {}  # damaged: the run's own checks say so where it matters
-  fields = {f.name: f for f in dataclasses.fields(RunConfig)}
-  return {name: trained[name] for name in options_where(RunConfig, role="reading")
-          if isinstance(trained, dict) and trained.get(name) is not None and not (
-              fields[name].metadata["path"] and not os.path.exists(trained[name]))}
 
 
 def help_text(options_class, usage, names=None):
