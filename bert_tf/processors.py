@@ -869,20 +869,26 @@ class FileProcessor(DataProcessor):
                        (path, column))
     if column not in header:
       raise UsageError("%s: column %r not found; the columns are %s%s." % (
-          path, column, ", ".join(repr(h) for h in header), self._header_hint(header, column)))
+          path, column, ", ".join(repr(h) for h in header), self._header_hint(path, header, column)))
     if header.count(column) > 1:
       raise UsageError("%s: the header names %d columns %r, so which one to read is unclear: "
                        "rename them." % (path, header.count(column), column))
     return header.index(column)
 
-  def _header_hint(self, header, column):
+  def _first_row_is_data(self, path, header):
+    """A file's header that names none of the columns and holds a number or words with
+    spaces (a text): likely its first row of data."""
+    named = [self.config.text_column] + list(self.config.label_columns)
+    return (len(header) > 1 and self.config.header is None and os.path.isfile(path) and
+            not any(str(c) in header for c in named) and
+            any(" " in h.strip() or as_number(h) is not None for h in header))
+
+  def _header_hint(self, path, header, column):
     """Why a one-field header lacks `column`: another separator, or no header at all."""
     if header and header[0].strip().lower().startswith("sep="):
       return " (the first line is Excel's %r line: delete it, so that the header comes first)" % (
           ",".join(header))
-    wanted = [self.config.text_column] + list(self.config.label_columns)
-    if len(header) > 1 and self.config.header is None and not any(
-        str(c) in header for c in wanted):  # no column it names: a first row of data?
+    if self._first_row_is_data(path, header):
       return (" (if the file has no header row, pass --header=false and name the columns by "
               "0-based index, e.g. --text_column=0 --label_column=%d)" % (len(header) - 1))
     if len(header) != 1:
@@ -940,14 +946,13 @@ class FileProcessor(DataProcessor):
     text_idx, text_b_idx, label_idx = self._column_indices(
         path, header, [] if unlabelled else self.config.label_columns, labels_optional)
     expected, skipped = len(header) if header is not None else None, 0
-    blank = []  # an unlabelled one-column file's blank lines: empty texts once a row follows
+    blank, kept_blank = [], []  # an unlabelled one-column file's: empty texts before a row
     for number, fields in rows:
       if not fields:
         blank += [number] if labels_optional else []
         continue
       if blank and (expected or len(fields)) == 1:
-        self._warn_once("%s: %d blank line(s) read as empty texts (first: line %d), so that "
-                        "predictions keep a row per line.", path, len(blank), blank[0])
+        kept_blank += blank
         for line in blank:
           yield "%s line %d" % (path, line), "", None, [None]
       blank = []
@@ -983,6 +988,9 @@ class FileProcessor(DataProcessor):
     if skipped:
       logging.warning("%s: skipped %d rows with a wrong number of fields or a repeated header "
                       "(--skip_bad_rows).", path, skipped)
+    if kept_blank:
+      self._warn_once("%s: %d blank line(s) read as empty texts (first: line %d), so that "
+                      "predictions keep a row per line.", path, len(kept_blank), kept_blank[0])
 
   def _read_frame(self, frame, name, labels_optional=False):
     """Rows of a pandas DataFrame, columns by name (or position), like a CSV with a header."""
@@ -1337,18 +1345,20 @@ def stratified_split_indices(labels, fraction, seed, key=label_key):
 def _keep_each_class_in_train(chosen, by_label):
   """The chosen positions, less those holding a class (a string label, or one of a list's)
   that no example left in train has; a regression score is no class."""
-  def classes(key):
+  classes = {}
+  for key in by_label:
     label = json.loads(key)
-    return [l for l in (label if isinstance(label, list) else [label]) if isinstance(l, str)]
+    classes[key] = [l for l in (label if isinstance(label, list) else [label])
+                    if isinstance(l, str)]
   in_train = {}
   taken = collections.Counter(k for _, k in chosen)
   for k, group in by_label.items():
-    for c in classes(k):
+    for c in classes[k]:
       in_train[c] = in_train.get(c, 0) + len(group) - taken[k]
   kept = []
   for i, k in chosen:
-    if any(in_train[c] == 0 for c in classes(k)):
-      for c in classes(k):
+    if any(in_train[c] == 0 for c in classes[k]):
+      for c in classes[k]:
         in_train[c] += 1
     else:
       kept.append(i)

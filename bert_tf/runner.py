@@ -331,9 +331,12 @@ def _warn_of_unused_split(processor, data_dir):
 def _empty_set_message(processor, name, data_dir):
   fraction = dict(processor.split_fractions()).get(name)
   if fraction and processor.file_of("train", data_dir) and not processor.file_of(name, data_dir):
-    return ("No %s examples could be split off the training data at --%s_split=%g: each class "
-            "keeps a training example, and too few are left. Pass --%s_file or more data." %
-            (name, name, fraction, name))
+    train = len(processor.get_train_examples(data_dir))
+    why = ("%g of %d training examples rounds to none" % (fraction, train)
+           if round(train * fraction) == 0 else
+           "each class keeps a training example, and too few are left")
+    return ("No %s examples could be split off the training data at --%s_split=%g: %s. Pass "
+            "--%s_file or more data." % (name, name, fraction, why, name))
   return "The %s set is empty: check --data_dir / --%s_file." % (name, name)
 
 

@@ -1,5 +1,6 @@
 """Processors: GLUE layouts against Google's processors, and users' own files."""
 
+import dataclasses
 import gzip
 import itertools
 import json
@@ -377,15 +378,17 @@ def test_unlabelled_test_files_and_one_column_files_still_read(tmp_path):
 def test_blank_lines_of_a_one_column_test_file_stay_empty_texts(tmp_path, caplog, header, name):
   labelled = _write(str(tmp_path / "train.tsv"), ("text\tlabel\n" if header else "") +
                     "good\tpos\n\nbad\tneg\n")
-  body = "nice\n\nawful\n   \nfine\n\n"  # one line per prediction; the last blank ends it
+  body = "nice\n\nawful\n   \n\nfine\n\n"  # a line per prediction; the last blank ends it
   texts = _write(str(tmp_path / name), ("text\n" if header else "") + body)
   p = FileProcessor(FileDataConfig(train_file=labelled, test_file=texts, dev_split=0,
                                    header=None if header else False,
                                    text_column="text" if header else 0,
                                    label_columns=["label" if header else 1]))
-  assert [e.text_a for e in p.get_test_examples(None)] == ["nice", "", "awful", "   ", "fine"]
-  assert "%s: 1 blank line(s) read as empty texts (first: line %d)" % (
-      texts, 3 if header else 2) in caplog.text
+  assert [e.text_a for e in p.get_test_examples(None)] == ["nice", "", "awful", "   ", "",
+                                                           "fine"]
+  assert caplog.text.count("blank line(s)") == 1 and (
+      "%s: 2 blank line(s) read as empty texts (first: line %d)" % (texts, 3 if header else 2)
+      in caplog.text)
   assert [e.text_a for e in p.get_train_examples(None)] == ["good", "bad"]  # labelled: skipped
 
 
@@ -451,9 +454,11 @@ def test_rows_with_fields_missing_and_a_file_without_its_header_say_so(tmp_path)
                      r"'pos' \(if the file has no header row, pass --header=false and name the "
                      r"columns by 0-based index, e.g. --text_column=0 --label_column=1\)"):
     FileProcessor(FileDataConfig(train_file=bare)).get_train_examples(None)
-  named = _write(str(tmp_path / "named.tsv"), "review\tlabel\ngood movie\tpos\n")
-  with pytest.raises(UsageError, match=r"the columns are 'review', 'label'\.$"):  # a header
-    FileProcessor(FileDataConfig(train_file=named)).get_train_examples(None)
+  for header in ("review\tlabel", "review\tsentiment"):  # a header, with or without the label
+    named = _write(str(tmp_path / "named.tsv"), header + "\ngood movie\tpos\n")
+    with pytest.raises(UsageError, match=r"the columns are %s\.$" % ", ".join(
+        "'%s'" % h for h in header.split("\t"))):
+      FileProcessor(FileDataConfig(train_file=named)).get_train_examples(None)
 
 
 
@@ -632,6 +637,11 @@ def test_an_empty_split_says_why(tmp_path):
   with pytest.raises(UsageError, match=r"No dev examples could be split off the training data "
                      r"at --dev_split=0.5: each class keeps a training example"):
     runner._read_sets(config, processor)  # pylint: disable=protected-access
+  small = dataclasses.replace(config, dev_split=0.1)
+  processor = FileProcessor(FileDataConfig(train_file=str(path), dev_split=0.1))
+  with pytest.raises(UsageError, match=r"at --dev_split=0.1: 0.1 of 3 training examples rounds "
+                     r"to none\. Pass --dev_file"):
+    runner._read_sets(small, processor)  # pylint: disable=protected-access
 
 
 def test_a_dev_split_that_no_evaluation_reads_is_named(tmp_path, caplog):
