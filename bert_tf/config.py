@@ -1,5 +1,6 @@
 """`BertConfig`: the architecture in Google's `bert_config.json`, validated."""
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -145,13 +146,25 @@ STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
 
 
-_WARNED = set()  # each config warning once: the grid validates a copy of its config per run
+_SAID = None  # inside warnings_said_once(): the config warnings said so far
+
+
+@contextlib.contextmanager
+def warnings_said_once():
+  """Each config warning once inside (a grid validates a copy of its config per run)."""
+  global _SAID
+  outer, _SAID = _SAID, set() if _SAID is None else _SAID
+  try:
+    yield
+  finally:
+    _SAID = outer
 
 
 def _warn_once(message, *args):
   text = message % args
-  if text not in _WARNED:
-    _WARNED.add(text)
+  if _SAID is None or text not in _SAID:
+    if _SAID is not None:
+      _SAID.add(text)
     logging.warning(text)  # formatted: the API renames the flags in a record's message
 
 

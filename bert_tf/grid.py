@@ -32,7 +32,7 @@ from bert_tf import distribute
 from bert_tf import report
 from bert_tf import run_dir
 from bert_tf import runner
-from bert_tf.config import RunConfig, option, options_where
+from bert_tf.config import RunConfig, option, options_where, warnings_said_once
 from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
 from bert_tf.metrics import better_first_key, dev_metric_name
 
@@ -121,10 +121,11 @@ def run_grid(config, spec):
     finished = _read_finished(grid_dir)
     _check_same_settings(grid_dir, config, finished)
     rows = []
-    for number, point in enumerate(points, 1):
-      logging.info("Grid run %d of %d: %s", number, len(points), point.name)
-      rows.append(_run_point(config, grid_dir, point, finished.get(point.name)))
-      _write_table(grid_dir, rows)
+    with warnings_said_once():  # the config's, about settings every run shares
+      for number, point in enumerate(points, 1):
+        logging.info("Grid run %d of %d: %s", number, len(points), point.name)
+        rows.append(_run_point(config, grid_dir, point, finished.get(point.name)))
+        _write_table(grid_dir, rows)
     best = _write_table(grid_dir, rows)
     if config.do_predict:
       runner.run_classifier(dataclasses.replace(

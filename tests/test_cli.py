@@ -96,12 +96,17 @@ def test_numpy_numbers_become_python_numbers():  # from the API; JSON cannot wri
               learning_rate=np.float32("nan"))
 
 
-def test_a_config_warns_once_for_its_copies(caplog):  # the grid copies its config per run
+def test_a_grid_says_each_config_warning_once(caplog):  # it copies its config per run
+  from bert_tf.config import warnings_said_once  # pylint: disable=g-import-not-at-top
   config = RunConfig(output_dir="/tmp/x", task_name="cola", do_train=True, learning_rate=0.0375)
-  dataclasses.replace(config, seed=2)
-  dataclasses.replace(config, learning_rate=0.0625)
+  with warnings_said_once():
+    for seed in (2, 3):
+      dataclasses.replace(config, seed=seed)
+    dataclasses.replace(config, learning_rate=0.0625)
+  dataclasses.replace(config, seed=4)  # outside a grid: said each time
   said = [r.getMessage() for r in caplog.records if "far above" in r.getMessage()]
-  assert [m.split(" is ")[0] for m in said] == ["--learning_rate=0.0375", "--learning_rate=0.0625"]
+  assert [m.split(" is ")[0] for m in said] == ["--learning_rate=0.0375"] * 2 + [
+      "--learning_rate=0.0625", "--learning_rate=0.0375"]
 
 
 def test_eval_and_predict_read_data_with_the_trainings_flags_unless_told(tmp_path, caplog):

@@ -52,12 +52,7 @@ def main(_):
   predictor = Predictor(o.model_dir, checkpoint=o.checkpoint, batch_size=o.batch_size)
   loaded = time.perf_counter()
   if (o.text_b is not None) != bool(predictor.info.text_pair):
-    raise UsageError("--text_b: %s reads %s; %s." % (
-        o.model_dir, *(("single texts", "leave --text_b out") if not predictor.info.text_pair
-                       else ("sentence pairs", "pass --text_b with the second text")
-                       if o.text is not None else
-                       ("sentence pairs", "classify a file of pairs with run_classifier.py "
-                        "--do_predict --test_file=FILE --text_column=A --text_b_column=B"))))
+    raise UsageError("--text_b: %s reads %s." % (o.model_dir, _pair_advice(predictor, o)))
   texts_b = [o.text_b] * len(texts) if o.text_b is not None else None
   results = predictor.predict(texts, texts_b)
   done = time.perf_counter()
@@ -69,6 +64,16 @@ def main(_):
   print("%s loaded in %.2f s; %d text(s) in %.1f ms (%.1f ms/text)" % (
       predictor.checkpoint, loaded - start, len(texts), 1000 * (done - loaded),
       1000 * (done - loaded) / max(len(texts), 1)), file=sys.stderr)
+
+
+def _pair_advice(predictor, o):
+  if not predictor.info.text_pair:
+    return "single texts; leave --text_b out"
+  if o.text is not None:
+    return "sentence pairs; pass --text_b with the second text"
+  return ("sentence pairs, which --input_file cannot give; classify a file of pairs with "
+          "run_classifier.py --do_predict --output_dir=RUN --test_file=FILE --text_column=A "
+          "--text_b_column=B, or from Python (Predictor.predict(texts, texts_b))")
 
 
 def _read_lines(path, encoding):
