@@ -171,6 +171,7 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   _check_pair_settings(preprocessor, processor)
   if reuse:
     _check_data_flags(info, processor, run)
+    _check_same_split(config, processor, run)
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
   if "train" in examples:
@@ -354,6 +355,34 @@ def _check_data_flags(info, processor, run):
                          run.directory, *(("sentence pairs" if pair else "single texts")
                                           for pair in (info.text_pair, processor.has_text_b))))
   _check_declared_labels(info, processor, run)
+
+
+def _check_same_split(config, processor, run):
+  """A set that eval or predict split off the training file is the one training held out:
+  another fraction or seed would score examples the run was trained on."""
+  trained = run.read_run_config()
+  train_file = processor.file_of("train", config.data_dir)
+  if not (isinstance(processor, processors.FileProcessor) and isinstance(trained, dict)
+          and train_file):
+    return
+  seed = trained.get("split_seed")
+  held_out = dict(trained, split_seed=trained.get("seed") if seed is None else seed)
+  for name, option, wanted in (("dev", "dev_split", config.do_eval),
+                               ("test", "test_split", config.do_predict)):
+    ours = dict(split_seed=processor.config.split_seed,
+                **{option: getattr(processor.config, option)})
+    theirs = {k: held_out.get(k) for k in ours}
+    if (wanted and not processor.file_of(name, config.data_dir) and ours[option] > 0
+        and None not in theirs.values() and ours != theirs):
+      raise UsageError(
+          "No %s file: %s would be split off %s with %s, but the run in %s held out its own "
+          "with %s, so it would hold examples the run was trained on. Pass the training's "
+          "values (the command line takes them when none is given) or a --%s_file." % (
+              name, name, train_file, _settings(ours), run.directory, _settings(theirs), name))
+
+
+def _settings(values):
+  return ", ".join("--%s=%s" % item for item in sorted(values.items()))
 
 
 def _check_declared_labels(info, processor, run):

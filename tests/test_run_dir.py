@@ -207,6 +207,22 @@ def test_eval_reads_labels_through_the_runs_labels_file(tiny_setup):  # noqa: F8
   assert evaluated["eval"] == trained["eval"]
 
 
+def test_eval_splits_dev_as_training_did_or_stops(tiny_setup):  # noqa: F811
+  train = os.path.join(tiny_setup["data_dir"], "train.csv")
+  out = str(tiny_setup["tmp"] / "split_run")
+  run_classifier(_config(tiny_setup, out, data_dir=None, train_file=train, do_train=True,
+                         num_train_epochs=1, seed=7, max_train_examples=64))
+  eval_only = dict(output_dir=out, train_file=train, do_eval=True)
+  before = _snapshot(out)
+  for other in (dict(seed=8), dict(split_seed=7, dev_split=0.2)):
+    with pytest.raises(UsageError, match=r"No dev file: dev would be split off .*train.csv with "
+                       r"--dev_split=0.\d, --split_seed=\d, but the run in .* held out its own "
+                       r"with --dev_split=0.1, --split_seed=7"):
+      run_classifier(RunConfig(**eval_only, **other))
+  assert _snapshot(out) == before
+  assert run_classifier(RunConfig(**eval_only, seed=7))["eval"]["eval_num_examples"] == 26
+
+
 def test_output_dir_that_is_a_file_and_leftover_temporaries(trained, tmp_path):
   a_file = tmp_path / "not_a_dir"
   a_file.write_text("x")
