@@ -176,8 +176,10 @@ class TextClassifier:
     config = self._config(do_eval=True, **dict(self._columns, **files))
     processor = processors.get_processor(None, processors.FileDataConfig.from_run_config(config),
                                          data_frames=frames)
-    examples = processor.get_dev_examples(None)
     predictor = self._loaded()
+    from bert_tf.runner import check_declared_labels  # pylint: disable=g-import-not-at-top
+    check_declared_labels(predictor.info, processor, run_dir.RunDir(self.output_dir))
+    examples = processor.get_dev_examples(None)
     with _verbosity(verbose):
       probs = predictor.predict_proba([e.text_a for e in examples],
                                       [e.text_b or "" for e in examples]

@@ -12,6 +12,7 @@ order:
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import tempfile
@@ -140,7 +141,7 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
   if config.do_train:
     result["train"] = _train(plan, strategy, model, encoder, variables, records)
     if owner:  # eval and predict below read a finished training
-      run.write_run_config(config.to_json_string(), status="finished")
+      run.write_run_config(_recorded(config), status="finished")
   if config.do_eval or config.do_predict:
     distribute.barrier(strategy)  # the chief has written the checkpoints every worker restores
     checkpoint = checkpoint or run.eval_checkpoint(config.eval_checkpoint)
@@ -171,7 +172,7 @@ def make_plan(config, run, data_frames=None, skip_empty=False):
   _check_pair_settings(preprocessor, processor)
   if reuse:
     _check_data_flags(info, processor, run)
-    _check_same_split(config, processor, run)
+    _check_same_split(config, info, processor, run)
   examples = _read_sets(config, processor, skip_empty)
   task = _decide_task(config, info if reuse else None, processor, examples, run)
   if "train" in examples:
@@ -338,6 +339,9 @@ def _empty_set_message(processor, name, data_dir):
            "each class keeps a training example, and too few are left")
     return ("No %s examples could be split off the training data at --%s_split=%g: %s. Pass "
             "--%s_file or more data." % (name, name, fraction, why, name))
+  if fraction == 0 and not processor.file_of(name, data_dir):
+    return ("The %s set is empty: there is no %s file and --%s_split=0 (a trained run's eval "
+            "takes its training's): pass --%s_file." % (name, name, name, name))
   return "The %s set is empty: check --data_dir / --%s_file." % (name, name)
 
 
@@ -354,38 +358,37 @@ def _check_data_flags(info, processor, run):
                      "--text_b_column as in training." % (
                          run.directory, *(("sentence pairs" if pair else "single texts")
                                           for pair in (info.text_pair, processor.has_text_b))))
-  _check_declared_labels(info, processor, run)
+  check_declared_labels(info, processor, run)
 
 
-def _check_same_split(config, processor, run):
-  """A set that eval or predict split off the training file is the one training held out:
-  another fraction or seed would score examples the run was trained on."""
-  trained = run.read_run_config()
+def _check_same_split(config, info, processor, run):
+  """A set that eval or predict split off the training file must be the one training held
+  out: any other (a changed file, another seed or fraction, a run that had a --dev_file)
+  would hold examples the run was trained on."""
   train_file = processor.file_of("train", config.data_dir)
-  if not (isinstance(processor, processors.FileProcessor) and isinstance(trained, dict)
-          and train_file):
+  split = [name for name, wanted in (("dev", config.do_eval), ("test", config.do_predict))
+           if wanted and not processor.file_of(name, config.data_dir)
+           and dict(processor.split_fractions()).get(name)]
+  trained = run.read_run_config()
+  if not (split and train_file and isinstance(trained, dict) and info.identity):
     return
-  seed = trained.get("split_seed")
-  held_out = dict(trained, split_seed=trained.get("seed") if seed is None else seed)
-  for name, option, wanted in (("dev", "dev_split", config.do_eval),
-                               ("test", "test_split", config.do_predict)):
-    ours = dict(split_seed=processor.config.split_seed,
-                **{option: getattr(processor.config, option)})
-    theirs = {k: held_out.get(k) for k in ours}
-    if (wanted and not processor.file_of(name, config.data_dir) and ours[option] > 0
-        and None not in theirs.values() and ours != theirs):
-      raise UsageError(
-          "No %s file: %s would be split off %s with %s, but the run in %s held out its own "
-          "with %s, so it would hold examples the run was trained on. Pass the training's "
-          "values (the command line takes them when none is given) or a --%s_file." % (
-              name, name, train_file, _settings(ours), run.directory, _settings(theirs), name))
+  fix = "pass the training's settings (the command line takes them when none is given) or a " \
+        "--%s_file" % split[0]
+  if trained.get("%s_file" % split[0]):
+    raise UsageError("No %s file: %s would be split off %s, but the run in %s trained on all of "
+                     "its training data (its %s came from --%s_file=%s): pass that file." % (
+                         split[0], split[0], train_file, run.directory, split[0], split[0],
+                         trained["%s_file" % split[0]]))
+  limit = trained.get("max_train_examples") or None
+  left = processor.get_train_examples(config.data_dir)[:limit]
+  if features.examples_fingerprint(left) != info.identity.get("data"):
+    raise UsageError("No %s file: %s would be split off %s, but what is left of it is not what "
+                     "the run in %s trained on (another file, seed, --%s_split or label "
+                     "columns), so it would hold trained examples: %s." % (
+                         split[0], split[0], train_file, run.directory, split[0], fix))
 
 
-def _settings(values):
-  return ", ".join("--%s=%s" % item for item in sorted(values.items()))
-
-
-def _check_declared_labels(info, processor, run):
+def check_declared_labels(info, processor, run):
   """Label columns and a labels file name the run's labels (in any order); where integer
   labels index into the labels file, it lists them in the training's order."""
   if not isinstance(processor, processors.FileProcessor) or not processor.declared_labels():
@@ -452,10 +455,20 @@ def _abs(path):
   return os.path.abspath(path) if path else None
 
 
+def _recorded(config):
+  """run_config.json's options, local paths made absolute: eval and predict read them from
+  any directory."""
+  options = json.loads(config.to_json_string())
+  for name in options_where(RunConfig, path=True):
+    if isinstance(options.get(name), str) and "://" not in options[name]:
+      options[name] = os.path.abspath(options[name])
+  return json.dumps(options, indent=2, sort_keys=True) + "\n"
+
+
 def _start_training_run(plan):
   """A new run writes its description; the same run resumes; a different one stops."""
   run, identity = plan.run, _identity(plan)
-  config_json = plan.config.to_json_string()  # fails (if at all) before anything is deleted
+  config_json = _recorded(plan.config)  # fails (if at all) before anything is deleted
   overwrite = plan.config.overwrite_output_dir
   if overwrite or not run.latest_checkpoint():
     # A fresh start: the model must load before anything is deleted or written.

@@ -128,6 +128,20 @@ def test_cli_run_loads_in_the_api_with_the_predictors_probabilities(tiny_model, 
 
 
 
+def test_evaluate_reads_ids_through_the_labels_file_training_used(tiny_model, tmp_path):
+  labels = tmp_path / "labels.txt"
+  labels.write_text("neg\npos\n")
+  reviews = _reviews(24, 1)
+  ids = (list(reviews["review"]), [str(int(s == "pos")) for s in reviews["sentiment"]])
+  clf = TextClassifier(tiny_model, output_dir=str(tmp_path / "ids"), **FAST)
+  clf.fit(ids, labels_file=str(labels), epochs=1, batch_size=8, verbose=0)
+  assert set(clf.evaluate(ids, verbose=0)) >= {"accuracy"}
+  labels.write_text("pos\nneg\n")  # the same file, now mapping the ids the other way
+  with pytest.raises(UsageError, match=r"lists pos, neg, but the run in .* was trained with "
+                     r"neg, pos in this order"):
+    clf.evaluate(ids, verbose=0)
+
+
 def test_renamed_messages_are_the_calling_threads_alone():
   from bert_tf.api import _RenamedMessages  # pylint: disable=g-import-not-at-top
   renamer = _RenamedMessages(lambda m: m.replace("--num_train_epochs", "epochs"))

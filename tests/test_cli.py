@@ -137,9 +137,9 @@ def test_eval_and_predict_read_data_with_the_trainings_flags_unless_told(tmp_pat
       "text", "stars", str(labels), "other", 0.2, 7, "utf-8")
   assert ("As in the run's training: --dev_split=0.2 --label_column=stars --labels_file=%s "
           "--split_seed=7 --text_b_column=other." % labels) in caplog.text
-  # A group given in part is the user's own: none of it is taken.
+  # A group given in part is the user's own: none of it is taken (the labels file is apart).
   assert read(config("--do_predict", "--test_file=t.csv", "--label_delimiter=,", "--seed=3")
-              )[1:6] == ("label", None, "other", 0.1, None)
+              )[1:6] == ("label", str(labels), "other", 0.1, None)
   labels.unlink()  # a file that is gone is named, and left out
   assert config("--do_eval", "--dev_file=d.csv").labels_file is None
   assert "The run's --labels_file %s (from its training) is not found" % labels in caplog.text

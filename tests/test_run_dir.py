@@ -214,13 +214,34 @@ def test_eval_splits_dev_as_training_did_or_stops(tiny_setup):  # noqa: F811
                          num_train_epochs=1, seed=7, max_train_examples=64))
   eval_only = dict(output_dir=out, train_file=train, do_eval=True)
   before = _snapshot(out)
-  for other in (dict(seed=8), dict(split_seed=7, dev_split=0.2)):
-    with pytest.raises(UsageError, match=r"No dev file: dev would be split off .*train.csv with "
-                       r"--dev_split=0.\d, --split_seed=\d, but the run in .* held out its own "
-                       r"with --dev_split=0.1, --split_seed=7"):
-      run_classifier(RunConfig(**eval_only, **other))
+  changed = tiny_setup["tmp"] / "changed.csv"
+  changed.write_text(open(train).read() + "one more good film,pos\n")
+  for other in (dict(seed=8), dict(split_seed=7, dev_split=0.2), dict(seed=7, test_split=0.1),
+                dict(seed=7, train_file=str(changed))):
+    with pytest.raises(UsageError, match=r"No dev file: dev would be split off .*\.csv, but "
+                       r"what is left of it is not what the run in .* trained on"):
+      run_classifier(RunConfig(**dict(eval_only, **other)))
   assert _snapshot(out) == before
   assert run_classifier(RunConfig(**eval_only, seed=7))["eval"]["eval_num_examples"] == 26
+  # A run whose dev set was a file trained on all of train: no split of it is unseen.
+  out = str(tiny_setup["tmp"] / "dev_file_run")
+  run_classifier(_config(tiny_setup, out, data_dir=None, train_file=train, do_train=True,
+                         dev_file=os.path.join(tiny_setup["data_dir"], "dev.csv"),
+                         num_train_epochs=1, max_train_examples=32))
+  with pytest.raises(UsageError, match=r"trained on all of its training data \(its dev came "
+                     r"from --dev_file=.*dev.csv\): pass that file"):
+    run_classifier(RunConfig(output_dir=out, train_file=train, do_eval=True))
+
+
+def test_run_config_records_local_paths_absolute(tmp_path, monkeypatch):
+  from bert_tf import runner  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  recorded = json.loads(runner._recorded(RunConfig(  # pylint: disable=protected-access
+      output_dir="out", train_file="data/t.csv", labels_file="l.txt", do_train=True,
+      model="all-MiniLM-L6-v2")))
+  assert (recorded["train_file"], recorded["labels_file"], recorded["output_dir"]) == (
+      str(tmp_path / "data" / "t.csv"), str(tmp_path / "l.txt"), str(tmp_path / "out"))
+  assert recorded["model"] == "all-MiniLM-L6-v2" and recorded["dev_file"] is None
 
 
 def test_output_dir_that_is_a_file_and_leftover_temporaries(trained, tmp_path):

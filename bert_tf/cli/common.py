@@ -106,7 +106,8 @@ def run(main, options_class, usage, names=None, check=None):
     return rest
 
   def guarded(argv):
-    with interruptible():
+    from bert_tf.config import warnings_said_once  # pylint: disable=g-import-not-at-top
+    with interruptible(), warnings_said_once():  # the options are made twice: warn once
       try:
         (check or (lambda: options_from_flags(options_class)))()  # in 0.1 s, not 4
         with quiet_native_startup():

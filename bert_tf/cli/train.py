@@ -24,7 +24,7 @@ from bert_tf.errors import UsageError
 # given: how labels are read, whether texts are pairs, and how dev and test were split off
 # the training file (another split would score examples the run trained on).
 RUN_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
-FROM_TRAINING = (("label_column", "label_delimiter", "labels_file", "regression"),
+FROM_TRAINING = (("label_column", "label_delimiter"), ("labels_file",), ("regression",),
                  ("text_b_column",), ("dev_split", "test_split", "split_seed", "seed"))
 
 
