@@ -869,7 +869,8 @@ class FileProcessor(DataProcessor):
                        (path, column))
     if column not in header:
       raise UsageError("%s: column %r not found; the columns are %s%s." % (
-          path, column, ", ".join(repr(h) for h in header), self._header_hint(path, header, column)))
+          path, column, ", ".join(repr(h) for h in header),
+          self._header_hint(path, header, column)))
     if header.count(column) > 1:
       raise UsageError("%s: the header names %d columns %r, so which one to read is unclear: "
                        "rename them." % (path, header.count(column), column))
