@@ -339,6 +339,12 @@ class DataProcessor:
     """(set name, fraction) of the sets split off train when they have no file."""
     return ()
 
+  def split_fraction(self, set_name, data_dir=None):
+    """The fraction of train split off as `set_name`: 0 when the set has a file of its own
+    (or the split is off), None where sets are never split (Google's layouts)."""
+    fraction = dict(self.split_fractions()).get(set_name)
+    return 0 if fraction and self.file_of(set_name, data_dir) else fraction
+
 
 def _in_data_dir(data_dir, *names):
   """data_dir/names: where a task in Google's layout (GLUE, XNLI, TREC) reads a set."""

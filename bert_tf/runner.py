@@ -321,8 +321,8 @@ def _read_sets(config, processor, skip_empty=False):
 
 def _warn_of_unused_split(processor, data_dir):
   """Dev split off train, in a run that never evaluates: examples left out for nothing."""
-  fraction = dict(processor.split_fractions()).get("dev")
-  if fraction and not processor.file_of("dev", data_dir):
+  fraction = processor.split_fraction("dev", data_dir)
+  if fraction:
     held_out = len(processor.get_dev_examples(data_dir))
     if held_out:
       logging.warning("No dev file: %d training examples (--dev_split=%g) are held out as dev, "
@@ -331,8 +331,8 @@ def _warn_of_unused_split(processor, data_dir):
 
 
 def _empty_set_message(processor, name, data_dir):
-  fraction = dict(processor.split_fractions()).get(name)
-  if fraction and processor.file_of("train", data_dir) and not processor.file_of(name, data_dir):
+  fraction = processor.split_fraction(name, data_dir)
+  if fraction and processor.file_of("train", data_dir):
     train = len(processor.get_train_examples(data_dir))
     why = ("%g of %d training examples rounds to none" % (fraction, train)
            if round(train * fraction) == 0 else
@@ -367,8 +367,7 @@ def _check_same_split(config, info, processor, run):
   would hold examples the run was trained on."""
   train_file = processor.file_of("train", config.data_dir)
   split = [name for name, wanted in (("dev", config.do_eval), ("test", config.do_predict))
-           if wanted and not processor.file_of(name, config.data_dir)
-           and dict(processor.split_fractions()).get(name)]
+           if wanted and processor.split_fraction(name, config.data_dir)]
   trained = run.read_run_config()
   if not (split and train_file and isinstance(trained, dict) and info.identity):
     return
