@@ -4,10 +4,8 @@ task, DataFrames and tuples, and a CLI-trained run loaded by the API."""
 import logging as std_logging
 import os
 import random
-import subprocess
 import tempfile
 import threading
-import sys
 
 import numpy as np
 import pandas as pd
@@ -20,6 +18,7 @@ from bert_tf.errors import UsageError
 from bert_tf.predictor import Predictor, check_request
 from conftest import TINY_CONFIG, write_google_model
 from test_training import NEGATIVE, POSITIVE, _sentence
+from tool_runner import run_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = dict(max_seq_length=16, head_dropout=0.0, save_checkpoints_steps=1000)
@@ -110,11 +109,10 @@ def test_cli_run_loads_in_the_api_with_the_predictors_probabilities(tiny_model, 
   _reviews(64, 5).rename(columns={"review": "text", "sentiment": "label"}).to_csv(
       data / "train.csv", index=False)
   out = str(tmp_path / "cli_run")
-  proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, "run_classifier.py"), "--do_train", "--model=" +
-       tiny_model, "--train_file=%s/train.csv" % data, "--output_dir=" + out,
-       "--max_seq_length=16", "--num_train_epochs=1", "--train_batch_size=16"],
-      capture_output=True, text=True, timeout=300,
+  proc = run_tool(
+      [os.path.join(REPO, "run_classifier.py"), "--do_train", "--model=" + tiny_model,
+       "--train_file=%s/train.csv" % data, "--output_dir=" + out, "--max_seq_length=16",
+       "--num_train_epochs=1", "--train_batch_size=16"],
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode == 0, proc.stderr[-2000:]
   texts = ["good fun", "a bad boring film", ""]

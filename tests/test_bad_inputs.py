@@ -6,13 +6,12 @@ import json
 import os
 import re
 import struct
-import subprocess
-import sys
 
 import pytest
 
 from bert_tf.errors import UsageError
 from conftest import TINY_CONFIG, write_google_model
+from tool_runner import run_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,10 +22,8 @@ def model_dir(tmp_path_factory):
 
 
 def _cli(args, module=None):
-  command = [sys.executable] + (["-m", module] if module else [os.path.join(REPO,
-                                                                        "run_classifier.py")])
-  proc = subprocess.run(command + args, capture_output=True, text=True, timeout=300,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  command = ["-m", module] if module else [os.path.join(REPO, "run_classifier.py")]
+  proc = run_tool(command + args, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   lines = proc.stderr.strip().splitlines()
   return proc.returncode, lines[-1] if lines else "", proc.stdout + proc.stderr
 
@@ -306,8 +303,7 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(model_dir, tmp_path):
             "sys.argv = ['run_classifier.py'] + %r\n"
             "runpy.run_path(%r, run_name='__main__')\n" % (args, os.path.join(REPO,
                                                                                "run_classifier.py")))
-  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                        timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  proc = run_tool(["-c", script], env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   last = proc.stderr.strip().splitlines()[-1]
   assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
   assert re.match(r"error: Cannot write .*: File too large; free some space .* and rerun", last)

@@ -3,8 +3,6 @@
 import json
 import os
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import tensorflow as tf
 from bert_tf import checkpoints, modeling
 from bert_tf.errors import UsageError
 from conftest import TINY_CONFIG, TINY_VOCAB, random_google_weights, write_google_model
+from tool_runner import run_tool
 
 
 def test_round_trip_is_exact(tmp_path):
@@ -135,9 +134,8 @@ def test_convert_hf_directory_from_command_line(tmp_path):
   (hf_dir / "config.json").write_text(json.dumps(hf_config))
   (hf_dir / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
   out = tmp_path / "google"
-  result = subprocess.run(
-      [sys.executable, "-m", "bert_tf.cli.convert", "--hf_dir", str(hf_dir), "--output_dir", str(out)],
-      capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+  result = run_tool(["-m", "bert_tf.cli.convert", "--hf_dir", str(hf_dir), "--output_dir", str(out)],
+                    cwd=os.path.dirname(os.path.dirname(__file__)))
   assert result.returncode == 0, result.stderr
   assert sorted(os.listdir(out)) == ["bert_config.json", "bert_model.ckpt.data-00000-of-00001",
                                      "bert_model.ckpt.index", "tokenizer_config.json", "vocab.txt"]
@@ -164,10 +162,9 @@ def test_convert_hf_directory_from_command_line(tmp_path):
       (tmp_path / name / copied).write_text((hf_dir / copied).read_text())
   with pytest.raises(UsageError, match="holds no BERT weights under Hugging Face's names"):
     checkpoints.convert_hf_to_google(str(tmp_path / "prefixed"), str(tmp_path / "x"))
-  result = subprocess.run(  # the door checks every weight against config.json
-      [sys.executable, "-m", "bert_tf.cli.convert", "--hf_dir", str(tmp_path / "short"),
-       "--output_dir", str(tmp_path / "x")], capture_output=True, text=True,
-      cwd=os.path.dirname(os.path.dirname(__file__)))
+  result = run_tool(  # the door checks every weight against config.json
+      ["-m", "bert_tf.cli.convert", "--hf_dir", str(tmp_path / "short"), "--output_dir",
+       str(tmp_path / "x")], cwd=os.path.dirname(os.path.dirname(__file__)))
   assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
   assert "short/model.safetensors does not match %s: 16 weight(s): missing bert/encoder/layer_1/" % (
       tmp_path / "short" / "config.json") in result.stderr

@@ -20,6 +20,7 @@ from absl import logging as absl_logging
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
+from tool_runner import run_tool
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TOOLS = ["bert_tf.cli.train", "bert_tf.cli.features", "bert_tf.cli.predict", "bert_tf.cli.export",
@@ -149,8 +150,7 @@ def test_eval_and_predict_read_data_with_the_trainings_flags_unless_told(tmp_pat
 
 def _tool(module, *args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", module] + list(args), capture_output=True,
-                        text=True, timeout=120, env=env, cwd=str(REPO))
+  return run_tool(["-m", module] + list(args), env=env, cwd=str(REPO), timeout=120)
 
 
 @pytest.mark.parametrize("module", TOOLS)

@@ -16,6 +16,7 @@ from bert_tf.errors import UsageError
 from bert_tf.runner import run_classifier
 from conftest import TINY_CONFIG, write_google_model
 from test_training import write_sentiment_csv
+from tool_runner import run_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXTS = ["the good movie", "a bad film !", "unwanted running is not very fun", "中国 好", ""]
@@ -213,9 +214,8 @@ def test_predictor_cli(trained, tmp_path):
   texts = tmp_path / "texts.txt"
   # Blank lines keep their place, also those of zero-width characters alone.
   texts.write_text("the good movie\n\na bad film\n\u200b\u00ad\n", encoding="utf-8")
-  proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"],
-                         "--input_file=" + str(texts)], capture_output=True, text=True,
-                        cwd=REPO, timeout=300)
+  proc = run_tool(["-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"],
+                   "--input_file=" + str(texts)], cwd=REPO)
   assert proc.returncode == 0, proc.stderr[-2000:]
   lines = [json.loads(l) for l in proc.stdout.splitlines()]
   assert [l["text"] for l in lines] == ["the good movie", "", "a bad film", "\u200b\u00ad"]
@@ -224,9 +224,8 @@ def test_predictor_cli(trained, tmp_path):
   assert lines[3] == {"text": "\u200b\u00ad", "empty": True}
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines[0:3:2])
-  proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"],
-                         "--text=good", "--text_b=film"], capture_output=True, text=True,
-                        cwd=REPO, timeout=300)
+  proc = run_tool(["-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"], "--text=good",
+                   "--text_b=film"], cwd=REPO)
   last = proc.stderr.strip().splitlines()[-1]
   assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-1000:]
   assert last.startswith("error: --text_b:") and "single texts; leave --text_b out" in last, last
@@ -234,9 +233,8 @@ def test_predictor_cli(trained, tmp_path):
                             (b"good\x00film\n", "holds NUL bytes"),
                             (b"good\ncaf\xe9\n", "line 2: bytes are not valid utf-8")):
     texts.write_bytes(content)
-    proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.predict", "--model_dir=/nowhere",
-                           "--input_file=" + str(texts)], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    proc = run_tool(["-m", "bert_tf.cli.predict", "--model_dir=/nowhere",
+                     "--input_file=" + str(texts)], cwd=REPO)
     last = proc.stderr.strip().splitlines()[-1]
     assert proc.returncode == 2 and last.startswith("error: --input_file"), proc.stderr[-1000:]
     assert expected in last and "Traceback" not in proc.stderr, last

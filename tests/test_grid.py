@@ -15,6 +15,7 @@ from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 from bert_tf.grid import GridSpec
 from test_training import REPO, tiny_setup  # noqa: F401 (fixture)
+from tool_runner import run_tool
 
 
 def test_points_are_the_product_cheapest_first():
@@ -93,10 +94,9 @@ def _grid_command(setup, out):
 
 
 def test_a_flag_that_the_grid_varies_is_refused(tmp_path):
-  proc = subprocess.run([sys.executable, "-m", "bert_tf.cli.grid", "--task_name=file",
-                         "--train_file=t.csv", "--output_dir=%s" % (tmp_path / "g"),
-                         "--learning_rates=5e-5", "--learning_rate=1e-3"],
-                        capture_output=True, text=True, timeout=120)
+  proc = run_tool(["-m", "bert_tf.cli.grid", "--task_name=file", "--train_file=t.csv",
+                   "--output_dir=%s" % (tmp_path / "g"), "--learning_rates=5e-5",
+                   "--learning_rate=1e-3"], timeout=120)
   assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == (
       "error: --learning_rate is what the grid varies: give its values as --learning_rates=0.001 "
       "(one value is a grid of one)."), proc.stderr[-2000:]

@@ -18,6 +18,7 @@ from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 from bert_tf.runner import run_classifier
 from conftest import TINY_CONFIG, write_google_model
+from tool_runner import run_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSITIVE = ["good", "great", "fun", "love"]
@@ -396,8 +397,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_setup):
           _cli_args(tiny_setup, out, ["--strategy=mirrored", "--do_eval=true",
                                       "--gradient_accumulation_steps=2"]),
           os.path.join(REPO, "run_classifier.py")))
-  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                        timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = run_tool(["-c", script], env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "MirroredStrategy with 2 replica(s)" in proc.stderr
   results = json.load(open(os.path.join(out, "eval_results.json")))
