@@ -6,6 +6,8 @@ import json
 import os
 import re
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -303,7 +305,9 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes(model_dir, tmp_path):
             "sys.argv = ['run_classifier.py'] + %r\n"
             "runpy.run_path(%r, run_name='__main__')\n" % (args, os.path.join(REPO,
                                                                                "run_classifier.py")))
-  proc = run_tool(["-c", script], env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  # A real process: the file-size limit would also cap run_tool's captured output files.
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   last = proc.stderr.strip().splitlines()[-1]
   assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
   assert re.match(r"error: Cannot write .*: File too large; free some space .* and rerun", last)

@@ -3,12 +3,13 @@ MiniLM where a block trains)."""
 
 import os
 import re
+import subprocess
+import sys
 
 from bert_tf.config import RunConfig
 from bert_tf.runner import run_classifier
 from conftest import TINY_CONFIG, write_google_model
 from test_training import write_sentiment_csv
-from tool_runner import run_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,7 +31,8 @@ def test_the_tflite_snippet_classifies_a_sentence(tmp_path):
                            model=model_dir, max_seq_length=16, num_train_epochs=1,
                            train_batch_size=16))
   export.export_tflite(out, str(tmp_path / "tflite" / "model_ids_float32.tflite"))
-  proc = run_tool(["-c", _python_block("Interpreter(model_path")], cwd=str(tmp_path))
+  proc = subprocess.run([sys.executable, "-c", _python_block("Interpreter(model_path")],
+                        capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   label, _ = proc.stdout.split(" ", 1)
   assert label in ("neg", "pos")

@@ -4,9 +4,10 @@ Importing TensorFlow costs 4-5 s of the 5 s a failing command takes here, and th
 dozens of them. A zygote process imports TensorFlow and bert_tf once, at the first call, and
 then forks one child per command: the child gets the command's argv, environment, working
 directory and its own stdout/stderr, runs the tool's `__main__` and exits with its status. The
-zygote never runs TensorFlow (no thread pools exist when it forks). Tests of what happens
-before TensorFlow loads, or of environment variables TensorFlow reads at import, keep a real
-subprocess.
+zygote never runs TensorFlow (no thread pools exist when it forks). TensorFlow reads
+TF_CPP_MIN_LOG_LEVEL once, at import: there is one zygote per value. Tests of what happens
+before TensorFlow loads, of a bare Python, or of limits that would also cap the captured
+output keep a real subprocess.
 """
 
 import atexit
@@ -18,47 +19,66 @@ import subprocess
 import sys
 import tempfile
 import threading
+import types
 
-_ZYGOTE = None
+_ZYGOTES = {}  # TF_CPP_MIN_LOG_LEVEL -> the zygote process
 _LOCK = threading.Lock()
 # What the tools import, but not the tools' own modules: `-m` runs those afresh.
 _IMPORTS = ("tensorflow", "tf_keras", "bert_tf.cli.common", "bert_tf.runner", "bert_tf.export",
             "bert_tf.predictor")
+_DEFAULT_LOG_LEVEL = "2"  # what bert_tf.cli.common sets when the variable is unset
 
 
 def run_tool(args, env=None, cwd=None, timeout=300):
   """`subprocess.run([sys.executable] + args, capture_output=True, text=True, ...)`, where
   `args` starts with a script's path, `-m module` or `-c code`."""
-  global _ZYGOTE
-  with _LOCK:
-    if _ZYGOTE is None or _ZYGOTE.poll() is not None:
-      _ZYGOTE = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-      atexit.register(_ZYGOTE.stdin.close)
-    with tempfile.TemporaryDirectory() as tmp:
-      out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
-      request = dict(args=list(args), env=dict(os.environ if env is None else env),
-                     cwd=cwd or os.getcwd(), stdout=out, stderr=err)
-      _ZYGOTE.stdin.write((json.dumps(request) + "\n").encode())
-      _ZYGOTE.stdin.flush()
-      reply = _ZYGOTE.stdout.readline()
-      if not reply:
-        raise RuntimeError("the zygote of tests/tool_runner.py died: run it by hand to see why")
-      pid = int(reply)
-      if not select.select([_ZYGOTE.stdout], [], [], timeout)[0]:
+  env = dict(os.environ if env is None else env)
+  env.setdefault("TF_CPP_MIN_LOG_LEVEL", _DEFAULT_LOG_LEVEL)
+  with _LOCK, tempfile.TemporaryDirectory() as tmp:
+    zygote = _zygote(env["TF_CPP_MIN_LOG_LEVEL"])
+    out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+    request = dict(args=list(args), env=env, cwd=cwd or os.getcwd(), stdout=out, stderr=err)
+    try:
+      zygote.stdin.write((json.dumps(request) + "\n").encode())
+      zygote.stdin.flush()
+      pid = int(_reply(zygote))
+      if not select.select([zygote.stdout], [], [], timeout)[0]:
         os.kill(pid, signal.SIGKILL)
-        _ZYGOTE.stdout.readline()
+        _reply(zygote)
         raise subprocess.TimeoutExpired([sys.executable] + list(args), timeout)
-      returncode = int(_ZYGOTE.stdout.readline())
-      read = lambda path: open(path, encoding="utf-8", errors="replace").read()
-      return subprocess.CompletedProcess([sys.executable] + list(args), returncode,
-                                         read(out), read(err))
+      returncode = int(_reply(zygote))
+    except BaseException:
+      zygote.kill()  # its replies may be out of step with the requests now: start afresh
+      zygote.wait()
+      raise
+    read = lambda path: open(path, encoding="utf-8", errors="replace").read()
+    return subprocess.CompletedProcess([sys.executable] + list(args), returncode, read(out),
+                                       read(err))
 
 
-def _child(request):
+def _zygote(log_level):
+  zygote = _ZYGOTES.get(log_level)
+  if zygote is None or zygote.poll() is not None:
+    # bufsize=0: a reply read early must not sit in a buffer that select() cannot see.
+    zygote = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL=log_level))
+    atexit.register(zygote.stdin.close)
+    _ZYGOTES[log_level] = zygote
+  return zygote
+
+
+def _reply(zygote):
+  line = zygote.stdout.readline()
+  if not line:
+    raise RuntimeError("the zygote of tests/tool_runner.py died: run it by hand to see why")
+  return line
+
+
+def _child(request, replies):
   """In the forked child: become the command, run it, exit as Python would."""
   import runpy  # pylint: disable=g-import-not-at-top
+  replies.close()
   os.chdir(request["cwd"])
   os.environ.clear()
   os.environ.update(request["env"])
@@ -72,7 +92,9 @@ def _child(request):
     if args[0] == "-c":
       sys.argv = ["-c"] + args[2:]
       sys.path[0] = ""  # as `python -c` has it
-      exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})  # pylint: disable=exec-used
+      main = types.ModuleType("__main__")
+      sys.modules["__main__"] = main
+      exec(compile(args[1], "<string>", "exec"), main.__dict__)  # pylint: disable=exec-used
     elif args[0] == "-m":
       sys.argv = [args[1]] + args[2:]
       sys.path[0] = os.getcwd()  # as `python -m` has it
@@ -111,7 +133,10 @@ def _serve():
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-      _child(request)
+      try:
+        _child(request, replies)
+      finally:
+        os._exit(70)  # the child failed before the command ran: never back into this loop
     replies.write("%d\n" % pid)
     replies.flush()
     _, status = os.waitpid(pid, 0)
