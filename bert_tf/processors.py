@@ -170,11 +170,12 @@ def read_delimited(path, delimiter, encoding="utf-8", quotechar='"'):
   """Yields (line_number, fields) of a CSV/TSV file; quotechar=None disables quoting."""
   try:
     with _open_text(path, encoding) as f:
+      lines = _without_byte_order_marks(f)
       if quotechar is None:
-        reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+        reader = csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE)
       else:
         # strict: an unclosed quote is an error, not the rest of the file as one text.
-        reader = csv.reader(f, delimiter=delimiter, quotechar=quotechar, strict=True)
+        reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar, strict=True)
       start = 1
       try:
         for fields in reader:
@@ -230,6 +231,14 @@ def _tsv_is_quoted(path, encoding, sample_chars=1 << 20):
   return len(widths(raw)) > 1 and widths(quoted) == {len(raw[0])}
 
 
+def _without_byte_order_marks(lines):
+  """Lines without a leading byte-order mark: the file's own (a headerless file's first label
+  would keep it, and a quoted header would read '"text"'), and those of files joined with cat
+  (the repeated header would not match)."""
+  for line in lines:
+    yield line[1:] if line.startswith("\ufeff") else line
+
+
 def read_tsv(path, encoding="utf-8-sig"):
   """Google's _read_tsv: tab-separated, no quoting. utf-8-sig drops MRPC's BOM."""
   return list(read_delimited(path, "\t", encoding=encoding, quotechar=None))
@@ -245,7 +254,7 @@ def read_json_records(path, encoding="utf-8"):
         yield from _json_array(f, path)
         return
       for number, line in _bounded_lines(f, path):
-        line = line.lstrip("\ufeff") if number == 1 else line
+        line = line.lstrip("\ufeff")  # the file's own mark, or that of a file joined on
         if not line.strip():
           continue
         try:
@@ -397,14 +406,17 @@ class _GlueProcessor(DataProcessor):
     lines = read_tsv(path)
     is_test = set_type == "test"
     num_fields = len(lines[0][1]) if lines else 0
-    if self.has_header or is_test:
-      lines = lines[1:]
     a_col, b_col = self.test_columns if is_test else self.columns[:2]
+    if lines and (self.has_header or is_test):
+      _check_text_headers(path, set_type, lines[0][1], (a_col, b_col))
+      lines = lines[1:]
     examples = []
     for number, line in lines:
-      if len(line) > num_fields:  # a tab inside a text would shift or cut it silently
-        raise UsageError("%s line %d: %d tab-separated fields, more than the %d of line 1: "
-                         "remove the tab inside a text." % (path, number, len(line), num_fields))
+      if len(line) != num_fields:  # a tab in a text, or one lost, would shift fields silently
+        raise UsageError("%s line %d: %d tab-separated fields, %s the %d of line 1: %s." % (
+            path, number, len(line), "more than" if len(line) > num_fields else "fewer than",
+            num_fields, "remove the tab inside a text" if len(line) > num_fields else
+            "a field is missing; GLUE files have every field on every row"))
       guid = "%s-%d" % (set_type, len(examples))
       text_a = _field(path, number, line, a_col)
       text_b = None if b_col is None else _field(path, number, line, b_col)
@@ -417,6 +429,23 @@ class _GlueProcessor(DataProcessor):
                            (path, number, label, ", ".join(self.labels)))
       examples.append(InputExample(guid, text_a, text_b, label, "%s line %d" % (path, number)))
     return examples
+
+
+# GLUE headers' names of columns that hold no text: one of them over a column read as text
+# means the file is in another set's layout (a train file given as test.tsv reads its labels).
+_GLUE_NON_TEXT_HEADERS = frozenset((
+    "label", "gold_label", "score", "quality", "is_duplicate", "index", "id", "qid1", "qid2",
+    "#1 id", "#2 id", "promptid", "pairid", "genre", "filename", "year", "old_index"))
+
+
+def _check_text_headers(path, set_type, header, text_columns):
+  for column in text_columns:
+    name = header[column].strip().lower() if column is not None and column < len(header) else ""
+    if name in _GLUE_NON_TEXT_HEADERS:
+      raise UsageError("%s line 1: the column read as text (%d) is headed %r: is the file in "
+                       "another set's layout? The %s set reads its texts from columns %s." % (
+                           path, column, header[column],
+                           set_type, " and ".join(str(c) for c in text_columns if c is not None)))
 
 
 class ColaProcessor(_GlueProcessor):
@@ -1163,11 +1192,29 @@ class FileProcessor(DataProcessor):
       raise UsageError("%s: the label is a JSON object, not a label." % where)
     if self.config.label_delimiter is not None:
       parts = value if isinstance(value, list) else str(value).split(self.config.label_delimiter)
-      return [self._name_label(where, str(p).strip()) for p in parts if str(p).strip()]
+      return self._listed_labels(where, value, parts)
     if isinstance(value, list):
       raise UsageError("%s: the label is a list; pass --label_delimiter for multi-label data." %
                        where)
     return self._name_label(where, str(value).strip())
+
+  def _listed_labels(self, where, value, parts):
+    """The names a multi-label cell lists, each once. A name listed twice is refused: a row of
+    0/1 indicators ("1,0,0", [1, 0, 0]) read as names would become the labels 0 and 1."""
+    for part in parts:
+      if _is_na(part) or isinstance(part, (list, tuple, dict)):
+        raise UsageError("%s: the label list %s holds %s, not a label name; list names only "
+                         "(an empty list is none of the labels)." % (
+                             where, _shown_labels(value), "null" if part is None else repr(part)))
+    listed = [str(p).strip() for p in parts if str(p).strip()]
+    names = [self._name_label(where, p) for p in listed]
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+      hint = ("0/1 indicators go in one column per label (--label_column=a,b,c)"
+              if {p.lower() for p in listed} <= set(_INDICATORS) else "list each label once")
+      raise UsageError("%s: the labels %s name %r twice; %s." % (
+          where, _shown_labels(value), twice, hint))
+    return names
 
   def _name_label(self, where, value):
     names = self._label_names
@@ -1178,6 +1225,10 @@ class FileProcessor(DataProcessor):
           where, value, len(names), "" if self._ids_allowed else
           "; its names include numbers, so labels are read as names, not as 0-based ids"))
     return value
+
+
+def _shown_labels(value):
+  return repr(value if isinstance(value, str) else list(value))[:80]
 
 
 _FLOAT32_MAX = 3.4028234663852886e38  # regression targets are stored as float32

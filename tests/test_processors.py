@@ -90,7 +90,10 @@ def test_glue_bad_label_names_file_and_line(glue_dir):
   with pytest.raises(UsageError, match=r"SST-2/dev.tsv line 3: label '7'"):
     processors.get_processor("sst-2").get_dev_examples(glue_dir + "/SST-2")
   _write(glue_dir + "/SST-2/dev.tsv", "sentence\tlabel\nonly one field\n")
-  with pytest.raises(UsageError, match=r"line 2: expected at least 2"):
+  with pytest.raises(UsageError, match=r"line 2: 1 tab-separated fields, fewer than the 2"):
+    processors.get_processor("sst-2").get_dev_examples(glue_dir + "/SST-2")
+  _write(glue_dir + "/SST-2/dev.tsv", "sentence\nonly one field\n")  # every row one field
+  with pytest.raises(UsageError, match=r"line 2: expected at least 2 tab-separated fields"):
     processors.get_processor("sst-2").get_dev_examples(glue_dir + "/SST-2")
 
 
@@ -106,6 +109,20 @@ def test_glue_extra_fields_and_a_non_finite_stsb_score_stop(glue_dir):
   with pytest.raises(UsageError, match=r"STS-B/train.tsv line 3: STS-B score 'nan' is not a "
                      r"finite number"):
     processors.get_processor("sts-b").get_train_examples(glue_dir + "/STS-B")
+
+
+def test_glue_rows_short_of_a_field_and_files_in_another_sets_layout_stop(glue_dir):
+  # RTE's label is its last field: a row without its second sentence read the label as it.
+  with open(glue_dir + "/RTE/train.tsv", "a") as f:
+    f.write("1\tWho?\tnot_entailment\n")
+  with pytest.raises(UsageError, match=r"RTE/train.tsv line 3: 3 tab-separated fields, fewer "
+                     r"than the 4 of line 1: a field is missing"):
+    processors.get_processor("rte").get_train_examples(glue_dir + "/RTE")
+  # A train file given as SST-2's test.tsv: column 1, its labels, would be the texts.
+  _write(glue_dir + "/SST-2/test.tsv", "sentence\tlabel\ngreat fun\t1\n")
+  with pytest.raises(UsageError, match=r"SST-2/test.tsv line 1: the column read as text \(1\) "
+                     r"is headed 'label': is the file in another set's layout\?"):
+    processors.get_processor("sst-2").get_test_examples(glue_dir + "/SST-2")
 
 
 def test_unknown_task_name():
@@ -256,6 +273,35 @@ def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
                                    labels_file=labels))
   with pytest.raises(UsageError, match=r"dev.tsv line 2: label '7' is not in the labels file"):
     p.get_dev_examples(None)
+
+
+def test_a_multi_label_cell_of_indicators_or_nulls_is_refused(tmp_path):
+  """0/1 indicators in one cell ("1,0,0", [1, 0, 0]) read as names would train the labels 0
+  and 1 (or, through a labels file, ids 0 and 1 on every row); a null in a list, a class
+  "None"."""
+  labels = _write(str(tmp_path / "labels.txt"), "anger\njoy\nfear\n")
+  multi_hot = _write(str(tmp_path / "hot.csv"), 'text,label\nhaha,"0,1,0"\ngrr,"1,0,0"\n')
+  for names in (None, labels):
+    p = FileProcessor(FileDataConfig(train_file=multi_hot, label_delimiter=",", labels_file=names,
+                                     dev_split=0))
+    with pytest.raises(UsageError, match=r"hot.csv line 2: the labels '0,1,0' name '\w+' twice; "
+                       r"0/1 indicators go in one column per label \(--label_column=a,b,c\)"):
+      p.get_train_examples(None)
+  frame = pd.DataFrame({"text": ["haha", "grr"], "label": [[0, 1, 0], [1, 0, 0]]})
+  p = FileProcessor(FileDataConfig(label_delimiter="|", dev_split=0), data_frames={"train": frame})
+  with pytest.raises(UsageError, match=(r"train DataFrame row 0: the labels \['0', '1', '0'\] "
+                                       r"name '0' twice; 0/1")):
+    p.get_train_examples(None)
+  twice = pd.DataFrame({"text": ["a"], "label": [["x", "x"]]})
+  p = FileProcessor(FileDataConfig(label_delimiter="|", dev_split=0), data_frames={"train": twice})
+  with pytest.raises(UsageError, match=r"name 'x' twice; list each label once"):
+    p.get_train_examples(None)
+  for cell in (["x", None], ["x", float("nan")], [["x", "y"]]):
+    frame = pd.DataFrame({"text": ["a"], "label": [cell]})
+    p = FileProcessor(FileDataConfig(label_delimiter="|", dev_split=0),
+                      data_frames={"train": frame})
+    with pytest.raises(UsageError, match=r"the label list .* holds .*, not a label name"):
+      p.get_train_examples(None)
 
 
 def test_numeric_label_names_are_names_not_ids(tmp_path, caplog):
@@ -723,3 +769,21 @@ def test_utf8_file_read_as_latin1_warns(tmp_path, caplog):
     FileProcessor(FileDataConfig(train_file=str(latin), encoding="latin-1",
                                  dev_split=0)).get_train_examples(None)
   assert "valid UTF-8" not in caplog.text
+
+
+def test_byte_order_marks_at_the_start_of_any_line_are_dropped(tmp_path):
+  """Excel's utf-8-sig files: a headerless file's first label, a quoted header, and files
+  joined with cat (the repeated header is still found)."""
+  def examples(content, **options):
+    path = tmp_path / "data"
+    path.write_bytes(content.encode("utf-8"))
+    return [(e.text_a, e.label) for e in FileProcessor(FileDataConfig(
+        train_file=str(path), dev_split=0, file_format=options.pop("file_format", "csv"),
+        **options)).get_train_examples(None)]
+  assert examples("\ufeffpos,good film\nneg,bad film\n", header=False, label_columns=[0],
+                  text_column=1) == [("good film", "pos"), ("bad film", "neg")]
+  assert examples('\ufeff"text","label"\n"good","pos"\n') == [("good", "pos")]
+  with pytest.raises(UsageError, match=r"data line 3 repeats the header row"):
+    examples("text,label\ngood,pos\n\ufefftext,label\nbad,neg\n")
+  assert examples('{"text":"a","label":"x"}\n\ufeff{"text":"b","label":"y"}\n',
+                  file_format="jsonl") == [("a", "x"), ("b", "y")]
