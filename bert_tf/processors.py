@@ -92,13 +92,16 @@ def _refuse_binary(path, encoding):
       raise UsageError("Data file %s is %s-compressed: decompress it first (%s)." % (
           path, kind, tool))
   if b"\x00" in head and "16" not in encoding and "32" not in encoding:
-    raise UsageError("Data file %s holds NUL bytes: is it UTF-16 (pass --encoding=%s) or "
-                     "a binary file?" % (path, _utf16_name(head)))
+    name = _utf16_name(head)
+    raise UsageError("Data file %s holds NUL bytes: is it %s (pass --encoding=%s) or a binary "
+                     "file?" % (path, name.upper()[:6], name))
 
 
 def _utf16_name(head):
-  """The UTF-16 encoding that reads these first bytes: with a byte-order mark, utf-16;
-  without one, the byte order whose high bytes are the NULs of ASCII text."""
+  """The UTF-16 (or UTF-32) encoding that reads these first bytes: with a byte-order mark,
+  utf-16 or utf-32; without one, the byte order whose high bytes are the NULs of ASCII text."""
+  if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+    return "utf-32"
   if head.startswith((b"\xff\xfe", b"\xfe\xff")):
     return "utf-16"
   return "utf-16-le" if head[1::2].count(0) >= head[0::2].count(0) else "utf-16-be"
@@ -137,8 +140,20 @@ def _decode_error(path, error, encoding):
     return UsageError("%s line %d: bytes are not valid %s (%s), yet line %d holds valid non-ASCII "
                       "%s: the file mixes encodings; save it again in one encoding (UTF-8)." % (
                           path, line, encoding, error.reason, earlier_non_ascii, encoding))
-  return UsageError("%s line %d: bytes are not valid %s (%s); pass --encoding latin-1 (or the "
-                    "file's encoding)." % (path, line, encoding, error.reason))
+  return UsageError("%s line %d: bytes are not valid %s (%s); pass --encoding %s (or the "
+                    "file's encoding)." % (path, line, encoding, error.reason,
+                                           _one_byte_encoding_of(path)))
+
+
+def _one_byte_encoding_of(path):
+  """cp1252 (Windows' Western encoding: its curly quotes and dashes are bytes 0x80-0x9f, which
+  latin-1 reads as invisible control characters) when it decodes the file, else latin-1."""
+  try:
+    with open(path, "rb") as f:
+      f.read(1 << 26).decode("cp1252")  # one-byte: any 64 MiB prefix decodes alone
+    return "cp1252"
+  except UnicodeDecodeError:
+    return "latin-1"
 
 
 def read_text_lines(path, encoding="utf-8", keep_blank=False):
@@ -1063,8 +1078,8 @@ class FileProcessor(DataProcessor):
 
   def _read_folder(self, path):
     """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups).
-    Hidden entries (.DS_Store, .git) are not read; folders inside a class folder are
-    skipped with a warning."""
+    What systems and editors leave beside the data is not read (_is_clutter); folders inside
+    a class folder are skipped with a warning."""
     classes = self._labels or self._class_folders(path)
     if not classes:
       raise UsageError("%s has no class sub-folders." % path)
@@ -1072,7 +1087,7 @@ class FileProcessor(DataProcessor):
       folder = os.path.join(path, label)
       if not os.path.isdir(folder):
         raise UsageError("%s: class folder %r not found." % (path, label))
-      names = [n for n in sorted(os.listdir(folder)) if not n.startswith(".")]
+      names = [n for n in sorted(os.listdir(folder)) if not _is_clutter(n)]
       nested = [n for n in names if os.path.isdir(os.path.join(folder, n))]
       if nested:
         self._warn_once("%s: %d folder(s) inside the class folder are not read (%s); put each "
@@ -1089,7 +1104,7 @@ class FileProcessor(DataProcessor):
   def _class_folders(self, path):
     """The visible sub-folders of a folder-per-class layout, sorted."""
     classes = sorted(d for d in os.listdir(path)
-                     if not d.startswith(".") and os.path.isdir(os.path.join(path, d)))
+                     if not _is_clutter(d) and os.path.isdir(os.path.join(path, d)))
     unlabelled = [d for d in classes if d.lower() in _UNLABELLED_FOLDERS]
     if unlabelled:
       self._warn_once("%s: the folder %r looks like unlabelled texts, yet it is read as a "
@@ -1227,6 +1242,13 @@ class FileProcessor(DataProcessor):
     return value
 
 
+def _is_clutter(name):
+  """Hidden entries (.DS_Store, .git), macOS zips' __MACOSX, Windows' Thumbs.db and
+  desktop.ini, and editors' backups (notes.txt~, #notes.txt#): never examples or classes."""
+  return (name.startswith(".") or name in ("__MACOSX", "Thumbs.db", "desktop.ini")
+          or name.endswith("~") or name.startswith("#") and name.endswith("#"))
+
+
 def _shown_labels(value):
   return repr(value if isinstance(value, str) else list(value))[:80]
 
@@ -1328,6 +1350,9 @@ def _json_text(record, column, where):
   if isinstance(value, (list, dict)):
     raise UsageError("%s: field %r is a JSON %s, not a text." % (
         where, column, "array" if isinstance(value, list) else "object"))
+  if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity, 1e400
+    raise UsageError("%s: field %r is the number %s, not a text; write texts as JSON "
+                     "strings (null for none)." % (where, column, value))
   return str(value)
 
 

@@ -183,6 +183,14 @@ def test_json_array_and_jsonl(tmp_path):
                   '"meta": {"a": 1, "a": 2}}\n')  # a field that is not read may repeat keys
   p = FileProcessor(FileDataConfig(train_file=nested, text_column="content", dev_split=0))
   assert [e.label for e in p.get_train_examples(None)] == ["pos"]
+  # Python's json reads NaN, Infinity and 1e400 as floats: not the words "nan" and "inf".
+  for number, shown in (("NaN", "nan"), ("-Infinity", "-inf"), ("1e400", "inf")):
+    odd = _write(str(tmp_path / "odd.jsonl"), '{"text": "ok", "label": "a"}\n'
+                 '{"text": %s, "label": "b"}\n' % number)
+    p = FileProcessor(FileDataConfig(train_file=odd, dev_split=0))
+    with pytest.raises(UsageError, match=r"odd.jsonl record 2: field 'text' is the number %s, "
+                       r"not a text" % shown):
+      p.get_train_examples(None)
 
 
 def test_multi_label_columns_in_any_order(tmp_path):
@@ -333,6 +341,9 @@ def test_folder_per_class_skips_hidden_entries_and_warns(tmp_path, caplog):
     _write(str(tmp_path / "train" / label / "0.txt"), texts[0])
   _write(str(tmp_path / "train" / ".hidden" / "h.txt"), "not a class")
   _write(str(tmp_path / "train" / "pos" / ".DS_Store"), "junk")
+  _write(str(tmp_path / "train" / "pos" / "0.txt~"), "an editor's backup")
+  _write(str(tmp_path / "train" / "pos" / "Thumbs.db"), "junk")
+  _write(str(tmp_path / "train" / "__MACOSX" / "pos" / "._0.txt"), "a zip's resource fork")
   _write(str(tmp_path / "train" / "neg" / "sub" / "x.txt"), "nested")
   os.makedirs(str(tmp_path / "train" / "empty"))
   p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0))
@@ -360,6 +371,10 @@ def test_encoding_error_names_line_and_latin1_works(tmp_path):
   path = str(tmp_path / "train.tsv")
   with open(path, "wb") as f:
     f.write("text\tlabel\nfine\ta\ncaf\xe9\tb\n".encode("latin-1"))
+  with pytest.raises(UsageError, match=r"train.tsv line 3: .*--encoding cp1252"):
+    FileProcessor(FileDataConfig(train_file=path)).get_train_examples(None)
+  with open(path, "ab") as f:  # 0x81: no cp1252 character; latin-1 reads every byte
+    f.write(b"x\x81\tb\n")
   with pytest.raises(UsageError, match=r"train.tsv line 3: .*--encoding latin-1"):
     FileProcessor(FileDataConfig(train_file=path)).get_train_examples(None)
   p = FileProcessor(FileDataConfig(train_file=path, encoding="latin-1", dev_split=0))
@@ -470,6 +485,10 @@ def test_binary_and_utf16_files_are_named(tmp_path):
     FileProcessor(FileDataConfig(train_file=str(utf16))).get_train_examples(None)
   config = FileDataConfig(train_file=str(utf16), encoding="utf-16", dev_split=0)
   assert [e.label for e in FileProcessor(config).get_train_examples(None)] == ["pos", "neg"]
+  utf32 = tmp_path / "train32.csv"
+  utf32.write_bytes("text,label\ngood,pos\n".encode("utf-32"))
+  with pytest.raises(UsageError, match=r"holds NUL bytes: is it UTF-32 \(pass --encoding=utf-32\)"):
+    FileProcessor(FileDataConfig(train_file=str(utf32))).get_train_examples(None)
   # Without a byte-order mark, the message names the byte order that reads the file.
   for order in ("le", "be"):
     utf16.write_bytes("text,label\ngood,pos\n".encode("utf-16-" + order))
