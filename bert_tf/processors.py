@@ -454,9 +454,11 @@ _GLUE_NON_TEXT_HEADERS = frozenset((
 
 
 def _check_text_headers(path, set_type, header, text_columns):
+  """A header over the text columns that names another column, or is a number (a row of data:
+  CoLA's train layout, headerless, given as its test.tsv), stops the read."""
   for column in text_columns:
     name = header[column].strip().lower() if column is not None and column < len(header) else ""
-    if name in _GLUE_NON_TEXT_HEADERS:
+    if name in _GLUE_NON_TEXT_HEADERS or name.isdigit():
       raise UsageError("%s line 1: the column read as text (%d) is headed %r: is the file in "
                        "another set's layout? The %s set reads its texts from columns %s." % (
                            path, column, header[column],

@@ -123,6 +123,11 @@ def test_glue_rows_short_of_a_field_and_files_in_another_sets_layout_stop(glue_d
   with pytest.raises(UsageError, match=r"SST-2/test.tsv line 1: the column read as text \(1\) "
                      r"is headed 'label': is the file in another set's layout\?"):
     processors.get_processor("sst-2").get_test_examples(glue_dir + "/SST-2")
+  # CoLA's train layout has no header: given as test.tsv, its first row would be dropped.
+  _write(glue_dir + "/CoLA/test.tsv", "gj04\t1\t\tOur friends won't buy this.\n")
+  with pytest.raises(UsageError, match=r"CoLA/test.tsv line 1: the column read as text \(1\) "
+                     r"is headed '1'"):
+    processors.get_processor("cola").get_test_examples(glue_dir + "/CoLA")
 
 
 def test_unknown_task_name():
