@@ -250,8 +250,11 @@ class _HubPreprocessor(tf.Module):
     return self.preprocessor.tokenize(text)
 
 
-def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_length=128):
-  """Writes export_dir/encoder (hub BERT encoder) and export_dir/preprocessor."""
+def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_length=128,
+                       text_preprocessor=None):
+  """Writes export_dir/encoder (hub BERT encoder) and export_dir/preprocessor
+  (`text_preprocessor`, a BertTextPreprocessor: a run's own recipe, with its truncation and
+  --clean_text; by default Google's)."""
   # Attributes that hub consumers (and our hub.module_vocab) read.
   encoder.vocab_file = tf.saved_model.Asset(vocab_file)
   encoder.do_lower_case = tf.Variable(do_lower_case, trainable=False)
@@ -260,8 +263,8 @@ def export_hub_encoder(encoder, vocab_file, do_lower_case, export_dir, max_seq_l
     os.makedirs(os.path.dirname(os.path.join(tmp, _HUB_EXPORT_MARK)), exist_ok=True)
     with open(os.path.join(tmp, _HUB_EXPORT_MARK), "w", encoding="utf-8") as f:
       f.write("the encoder of a bert_tf TF-Hub export; its preprocessor is ../preprocessor\n")
-  preprocessor = _HubPreprocessor(BertTextPreprocessor(vocab_file, do_lower_case,
-                                                       max_seq_length))
+  preprocessor = _HubPreprocessor(text_preprocessor or BertTextPreprocessor(
+      vocab_file, do_lower_case, max_seq_length))
   _save_atomic(preprocessor, os.path.join(export_dir, "preprocessor"))
   return os.path.join(export_dir, "encoder"), os.path.join(export_dir, "preprocessor")
 
@@ -443,4 +446,5 @@ def export_run_to_hub(output_dir, export_dir, checkpoint=None):
     encoder = modeling.with_all_positions(encoder, trained.bert_config)
   return export_hub_encoder(encoder, trained.vocab_file,
                             trained.preprocessor.do_lower_case, export_dir,
-                            trained.preprocessor.max_seq_length)
+                            trained.preprocessor.max_seq_length,
+                            text_preprocessor=trained.preprocessor.in_graph())

@@ -7,13 +7,16 @@ string-in SavedModel see the same text:
   -> 3 times ("soooooo" -> "sooo").
 
 The patterns use only syntax that Python's `re` and RE2 (TensorFlow) read alike
-(ASCII classes, no back-references; the repeat rule is written out in each).
+(ASCII classes, no back-references; the repeat rule is written out in each). Where a rule
+needs Unicode's white space, its characters are listed: RE2's \s is ASCII only.
 """
 
 import re
 import unicodedata
 
-URL = r"(?:https?://|www\.)[^\s]+"
+# Python's \s on str: every character with str.isspace() (\x1c-\x1f, \x85, \u2028, ...).
+_WHITE_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+URL = r"(?:https?://|www\.)[^%s]+" % _WHITE_SPACE
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 MENTION = r"@[A-Za-z0-9_]+"
 REPLACEMENTS = ((URL, "URL"), (EMAIL, "EMAIL"), (MENTION, "@USER"))

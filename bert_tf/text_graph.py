@@ -99,27 +99,22 @@ class BertTextPreprocessor(tf.Module):
     return self.wordpiece.tokenize(words).merge_dims(-2, -1)
 
   # ---- packing ----
-  def _keep_single(self, ids, budget):
-    """Google's head truncation, or tail / head+tail (a boolean mask per row)."""
-    if self.truncation == "head":
-      return ids[:, :budget]
-    lengths = ids.row_lengths()
+  def _kept_single(self, lengths, budget):
+    """Which positions Google's head truncation, or tail / head+tail, keeps of a single
+    text: a ragged boolean mask."""
+    head, tail = {"head": (budget, 0), "tail": (0, budget),
+                  "head_tail": (min(self.head_tokens, budget),
+                                budget - min(self.head_tokens, budget))}[self.truncation]
     positions = tf.ragged.range(lengths)
-    if self.truncation == "tail":
-      head, tail = 0, budget
-    else:
-      head = min(self.head_tokens, budget)
-      tail = budget - head
-    keep = ((positions < head) |
-            (positions >= tf.expand_dims(lengths, 1) - tail) |
+    return ((positions < head) | (positions >= tf.expand_dims(lengths, 1) - tail) |
             tf.expand_dims(lengths <= budget, 1))
-    return tf.ragged.boolean_mask(ids, keep)
 
   def pack(self, ids_a, ids_b=None):
     """Ragged ids -> padded dict of int32 [batch, max_seq_length (or longest)]."""
     length = None if self.pad_to_longest else self.max_seq_length
     if ids_b is None:
-      ids_a = self._keep_single(ids_a, self.max_seq_length - 2)
+      ids_a = tf.ragged.boolean_mask(ids_a, self._kept_single(ids_a.row_lengths(),
+                                                              self.max_seq_length - 2))
       segments = [ids_a]
     else:
       budget = self.max_seq_length - 3
@@ -132,10 +127,12 @@ class BertTextPreprocessor(tf.Module):
                         tf.where(short_fits, budget - lb, budget - budget // 2))
       keep_b = tf.where(fits | (lb < la) & short_fits, lb,
                         tf.where(short_fits, budget - la, budget // 2))
-      # Google: a text_b that tokenizes to nothing makes a single sequence.
-      keep_a = tf.where(lb == 0, tf.minimum(la, budget + 1), keep_a)
       keep_a, keep_b = tf.minimum(keep_a, la), tf.minimum(keep_b, lb)
-      ids_a = tf.ragged.boolean_mask(ids_a, tf.ragged.range(la) < tf.expand_dims(keep_a, 1))
+      # Google: a text_b that tokenizes to nothing makes a single sequence, truncated as one.
+      single = tf.expand_dims(lb == 0, 1)
+      ids_a = tf.ragged.boolean_mask(ids_a, (
+          single & self._kept_single(la, budget + 1) |
+          ~single & (tf.ragged.range(la) < tf.expand_dims(keep_a, 1))))
       ids_b = tf.ragged.boolean_mask(ids_b, tf.ragged.range(lb) < tf.expand_dims(keep_b, 1))
       segments = [ids_a, ids_b]
     batch = ids_a.nrows()
@@ -168,7 +165,8 @@ def fast_bert_tokenizer(vocab_file, do_lower_case=True):
   vocab = load_vocab(vocab_file)
   tokens = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
   return tf_text.FastBertTokenizer(vocab=tokens, suffix_indicator="##",
-                                   max_bytes_per_word=100, token_out_type=tf.int64,
+                                   # Google's cap is 200 characters: exact for ASCII words
+                                   max_bytes_per_word=MAX_WORD_CHARS, token_out_type=tf.int64,
                                    unknown_token="[UNK]", no_pretokenization=False,
                                    lower_case_nfd_strip_accents=do_lower_case)
 

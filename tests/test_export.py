@@ -287,14 +287,22 @@ def test_pair_and_regression_exports_match_the_predictor(trained, tmp_path):
                           for i in range(32)]
   (data / "train.csv").write_text("\n".join(rows) + "\n")
   out = str(tmp_path / "pair_run")
-  _train_kind(trained, out, str(data), text_column="a", text_b_column="b")
+  # Tail truncation and --clean_text: what a pair whose second text is empty is cut to, and
+  # what the TF-Hub export's preprocessor must do too.
+  _train_kind(trained, out, str(data), text_column="a", text_b_column="b", truncation="tail",
+              clean_text=True)
   import tensorflow_text  # noqa: F401
-  second = ["good fun", "", "bad"] + TEXTS[:2]
-  reference = predictor.Predictor(out).predict_proba(TEXTS, second)
+  first = TEXTS + ["see http://x.y/z " + " ".join(TEXTS[:3])] * 2
+  second = ["good fun", "", "bad"] + TEXTS[:2] + ["", "\u200b"]
+  reference = predictor.Predictor(out).predict_proba(first, second)
   signature = tf.saved_model.load(export.export_saved_model(out, str(tmp_path / "s1"))
                                   ).signatures["serving_default"]
-  served = signature(text_a=tf.constant(TEXTS), text_b=tf.constant(second))
+  served = signature(text_a=tf.constant(first), text_b=tf.constant(second))
   np.testing.assert_allclose(served["probabilities"].numpy(), reference, atol=1e-5)
+  hub_preprocessor = tf.saved_model.load(export.export_run_to_hub(out, str(tmp_path / "h"))[1])
+  run_preprocessor = predictor.load_trained_model(out).preprocessor.in_graph()
+  for name, ids in run_preprocessor(tf.constant(first)).items():
+    np.testing.assert_array_equal(hub_preprocessor(tf.constant(first))[name], ids)
 
   reg = tmp_path / "reg"
   reg.mkdir()

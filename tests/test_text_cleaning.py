@@ -32,6 +32,8 @@ def test_python_and_graph_agree_on_random_text():
   alphabet = list("ab @.:/-_!x") + ["http://", "www.", "é", "ｆ", "😀", "中", "\n", "\t", "@u"]
   texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30))) for _ in range(500)]
   texts += [text for text, _ in CASES]
+  # Unicode white space that NFKC keeps, after a URL (RE2's \s is ASCII only).
+  texts += ["http://a.b%sgood movie" % c for c in "\x0b\x1c\x1f\x85\u1680\u2028\u2029"]
   graph = [t.decode("utf-8") for t in clean_text_graph(tf.constant(texts)).numpy()]
   assert [clean_text(t) for t in texts] == graph
 

@@ -42,6 +42,10 @@ def test_in_graph_packing_matches_featurize(tiny_vocab_file, truncation):
   for pairs in (False, True):
     texts_a = [sentence() for _ in range(60)]
     texts_b = [sentence() for _ in range(60)] if pairs else None
+    if pairs:  # a second text that tokenizes to nothing: one sequence, truncated as one
+      long_text = " ".join(words * 2)
+      texts_a += [long_text] * 3
+      texts_b += ["", "   ", "\u200b"]
     examples = [InputExample(str(i), a, texts_b[i] if pairs else None, "0")
                 for i, a in enumerate(texts_a)]
     preprocessor = Preprocessor(tok, 12, truncation, 4, tiny_vocab_file)
