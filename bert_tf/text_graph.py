@@ -12,9 +12,9 @@ FullTokenizer step by step with TF string ops:
   pair truncation -> padding.
 
 Known, measured differences from FullTokenizer (see bench/tokenizer_parity.py
---in_graph): TF lower-cases with ICU's simple case mapping, so Greek final
-sigma stays 'σ' where Python writes 'ς'; Unicode tables may differ between
-Python's and RE2's versions for recently added characters.
+--in_graph): Unicode tables may differ between Python's and TensorFlow's (ICU,
+RE2) versions for recently added characters. (TensorFlow 2.21 lower-cases a
+final Greek sigma to 'ς', as Python does; older versions wrote 'σ'.)
 
 For TFLite, where regex ops have no kernels, `fast_bert_tokenizer` builds
 tf-text's FastBertTokenizer instead (its normalisation differs more: NFKC-style
