@@ -254,8 +254,8 @@ def _without_byte_order_marks(lines):
     yield line[1:] if line.startswith("\ufeff") else line
 
 
-def read_tsv(path, encoding="utf-8-sig"):
-  """Google's _read_tsv: tab-separated, no quoting. utf-8-sig drops MRPC's BOM."""
+def read_tsv(path, encoding="utf-8"):
+  """Google's _read_tsv: tab-separated, no quoting (read_delimited drops MRPC's BOM)."""
   return list(read_delimited(path, "\t", encoding=encoding, quotechar=None))
 
 
@@ -362,6 +362,10 @@ class DataProcessor:
   def split_fractions(self):
     """(set name, fraction) of the sets split off train when they have no file."""
     return ()
+
+  def labels_indexed_by_ids(self):
+    """The labels file's names when integer labels index into it, else None."""
+    return None
 
   def split_fraction(self, set_name, data_dir=None):
     """The fraction of train split off as `set_name`: 0 when the set has a file of its own
@@ -993,7 +997,7 @@ class FileProcessor(DataProcessor):
       first = next(rows, None)
       if first is None:
         raise UsageError("%s is empty." % path)
-      header = [h.strip().lstrip("\ufeff") for h in first[1]]
+      header = [h.strip() for h in first[1]]
     unlabelled = labels_optional and header is not None and not all(
         isinstance(c, int) or _looks_int(c) or c in header for c in self.config.label_columns)
     text_idx, text_b_idx, label_idx = self._column_indices(

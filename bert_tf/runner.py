@@ -497,13 +497,7 @@ def _write_model_description(plan, identity):
       task=stored_task, preprocessor=plan.preprocessor.settings(),
       head_hidden_size=plan.head_hidden_size, hub_module_handle=plan.files.hub_module_handle,
       text_pair=plan.processor.has_text_b, task_name=plan.config.task_name, identity=identity,
-      label_ids=_labels_indexed_by_ids(plan.processor)))
-
-
-def _labels_indexed_by_ids(processor):
-  if isinstance(processor, processors.FileProcessor):
-    return processor.labels_indexed_by_ids()
-  return None
+      label_ids=plan.processor.labels_indexed_by_ids()))
 
 
 def _write_records(plan, directory=None):

@@ -21,19 +21,20 @@ import tempfile
 import threading
 import types
 
+from bert_tf.cli.common import DEFAULT_TF_LOG_LEVEL
+
 _ZYGOTES = {}  # TF_CPP_MIN_LOG_LEVEL -> the zygote process
 _LOCK = threading.Lock()
 # What the tools import, but not the tools' own modules: `-m` runs those afresh.
 _IMPORTS = ("tensorflow", "tf_keras", "bert_tf.cli.common", "bert_tf.runner", "bert_tf.export",
             "bert_tf.predictor")
-_DEFAULT_LOG_LEVEL = "2"  # what bert_tf.cli.common sets when the variable is unset
 
 
 def run_tool(args, env=None, cwd=None, timeout=300):
   """`subprocess.run([sys.executable] + args, capture_output=True, text=True, ...)`, where
   `args` starts with a script's path, `-m module` or `-c code`."""
   env = dict(os.environ if env is None else env)
-  env.setdefault("TF_CPP_MIN_LOG_LEVEL", _DEFAULT_LOG_LEVEL)
+  env.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_TF_LOG_LEVEL)  # as the tools set it
   with _LOCK, tempfile.TemporaryDirectory() as tmp:
     zygote = _zygote(env["TF_CPP_MIN_LOG_LEVEL"])
     out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")

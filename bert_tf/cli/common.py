@@ -20,7 +20,8 @@ from bert_tf.errors import UsageError
 
 # TensorFlow's C++ start-up lines bury the one line a user needs; TF_CPP_MIN_LOG_LEVEL=0
 # brings them back.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+DEFAULT_TF_LOG_LEVEL = "2"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_TF_LOG_LEVEL)
 _LEVELS = "IWEF"  # absl/glog's severities, in TF_CPP_MIN_LOG_LEVEL's order
 _LOG_LINE = re.compile(r"^([%s])\d{4} " % _LEVELS)  # I1130 18:19:46.108868 ...
 FLAGS = flags.FLAGS
