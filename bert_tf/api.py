@@ -193,9 +193,21 @@ class TextClassifier:
 
   @_api_names()
   def predict(self, texts, text_pair=None):
-    """One decision per text: a label, a list of labels (multi-label) or a score."""
+    """One decision per text: a label, a list of labels (multi-label) or a score. Labels
+    come back as the values `labels` lists (numbers where the run's labels are numbers)."""
     predictor = self._loaded()
-    return predictor.task.decide(predictor.predict_proba(texts, text_pair))
+    decisions = predictor.task.decide(predictor.predict_proba(texts, text_pair))
+    if not predictor.label_list:  # regression: scores
+      return decisions
+    value = dict(zip(predictor.label_list, _label_values(predictor.label_list)))
+    return [[value[l] for l in d] if isinstance(d, list) else value[d] for d in decisions]
+
+  @property
+  def labels(self):
+    """The run's labels, in the order of predict_proba's columns ([] for regression): ints
+    or floats where every label is a number as str() writes it (a DataFrame's 0/1 or 2.5),
+    True/False where they are "True"/"False", else the names of label_list.txt."""
+    return _label_values(self._loaded().label_list)
 
   @_api_names()
   def export(self, export_dir, format="saved_model", **options):  # pylint: disable=redefined-builtin
@@ -275,6 +287,27 @@ class TextClassifier:
       from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
       self._predictor = Predictor(self.output_dir)
     return self._predictor
+
+
+def _label_values(names):
+  """Label names (strings, as the run stores them) as the values fit's data most likely held,
+  so that predict()'s answers compare equal to them: all numbers, all booleans, or strings."""
+  def number(name):
+    for kind in (int, float):
+      try:
+        value = kind(name)
+      except ValueError:
+        continue
+      if str(value) == name:  # "3" and "2.5", not "03" or "1e3": names, kept as written
+        return value
+    return None
+
+  numbers = [number(n) for n in names]
+  if names and all(n is not None for n in numbers):
+    return numbers
+  if names and set(names) <= {"True", "False"}:
+    return [n == "True" for n in names]
+  return list(names)
 
 
 def _stored_columns(run):

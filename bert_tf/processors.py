@@ -695,11 +695,22 @@ def _looks_int(value):
     return False
 
 
+def _finite_number(value):
+  try:
+    number = float(value)
+  except (TypeError, ValueError):
+    return None
+  return number if math.isfinite(number) else None
+
+
 def sort_labels(labels):
-  """Stable label order: numerically when all labels are integers, else by string."""
+  """Stable label order: numerically when all labels are numbers ("2" before "10", "0.5"
+  before "1.5"), else by string."""
   labels = set(labels)
   if all(_looks_int(l) for l in labels):
     return sorted(labels, key=lambda l: (int(l), l))  # "01" and "1": not by the set's order
+  if all(_finite_number(l) is not None for l in labels):
+    return sorted(labels, key=lambda l: (_finite_number(l), l))
   return sorted(labels)
 
 
@@ -1086,6 +1097,7 @@ class FileProcessor(DataProcessor):
     """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups).
     What systems and editors leave beside the data is not read (_is_clutter); folders inside
     a class folder are skipped with a warning."""
+    self._check_folder_has_no_columns(path)
     classes = self._labels or self._class_folders(path)
     if not classes:
       raise UsageError("%s has no class sub-folders." % path)
@@ -1106,6 +1118,18 @@ class FileProcessor(DataProcessor):
       for name in files:
         yield (os.path.join(folder, name), self._read_text_file(os.path.join(folder, name)),
                None, [label])
+
+  def _check_folder_has_no_columns(self, path):
+    """A folder per class has no columns: a column flag given for it would be ignored."""
+    c = self.config
+    given = [flag for flag, value, default in (
+        ("--text_column", c.text_column, "text"), ("--text_b_column", c.text_b_column, None),
+        ("--label_column", list(c.label_columns), ["label"]),
+        ("--label_delimiter", c.label_delimiter, None)) if value != default]
+    if given:
+      raise UsageError("%s is a folder per class (one text per file, the label is the folder): "
+                       "%s names a column, which it has not; leave %s out, or pass a CSV, TSV or "
+                       "JSON file." % (path, given[0], given[0]))
 
   def _class_folders(self, path):
     """The visible sub-folders of a folder-per-class layout, sorted."""

@@ -119,7 +119,8 @@ def _log_label_warnings(task, scan):
       stand_ins += [example] * min(n, 2)
     for label, m in task.label_counts([example]).items():
       counts[label] = counts.get(label, 0) + m * n
-  tasks.log_label_warnings(task, stand_ins, "training data", counts=counts)
+  tasks.log_label_warnings(task, stand_ins, "training data", counts=counts,
+                           rows=sum(scan.train_counts.values()))
 
 
 def _write_from_train(config, run, processor, preprocessor, task, path, names, splits,

@@ -445,14 +445,16 @@ def task_from_dict(stored):
                    **stored)
 
 
-def log_label_warnings(task, examples, source, counts=None):
+def log_label_warnings(task, examples, source, counts=None, rows=None):
   """Legal but suspicious training labels: the kind's own (a constant score), labels joined
-  by a delimiter, a single class, labels seen once or written two ways. `counts`: the
-  label counts, where `examples` only stand in for a file read as a stream."""
+  by a delimiter, a single class, labels on every row, labels seen once or written two ways.
+  `counts` and `rows`: the label counts and number of rows, where `examples` only stand in
+  for a file read as a stream."""
   task.log_target_warnings(examples, source)
   counts = task.label_counts(examples) if counts is None else counts
   if not counts:
     return
+  _warn_labels_on_every_row(counts, len(examples) if rows is None else rows, source)
   joined = _joined_labels(counts)
   if joined:
     label, delimiter = joined
@@ -485,6 +487,23 @@ def log_label_warnings(task, examples, source, counts=None):
       said.add(frozenset(same))
       logging.warning("%s: the labels %s %s, so they are different classes; write them alike "
                       "if they are one class.", source, " and ".join(shown(l) for l in same), how)
+
+
+def _warn_labels_on_every_row(counts, rows, source):
+  """Several labels, some on every row: only multi-label rows can do that. All of them on
+  every row is what 0/1 indicator rows ("1,0", [0, 1]) read as label names look like."""
+  always = sorted((label for label, n in counts.items() if n == rows), key=str)
+  if len(counts) < 2 or not always:
+    return
+  if len(always) < len(counts):
+    logging.warning("%s: the label(s) %s are on in every example; the model will learn to "
+                    "predict them always.", source, ", ".join(map(str, always[:10])))
+    return
+  indicators = {str(label).lower() for label in always} <= {"0", "1", "true", "false"}
+  logging.warning("%s: every label (%s) is on in every example, so there is nothing to learn.%s",
+                  source, ", ".join(map(str, always[:10])),
+                  " If each cell is a row of 0/1 indicators, put one column per label and pass "
+                  "--label_column=a,b,... instead." if indicators else "")
 
 
 def _fractional_numbers(labels):

@@ -13,6 +13,7 @@ import pytest
 from absl import logging as absl_logging
 
 from bert_tf import TextClassifier
+from bert_tf import api
 from bert_tf import run_dir
 from bert_tf.errors import UsageError
 from bert_tf.predictor import Predictor, check_request
@@ -72,6 +73,22 @@ def test_single_label_dataframes(tiny_model, tmp_path):
                      r"quantization; it takes checkpoint, version, "):
     clf.export(str(tmp_path / "serving"), quantization="int8")
   assert sorted(os.listdir(tmp_path / "serving")) == ["1"]
+
+
+def test_labels_come_back_as_the_values_fit_was_given(tiny_model, tmp_path):
+  frame = _reviews(32, 5)
+  frame["stars"] = np.where(frame["sentiment"] == "pos", 5, 1)  # numpy ints
+  clf = TextClassifier(tiny_model, output_dir=str(tmp_path / "stars"), **FAST)
+  clf.fit(frame, text="review", label="stars", epochs=1, batch_size=16, verbose=0)
+  assert clf.labels == [1, 5] and all(type(l) is int for l in clf.labels)
+  predicted = clf.predict(list(frame["review"][:6]))
+  assert set(predicted) <= {1, 5} and all(type(p) is int for p in predicted)
+  assert TextClassifier.load(str(tmp_path / "stars")).labels == [1, 5]
+  label_values = api._label_values  # pylint: disable=protected-access
+  assert label_values(["-1", "0", "2.5"]) == [-1, 0, 2.5]
+  assert label_values(["False", "True"]) == [False, True]
+  for names in (["01", "1"], ["1e3", "2"], ["1", "pos"], ["true", "false"], []):
+    assert label_values(names) == names
 
 
 def test_multi_label_pairs_and_regression_from_tuples(tiny_model, tmp_path):

@@ -232,6 +232,13 @@ def test_integer_labels_written_two_ways_have_one_order():
   for order in (["1", "01", "2", "+2"], ["+2", "2", "01", "1"], ["2", "1", "+2", "01"]):
     assert processors.sort_labels(order) == ["01", "1", "+2", "2"]
 
+
+def test_numeric_labels_sort_as_numbers():
+  assert processors.sort_labels(["10.5", "2", "0.25", "-1e3"]) == ["-1e3", "0.25", "2", "10.5"]
+  assert processors.sort_labels(["1.0", "1", "0.5"]) == ["0.5", "1", "1.0"]
+  assert processors.sort_labels(["2.5", "b", "10"]) == ["10", "2.5", "b"]  # not all numbers
+  assert processors.sort_labels(["inf", "2"]) == ["2", "inf"]  # by string: inf is no class number
+
 def test_delimited_multi_label_with_labels_file(tmp_path, caplog):
   labels = _write(str(tmp_path / "labels.txt"), "admiration\namusement\nanger\n")
   path = _write(str(tmp_path / "train.tsv"), "text\tlabel\tid\nhaha\t1,2\ta\nwow\t0\tb\n")
@@ -339,6 +346,14 @@ def test_folder_per_class(tmp_path):
   assert [(e.text_a, e.label) for e in p.get_train_examples(None)] == [
       ("awful", "neg"), ("boring", "neg"), ("great", "pos")]
   assert p.get_labels() == ["neg", "pos"]
+  for flag, options in (("--text_column", dict(text_column="review")),
+                        ("--text_b_column", dict(text_b_column="b")),
+                        ("--label_column", dict(label_columns=["y"])),
+                        ("--label_delimiter", dict(label_delimiter=","))):
+    p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0, **options))
+    with pytest.raises(UsageError, match=r"train is a folder per class .*: %s names a column, "
+                       r"which it has not; leave %s out" % (flag, flag)):
+      p.get_train_examples(None)
 
 
 def test_folder_per_class_skips_hidden_entries_and_warns(tmp_path, caplog):

@@ -171,3 +171,15 @@ def test_a_constant_streamed_score_is_warned_about(caplog):
   scan.train_counts["3.0"] = 1
   streaming._log_label_warnings(tasks.make_task("regression"), scan)
   assert "every score" not in caplog.text
+
+
+def test_streamed_multi_labels_on_every_row_are_counted_over_all_rows(caplog):
+  from bert_tf import processors, streaming, tasks  # pylint: disable=g-import-not-at-top
+  key = lambda labels: processors.label_key(labels)
+  scan = streaming._Scan(train_counts={key(["a", "b"]): 30, key(["a"]): 10})  # pylint: disable=protected-access
+  streaming._log_label_warnings(tasks.make_task("multi_label", ["a", "b"]), scan)
+  assert "training data: the label(s) a are on in every example" in caplog.text
+  caplog.clear()
+  scan.train_counts[key(["b"])] = 1
+  streaming._log_label_warnings(tasks.make_task("multi_label", ["a", "b"]), scan)
+  assert "every example" not in caplog.text

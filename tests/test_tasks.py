@@ -102,6 +102,23 @@ def test_single_class_and_rare_labels_warn(caplog):
           "header (drop --header=false)") in caplog.text
 
 
+def test_multi_labels_on_every_row_warn(caplog):
+  caplog.set_level(logging.WARNING)
+  task = tasks.MultiLabel(["0", "1"])
+  tasks.log_label_warnings(task, _examples([["1", "0"], ["0", "1"]] * 3), "train.json")
+  assert ("train.json: every label (0, 1) is on in every example, so there is nothing to learn. "
+          "If each cell is a row of 0/1 indicators, put one column per label") in caplog.text
+  caplog.clear()
+  task = tasks.MultiLabel(["a", "b", "c"])
+  tasks.log_label_warnings(task, _examples([["a", "b"], ["a"], ["a", "c"], ["a"]]), "t")
+  assert "t: the label(s) a are on in every example; the model will learn" in caplog.text
+  caplog.clear()
+  tasks.log_label_warnings(task, _examples([["a", "b"], ["b"], ["a", "c"], []]), "t")
+  assert "every example" not in caplog.text
+  tasks.log_label_warnings(tasks.SingleLabel(["a", "b"]), _examples(["a", "b", "a"]), "t")
+  assert "every example" not in caplog.text
+
+
 def test_labels_that_are_one_number_warn_and_a_label_listed_twice_stops(caplog):
   caplog.set_level(logging.WARNING)
   tasks.log_label_warnings(tasks.SingleLabel(["Pos", "neg", "pos"]),
