@@ -878,7 +878,7 @@ class FileProcessor(DataProcessor):
     if fmt == "frame":
       rows = self._read_frame(self.data_frames[set_name], path, labels_optional=not require_label)
     elif fmt == "folder":
-      rows = self._read_folder(path)
+      rows = self._read_folder(path, labels_optional=not require_label)
     elif fmt in ("json", "jsonl"):
       rows = self._read_json(path)
     elif fmt in ("csv", "tsv"):
@@ -1093,14 +1093,23 @@ class FileProcessor(DataProcessor):
       labels = [_json_field(record, c, where, required=False) for c in self.config.label_columns]
       yield where, _json_text(record, self.config.text_column, where), text_b, labels
 
-  def _read_folder(self, path):
-    """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups).
-    What systems and editors leave beside the data is not read (_is_clutter); folders inside
-    a class folder are skipped with a warning."""
+  def _read_folder(self, path, labels_optional=False):
+    """One sub-folder per class, one text file per example (aclImdb, 20 Newsgroups); a test
+    set may be a flat folder of text files, unlabelled. What systems and editors leave beside
+    the data is not read (_is_clutter); folders inside a class folder are skipped with a
+    warning."""
     self._check_folder_has_no_columns(path)
+    entries = [n for n in sorted(os.listdir(path)) if not _is_clutter(n)]
+    if labels_optional and entries and not any(
+        os.path.isdir(os.path.join(path, n)) for n in entries):
+      for name in entries:
+        yield os.path.join(path, name), self._read_text_file(os.path.join(path, name)), None, [
+            None]
+      return
     classes = self._labels or self._class_folders(path)
     if not classes:
-      raise UsageError("%s has no class sub-folders." % path)
+      raise UsageError("%s has no class sub-folders: put each class's text files in a folder "
+                       "named after the class." % path)
     for label in classes:
       folder = os.path.join(path, label)
       if not os.path.isdir(folder):
@@ -1209,7 +1218,7 @@ class FileProcessor(DataProcessor):
       if require_label:
         shown = next(r for r, m in zip(raw, missing) if m)
         raise UsageError("%s: the label is missing (%s); fill it in or remove the row." %
-                         (where, "an empty cell" if shown is None else repr(shown)))
+                         (where, "an empty cell" if shown in (None, "") else repr(shown)))
       return None
     if self.config.regression:
       try:

@@ -453,19 +453,22 @@ class RunDir:
       os.remove(self.path(TEST_METRICS))
 
   def write_predictions(self, examples, task, probs, name=PREDICTIONS):
-    """predictions.csv (or eval_predictions.csv): guid, text_a, [text_b], then the task's
-    prediction and score columns; with true labels also `label` and the task's `error`."""
+    """predictions.csv (or eval_predictions.csv): guid, [source: the file and line, or the
+    file, each text came from], text_a, [text_b], then the task's prediction and score
+    columns; with true labels also `label` and the task's `error`."""
+    has_source = any(e.where for e in examples)
     has_b = any(e.text_b is not None for e in examples)
     has_label = bool(examples) and all(e.label is not None for e in examples)
     errors = task.errors(task.label_array(examples), np.asarray(probs)) if has_label else None
-    header = ["guid", "text_a"] + (["text_b"] if has_b else []) + (
-        ["label"] if has_label else []) + task.prediction_columns() + (
-            ["error"] if has_label else [])
+    header = ["guid"] + (["source"] if has_source else []) + ["text_a"] + (
+        ["text_b"] if has_b else []) + (["label"] if has_label else []) + (
+            task.prediction_columns()) + (["error"] if has_label else [])
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
     for i, (example, p, decision) in enumerate(zip(examples, probs, task.decide(probs))):
-      row = [example.guid, example.text_a] + ([example.text_b or ""] if has_b else [])
+      row = [example.guid] + ([example.where or ""] if has_source else []) + [example.text_a] + (
+          [example.text_b or ""] if has_b else [])
       if has_label:
         row.append(";".join(example.label) if isinstance(example.label, list) else example.label)
       row += task.prediction_cells(decision, p)

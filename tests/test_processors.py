@@ -346,6 +346,17 @@ def test_folder_per_class(tmp_path):
   assert [(e.text_a, e.label) for e in p.get_train_examples(None)] == [
       ("awful", "neg"), ("boring", "neg"), ("great", "pos")]
   assert p.get_labels() == ["neg", "pos"]
+  # A flat folder of texts: unlabelled test examples; as training data, refused.
+  for i, text in enumerate(["so good", "so bad"]):
+    _write(str(tmp_path / "new" / ("%d.txt" % i)), text)
+  _write(str(tmp_path / "new" / ".DS_Store"), "junk")
+  p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"),
+                                   test_file=str(tmp_path / "new"), dev_split=0))
+  assert [(e.text_a, e.label) for e in p.get_test_examples(None)] == [
+      ("so good", None), ("so bad", None)]
+  p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "new"), dev_split=0))
+  with pytest.raises(UsageError, match=r"new has no class sub-folders: put each class's text"):
+    p.get_train_examples(None)
   for flag, options in (("--text_column", dict(text_column="review")),
                         ("--text_b_column", dict(text_b_column="b")),
                         ("--label_column", dict(label_columns=["y"])),

@@ -1,5 +1,6 @@
 """End to end on a tiny random BERT: train/eval/predict, checkpoints, resume, mirrored."""
 
+import csv
 import json
 import os
 import random
@@ -95,8 +96,10 @@ def test_train_eval_predict_outputs(tiny_setup):
   assert len(lines) == 10
   probs = np.array([[float(x) for x in line.split("\t")] for line in lines])
   np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-  header = open(os.path.join(out, "predictions.csv")).readline().strip()
-  assert header == "guid,text_a,prediction,prob_neg,prob_pos"
+  with open(os.path.join(out, "predictions.csv"), newline="") as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == ["guid", "source", "text_a", "prediction", "prob_neg", "prob_pos"]
+  assert rows[1][1].endswith("test.csv line 2") and rows[-1][1].endswith("test.csv line 11")
   assert open(os.path.join(out, "label_list.txt")).read() == "neg\npos\n"
   page = open(os.path.join(out, "report.html")).read()
   # loss, dev accuracy, learning rate, confusion matrix (counts and normalised)
