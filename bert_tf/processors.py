@@ -171,6 +171,17 @@ def read_text_lines(path, encoding="utf-8", keep_blank=False):
       raise _decode_error(path, e, encoding) from None
 
 
+def _carriage_return_hint(path):
+  """Why a row came up short in a file whose lines end in \n: a \r alone inside a text
+  (pasted from an old Mac or a web form), which ends a row as a line end would."""
+  with open(path, "rb") as f:
+    data = f.read(1 << 26)
+  if b"\n" in data and re.search(rb"\r(?!\n)", data):
+    return ("; the file's lines end in \\n, yet a text holds a carriage return (\\r) alone, "
+            "which ends a row: remove it from the text, or quote the text")
+  return ""
+
+
 def _refuse_old_mac_line_ends(path):
   """A file whose lines end in \r alone would be one text: say so instead."""
   if os.path.isfile(path):
@@ -1043,7 +1054,8 @@ class FileProcessor(DataProcessor):
           continue
         other = "\t" if delimiter == "," else ","
         fix = ("a field is missing" + (" (or the row is separated by %r)" % other if any(
-            other in f for f in fields) else "") if len(fields) < expected else
+            other in f for f in fields) else "") + _carriage_return_hint(path)
+               if len(fields) < expected else
                "quote texts that contain %r" % delimiter if quoted else
                "a text holds a tab: remove tabs from texts, or save the file as CSV")
         raise UsageError(

@@ -778,6 +778,21 @@ def test_text_lines_end_at_newlines_only(tmp_path):
     processors.read_text_lines(str(path))
 
 
+def test_a_carriage_return_inside_an_unquoted_csv_text_is_named(tmp_path):
+  path = tmp_path / "cr.csv"
+  path.write_bytes(b"text,label\ngood film,pos\nbad\rfilm,neg\n")
+  with pytest.raises(UsageError, match=r"cr.csv line 3: 1 fields, expected 2 \(as in the "
+                     r"header\): a field is missing; the file's lines end in \\n, yet a text "
+                     r"holds a carriage return \(\\r\) alone"):
+    FileProcessor(FileDataConfig(train_file=str(path), dev_split=0)).get_train_examples(None)
+  path.write_bytes(b'text,label\r\n"bad\rfilm",neg\r\nok,pos\r\n')  # quoted: kept
+  assert [e.text_a for e in FileProcessor(FileDataConfig(
+      train_file=str(path), dev_split=0)).get_train_examples(None)] == ["bad\rfilm", "ok"]
+  path.write_bytes(b"text,label\rgood,pos\rok\rbad,neg\r")  # old Mac line ends: no hint
+  with pytest.raises(UsageError, match=r"a field is missing, or pass"):
+    FileProcessor(FileDataConfig(train_file=str(path), dev_split=0)).get_train_examples(None)
+
+
 def test_many_texts_with_contradictory_labels_warn(caplog):
   caplog.set_level(logging.WARNING)
   said = "distinct texts occur with different labels"
