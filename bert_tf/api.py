@@ -14,6 +14,7 @@ message the command line prints, naming this API's parameters where it names fla
 
 import contextlib
 import dataclasses
+import difflib
 import functools
 import inspect
 import logging as std_logging
@@ -94,11 +95,9 @@ class TextClassifier:
     head_hidden_size, class_weights, pos_weight, mixed_precision, ...)."""
     _refuse_api_owned(options)
     self.model = model
-    self._output_dir = output_dir  # None: a temporary directory, made when fit() needs it
-    self.options = options
+    self.options = _engine_names(options)
     self.history = None
-    self._predictor = None
-    self._columns = None  # how fit read its data, to read evaluation data the same way
+    self.output_dir = output_dir  # None: a temporary directory, made when fit() needs it
 
   @property
   def output_dir(self):
@@ -108,7 +107,10 @@ class TextClassifier:
   @output_dir.setter
   def output_dir(self, value):
     """Another run directory: what this object knew of the last one is dropped."""
-    self._output_dir, self._predictor, self.history = value, None, None
+    self._output_dir, self._predictor, self._loaded_info, self.history = value, None, None, None
+    self._label_values = {}  # read with the Predictor (label_values.json)
+    self._made_output_dir = False  # True: a temporary directory this object made
+    # How fit read its data, to read evaluation data the same way.
     self._columns = _stored_columns(run_dir.RunDir(value)) if value else None
 
   @classmethod
@@ -122,43 +124,49 @@ class TextClassifier:
     run.require_model_info()
     run.eval_checkpoint()  # a run without a checkpoint fails here, in one line
     clf = cls(model=None, output_dir=output_dir)
-    clf._columns = _stored_columns(run)
+    clf.options = _options_of_run(run)  # fit() again: the same model and settings
     return clf
 
   # ---- training ----
   @_api_names(train_file="data", dev_file="validation_data")
-  def fit(self, data, validation_data=None, *, text="text", text_pair=None, label="label",
-          label_delimiter=None, regression=False, epochs=3, batch_size=32, learning_rate=5e-5,
-          verbose=1, **options):
+  def fit(self, data, validation_data=None, *, text=None, text_pair=None, label=None,
+          label_delimiter=None, regression=None, epochs=None, batch_size=None,
+          learning_rate=None, verbose=1, **options):
     """Fine-tunes on `data` (a DataFrame, a CSV/TSV/JSON path, or (texts, labels) /
     (texts, texts_pair, labels)); `label` may be a list of 0/1 columns (multi-label).
+    What fit() is given wins over the constructor's options, which win over the defaults
+    (text="text", label="label", epochs=3, batch_size=32, learning_rate=5e-5).
     Rerunning the same fit in the same output_dir resumes it."""
     _refuse_api_owned(options)
+    _refuse_renamed(options)
+    given = dict(text_column=text, text_b_column=text_pair, label_column=label,
+                 label_delimiter=label_delimiter, regression=regression,
+                 num_train_epochs=epochs, train_batch_size=batch_size,
+                 learning_rate=learning_rate, **options)
+    values = dict(self.options, **{k: v for k, v in given.items() if v is not None})
+    text, label = values.get("text_column", "text"), values.get("label_column", "label")
     if isinstance(data, tuple) and len(data) == 3:
-      text_pair = text_pair or "text_b"
+      values.setdefault("text_b_column", "text_b")
     frames, files = {}, {}
     for name, value in (("train", data), ("dev", validation_data)):
       if value is not None:
-        _place(name, value, frames, files, (text, text_pair, label))
+        _place(name, value, frames, files, (text, values.get("text_b_column"), label))
     labels_are_lists = any(_holds_lists(f, label) for f in frames.values())
     name = lambda column: None if column is None else str(column)  # 0: the first column
-    columns = dict(text_column=name(text), text_b_column=name(text_pair),
-                   label_column=",".join(map(str, label)) if isinstance(label, (list, tuple))
-                   else name(label),
-                   label_delimiter=label_delimiter or ("|" if labels_are_lists else None),
-                   regression=regression)
-    columns.update({k: options.pop(k) for k in _COLUMN_OPTIONS if k in options})
-    values = dict(num_train_epochs=epochs, train_batch_size=batch_size,
-                  learning_rate=learning_rate)
-    values.update(self.options)   # the constructor's options, then fit's, win
-    values.update(columns)
+    values.update(text_column=name(text), text_b_column=name(values.get("text_b_column")),
+                  label_column=",".join(map(str, label)) if isinstance(label, (list, tuple))
+                  else name(label))
+    if labels_are_lists:
+      values.setdefault("label_delimiter", "|")
     values.update(files)
-    values.update(options)
     values.setdefault("progress", _progress_mode(verbose))
+    label_values = _label_values_in(frames, label)
     with self._temporary_run_dir():
       config = self._config(do_train=True, do_eval=validation_data is not None, **values)
-      result = self._run(config, frames, verbose)
-    self._columns, self._predictor = columns, None
+      result = self._run_in_own_directory(config, frames, verbose)
+    run = run_dir.RunDir(self.output_dir)
+    run.save_label_values(label_values)
+    self._columns, self._predictor = _stored_columns(run), None
     self.history = result
     return self
 
@@ -199,15 +207,17 @@ class TextClassifier:
     decisions = predictor.task.decide(predictor.predict_proba(texts, text_pair))
     if not predictor.label_list:  # regression: scores
       return decisions
-    value = dict(zip(predictor.label_list, _label_values(predictor.label_list)))
-    return [[value[l] for l in d] if isinstance(d, list) else value[d] for d in decisions]
+    value = self._label_values
+    return [[value.get(l, l) for l in d] if isinstance(d, list) else value.get(d, d)
+            for d in decisions]
 
   @property
   def labels(self):
-    """The run's labels, in the order of predict_proba's columns ([] for regression): ints
-    or floats where every label is a number as str() writes it (a DataFrame's 0/1 or 2.5),
-    True/False where they are "True"/"False", else the names of label_list.txt."""
-    return _label_values(self._loaded().label_list)
+    """The run's labels, in the order of predict_proba's columns ([] for regression), as
+    fit()'s DataFrames or tuples held them (1, True, 2.5); labels read from files are the
+    names of label_list.txt."""
+    names = self._loaded().label_list
+    return [self._label_values.get(n, n) for n in names]
 
   @_api_names()
   def export(self, export_dir, format="saved_model", **options):  # pylint: disable=redefined-builtin
@@ -237,16 +247,32 @@ class TextClassifier:
       is_hub = (str(self.model).startswith(("http://", "https://", "gs://")) or
                 os.path.exists(os.path.join(str(self.model), "saved_model.pb")))
       values["bert_hub_module_handle" if is_hub else "model"] = self.model
-    unknown = set(values) - {f.name for f in dataclasses.fields(RunConfig)}
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(values) - known)
     if unknown:
-      raise UsageError("Unknown option(s): %s; see bert_tf.config.RunConfig for the options." %
-                       ", ".join(sorted(unknown)))
+      names = (known - set(_FIT_RENAMES)) | set(_FIT_RENAMES.values())  # as fit() takes them
+      close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
+      raise UsageError("Unknown option(s): %s%s; see bert_tf.config.RunConfig for the options." %
+                       (", ".join(unknown), " (did you mean %s?)" % close[0] if close else ""))
     return RunConfig(output_dir=self.output_dir, **values)
 
   def _run(self, config, frames, verbose):
     from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
     with _verbosity(verbose):
       return run_classifier(config, data_frames=frames)
+
+  def _run_in_own_directory(self, config, frames, verbose):
+    """Runs `config`. In a temporary directory this object made, which the user never chose,
+    another run (fit again with other data or settings) is a new run in a new directory."""
+    try:
+      return self._run(config, frames, verbose)
+    except run_dir.DifferentRunError:
+      if not self._made_output_dir:
+        raise
+    earlier, self._output_dir = self._output_dir, tempfile.mkdtemp(prefix="bert_tf-")
+    logging.info("Training a new run into %s (the earlier one stays in %s).", self._output_dir,
+                 earlier)
+    return self._run(dataclasses.replace(config, output_dir=self._output_dir), frames, verbose)
 
   @contextlib.contextmanager
   def _temporary_run_dir(self):
@@ -255,7 +281,7 @@ class TextClassifier:
     if self._output_dir is not None:
       yield
       return
-    self._output_dir = tempfile.mkdtemp(prefix="bert_tf-")
+    self._output_dir, self._made_output_dir = tempfile.mkdtemp(prefix="bert_tf-"), True
     logging.info("Training into %s (pass output_dir= to keep the run elsewhere).",
                  self._output_dir)
     try:
@@ -274,7 +300,7 @@ class TextClassifier:
       logging.warning("The run is in %s: fit() again resumes it.", self._output_dir)
     else:
       shutil.rmtree(self._output_dir, ignore_errors=True)
-      self._output_dir = None
+      self._output_dir, self._made_output_dir = None, False
 
   def _require_run(self):
     if self._output_dir is None:
@@ -282,32 +308,51 @@ class TextClassifier:
                        "TextClassifier.load(output_dir) for a trained one.")
 
   def _loaded(self):
+    """The run's Predictor, loaded again when the run changed since (trained further, or
+    replaced by another run)."""
     self._require_run()
+    run = run_dir.RunDir(self.output_dir)
+    info = run.version()
+    if self._predictor is not None and info != self._loaded_info:
+      logging.warning("The run in %s changed since this TextClassifier loaded it: it now "
+                      "predicts with the run there.", self.output_dir)
+      self._predictor = None
+      self._columns = _stored_columns(run)
     if self._predictor is None:
       from bert_tf.predictor import Predictor  # pylint: disable=g-import-not-at-top
-      self._predictor = Predictor(self.output_dir)
+      self._predictor, self._loaded_info = Predictor(self.output_dir), info
+      self._label_values = run.read_label_values()
     return self._predictor
 
 
-def _label_values(names):
-  """Label names (strings, as the run stores them) as the values fit's data most likely held,
-  so that predict()'s answers compare equal to them: all numbers, all booleans, or strings."""
-  def number(name):
-    for kind in (int, float):
-      try:
-        value = kind(name)
-      except ValueError:
-        continue
-      if str(value) == name:  # "3" and "2.5", not "03" or "1e3": names, kept as written
-        return value
-    return None
-
-  numbers = [number(n) for n in names]
-  if names and all(n is not None for n in numbers):
-    return numbers
-  if names and set(names) <= {"True", "False"}:
-    return [n == "True" for n in names]
-  return list(names)
+def _label_values_in(frames, label):
+  """{label name: the Python value fit's DataFrames (or tuples) hold for it}, so that
+  predict() answers in the user's own values (1, not "1"). Names whose cells differ (1 and
+  "1", both read as "1") and labels from files or 0/1 columns stay names."""
+  from bert_tf import processors  # pylint: disable=g-import-not-at-top
+  if not isinstance(label, str):
+    return {}
+  seen = {}
+  for frame in frames.values():
+    if label not in frame.columns:
+      continue
+    column = frame[label]
+    # Each value once; not in an object column, where unique() takes True and 1 as one.
+    cells = column if column.dtype == object else pd.unique(column)
+    for cell in cells:
+      for value in (cell if isinstance(cell, (list, tuple, np.ndarray)) else [cell]):
+        name = processors.frame_label_name(value)
+        value = value.item() if isinstance(value, np.generic) else value
+        if name is not None and isinstance(value, (str, bool, int, float)):
+          seen.setdefault(name, {})[(type(value), value)] = value
+  values = {}
+  for name, kinds in seen.items():
+    if len(kinds) > 1:
+      logging.warning("The labels %s are all read as the label %r; predict() answers %r.",
+                      " and ".join(sorted(repr(v) for v in kinds.values())), name, name)
+    elif next(iter(kinds.values())) != name:
+      values[name] = next(iter(kinds.values()))
+  return values
 
 
 def _stored_columns(run):
@@ -318,13 +363,48 @@ def _stored_columns(run):
 
 # Options the API sets itself, and where a user says them instead.
 _API_OWNED = dict(output_dir="TextClassifier(output_dir=...)", do_train="fit()",
-                  do_eval="fit(validation_data=...) or evaluate()", do_predict="predict()")
+                  do_eval="fit(validation_data=...) or evaluate()", do_predict="predict()",
+                  train_file="fit(data)", dev_file="fit(validation_data=...)",
+                  test_file="predict()", data_dir="fit(data)")
 
 
 def _refuse_api_owned(options):
   owned = sorted(set(options) & set(_API_OWNED))
   if owned:
     raise UsageError("%s is not an option here: use %s." % (owned[0], _API_OWNED[owned[0]]))
+
+
+def _refuse_renamed(options):
+  """fit() names some options itself (epochs for num_train_epochs): one name for each."""
+  renamed = sorted(set(options) & set(_FIT_RENAMES))
+  if renamed:
+    raise UsageError("%s is fit()'s %s: pass %s=%r." % (
+        renamed[0], _FIT_RENAMES[renamed[0]], _FIT_RENAMES[renamed[0]], options[renamed[0]]))
+
+
+def _engine_names(options):
+  """The constructor's options under RunConfig's names (fit()'s names accepted too)."""
+  engine = {v: k for k, v in _FIT_RENAMES.items()}
+  out = {}
+  for key, value in options.items():
+    name = engine.get(key, key)
+    if name in out:
+      raise UsageError("%s and %s are one option: pass one of them." % (_FIT_RENAMES[name], name))
+    out[name] = ",".join(map(str, value)) if (
+        name == "label_column" and isinstance(value, (list, tuple))) else value
+  return out
+
+
+# What a trained run's settings say that fit() again, on a loaded run, keeps: not its data,
+# its task name (fit() reads the user's own data) or the operational options of a command.
+_NOT_KEPT = ("data_dir", "train_file", "dev_file", "task_name")
+
+
+def _options_of_run(run):
+  stored = run.read_run_config() or {}
+  fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+  return {k: v for k, v in stored.items() if k in fields and k not in _NOT_KEPT and
+          fields[k].metadata.get("role") != "operational" and v != fields[k].default}
 
 
 # How fit read its data: evaluate reads labelled data the same way.

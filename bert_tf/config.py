@@ -168,6 +168,15 @@ def _warn_once(message, *args):
     logging.warning(text)  # formatted: the API renames the flags in a record's message
 
 
+def _weights_text(value):
+  """Per-label weights from Python (a number, or a list, tuple or array of them) as the flag
+  writes them ("1.0,2.0"); None for anything else."""
+  values = value if isinstance(value, (list, tuple)) else [value]
+  if values and all(isinstance(w, numbers.Real) and not isinstance(w, bool) for w in values):
+    return ",".join(repr(float(w)) for w in values)
+  return None
+
+
 @dataclasses.dataclass
 class RunConfig:
   """Every option of a fine-tuning run, each declared once; the command-line flags of
@@ -391,6 +400,7 @@ class RunConfig:
     if not (self.do_train or self.do_eval or self.do_predict):
       fail("At least one of --do_train, --do_eval or --do_predict must be True.")
     self._check_numbers(fail)
+    self._check_texts_and_switches(fail)
     if self.max_seq_length is not None and not 3 <= self.max_seq_length <= 512:
       fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
     if self.max_seq_length is not None and self.max_seq_length < 8:
@@ -435,6 +445,29 @@ class RunConfig:
     if own_files and (self.task_name or "").lower() in processors.GLUE_PROCESSORS:
       fail("--%s is not read with --task_name=%s, which reads its own files from --data_dir: "
            "leave out --task_name to read your own files." % (own_files[0], self.task_name))
+
+  def _check_texts_and_switches(self, fail):
+    """Text options are strings and switches booleans, as the flags give them; the API's
+    per-label weights ([1, 2]) are written as the flag writes them ("1.0,2.0")."""
+    for f in dataclasses.fields(self):
+      value = getattr(self, f.name)
+      value = value.tolist() if hasattr(value, "tolist") else value  # numpy's, from the API
+      if value is None:
+        continue
+      if f.type in (bool, Optional[bool]):
+        if not isinstance(value, bool):
+          fail("--%s must be True or False, got %r." % (f.name, value))
+        setattr(self, f.name, value)
+      elif f.name in ("text_column", "text_b_column", "label_column") and isinstance(
+          value, int) and not isinstance(value, bool):
+        setattr(self, f.name, str(value))  # a 0-based index
+      elif f.type in (str, Optional[str]) and not isinstance(value, str):
+        weights = _weights_text(value) if f.name in ("class_weights", "pos_weight") else None
+        if weights is None:
+          fail("--%s must be a string%s, got %r." % (
+              f.name, " ('balanced', or one number per label in label order)"
+              if f.name in ("class_weights", "pos_weight") else "", value))
+        setattr(self, f.name, weights)
 
   def _check_numbers(self, fail):
     """Of their type, finite and in range; legal but unusual values are warned about."""

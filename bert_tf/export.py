@@ -288,6 +288,7 @@ QUANTIZATIONS = ("float32", "float16", "int8")
 def tflite_path(export_dir, quantization="float32", text_input=False):
   """Where a .tflite export goes: `export_dir` itself if it names a .tflite file, else
   export_dir/model_<ids|text>_<quantization>.tflite."""
+  export_dir = os.fspath(export_dir)
   if export_dir.endswith(".tflite"):
     return export_dir
   return os.path.join(export_dir, "model_%s_%s.tflite" % ("text" if text_input else "ids",
@@ -307,6 +308,9 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   """
   if quantization not in QUANTIZATIONS:
     raise UsageError("--quantization must be one of %s." % ", ".join(QUANTIZATIONS))
+  if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+    raise UsageError("batch_size must be a positive integer, got %r." % (batch_size,))
+  path = os.fspath(path)
   check_export_dir(os.path.dirname(os.path.abspath(path)))  # vocab.txt etc. go beside it
   trained = _exportable(load_trained_model(output_dir, checkpoint))
   _check_tflite_companions(path, trained)

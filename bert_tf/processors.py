@@ -1393,6 +1393,13 @@ def _frame_label(value):
   return str(value) if not isinstance(value, float) else value
 
 
+def frame_label_name(value):
+  """The label name a DataFrame's label value is read as (3 -> "3", 2.5 -> "2.5", True ->
+  "True"), or None for a missing one."""
+  raw = _frame_label(value)
+  return None if _is_missing(raw) else str(raw).strip()
+
+
 def _json_text(record, column, where):
   value = _json_field(record, column, where)
   if isinstance(record.get(column), bool):

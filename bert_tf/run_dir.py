@@ -4,6 +4,7 @@
                          encoder source, and its identity (model, data, hyperparameters)
   run_config.json        the options of the last command (status "running"/"finished")
   label_list.txt, vocab.txt, bert_config.json, thresholds.json (multi-label)
+  label_values.json      (the Python API's) labels as the user's data held them: 1, True
   model.ckpt-N.*, checkpoint, best/     Google-layout checkpoints and their index
   train.tf_record, eval.tf_record, predict.tf_record (+ .meta.json: the feature cache)
   eval_results.txt/.json, test_results.tsv, predictions.csv, report.html
@@ -48,6 +49,7 @@ LABEL_LIST = "label_list.txt"
 VOCAB = "vocab.txt"
 BERT_CONFIG = "bert_config.json"
 THRESHOLDS = "thresholds.json"
+LABEL_VALUES = "label_values.json"  # the API's: labels as the user's data held them
 CHECKPOINT_INDEX = "checkpoint"
 BEST_DIR = "best"
 TRAINING_STATE = "training_state.json"
@@ -73,7 +75,8 @@ _CHECKPOINT_FILES = r"model\.ckpt-\d+(\.index|\.data-\d+-of-\d+|_temp.*)"  # _te
 _names = lambda exact, patterns: re.compile("^(%s)$" % "|".join(
     [re.escape(n) for n in exact] + [_CHECKPOINT_FILES, re.escape(TMP_PREFIX) + ".*"] + patterns))
 _RUN_FILES = _names(
-    (MODEL_INFO, RUN_CONFIG, LABEL_LIST, VOCAB, BERT_CONFIG, THRESHOLDS, CHECKPOINT_INDEX,
+    (MODEL_INFO, RUN_CONFIG, LABEL_LIST, LABEL_VALUES, VOCAB, BERT_CONFIG, THRESHOLDS,
+     CHECKPOINT_INDEX,
      TRAINING_STATE, TRAIN_HISTORY, EVAL_HISTORY, EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json",
      TEST_RESULTS, TEST_METRICS, PREDICTIONS, EVAL_PREDICTIONS, REPORT, BEST_DIR),
     [re.escape(n) + r"(-\d{5}-of-\d{5})?(\.meta\.json)?" for n in TFRECORDS.values()])
@@ -367,6 +370,33 @@ class RunDir:
   # ---- labels and thresholds ----
   def save_label_list(self, labels):
     write_text_atomic(self.path(LABEL_LIST), "".join("%s\n" % l for l in labels))
+
+  def save_label_values(self, values):
+    """label_values.json: {label name: the Python value (1, True, 2.5) the API's data held
+    for it}, where it is not the name itself; none, no file."""
+    if values:
+      write_text_atomic(self.path(LABEL_VALUES), json.dumps(values, indent=1, sort_keys=True))
+    elif os.path.exists(self.path(LABEL_VALUES)):
+      os.remove(self.path(LABEL_VALUES))
+
+  def read_label_values(self):
+    values = self._read_json(LABEL_VALUES) or {}
+    if not isinstance(values, dict):
+      raise DamagedRunError("%s does not hold a JSON object" % self.path(LABEL_VALUES))
+    return values
+
+  def version(self):
+    """What changes when the run's model does (trained further, thresholds tuned again, or
+    replaced by another run): its description's, checkpoint index's, thresholds' and best
+    checkpoint's file stamps (atomic writes make new files)."""
+    stamps = []
+    for name in (MODEL_INFO, CHECKPOINT_INDEX, THRESHOLDS, BEST_DIR):
+      try:
+        found = os.stat(self.path(name))
+        stamps.append((found.st_ino, found.st_mtime_ns, found.st_size))
+      except OSError:
+        stamps.append(None)
+    return tuple(stamps)
 
   def read_thresholds(self, label_list):
     saved = self._read_json(THRESHOLDS)

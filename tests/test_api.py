@@ -66,8 +66,10 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   assert path.endswith(os.path.join("serving", "1"))
   np.testing.assert_allclose(Predictor(path).predict_proba(["a good fun film"]), probs, atol=1e-5)
   # The command line's file name: tflite/model_ids_float32.tflite, as the README's snippet reads.
-  assert clf.export(str(tmp_path / "tflite"), format="tflite") == str(
+  assert clf.export(tmp_path / "tflite", format="tflite") == str(  # a Path is a path too
       tmp_path / "tflite" / "model_ids_float32.tflite")
+  with pytest.raises(UsageError, match=r"^batch_size must be a positive integer, got 0"):
+    clf.export(str(tmp_path / "tflite"), format="tflite", batch_size=0)
   assert os.path.getsize(tmp_path / "tflite" / "model_ids_float32.tflite") > 0
   with pytest.raises(UsageError, match=r"^export\(format='saved_model'\) has no option "
                      r"quantization; it takes checkpoint, version, "):
@@ -75,20 +77,65 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   assert sorted(os.listdir(tmp_path / "serving")) == ["1"]
 
 
-def test_labels_come_back_as_the_values_fit_was_given(tiny_model, tmp_path):
+def test_labels_come_back_as_the_values_fit_was_given(tiny_model, tmp_path, caplog):
   frame = _reviews(32, 5)
   frame["stars"] = np.where(frame["sentiment"] == "pos", 5, 1)  # numpy ints
+  frame["digits"] = frame["stars"].astype(str)  # the same, as strings (read_csv(dtype=str))
   clf = TextClassifier(tiny_model, output_dir=str(tmp_path / "stars"), **FAST)
   clf.fit(frame, text="review", label="stars", epochs=1, batch_size=16, verbose=0)
   assert clf.labels == [1, 5] and all(type(l) is int for l in clf.labels)
   predicted = clf.predict(list(frame["review"][:6]))
   assert set(predicted) <= {1, 5} and all(type(p) is int for p in predicted)
   assert TextClassifier.load(str(tmp_path / "stars")).labels == [1, 5]
-  label_values = api._label_values  # pylint: disable=protected-access
-  assert label_values(["-1", "0", "2.5"]) == [-1, 0, 2.5]
-  assert label_values(["False", "True"]) == [False, True]
-  for names in (["01", "1"], ["1e3", "2"], ["1", "pos"], ["true", "false"], []):
-    assert label_values(names) == names
+  strings = TextClassifier(tiny_model, output_dir=str(tmp_path / "digits"), **FAST)
+  strings.fit(frame, text="review", label="digits", epochs=1, batch_size=16, verbose=0)
+  assert strings.labels == ["1", "5"] and set(strings.predict(["good"])) <= {"1", "5"}
+  # Cells read as one label: said, and answered as its name.
+  label_values = api._label_values_in  # pylint: disable=protected-access
+  mixed = pd.DataFrame({"y": [1, "1", True, 2.5, np.float32(0.5), None, " b", "b"]})
+  assert label_values({"train": mixed}, "y") == {"True": True, "2.5": 2.5, "0.5": 0.5}
+  assert "The labels '1' and 1 are all read as the label '1'; predict() answers '1'" in caplog.text
+  assert "The labels ' b' and 'b' are all read as the label 'b'" in caplog.text
+  listed = pd.DataFrame({"y": [[1, 2], [2]]})
+  assert label_values({"train": listed}, "y") == {"1": 1, "2": 2}
+  assert label_values({"train": listed}, ["a", "b"]) == {}  # 0/1 columns: their names
+
+
+def test_what_fit_is_given_wins_and_loaded_runs_fit_as_they_were_trained(tiny_model, tmp_path,
+                                                                         caplog):
+  reviews, out = _reviews(32, 6), str(tmp_path / "run")
+  clf = TextClassifier(tiny_model, output_dir=out, learning_rate=1e-3, epochs=2, **FAST)
+  clf.fit(reviews, text="review", label="sentiment", learning_rate=2e-3, batch_size=16,
+          verbose=0)
+  stored = run_dir.RunDir(out).read_run_config()
+  assert (stored["learning_rate"], stored["num_train_epochs"]) == (2e-3, 2.0)  # fit's, then ours
+  # A loaded run fits with its own model and settings: the same fit finds it trained.
+  loaded = TextClassifier.load(out)
+  loaded.fit(reviews, text="review", label="sentiment", verbose=0)
+  assert loaded.history["train"]["resumed_from"] == loaded.history["train"]["global_step"]
+  assert loaded.predict(["good"])[0] in ("pos", "neg")
+  # Another object replaces the run: the first one says so, and answers with the new run.
+  other = reviews.assign(sentiment=np.where(reviews["sentiment"] == "pos", "yes", "no"))
+  TextClassifier(tiny_model, output_dir=out, **FAST).fit(
+      other, text="review", label="sentiment", batch_size=16, overwrite_output_dir=True,
+      verbose=0)
+  assert loaded.predict(["good"])[0] in ("yes", "no") and loaded.labels == ["no", "yes"]
+  assert "The run in %s changed since this TextClassifier loaded it" % out in caplog.text
+  # A run directory given to the constructor evaluates with the run's own columns.
+  assert "accuracy" in TextClassifier(tiny_model, output_dir=out).evaluate(other, verbose=0)
+
+
+def test_fit_again_without_an_output_dir_is_a_new_run(tiny_model, tmp_path, monkeypatch):
+  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+  os.makedirs(tempfile.tempdir)
+  clf = TextClassifier(tiny_model, **FAST)
+  clf.fit(_reviews(16, 7), text="review", label="sentiment", batch_size=16, verbose=0)
+  first = clf.output_dir
+  clf.fit(_reviews(16, 7), text="review", label="sentiment", batch_size=16, verbose=0)
+  assert clf.output_dir == first  # the same fit: resumed, nothing to do
+  clf.fit(_reviews(16, 8), text="review", label="sentiment", batch_size=16, verbose=0)
+  assert clf.output_dir != first and sorted(os.listdir(tempfile.tempdir)) == sorted(
+      os.path.basename(d) for d in (first, clf.output_dir))
 
 
 def test_multi_label_pairs_and_regression_from_tuples(tiny_model, tmp_path):
@@ -185,8 +232,20 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     clf.fit(_reviews(20, 1), label="sentiment", verbose=5)
   with pytest.raises(UsageError, match=r"texts and labels differ in length \(3, 2\)"):
     clf.fit((["a", "b", "c"], ["x", "y"]), verbose=0)
-  with pytest.raises(UsageError, match="Unknown option"):
+  with pytest.raises(UsageError, match=r"Unknown option\(s\): epoch \(did you mean epochs\?\)"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", epoch=3, verbose=0)
+  with pytest.raises(UsageError, match=r"^num_train_epochs is fit\(\)'s epochs: pass epochs=2"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", num_train_epochs=2, verbose=0)
+  with pytest.raises(UsageError, match=r"^epochs and num_train_epochs are one option"):
+    TextClassifier(tiny_model, epochs=2, num_train_epochs=3)
+  with pytest.raises(UsageError, match=r"^train_file is not an option here: use fit\(data\)"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", train_file="x.csv", verbose=0)
+  with pytest.raises(UsageError, match=r"^class_weights must be a string \('balanced', or one "
+                     r"number per label in label order\), got \{'pos': 2\}"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", class_weights={"pos": 2},
+            verbose=0)
+  with pytest.raises(UsageError, match=r"^freeze_encoder must be True or False, got 'no'"):
+    clf.fit(_reviews(20, 1), text="review", label="sentiment", freeze_encoder="no", verbose=0)
   with pytest.raises(UsageError, match=r"^do_eval is not an option here: use fit\(valid"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", do_eval=False, verbose=0)
   with pytest.raises(UsageError, match=r"^output_dir is not an option here"):
