@@ -134,6 +134,7 @@ class TextClassifier:
           learning_rate=None, verbose=1, **options):
     """Fine-tunes on `data` (a DataFrame, a CSV/TSV/JSON path, or (texts, labels) /
     (texts, texts_pair, labels)); `label` may be a list of 0/1 columns (multi-label).
+    Without `validation_data`, the dev_split (10%) held out of `data` is evaluated.
     What fit() is given wins over the constructor's options, which win over the defaults
     (text="text", label="label", epochs=3, batch_size=32, learning_rate=5e-5).
     Rerunning the same fit in the same output_dir resumes it."""
@@ -161,8 +162,12 @@ class TextClassifier:
     values.update(files)
     values.setdefault("progress", _progress_mode(verbose))
     label_values = _label_values_in(frames, label)
+    # Without validation data, the part held out of `data` (dev_split) is evaluated: it picks
+    # multi-label thresholds and fills history["eval"], rather than being left out for nothing.
+    held_out = values.get("dev_split", _DEFAULTS["dev_split"])
     with self._temporary_run_dir():
-      config = self._config(do_train=True, do_eval=validation_data is not None, **values)
+      config = self._config(do_train=True, do_eval=validation_data is not None or (
+          isinstance(held_out, (int, float)) and held_out > 0), **values)
       result = self._run_in_own_directory(config, frames, verbose)
     run = run_dir.RunDir(self.output_dir)
     run.save_label_values(label_values)
@@ -372,6 +377,9 @@ def _refuse_api_owned(options):
   owned = sorted(set(options) & set(_API_OWNED))
   if owned:
     raise UsageError("%s is not an option here: use %s." % (owned[0], _API_OWNED[owned[0]]))
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)}
 
 
 def _refuse_renamed(options):

@@ -109,6 +109,8 @@ def test_what_fit_is_given_wins_and_loaded_runs_fit_as_they_were_trained(tiny_mo
           verbose=0)
   stored = run_dir.RunDir(out).read_run_config()
   assert (stored["learning_rate"], stored["num_train_epochs"]) == (2e-3, 2.0)  # fit's, then ours
+  # No validation data: the 10% held out of the data is evaluated, not left out for nothing.
+  assert "eval_accuracy" in clf.history["eval"] and "does not evaluate" not in caplog.text
   # A loaded run fits with its own model and settings: the same fit finds it trained.
   loaded = TextClassifier.load(out)
   loaded.fit(reviews, text="review", label="sentiment", verbose=0)
