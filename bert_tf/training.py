@@ -236,7 +236,8 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
   distribute.check_workers_agree(strategy, start_step, "the step training starts from")
   if start_step >= job.num_train_steps or (latest and state.get("stopped_early_at") == start_step):
     # Finished (its checkpoints may hold no optimizer state any more): nothing to restore.
-    logging.info("Training already finished at step %d.", start_step)
+    logging.warning("%s already holds this training, finished at step %d: nothing to train.",
+                    job.run.directory, start_step)
     return dict(global_step=start_step, resumed_from=start_step, **state)
   if latest:
     manager.restore(latest, with_optimizer=True)

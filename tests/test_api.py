@@ -115,6 +115,7 @@ def test_what_fit_is_given_wins_and_loaded_runs_fit_as_they_were_trained(tiny_mo
   loaded = TextClassifier.load(out)
   loaded.fit(reviews, text="review", label="sentiment", verbose=0)
   assert loaded.history["train"]["resumed_from"] == loaded.history["train"]["global_step"]
+  assert "%s already holds this training, finished at step" % out in caplog.text
   assert loaded.predict(["good"])[0] in ("pos", "neg")
   # Another object replaces the run: the first one says so, and answers with the new run.
   other = reviews.assign(sentiment=np.where(reviews["sentiment"] == "pos", "yes", "no"))

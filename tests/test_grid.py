@@ -120,7 +120,8 @@ def test_a_killed_grid_continues_and_marks_the_best_run(tiny_setup):
   done = subprocess.run(_grid_command(tiny_setup, out), cwd=REPO, env=env, capture_output=True,
                         text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
-  assert "Training already finished at step 32" in done.stderr  # the first run
+  assert "bs16-lr0.002-ep2-seed12345 already holds this training, finished at step 32: " \
+      "nothing to train" in done.stderr  # the first run
   assert "Resuming from %s" % os.path.join(out, "bs16-lr1e-05-ep2-seed12345") in done.stderr
   assert done.stderr.count("Reusing") >= 4  # features built once, for every run
   rows = list(csv.DictReader(open(os.path.join(out, "grid_results.csv"))))
