@@ -48,6 +48,9 @@ def _api_names(**renames):
   def rename(message):
     message = re.sub(r"(?<![\w-])--([A-Za-z]\w*)",
                      lambda m: renames.get(m.group(1), m.group(1)), message)
+    for flag, name in renames.items():  # "dev DataFrame row 3" is validation_data's row 3
+      if flag.endswith("_file"):
+        message = message.replace("%s DataFrame" % flag[:-len("_file")], name)
     # Bare option names in lists of differences ("training.num_train_epochs: 1 -> 2").
     return re.sub(r"\b(%s)(?=: )" % "|".join(_FIT_RENAMES),
                   lambda m: _FIT_RENAMES[m.group(1)], message)

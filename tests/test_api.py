@@ -53,6 +53,8 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   loaded = TextClassifier.load(out)
   np.testing.assert_allclose(loaded.predict_proba(["a good fun film"]), probs, atol=1e-6)
   assert loaded.evaluate(_reviews(40, 3), verbose=0)["accuracy"] == metrics["accuracy"]
+  with pytest.raises(UsageError, match=r"^data row 1: the label is missing"):
+    loaded.evaluate(_reviews(4, 2).assign(sentiment=["pos", None, "neg", "pos"]), verbose=0)
   pointed = TextClassifier(tiny_model)
   pointed.output_dir = out  # as load(): the run's own columns, not another run's
   assert pointed.evaluate(_reviews(40, 3), verbose=0)["accuracy"] == metrics["accuracy"]
@@ -241,6 +243,9 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
     clf.fit(_reviews(20, 1), text="review", label="sentiment", num_train_epochs=2, verbose=0)
   with pytest.raises(UsageError, match=r"^epochs and num_train_epochs are one option"):
     TextClassifier(tiny_model, epochs=2, num_train_epochs=3)
+  unlabelled = _reviews(4, 2).assign(sentiment=["pos", None, "neg", "pos"])
+  with pytest.raises(UsageError, match=r"^validation_data row 1: the label is missing"):
+    clf.fit(_reviews(20, 1), unlabelled, text="review", label="sentiment", verbose=0)
   with pytest.raises(UsageError, match=r"^train_file is not an option here: use fit\(data\)"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", train_file="x.csv", verbose=0)
   with pytest.raises(UsageError, match=r"^class_weights must be a string \('balanced', or one "
