@@ -210,7 +210,7 @@ class TextClassifier:
   @_api_names()
   def predict(self, texts, text_pair=None):
     """One decision per text: a label, a list of labels (multi-label) or a score. Labels
-    come back as the values `labels` lists (numbers where the run's labels are numbers)."""
+    are the values `labels` lists: as fit()'s DataFrame or tuple held them."""
     predictor = self._loaded()
     decisions = predictor.task.decide(predictor.predict_proba(texts, text_pair))
     if not predictor.label_list:  # regression: scores
@@ -338,7 +338,7 @@ def _label_values_in(frames, label):
   predict() answers in the user's own values (1, not "1"). Names whose cells differ (1 and
   "1", both read as "1") and labels from files or 0/1 columns stay names."""
   from bert_tf import processors  # pylint: disable=g-import-not-at-top
-  if not isinstance(label, str):
+  if isinstance(label, (list, tuple)):
     return {}
   seen = {}
   for frame in frames.values():
@@ -413,9 +413,9 @@ _NOT_KEPT = ("data_dir", "train_file", "dev_file", "task_name")
 
 def _options_of_run(run):
   stored = run.read_run_config() or {}
-  fields = {f.name: f for f in dataclasses.fields(RunConfig)}
-  return {k: v for k, v in stored.items() if k in fields and k not in _NOT_KEPT and
-          fields[k].metadata.get("role") != "operational" and v != fields[k].default}
+  operational = options_where(RunConfig, role="operational")
+  return {k: v for k, v in stored.items() if k in _DEFAULTS and k not in _NOT_KEPT + operational
+          and v != _DEFAULTS[k]}
 
 
 # How fit read its data: evaluate reads labelled data the same way.
