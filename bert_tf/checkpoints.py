@@ -62,13 +62,7 @@ def checkpoint_exists(checkpoint_prefix):
 
 
 def _open_checkpoint(checkpoint_path):
-  if os.path.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    candidates = [latest] if latest else sorted(
-        p[:-len(".index")] for p in glob.glob(os.path.join(checkpoint_path, "*.index")))
-    if not candidates:
-      raise UsageError("No checkpoint found in directory %s." % checkpoint_path)
-    checkpoint_path = candidates[-1]
+  checkpoint_path = _checkpoint_prefix(checkpoint_path)
   if not checkpoint_exists(checkpoint_path):
     raise UsageError("Checkpoint %s not found (expected %s.index and .data-* files)." %
                      (checkpoint_path, checkpoint_path))
@@ -77,6 +71,29 @@ def _open_checkpoint(checkpoint_path):
   except (tf.errors.OpError, ValueError) as e:
     raise UsageError("Checkpoint %s cannot be read (truncated or corrupt?): %s" %
                      (checkpoint_path, str(e).splitlines()[0])) from None
+
+
+def _checkpoint_prefix(path):
+  """A checkpoint's prefix from what a user may pass: the prefix, one of its files
+  (model.ckpt.index), or a directory holding one checkpoint (or a `checkpoint` index)."""
+  found = re.fullmatch(r"(.+)\.(index|data-\d+-of-\d+)", path)
+  if found and not os.path.isdir(path) and checkpoint_exists(found.group(1)):
+    return found.group(1)
+  if not os.path.isdir(path):
+    return path
+  latest = tf.train.latest_checkpoint(path)
+  if latest:
+    return latest
+  candidates = sorted(p[:-len(".index")] for p in glob.glob(os.path.join(path, "*.index")))
+  if not candidates:
+    raise UsageError("No checkpoint found in directory %s." % path)
+  if len(candidates) > 1:
+    raise UsageError("%s holds %d checkpoints (%s) and no `checkpoint` index naming the latest: "
+                     "pass one of them, e.g. %s." % (
+                         path, len(candidates), _short_list([os.path.basename(c)
+                                                             for c in candidates]),
+                         candidates[0]))
+  return candidates[0]
 
 
 def list_checkpoint(checkpoint_path):
@@ -224,8 +241,9 @@ _CONVERTED = re.compile(r"^(bert_config\.json|vocab\.txt|tokenizer_config\.json|
                         r"bert_model\.ckpt\.(index|data-\d+-of-\d+))$")
 
 
-def _check_conversion_target(hf_dir, output_dir):
-  """The converted directory replaces `output_dir` whole: only an earlier conversion's."""
+def _check_conversion_target(hf_dir, output_dir, overwrite=False):
+  """The converted directory replaces `output_dir` whole: only an earlier conversion's, and
+  one that holds a model only when told to."""
   if os.path.exists(output_dir) and not os.path.isdir(output_dir):
     raise UsageError("--output_dir %s is a file: pass a new directory." % output_dir)
   if os.path.isdir(output_dir) and os.path.isdir(hf_dir) and os.path.samefile(output_dir, hf_dir):
@@ -240,22 +258,54 @@ def _check_conversion_target(hf_dir, output_dir):
     raise UsageError("--output_dir %s holds files a conversion does not write (%s): the "
                      "conversion replaces the directory, so pass a new or empty one." % (
                          output_dir, ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")))
+  if "bert_model.ckpt.index" in names and not overwrite:
+    raise UsageError("--output_dir %s already holds a model (bert_model.ckpt): pass "
+                     "--overwrite_output_dir to replace it, or a new directory." % output_dir)
 
 
-def convert_hf_to_google(hf_dir, output_dir, check=None):
+def _json_object(path):
+  """A JSON file that must hold an object, or a one-line UsageError naming it."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      value = json.load(f)
+  except (OSError, UnicodeDecodeError, ValueError) as e:
+    raise UsageError("%s cannot be read as JSON: %s." % (path, str(e).splitlines()[0][:120])
+                     ) from None
+  if not isinstance(value, dict):
+    raise UsageError("%s does not hold a JSON object." % path)
+  return value
+
+
+def _hf_casing(hf_dir):
+  """A Hugging Face tokenizer's casing: tokenizer_config.json's do_lower_case, else the fast
+  tokenizer's normalizer (tokenizer.json), else True (BERT's default)."""
+  path = os.path.join(hf_dir, "tokenizer_config.json")
+  stored = _json_object(path).get("do_lower_case") if os.path.exists(path) else None
+  if stored is not None and not isinstance(stored, bool):
+    raise UsageError("%s: do_lower_case must be true or false (JSON), got %s." % (
+        path, json.dumps(stored)))
+  fast = os.path.join(hf_dir, "tokenizer.json")
+  if stored is None and os.path.exists(fast):
+    normalizer = _json_object(fast).get("normalizer") or {}
+    if isinstance(normalizer, dict) and isinstance(normalizer.get("lowercase"), bool):
+      stored = normalizer["lowercase"]
+  return True if stored is None else stored
+
+
+def convert_hf_to_google(hf_dir, output_dir, check=None, overwrite=False):
   """Converts a HF BERT directory (config.json, model.safetensors, vocab.txt).
 
   Writes bert_config.json, bert_model.ckpt.* and vocab.txt into `output_dir`
   (built in a temporary directory and renamed into place). `check(bert_config_dict,
-  {name: shape})` may refuse the weights first. Returns output_dir.
+  {name: shape})` may refuse the weights first; a model already in `output_dir` is replaced
+  only with `overwrite`. Returns output_dir.
   """
-  _check_conversion_target(hf_dir, output_dir)
+  _check_conversion_target(hf_dir, output_dir, overwrite)
   for required in ("config.json", "model.safetensors", "vocab.txt"):
     if not os.path.exists(os.path.join(hf_dir, required)):
       raise UsageError("%s is not a Hugging Face BERT directory: %s is missing." %
                        (hf_dir, required))
-  with open(os.path.join(hf_dir, "config.json"), encoding="utf-8") as f:
-    hf_config = json.load(f)
+  hf_config = _json_object(os.path.join(hf_dir, "config.json"))
   if hf_config.get("model_type", "bert") != "bert":
     raise UsageError("%s/config.json: model_type is %r, only 'bert' can be converted." %
                      (hf_dir, hf_config.get("model_type")))
@@ -272,11 +322,7 @@ def convert_hf_to_google(hf_dir, output_dir, check=None):
   google_config = hf_config_to_google(hf_config)
   if check is not None:
     check(google_config, {name: list(value.shape) for name, value in arrays.items()})
-  tokenizer_config = {}
-  tokenizer_path = os.path.join(hf_dir, "tokenizer_config.json")
-  if os.path.exists(tokenizer_path):
-    with open(tokenizer_path, encoding="utf-8") as f:
-      tokenizer_config = json.load(f)
+  do_lower_case = _hf_casing(hf_dir)
   with atomic_path(output_dir) as tmp_dir:
     os.makedirs(tmp_dir)
     with open(os.path.join(tmp_dir, "bert_config.json"), "w", encoding="utf-8") as f:
@@ -285,7 +331,7 @@ def convert_hf_to_google(hf_dir, output_dir, check=None):
     shutil.copyfile(os.path.join(hf_dir, "vocab.txt"), os.path.join(tmp_dir, "vocab.txt"))
     # Casing is not part of Google's format; record it beside the config.
     with open(os.path.join(tmp_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-      json.dump({"do_lower_case": bool(tokenizer_config.get("do_lower_case", True))}, f)
+      json.dump({"do_lower_case": do_lower_case}, f)
       f.write("\n")
     write_checkpoint(arrays, os.path.join(tmp_dir, "bert_model.ckpt"))
   return output_dir

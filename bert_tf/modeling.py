@@ -342,14 +342,15 @@ def check_google_checkpoint(config, checkpoint_path, scope="bert"):
 
 
 def _not_an_extra_layer(model_names, scope):
-  """Unused checkpoint variables are skipped (other heads such as cls/, optimizer slots,
-  global_step), except the layers of a deeper encoder: a config with fewer layers than
-  its checkpoint is an error, not silently truncated."""
-  layer = re.compile(r"%s/encoder/layer_(\d+)/" % re.escape(scope))
-  ours = {m.group(1) for m in map(layer.match, model_names) if m}
+  """Unused checkpoint variables are skipped outside the encoder (other heads such as cls/,
+  global_step), where they belong to one of its variables (optimizer slots such as
+  .../kernel/adam_m) and for Hugging Face's position_ids buffer. Anything else inside the
+  encoder is another architecture's (a deeper encoder's layers, relative positions, adapters,
+  ALBERT's projection): an error, not a model silently loaded without it."""
+  prefixes = tuple(name + "/" for name in model_names)
   def allowed(name):
-    match = layer.match(name)
-    return match is None or match.group(1) in ours
+    return (not name.startswith(scope + "/") or name.startswith(prefixes)
+            or name.rsplit("/", 1)[-1] == "position_ids")
   return allowed
 
 

@@ -47,6 +47,8 @@ def available_models():
 def resolve(name):
   """Returns the Google-format directory of a named model, converting on first use."""
   key = name.lower()
+  if key not in _SOURCES and (os.sep in name or name.startswith(".")):
+    raise UsageError("Model directory %s does not exist." % name)
   if key not in _SOURCES:
     raise UsageError("Unknown model %r: pass a Google-format directory or one of %s." %
                      (name, ", ".join(available_models())))
@@ -77,11 +79,8 @@ def model_files(model_dir, do_lower_case=None):
   """
   if not os.path.isdir(model_dir):
     model_dir = resolve(model_dir)
-  stored_case = None
+  stored_case = stored_casing(model_dir)
   tokenizer_config = os.path.join(model_dir, "tokenizer_config.json")
-  if os.path.exists(tokenizer_config):
-    with open(tokenizer_config, encoding="utf-8") as f:
-      stored_case = json.load(f).get("do_lower_case")
   if do_lower_case is not None and stored_case is not None and do_lower_case != stored_case:
     logging.warning("--do_lower_case=%s contradicts %s (do_lower_case=%s): the ids will not be "
                     "the ones the model was trained with.", do_lower_case, tokenizer_config,
@@ -92,6 +91,25 @@ def model_files(model_dir, do_lower_case=None):
       vocab_file=os.path.join(model_dir, "vocab.txt"),
       do_lower_case=(do_lower_case if do_lower_case is not None
                      else stored_case if stored_case is not None else True))
+
+
+def stored_casing(model_dir):
+  """do_lower_case from the model directory's tokenizer_config.json (our conversions write it),
+  or None without one; a file that does not say true or false is an error."""
+  path = os.path.join(model_dir, "tokenizer_config.json")
+  if not os.path.isfile(path):
+    return None
+  try:
+    with open(path, encoding="utf-8") as f:
+      stored = json.load(f)
+  except (OSError, UnicodeDecodeError, ValueError) as e:
+    raise UsageError("%s cannot be read as JSON (%s): fix it, or delete it and pass "
+                     "--do_lower_case." % (path, str(e).splitlines()[0][:120])) from None
+  value = stored.get("do_lower_case") if isinstance(stored, dict) else "not an object"
+  if value is not None and not isinstance(value, bool):
+    raise UsageError("%s: do_lower_case must be true or false (JSON), got %s." % (
+        path, json.dumps(value)))
+  return value
 
 
 def check_model_dir(model):
@@ -129,6 +147,11 @@ def check_outside(files, directory):
                        (path, directory))
 
 
+def _checkpoint_dir(init_checkpoint):
+  """The directory of --init_checkpoint: itself when it names one, else the prefix's."""
+  return init_checkpoint if os.path.isdir(init_checkpoint) else os.path.dirname(init_checkpoint)
+
+
 def resolve_model_files(config):
   """ModelFiles for a RunConfig: explicit Google flags win over --model.
 
@@ -149,11 +172,16 @@ def resolve_model_files(config):
       handle = os.path.abspath(handle)
     return ModelFiles(None, None, vocab_file, lower, handle)
   if all(explicit) or (config.vocab_file and config.bert_config_file and not config.model):
+    # Google's flags; casing defaults to True as Google's does, unless the checkpoint's
+    # directory records it (a model converted by bert-tf-convert).
+    stored = stored_casing(_checkpoint_dir(config.init_checkpoint)) if (
+        config.do_lower_case is None and config.init_checkpoint) else None
     return ModelFiles(config.bert_config_file, config.init_checkpoint, config.vocab_file,
-                      True if config.do_lower_case is None else config.do_lower_case)
+                      config.do_lower_case if config.do_lower_case is not None else
+                      stored if stored is not None else True)
   if config.init_checkpoint and not config.model:
     # Google's layout: the config and vocab sit beside bert_model.ckpt.
-    base = os.path.dirname(config.init_checkpoint)
+    base = _checkpoint_dir(config.init_checkpoint)
     files = model_files(base, config.do_lower_case) if os.path.isdir(base) else None
   else:
     files = model_files(check_model_dir(config.model or DEFAULT_MODEL), config.do_lower_case)

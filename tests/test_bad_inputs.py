@@ -363,3 +363,35 @@ def test_remote_paths_are_refused_not_written_as_local_folders(tmp_path):
     kwargs[name] = "gs://bucket/" + name
     with pytest.raises(UsageError, match="--%s=gs://bucket/%s: remote paths" % (name, name)):
       RunConfig(**kwargs)
+
+
+def test_model_files_found_as_the_model_says(tmp_path):
+  from bert_tf import checkpoints, pretrained  # pylint: disable=g-import-not-at-top
+  from bert_tf.config import RunConfig  # pylint: disable=g-import-not-at-top
+  cased, weights = write_google_model(str(tmp_path / "cased"), do_lower_case=False)
+  run = lambda **model: pretrained.resolve_model_files(RunConfig(
+      output_dir=str(tmp_path / "out"), do_train=True, train_file="t.csv", **model))
+  google_flags = dict(init_checkpoint=cased + "/bert_model.ckpt",
+                      bert_config_file=cased + "/bert_config.json", vocab_file=cased + "/vocab.txt")
+  # Google's three flags read the casing the model's directory records, as --model does.
+  assert run(**google_flags).do_lower_case is False
+  assert run(**google_flags, do_lower_case=True).do_lower_case is True
+  # --init_checkpoint as the directory (with or without a slash), or as a file of the prefix.
+  for given in (cased, cased + "/", cased + "/bert_model.ckpt.index"):
+    files = run(init_checkpoint=given)
+    assert (files.vocab_file, files.do_lower_case) == (os.path.join(cased, "vocab.txt"), False)
+    assert checkpoints.list_checkpoint(files.init_checkpoint)
+  # Several checkpoints and no index: which one is meant is unclear.
+  checkpoints.write_checkpoint(weights, os.path.join(cased, "model.ckpt-9"))
+  with pytest.raises(UsageError, match=r"cased holds 2 checkpoints \(bert_model.ckpt, "
+                     r"model.ckpt-9\) and no `checkpoint` index naming the latest: pass one"):
+    checkpoints.list_checkpoint(cased)
+  for text, said in (('{"do_lower_case": "false"}',
+                      r'do_lower_case must be true or false \(JSON\), got "false"'),
+                     ("{do_lower_case: false}", r"cannot be read as JSON \(Expecting property"),
+                     ("[]", r'do_lower_case must be true or false \(JSON\), got "not an object"')):
+    _write(os.path.join(cased, "tokenizer_config.json"), text)
+    with pytest.raises(UsageError, match=r"tokenizer_config.json(: | )" + said):
+      run(model=cased)
+  with pytest.raises(UsageError, match=r"^Model directory \./nowhere does not exist\.$"):
+    run(model="./nowhere")

@@ -80,6 +80,14 @@ def test_encoder_weights_the_model_has_no_place_for_are_an_error(tmp_path):
   with pytest.raises(UsageError, match=r"unexpected 48: bert/encoder/layer_1/"):
     modeling.check_google_checkpoint(modeling.BertConfig.from_dict(config),
                                      os.path.join(model_dir, "bert_model.ckpt"))
+  # Inside a layer the model has, a variable it has no place for is another architecture's.
+  adapter = {"bert/encoder/layer_0/adapter/dense/kernel": np.zeros([2, 2], np.float32),
+             "bert/embeddings/embedding_hidden_mapping_in/kernel": np.zeros([2, 2], np.float32)}
+  checkpoints.write_checkpoint(dict(weights, **adapter), os.path.join(model_dir, "bert_model.ckpt"))
+  with pytest.raises(UsageError, match=r"unexpected 2: bert/embeddings/embedding_hidden_mapping_in"
+                     r"/kernel, bert/encoder/layer_0/adapter/dense/kernel"):
+    modeling.check_google_checkpoint(modeling.BertConfig.from_dict(dict(TINY_CONFIG)),
+                                     os.path.join(model_dir, "bert_model.ckpt"))
 
 
 def test_checkpoint_check_knows_the_shapes_without_building(tmp_path):
@@ -144,6 +152,23 @@ def test_convert_hf_directory_from_command_line(tmp_path):
   reader = tf.train.load_checkpoint(str(out / "bert_model.ckpt"))
   for name, value in weights.items():
     np.testing.assert_array_equal(reader.get_tensor(name), value)
+  # A model already there is replaced only when asked; the casing comes from tokenizer.json
+  # when tokenizer_config.json does not say it.
+  (hf_dir / "tokenizer.json").write_text(json.dumps({"normalizer": {"lowercase": False}}))
+  convert = lambda *flags: run_tool(["-m", "bert_tf.cli.convert", "--hf_dir", str(hf_dir),
+                                     "--output_dir", str(out)] + list(flags))
+  result = convert()
+  assert result.returncode == 2 and result.stderr.splitlines()[-1] == (
+      "error: --output_dir %s already holds a model (bert_model.ckpt): pass "
+      "--overwrite_output_dir to replace it, or a new directory." % out), result.stderr[-2000:]
+  assert json.load(open(out / "tokenizer_config.json")) == {"do_lower_case": True}
+  assert convert("--overwrite_output_dir").returncode == 0
+  assert json.load(open(out / "tokenizer_config.json")) == {"do_lower_case": False}
+  (hf_dir / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": "false"}))
+  result = convert("--overwrite_output_dir")
+  assert result.returncode == 2 and "tokenizer_config.json: do_lower_case must be true or false " \
+      '(JSON), got "false".' in result.stderr, result.stderr[-2000:]
+  (hf_dir / "tokenizer_config.json").unlink()
   # A directory holding anything but an earlier conversion is the user's: never replaced.
   (out / "thesis.txt").write_text("mine")
   for target, message in ((out, r"holds files a conversion does not write \(thesis.txt\)"),
@@ -155,7 +180,10 @@ def test_convert_hf_directory_from_command_line(tmp_path):
   for name, arrays in (("prefixed", {"0.auto_model." + k: v for k, v in
                                      _google_to_hf(weights).items()}),
                        ("short", {k: v for k, v in _google_to_hf(weights).items()
-                                  if "layer.1." not in k})):
+                                  if "layer.1." not in k}),
+                       ("deep", dict(_google_to_hf(weights), **{
+                           k.replace("layer.1.", "layer.2."): v
+                           for k, v in _google_to_hf(weights).items() if "layer.1." in k}))):
     (tmp_path / name).mkdir()
     _write_safetensors(str(tmp_path / name / "model.safetensors"), arrays)
     for copied in ("config.json", "vocab.txt"):
@@ -168,6 +196,11 @@ def test_convert_hf_directory_from_command_line(tmp_path):
   assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
   assert "short/model.safetensors does not match %s: 16 weight(s): missing bert/encoder/layer_1/" % (
       tmp_path / "short" / "config.json") in result.stderr
+  assert not (tmp_path / "x").exists()
+  result = run_tool(["-m", "bert_tf.cli.convert", "--hf_dir", str(tmp_path / "deep"),
+                     "--output_dir", str(tmp_path / "x")])
+  assert result.returncode == 2 and "weight(s): unexpected bert/encoder/layer_2/" in \
+      result.stderr, result.stderr[-2000:]
   assert not (tmp_path / "x").exists()
 
 

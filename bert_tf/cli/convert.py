@@ -17,6 +17,7 @@ from bert_tf.errors import UsageError
 class ConvertOptions:
   hf_dir: str = option(None, "Directory with config.json, model.safetensors and vocab.txt.")
   output_dir: str = option(None, "Directory to write the Google-format model into.")
+  overwrite_output_dir: bool = option(False, "Replace a model already in --output_dir.")
 
 
 def main(_):
@@ -32,13 +33,15 @@ def main(_):
         bert_config, os.path.join(o.hf_dir, "config.json")))
     problems = ["missing %s" % n for n in sorted(expected) if n not in shapes] + [
         "%s %s, config %s" % (n, shapes[n], expected[n]) for n in sorted(expected)
-        if n in shapes and shapes[n] != expected[n]]
+        if n in shapes and shapes[n] != expected[n]] + [
+            "unexpected %s" % n for n in sorted(shapes) if n not in expected]
     if problems:
       raise UsageError("%s does not match %s: %d weight(s): %s%s." % (
           os.path.join(o.hf_dir, "model.safetensors"), os.path.join(o.hf_dir, "config.json"),
           len(problems), ", ".join(problems[:6]), ", ..." if len(problems) > 6 else ""))
 
-  out = convert_hf_to_google(o.hf_dir, o.output_dir, check=check)
+  out = convert_hf_to_google(o.hf_dir, o.output_dir, check=check,
+                             overwrite=o.overwrite_output_dir)
   print("Wrote %s/bert_config.json, bert_model.ckpt.*, vocab.txt" % out)
 
 
