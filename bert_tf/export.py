@@ -274,6 +274,11 @@ def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
   check_export_dir(export_dir)
   _check_new_hub_dir(export_dir)
   files = pretrained.model_files(pretrained.check_model_dir(model_dir))
+  positions = modeling.BertConfig.from_json_file(files.bert_config_file).max_position_embeddings
+  if max_seq_length > positions:
+    raise UsageError("--max_seq_length=%d is more than the %d positions of %s: export with "
+                     "--max_seq_length=%d or less." % (max_seq_length, positions,
+                                                       files.bert_config_file, positions))
   encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
   return export_hub_encoder(encoder, files.vocab_file, files.do_lower_case, export_dir,
                             max_seq_length)

@@ -63,11 +63,30 @@ def module_vocab(handle):
   return vocab_file, (bool(lower.numpy()) if lower is not None else None)
 
 
-def check_encoder(handle):
-  """What load_hub_encoder checks, before a run writes anything."""
+def check_encoder(handle, max_seq_length=None, largest_id=None, pairs=False):
+  """What load_hub_encoder checks, and that the encoder takes the run's inputs (as many
+  positions, word ids up to the vocab's largest, token type 1 for pairs), before a run
+  writes anything. Probed on the CPU, whose lookups fail where a GPU's may read zeros."""
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   # (registers the text ops of a preprocessor's graph, so that one loads and is named)
-  load_hub_encoder(handle, trainable=False)
+  encoder = load_hub_encoder(handle, trainable=False)
+  probes = [(max_seq_length, 0, 0, "--max_seq_length=%s positions: lower --max_seq_length" %
+             max_seq_length),
+            (2, largest_id, 0, "word ids up to %s, the vocab's largest: the vocab and the "
+             "encoder do not belong together" % largest_id),
+            (2, 0, 1 if pairs else None, "token type 1, which sentence pairs use: train single "
+             "texts, or use an encoder with two token types")]
+  for length, word_id, type_id, what in probes:
+    if length is None or word_id is None or type_id is None:
+      continue
+    inputs = dict(input_word_ids=tf.fill([1, length], word_id),
+                  input_mask=tf.ones([1, length], tf.int32),
+                  input_type_ids=tf.fill([1, length], type_id))
+    try:
+      with tf.device("/CPU:0"):
+        encoder(inputs)
+    except (tf.errors.InvalidArgumentError, ValueError):
+      raise UsageError("TF-Hub encoder %s does not take %s." % (handle, what)) from None
 
 
 def load_hub_encoder(handle, trainable=True, name="hub_encoder"):

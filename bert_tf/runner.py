@@ -471,10 +471,17 @@ def _start_training_run(plan):
   overwrite = plan.config.overwrite_output_dir
   if overwrite or not run.latest_checkpoint():
     # A fresh start: the model must load before anything is deleted or written.
+    pairs = plan.processor.has_text_b
     if plan.files.hub_module_handle:
-      hub.check_encoder(plan.files.hub_module_handle)
+      hub.check_encoder(plan.files.hub_module_handle, plan.preprocessor.max_seq_length,
+                        max(plan.preprocessor.tokenizer.vocab.values()), pairs)
     elif plan.files.init_checkpoint:
       modeling.check_google_checkpoint(plan.bert_config, plan.files.init_checkpoint)
+    if pairs and plan.bert_config is not None and plan.bert_config.type_vocab_size < 2:
+      raise UsageError("%s has type_vocab_size %d, but the data are sentence pairs (the second "
+                       "text is token type 1): train single texts, or use a model with two "
+                       "token types." % (plan.files.bert_config_file,
+                                         plan.bert_config.type_vocab_size))
   if overwrite and run.holds_a_run():  # a directory without a run holds nothing of ours
     logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
     run.clear()

@@ -395,3 +395,14 @@ def test_model_files_found_as_the_model_says(tmp_path):
       run(model=cased)
   with pytest.raises(UsageError, match=r"^Model directory \./nowhere does not exist\.$"):
     run(model="./nowhere")
+
+
+def test_sentence_pairs_on_a_model_with_one_token_type(tmp_path):
+  one_type = write_google_model(str(tmp_path / "one_type"), dict(TINY_CONFIG, type_vocab_size=1))[0]
+  pairs = _write(tmp_path / "pairs.csv", "text,other,label\n" + "".join(
+      "good film,fine film %d,pos\nbad film,dull film %d,neg\n" % (i, i) for i in range(8)))
+  rc, last, output = _train(one_type, tmp_path / "out", pairs, "--text_b_column=other")
+  assert rc == 2 and last.endswith("bert_config.json has type_vocab_size 1, but the data are "
+                                   "sentence pairs (the second text is token type 1): train "
+                                   "single texts, or use a model with two token types."), output
+  assert not os.path.exists(tmp_path / "out")

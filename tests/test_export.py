@@ -14,7 +14,7 @@ from bert_tf import checkpoints, export, hub, modeling, predictor, text_graph
 from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 from bert_tf.runner import run_classifier
-from conftest import TINY_CONFIG, write_google_model
+from conftest import TINY_CONFIG, TINY_VOCAB, write_google_model
 from test_training import write_sentiment_csv
 from tool_runner import run_tool
 
@@ -177,6 +177,15 @@ def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
   with pytest.raises(UsageError, match=r"is a BERT preprocessor \(it takes strings\), not an "
                      r"encoder: pass the encoder's handle"):
     hub.check_encoder(preprocessor_dir)
+  # A run's inputs the encoder cannot take stop before training (its 40 positions, 53 ids).
+  hub.check_encoder(encoder_dir, 40, len(TINY_VOCAB) - 1, pairs=True)
+  with pytest.raises(UsageError, match=r"does not take --max_seq_length=41 positions: lower"):
+    hub.check_encoder(encoder_dir, 41, 5)
+  with pytest.raises(UsageError, match=r"does not take word ids up to 99, the vocab's largest"):
+    hub.check_encoder(encoder_dir, 16, 99)
+  with pytest.raises(UsageError, match=r"--max_seq_length=41 is more than the 40 positions of "):
+    export.export_pretrained_to_hub(trained["model_dir"], str(tmp_path / "hub41"),
+                                    max_seq_length=41)
 
   out = str(tmp_path / "hub_run")
   config = RunConfig(output_dir=out, data_dir=trained["data"], task_name="file", do_train=True,
