@@ -136,6 +136,10 @@ def read_variables(shapes, checkpoint_path, allow_unused=False):
     problems.append("wrong shape %d: %s" % (len(misshaped), _short_list(misshaped)))
   if unexpected:
     problems.append("unexpected %d: %s" % (len(unexpected), _short_list(unexpected)))
+  if problems and "_CHECKPOINTABLE_OBJECT_GRAPH" in stored:
+    raise UsageError("Checkpoint %s is a TF2 object-based checkpoint (tf.train.Checkpoint, Keras "
+                     "save_weights), not Google's name-based one: convert its weights with "
+                     "bert_tf.modeling.save_google_checkpoint." % path)
   if problems:
     raise UsageError("Checkpoint %s does not match the model: %s." % (path, "; ".join(problems)))
   values = {}

@@ -55,6 +55,10 @@ class BertConfig:
     if self.hidden_act not in ACTIVATIONS:
       raise UsageError("%s: hidden_act %r is not supported; use one of %s." %
                        (source, self.hidden_act, ", ".join(ACTIVATIONS)))
+    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"):
+      value = getattr(self, name)
+      if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise UsageError("%s: %s must be a number, got %r." % (source, name, value))
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
       value = getattr(self, name)
       if not 0.0 <= value < 1.0:

@@ -114,9 +114,13 @@ def stored_casing(model_dir):
 
 def check_model_dir(model):
   """--model: a named model, or a directory that holds a Google-format model's files."""
-  if not os.path.isdir(model) or os.path.exists(os.path.join(model, "bert_config.json")):
-    return model
   has = lambda name: os.path.exists(os.path.join(model, name))
+  if os.path.isdir(model) and has("model_info.json"):
+    raise UsageError("%s is a training run's output_dir, not a model directory: to start from its "
+                     "weights, pass --init_checkpoint=%s/model.ckpt-N with --bert_config_file and "
+                     "--vocab_file from it." % (model, model))
+  if not os.path.isdir(model) or has("bert_config.json"):
+    return model
   if has("config.json"):  # Hugging Face's layout
     raise UsageError("%s holds a Hugging Face model (config.json, no bert_config.json): convert "
                      "it once with bert-tf-convert --hf_dir=%s --output_dir=DIR, then pass "

@@ -406,3 +406,22 @@ def test_sentence_pairs_on_a_model_with_one_token_type(tmp_path):
                                    "sentence pairs (the second text is token type 1): train "
                                    "single texts, or use a model with two token types."), output
   assert not os.path.exists(tmp_path / "out")
+
+
+def test_models_of_other_kinds_are_named(model_dir, tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bert_tf import checkpoints, modeling, pretrained  # pylint: disable=g-import-not-at-top
+  run = tmp_path / "run"
+  run.mkdir()
+  for name in ("model_info.json", "bert_config.json", "vocab.txt"):
+    _write(run / name, "{}")
+  with pytest.raises(UsageError, match=r"run is a training run's output_dir, not a model "
+                     r"directory: to start from its weights, pass --init_checkpoint=.*/run/model"):
+    pretrained.check_model_dir(str(run))
+  keras_style = tmp_path / "tf2" / "ckpt"
+  tf.train.Checkpoint(v=tf.Variable([1.0])).write(str(keras_style))
+  with pytest.raises(UsageError, match=r"is a TF2 object-based checkpoint \(tf.train.Checkpoint"):
+    checkpoints.read_variables({"bert/x": [1]}, str(keras_style))
+  config = json.load(open(os.path.join(model_dir, "bert_config.json")))
+  with pytest.raises(UsageError, match=r"^b: hidden_dropout_prob must be a number, got '0.1'"):
+    modeling.BertConfig.from_dict(dict(config, hidden_dropout_prob="0.1"), "b")
