@@ -98,7 +98,7 @@ def stored_casing(model_dir):
   or None without one; a file that does not say true or false is an error."""
   path = os.path.join(model_dir, "tokenizer_config.json")
   if not os.path.isfile(path):
-    return None
+    return _casing_of_training_run(model_dir)
   try:
     with open(path, encoding="utf-8") as f:
       stored = json.load(f)
@@ -112,10 +112,24 @@ def stored_casing(model_dir):
   return value
 
 
+def _is_training_run(directory):
+  from bert_tf import run_dir  # pylint: disable=g-import-not-at-top  (it loads TensorFlow)
+  return os.path.exists(run_dir.RunDir(directory).path(run_dir.MODEL_INFO))
+
+
+def _casing_of_training_run(directory):
+  """A fine-tuning run's casing (its model_info.json), for --init_checkpoint=RUN/model.ckpt-N;
+  None for any other directory."""
+  if not _is_training_run(directory):
+    return None
+  from bert_tf import run_dir  # pylint: disable=g-import-not-at-top
+  return run_dir.RunDir(directory).require_model_info().preprocessor.get("do_lower_case")
+
+
 def check_model_dir(model):
   """--model: a named model, or a directory that holds a Google-format model's files."""
   has = lambda name: os.path.exists(os.path.join(model, name))
-  if os.path.isdir(model) and has("model_info.json"):
+  if os.path.isdir(model) and _is_training_run(model):
     raise UsageError("%s is a training run's output_dir, not a model directory: to start from its "
                      "weights, pass --init_checkpoint=%s/model.ckpt-N with --bert_config_file and "
                      "--vocab_file from it." % (model, model))

@@ -5,6 +5,7 @@ warns. The table in the closing note of the robustness issue comes from these ca
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -345,7 +346,7 @@ def test_a_hub_handle_that_is_not_an_encoder_stops_before_writing(model_dir, tmp
   class Doubler(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
     def __call__(self, x):
-      return 2 * x
+      return tf.math.multiply(x, tf.constant(2.0))
 
   tf.saved_model.save(Doubler(), str(tmp_path / "doubler"))
   rc, last, _ = _cli(["--do_train", "--bert_hub_module_handle=%s" % (tmp_path / "doubler"),
@@ -395,6 +396,16 @@ def test_model_files_found_as_the_model_says(tmp_path):
       run(model=cased)
   with pytest.raises(UsageError, match=r"^Model directory \./nowhere does not exist\.$"):
     run(model="./nowhere")
+  # A cased fine-tuning run as the start of another: its casing is in model_info.json.
+  finetuned = tmp_path / "finetuned"
+  finetuned.mkdir()
+  for name in ("bert_config.json", "vocab.txt"):
+    shutil.copy(os.path.join(cased, name), str(finetuned))
+  checkpoints.write_checkpoint(weights, str(finetuned / "model.ckpt-3"))
+  _write(finetuned / "model_info.json", json.dumps(dict(
+      task=dict(kind="classification", label_list=["neg", "pos"]),
+      preprocessor=dict(do_lower_case=False, max_seq_length=16))))
+  assert run(init_checkpoint=str(finetuned / "model.ckpt-3")).do_lower_case is False
 
 
 def test_sentence_pairs_on_a_model_with_one_token_type(tmp_path):
