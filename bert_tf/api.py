@@ -31,7 +31,7 @@ from absl import logging
 from bert_tf import progress
 from bert_tf import run_dir
 from bert_tf.config import RunConfig, options_where
-from bert_tf.errors import UsageError
+from bert_tf.errors import EmptySplitError, UsageError
 
 
 # RunConfig fields that fit() takes under other names.
@@ -97,7 +97,7 @@ class TextClassifier:
     SavedModel directory or URL). `options`: any RunConfig field (max_seq_length,
     head_hidden_size, class_weights, pos_weight, mixed_precision, ...)."""
     _refuse_api_owned(options)
-    self.model = model
+    self.model = os.fspath(model) if isinstance(model, os.PathLike) else model
     self.options = _engine_names(options)
     self.history = None
     self.output_dir = output_dir  # None: a temporary directory, made when fit() needs it
@@ -110,6 +110,7 @@ class TextClassifier:
   @output_dir.setter
   def output_dir(self, value):
     """Another run directory: what this object knew of the last one is dropped."""
+    value = None if value is None else os.fspath(value)
     self._output_dir, self._predictor, self._loaded_info, self.history = value, None, None, None
     self._label_values = {}  # read with the Predictor (label_values.json)
     self._made_output_dir = False  # True: a temporary directory this object made
@@ -126,7 +127,7 @@ class TextClassifier:
     run = run_dir.RunDir(output_dir)
     run.require_model_info()
     run.eval_checkpoint()  # a run without a checkpoint fails here, in one line
-    clf = cls(model=None, output_dir=output_dir)
+    clf = cls(model=None, output_dir=os.fspath(output_dir))
     clf.options = _options_of_run(run)  # fit() again: the same model and settings
     return clf
 
@@ -162,16 +163,28 @@ class TextClassifier:
                   else name(label))
     if labels_are_lists:
       values.setdefault("label_delimiter", "|")
+    from bert_tf import processors  # pylint: disable=g-import-not-at-top
+    processors.check_no_columns_for_folders(files.values(), [  # the user's, not the defaults
+        k for k in processors.COLUMN_OPTIONS if given.get(k) is not None or k in self.options])
     values.update(files)
     values.setdefault("progress", _progress_mode(verbose))
     label_values = _label_values_in(frames, label)
     # Without validation data, the part held out of `data` (dev_split) is evaluated: it picks
     # multi-label thresholds and fills history["eval"], rather than being left out for nothing.
     held_out = values.get("dev_split", _DEFAULTS["dev_split"])
+    implicit_dev = validation_data is None and isinstance(held_out, (int, float)) and held_out > 0
     with self._temporary_run_dir():
-      config = self._config(do_train=True, do_eval=validation_data is not None or (
-          isinstance(held_out, (int, float)) and held_out > 0), **values)
-      result = self._run_in_own_directory(config, frames, verbose)
+      config = self._config(do_train=True, do_eval=validation_data is not None or implicit_dev,
+                            **values)
+      try:
+        result = self._run_in_own_directory(config, frames, verbose)
+      except EmptySplitError:
+        if not implicit_dev or "dev_split" in values:
+          raise
+        logging.warning("The data is too small to hold out a dev set (dev_split=%g): training "
+                        "on all of it, without an evaluation.", held_out)
+        config = dataclasses.replace(config, do_eval=False, dev_split=0.0)
+        result = self._run_in_own_directory(config, frames, verbose)
     run = run_dir.RunDir(self.output_dir)
     run.save_label_values(label_values)
     self._columns, self._predictor = _stored_columns(run), None
@@ -183,6 +196,8 @@ class TextClassifier:
   def evaluate(self, data, verbose=1):
     """The task's metrics on labelled `data` (read like fit's), with the run's thresholds."""
     from bert_tf import processors  # pylint: disable=g-import-not-at-top
+    self._require_run()
+    predictor = self._loaded()  # first: a run replaced since reads its own columns
     if self._columns is None:
       raise UsageError("evaluate() needs the column names fit() used: call fit() first, or "
                        "load a run trained with run_classifier.py.")
@@ -192,7 +207,6 @@ class TextClassifier:
     config = self._config(do_eval=True, **dict(self._columns, **files))
     processor = processors.get_processor(None, processors.FileDataConfig.from_run_config(config),
                                          data_frames=frames)
-    predictor = self._loaded()
     from bert_tf.runner import check_declared_labels  # pylint: disable=g-import-not-at-top
     check_declared_labels(predictor.info, processor, run_dir.RunDir(self.output_dir))
     examples = processor.get_dev_examples(None)
@@ -271,16 +285,24 @@ class TextClassifier:
 
   def _run_in_own_directory(self, config, frames, verbose):
     """Runs `config`. In a temporary directory this object made, which the user never chose,
-    another run (fit again with other data or settings) is a new run in a new directory."""
+    another run (fit again with other data or settings) is a new run in a new directory; if
+    that one fails, the object keeps the earlier run."""
     try:
       return self._run(config, frames, verbose)
-    except run_dir.DifferentRunError:
+    except run_dir.DifferentRunError as e:
       if not self._made_output_dir:
         raise
+      differences = "; ".join(e.differences[:6])
     earlier, self._output_dir = self._output_dir, tempfile.mkdtemp(prefix="bert_tf-")
-    logging.info("Training a new run into %s (the earlier one stays in %s).", self._output_dir,
-                 earlier)
-    return self._run(dataclasses.replace(config, output_dir=self._output_dir), frames, verbose)
+    logging.warning("Training a new run into %s (it differs from the earlier one: %s; that one "
+                    "stays in %s).", self._output_dir, differences, earlier)
+    try:
+      return self._run(dataclasses.replace(config, output_dir=self._output_dir), frames, verbose)
+    except BaseException:
+      self._keep_only_a_resumable_run()
+      if self._output_dir is None:  # nothing to resume there: back to the earlier run
+        self._output_dir, self._made_output_dir = earlier, True
+      raise
 
   @contextlib.contextmanager
   def _temporary_run_dir(self):

@@ -280,14 +280,20 @@ def _json_object(path):
   return value
 
 
+def casing_in(tokenizer_config):
+  """do_lower_case of a tokenizer_config.json (ours or Hugging Face's): true, false or None."""
+  stored = _json_object(tokenizer_config).get("do_lower_case")
+  if stored is not None and not isinstance(stored, bool):
+    raise UsageError("%s: do_lower_case must be true or false (JSON), got %s." % (
+        tokenizer_config, json.dumps(stored)))
+  return stored
+
+
 def _hf_casing(hf_dir):
   """A Hugging Face tokenizer's casing: tokenizer_config.json's do_lower_case, else the fast
   tokenizer's normalizer (tokenizer.json), else True (BERT's default)."""
   path = os.path.join(hf_dir, "tokenizer_config.json")
-  stored = _json_object(path).get("do_lower_case") if os.path.exists(path) else None
-  if stored is not None and not isinstance(stored, bool):
-    raise UsageError("%s: do_lower_case must be true or false (JSON), got %s." % (
-        path, json.dumps(stored)))
+  stored = casing_in(path) if os.path.exists(path) else None
   fast = os.path.join(hf_dir, "tokenizer.json")
   if stored is None and os.path.exists(fast):
     normalizer = _json_object(fast).get("normalizer") or {}

@@ -23,6 +23,10 @@ class UsageError(ValueError):
   """A one-line error about user input that names the file/line/flag and the fix."""
 
 
+class EmptySplitError(UsageError):
+  """No examples could be split off the training data for a set (too little data)."""
+
+
 def _tmp_sibling(path):
   directory = os.path.dirname(os.path.abspath(path))
   try:

@@ -69,24 +69,27 @@ def check_encoder(handle, max_seq_length=None, largest_id=None, pairs=False):
   writes anything. Probed on the CPU, whose lookups fail where a GPU's may read zeros."""
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   # (registers the text ops of a preprocessor's graph, so that one loads and is named)
-  encoder = load_hub_encoder(handle, trainable=False)
-  probes = [(max_seq_length, 0, 0, "--max_seq_length=%s positions: lower --max_seq_length" %
-             max_seq_length),
-            (2, largest_id, 0, "word ids up to %s, the vocab's largest: the vocab and the "
-             "encoder do not belong together" % largest_id),
-            (2, 0, 1 if pairs else None, "token type 1, which sentence pairs use: train single "
-             "texts, or use an encoder with two token types")]
-  for length, word_id, type_id, what in probes:
-    if length is None or word_id is None or type_id is None:
-      continue
-    inputs = dict(input_word_ids=tf.fill([1, length], word_id),
-                  input_mask=tf.ones([1, length], tf.int32),
-                  input_type_ids=tf.fill([1, length], type_id))
-    try:
-      with tf.device("/CPU:0"):
-        encoder(inputs)
-    except (tf.errors.InvalidArgumentError, ValueError):
-      raise UsageError("TF-Hub encoder %s does not take %s." % (handle, what)) from None
+  with tf.device("/CPU:0"):
+    encoder = load_hub_encoder(handle, trainable=False)
+    if max_seq_length is None:
+      return
+    probes = [(2, 0, 0, "two tokens"),  # what works at all: the probes below differ in one way
+              (max_seq_length, 0, 0, "--max_seq_length=%d positions: lower --max_seq_length" %
+               max_seq_length)]
+    if largest_id is not None:
+      probes.append((2, largest_id, 0, "word ids up to %d, the vocab's largest: the vocab and "
+                     "the encoder do not belong together" % largest_id))
+    if pairs:  # (an encoder that one-hot encodes types reads an unknown type as none)
+      probes.append((2, 0, 1, "token type 1, which sentence pairs use: train single texts, or "
+                     "use an encoder with two token types"))
+    for length, word_id, type_id, what in probes:
+      try:
+        encoder(dict(input_word_ids=tf.fill([1, length], word_id),
+                     input_mask=tf.ones([1, length], tf.int32),
+                     input_type_ids=tf.fill([1, length], type_id)))
+      except (tf.errors.InvalidArgumentError, ValueError) as e:
+        raise UsageError("TF-Hub encoder %s does not take %s (%s)." % (
+            handle, what, str(e).strip().splitlines()[0][:160])) from None
 
 
 def load_hub_encoder(handle, trainable=True, name="hub_encoder"):

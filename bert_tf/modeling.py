@@ -19,7 +19,6 @@ at seq 128. `with_all_positions` turns such an encoder back into a full one.
 
 import math
 import os
-import re
 
 import tensorflow as tf
 import tf_keras as keras
@@ -330,7 +329,7 @@ def load_google_checkpoint(encoder, checkpoint_path, scope="bert"):
   """Loads a Google TF1 BERT checkpoint (bert/embeddings/..., bert/encoder/...)."""
   variable_map = google_variable_map(encoder, scope)
   checkpoints.restore_variables(variable_map, checkpoint_path,
-                                allow_unused=_not_an_extra_layer(variable_map, scope))
+                                allow_unused=_skippable_variable(variable_map, scope))
 
 
 def check_google_checkpoint(config, checkpoint_path, scope="bert"):
@@ -338,10 +337,10 @@ def check_google_checkpoint(config, checkpoint_path, scope="bert"):
   config alone: a bad model stops a run before it writes anything."""
   shapes = google_variable_shapes(config, scope)
   checkpoints.read_variables(shapes, checkpoint_path,
-                             allow_unused=_not_an_extra_layer(shapes, scope))
+                             allow_unused=_skippable_variable(shapes, scope))
 
 
-def _not_an_extra_layer(model_names, scope):
+def _skippable_variable(model_names, scope):
   """Unused checkpoint variables are skipped outside the encoder (other heads such as cls/,
   global_step), where they belong to one of its variables (optimizer slots such as
   .../kernel/adam_m) and for Hugging Face's position_ids buffer. Anything else inside the

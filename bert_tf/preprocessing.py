@@ -199,13 +199,18 @@ class Preprocessor:
     names = SETTINGS if self.doc_stride else [n for n in SETTINGS if n not in WINDOW_SETTINGS]
     return {name: getattr(self, name) for name in names}
 
+  @property
+  def largest_id(self):
+    """The vocab's largest token id: the encoder must have a word embedding for it."""
+    return max(self.tokenizer.vocab.values())
+
   def check_model(self, bert_config, source="bert_config.json"):
     """The one check of the recipe against the encoder it feeds."""
     if self.max_seq_length > bert_config.max_position_embeddings:
       raise UsageError("Cannot use --max_seq_length=%d because the BERT model was only trained "
                        "up to sequence length %d (%s)." % (
                            self.max_seq_length, bert_config.max_position_embeddings, source))
-    largest = max(self.tokenizer.vocab.values())
+    largest = self.largest_id
     if largest >= bert_config.vocab_size:
       raise UsageError("The vocab %s has ids up to %d but %s has vocab_size %d: the vocab and "
                        "the model do not belong together." % (

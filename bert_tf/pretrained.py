@@ -8,13 +8,13 @@ bert_config.json + bert_model.ckpt.* + vocab.txt, so a run needs no
 """
 
 import dataclasses
-import json
 import os
 from typing import Optional
 
 from absl import logging
 
 from bert_tf import checkpoints
+from bert_tf import run_dir
 from bert_tf.errors import UsageError, remove_temporaries
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -80,11 +80,10 @@ def model_files(model_dir, do_lower_case=None):
   if not os.path.isdir(model_dir):
     model_dir = resolve(model_dir)
   stored_case = stored_casing(model_dir)
-  tokenizer_config = os.path.join(model_dir, "tokenizer_config.json")
   if do_lower_case is not None and stored_case is not None and do_lower_case != stored_case:
-    logging.warning("--do_lower_case=%s contradicts %s (do_lower_case=%s): the ids will not be "
-                    "the ones the model was trained with.", do_lower_case, tokenizer_config,
-                    stored_case)
+    logging.warning("--do_lower_case=%s contradicts the casing %s records (do_lower_case=%s): "
+                    "the ids will not be the ones the model was trained with.", do_lower_case,
+                    model_dir, stored_case)
   return ModelFiles(
       bert_config_file=os.path.join(model_dir, "bert_config.json"),
       init_checkpoint=os.path.join(model_dir, "bert_model.ckpt"),
@@ -99,21 +98,10 @@ def stored_casing(model_dir):
   path = os.path.join(model_dir, "tokenizer_config.json")
   if not os.path.isfile(path):
     return _casing_of_training_run(model_dir)
-  try:
-    with open(path, encoding="utf-8") as f:
-      stored = json.load(f)
-  except (OSError, UnicodeDecodeError, ValueError) as e:
-    raise UsageError("%s cannot be read as JSON (%s): fix it, or delete it and pass "
-                     "--do_lower_case." % (path, str(e).splitlines()[0][:120])) from None
-  value = stored.get("do_lower_case") if isinstance(stored, dict) else "not an object"
-  if value is not None and not isinstance(value, bool):
-    raise UsageError("%s: do_lower_case must be true or false (JSON), got %s." % (
-        path, json.dumps(value)))
-  return value
+  return checkpoints.casing_in(path)
 
 
 def _is_training_run(directory):
-  from bert_tf import run_dir  # pylint: disable=g-import-not-at-top  (it loads TensorFlow)
   return os.path.exists(run_dir.RunDir(directory).path(run_dir.MODEL_INFO))
 
 
@@ -122,7 +110,6 @@ def _casing_of_training_run(directory):
   None for any other directory."""
   if not _is_training_run(directory):
     return None
-  from bert_tf import run_dir  # pylint: disable=g-import-not-at-top
   return run_dir.RunDir(directory).require_model_info().preprocessor.get("do_lower_case")
 
 
@@ -167,7 +154,8 @@ def check_outside(files, directory):
 
 def _checkpoint_dir(init_checkpoint):
   """The directory of --init_checkpoint: itself when it names one, else the prefix's."""
-  return init_checkpoint if os.path.isdir(init_checkpoint) else os.path.dirname(init_checkpoint)
+  return init_checkpoint if os.path.isdir(init_checkpoint) else os.path.dirname(
+      os.path.abspath(init_checkpoint))
 
 
 def resolve_model_files(config):

@@ -1110,7 +1110,6 @@ class FileProcessor(DataProcessor):
     set may be a flat folder of text files, unlabelled. What systems and editors leave beside
     the data is not read (_is_clutter); folders inside a class folder are skipped with a
     warning."""
-    self._check_folder_has_no_columns(path)
     entries = [n for n in sorted(os.listdir(path)) if not _is_clutter(n)]
     if labels_optional and entries and not any(
         os.path.isdir(os.path.join(path, n)) for n in entries):
@@ -1139,18 +1138,6 @@ class FileProcessor(DataProcessor):
       for name in files:
         yield (os.path.join(folder, name), self._read_text_file(os.path.join(folder, name)),
                None, [label])
-
-  def _check_folder_has_no_columns(self, path):
-    """A folder per class has no columns: a column flag given for it would be ignored."""
-    c = self.config
-    given = [flag for flag, value, default in (
-        ("--text_column", c.text_column, "text"), ("--text_b_column", c.text_b_column, None),
-        ("--label_column", list(c.label_columns), ["label"]),
-        ("--label_delimiter", c.label_delimiter, None)) if value != default]
-    if given:
-      raise UsageError("%s is a folder per class (one text per file, the label is the folder): "
-                       "%s names a column, which it has not; leave %s out, or pass a CSV, TSV or "
-                       "JSON file." % (path, given[0], given[0]))
 
   def _class_folders(self, path):
     """The visible sub-folders of a folder-per-class layout, sorted."""
@@ -1291,6 +1278,20 @@ class FileProcessor(DataProcessor):
           where, value, len(names), "" if self._ids_allowed else
           "; its names include numbers, so labels are read as names, not as 0-based ids"))
     return value
+
+
+COLUMN_OPTIONS = ("text_column", "text_b_column", "label_column", "label_delimiter")
+
+
+def check_no_columns_for_folders(paths, given):
+  """A door's check: a folder (per class, or of texts to predict) has no columns, so a column
+  option the user gave (`given`: the names of COLUMN_OPTIONS set) would be ignored."""
+  folders = [p for p in paths if p and os.path.isdir(p)]
+  given = [name for name in COLUMN_OPTIONS if name in given]
+  if folders and given:
+    raise UsageError("%s is a folder (one text per file; in a folder per class, the folder is "
+                     "the label): --%s names a column, which it has not; leave --%s out, or pass "
+                     "a CSV, TSV or JSON file." % (folders[0], given[0], given[0]))
 
 
 def _is_clutter(name):

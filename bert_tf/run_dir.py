@@ -386,11 +386,11 @@ class RunDir:
     return values
 
   def version(self):
-    """What changes when the run's model does (trained further, thresholds tuned again, or
-    replaced by another run): its description's, checkpoint index's, thresholds' and best
-    checkpoint's file stamps (atomic writes make new files)."""
+    """What changes when the run's model or answers do (trained further, thresholds tuned
+    again, or replaced by another run): the file stamps of its description, checkpoint index,
+    thresholds, best checkpoint and label values (atomic writes make new files)."""
     stamps = []
-    for name in (MODEL_INFO, CHECKPOINT_INDEX, THRESHOLDS, BEST_DIR):
+    for name in (MODEL_INFO, CHECKPOINT_INDEX, THRESHOLDS, BEST_DIR, LABEL_VALUES):
       try:
         found = os.stat(self.path(name))
         stamps.append((found.st_ino, found.st_mtime_ns, found.st_size))

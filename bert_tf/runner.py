@@ -38,7 +38,7 @@ from bert_tf import tokenization
 from bert_tf import training
 from bert_tf.config import RUN_SETTING_DEFAULTS, BertConfig, RunConfig, options_where
 from bert_tf.dataset import make_dataset
-from bert_tf.errors import UsageError, atomic_path, write_text_atomic
+from bert_tf.errors import EmptySplitError, UsageError, atomic_path, write_text_atomic
 from bert_tf.metrics import dev_metric_name
 from bert_tf.preprocessing import Preprocessor
 
@@ -314,7 +314,7 @@ def _read_sets(config, processor, skip_empty=False):
     if not found and skip_empty:
       continue
     if not found:
-      raise UsageError(_empty_set_message(processor, name, config.data_dir))
+      raise _empty_set_error(processor, name, config.data_dir)
     examples[name] = found
   return examples
 
@@ -330,19 +330,21 @@ def _warn_of_unused_split(processor, data_dir):
                       "on all of them.", held_out, fraction)
 
 
-def _empty_set_message(processor, name, data_dir):
+def _empty_set_error(processor, name, data_dir):
   fraction = processor.split_fraction(name, data_dir)
-  if fraction and processor.file_of("train", data_dir):
+  if fraction and not processor.file_of(name, data_dir):  # to be split off the training data
     train = len(processor.get_train_examples(data_dir))
     why = ("%g of %d training examples rounds to none" % (fraction, train)
            if round(train * fraction) == 0 else
            "each class keeps a training example, and too few are left")
-    return ("No %s examples could be split off the training data at --%s_split=%g: %s. Pass "
-            "--%s_file or more data." % (name, name, fraction, why, name))
+    return EmptySplitError(
+        "No %s examples could be split off the training data at --%s_split=%g: %s. Pass "
+        "--%s_file or more data." % (name, name, fraction, why, name))
   if fraction == 0 and not processor.file_of(name, data_dir):
-    return ("The %s set is empty: there is no %s file and --%s_split=0 (a trained run's eval "
-            "takes its training's): pass --%s_file." % (name, name, name, name))
-  return "The %s set is empty: check --data_dir / --%s_file." % (name, name)
+    return UsageError("The %s set is empty: there is no %s file and --%s_split=0 (a trained "
+                      "run's eval takes its training's): pass --%s_file." % (name, name, name,
+                                                                             name))
+  return UsageError("The %s set is empty: check --data_dir / --%s_file." % (name, name))
 
 
 def _check_data_flags(info, processor, run):
@@ -474,7 +476,7 @@ def _start_training_run(plan):
     pairs = plan.processor.has_text_b
     if plan.files.hub_module_handle:
       hub.check_encoder(plan.files.hub_module_handle, plan.preprocessor.max_seq_length,
-                        max(plan.preprocessor.tokenizer.vocab.values()), pairs)
+                        plan.preprocessor.largest_id, pairs)
     elif plan.files.init_checkpoint:
       modeling.check_google_checkpoint(plan.bert_config, plan.files.init_checkpoint)
     if pairs and plan.bert_config is not None and plan.bert_config.type_vocab_size < 2:

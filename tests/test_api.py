@@ -3,6 +3,7 @@ task, DataFrames and tuples, and a CLI-trained run loaded by the API."""
 
 import logging as std_logging
 import os
+import pathlib
 import random
 import tempfile
 import threading
@@ -130,6 +131,19 @@ def test_what_fit_is_given_wins_and_loaded_runs_fit_as_they_were_trained(tiny_mo
   assert "accuracy" in TextClassifier(tiny_model, output_dir=out).evaluate(other, verbose=0)
 
 
+def test_data_too_small_to_hold_out_a_dev_set_trains_on_all(tiny_model, tmp_path, caplog):
+  clf = TextClassifier(tiny_model, output_dir=pathlib.Path(tmp_path / "two"), **FAST)
+  clf.fit((["good fun", "bad boring"], ["pos", "neg"]), batch_size=2, verbose=0)
+  assert "too small to hold out a dev set (dev_split=0.1): training on all of it" in caplog.text
+  assert clf.history["train"]["global_step"] == 3 and "eval" not in clf.history
+  assert TextClassifier.load(pathlib.Path(tmp_path / "two")).predict(["good"])[0] in (
+      "pos", "neg")
+  with pytest.raises(UsageError, match=r"No dev examples could be split off .* at "
+                     r"dev_split=0.5"):  # asked for: not overruled
+    TextClassifier(tiny_model, output_dir=str(tmp_path / "asked"), **FAST).fit(
+        (["good fun", "bad boring"], ["pos", "neg"]), dev_split=0.5, verbose=0)
+
+
 def test_fit_again_without_an_output_dir_is_a_new_run(tiny_model, tmp_path, monkeypatch):
   monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
   os.makedirs(tempfile.tempdir)
@@ -246,6 +260,12 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
   unlabelled = _reviews(4, 2).assign(sentiment=["pos", None, "neg", "pos"])
   with pytest.raises(UsageError, match=r"^validation_data row 1: the label is missing"):
     clf.fit(_reviews(20, 1), unlabelled, text="review", label="sentiment", verbose=0)
+  folder = tmp_path / "reviews" / "pos"
+  folder.mkdir(parents=True)
+  (folder / "1.txt").write_text("good")
+  with pytest.raises(UsageError, match=r"reviews is a folder .*: text names a column, which it "
+                     r"has not; leave text out"):
+    clf.fit(str(tmp_path / "reviews"), text="review", verbose=0)
   with pytest.raises(UsageError, match=r"^train_file is not an option here: use fit\(data\)"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", train_file="x.csv", verbose=0)
   with pytest.raises(UsageError, match=r"^class_weights must be a string \('balanced', or one "

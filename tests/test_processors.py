@@ -357,14 +357,17 @@ def test_folder_per_class(tmp_path):
   p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "new"), dev_split=0))
   with pytest.raises(UsageError, match=r"new has no class sub-folders: put each class's text"):
     p.get_train_examples(None)
-  for flag, options in (("--text_column", dict(text_column="review")),
-                        ("--text_b_column", dict(text_b_column="b")),
-                        ("--label_column", dict(label_columns=["y"])),
-                        ("--label_delimiter", dict(label_delimiter=","))):
-    p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0, **options))
-    with pytest.raises(UsageError, match=r"train is a folder per class .*: %s names a column, "
-                       r"which it has not; leave %s out" % (flag, flag)):
-      p.get_train_examples(None)
+  # A flat test folder reads alike whatever columns a trained run's files had.
+  p = FileProcessor(FileDataConfig(train_file=str(tmp_path / "train"), dev_split=0,
+                                   test_file=str(tmp_path / "new"), label_columns=["sentiment"]))
+  assert [e.text_a for e in p.get_test_examples(None)] == ["so good", "so bad"]
+  # A column option the user gives for a folder would be ignored: the doors refuse it.
+  processors.check_no_columns_for_folders([str(tmp_path / "train.csv")], ["text_column"])
+  processors.check_no_columns_for_folders([str(tmp_path / "new")], [])
+  for name in processors.COLUMN_OPTIONS:
+    with pytest.raises(UsageError, match=r"new is a folder .*: --%s names a column, which it "
+                       r"has not; leave --%s out" % (name, name)):
+      processors.check_no_columns_for_folders([None, str(tmp_path / "new")], [name])
 
 
 def test_folder_per_class_skips_hidden_entries_and_warns(tmp_path, caplog):

@@ -16,6 +16,7 @@ import os
 
 from absl import logging
 
+from bert_tf import processors
 from bert_tf.cli import common
 from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
@@ -71,7 +72,11 @@ def _from_training(output_dir):
 
 def main(_):
   from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
-  result = run_classifier(config_from_flags())
+  config = config_from_flags()
+  processors.check_no_columns_for_folders(
+      (config.train_file, config.dev_file, config.test_file),
+      [name for name in processors.COLUMN_OPTIONS if common.FLAGS[name].present])
+  result = run_classifier(config)
   for section in ("train", "eval", "predict"):
     if section in result:
       scalars = {k: _short(v) for k, v in result[section].items()
