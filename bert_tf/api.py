@@ -176,15 +176,8 @@ class TextClassifier:
     with self._temporary_run_dir():
       config = self._config(do_train=True, do_eval=validation_data is not None or implicit_dev,
                             **values)
-      try:
-        result = self._run_in_own_directory(config, frames, verbose)
-      except EmptySplitError:
-        if not implicit_dev or "dev_split" in values:
-          raise
-        logging.warning("The data is too small to hold out a dev set (dev_split=%g): training "
-                        "on all of it, without an evaluation.", held_out)
-        config = dataclasses.replace(config, do_eval=False, dev_split=0.0)
-        result = self._run_in_own_directory(config, frames, verbose)
+      result = self._train(config, frames, verbose,
+                           dev_optional=implicit_dev and "dev_split" not in values)
     run = run_dir.RunDir(self.output_dir)
     run.save_label_values(label_values)
     self._columns, self._predictor = _stored_columns(run), None
@@ -282,6 +275,19 @@ class TextClassifier:
     from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
     with _verbosity(verbose):
       return run_classifier(config, data_frames=frames)
+
+  def _train(self, config, frames, verbose, dev_optional):
+    """Runs a fit; a dev set fit() chose to hold out, which the data is too small for, is
+    left out with a warning rather than an error."""
+    try:
+      return self._run_in_own_directory(config, frames, verbose)
+    except EmptySplitError:
+      if not dev_optional:
+        raise
+    logging.warning("The data is too small to hold out a dev set (dev_split=%g): training on all "
+                    "of it, without an evaluation.", config.dev_split)
+    return self._run_in_own_directory(dataclasses.replace(config, do_eval=False, dev_split=0.0),
+                                      frames, verbose)
 
   def _run_in_own_directory(self, config, frames, verbose):
     """Runs `config`. In a temporary directory this object made, which the user never chose,

@@ -380,10 +380,7 @@ class RunDir:
       os.remove(self.path(LABEL_VALUES))
 
   def read_label_values(self):
-    values = self._read_json(LABEL_VALUES) or {}
-    if not isinstance(values, dict):
-      raise DamagedRunError("%s does not hold a JSON object" % self.path(LABEL_VALUES))
-    return values
+    return self._read_json_object(LABEL_VALUES)
 
   def version(self):
     """What changes when the run's model or answers do (trained further, thresholds tuned
@@ -422,10 +419,14 @@ class RunDir:
     write_text_atomic(self.path(RUN_CONFIG), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
   def read_training_state(self):
-    state = self._read_json(TRAINING_STATE) or {}
-    if not isinstance(state, dict):
-      raise DamagedRunError("%s does not hold a JSON object" % self.path(TRAINING_STATE))
-    return state
+    return self._read_json_object(TRAINING_STATE)
+
+  def _read_json_object(self, name):
+    """A bookkeeping file's JSON object, {} when absent."""
+    value = self._read_json(name) or {}
+    if not isinstance(value, dict):
+      raise DamagedRunError("%s does not hold a JSON object" % self.path(name))
+    return value
 
   def read_run_config(self):
     """The options of the last command in this directory (a dict), or None."""
