@@ -170,6 +170,10 @@ def resolve_model_files(config):
     if not vocab_file or lower is None:
       from bert_tf import hub  # lazy: only hub runs need tensorflow_hub's loader
       module_vocab_file, module_lower = hub.module_vocab(config.bert_hub_module_handle)
+      if lower is not None and module_lower is not None and lower != module_lower:
+        logging.warning("--do_lower_case=%s contradicts the casing TF-Hub module %s records "
+                        "(do_lower_case=%s): the ids will not be the ones the model was trained "
+                        "with.", lower, config.bert_hub_module_handle, module_lower)
       vocab_file = vocab_file or module_vocab_file
       lower = lower if lower is not None else (module_lower if module_lower is not None
                                                 else True)

@@ -160,7 +160,7 @@ def test_tflite_does_not_share_a_folder_with_another_models_labels(trained, tmp_
     export.export_tflite(trained["out"], str(tmp_path / "same" / "model_ids_float32.tflite"))
 
 
-def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
+def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path, caplog):
   encoder_dir, preprocessor_dir = export.export_pretrained_to_hub(
       trained["model_dir"], str(tmp_path / "hub"), max_seq_length=16)
   ours = modeling.load_encoder(trained["model_dir"])
@@ -183,6 +183,12 @@ def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path):
     hub.check_encoder(encoder_dir, 41, 5)
   with pytest.raises(UsageError, match=r"does not take word ids up to 99, the vocab's largest"):
     hub.check_encoder(encoder_dir, 16, 99)
+  from bert_tf import pretrained  # pylint: disable=g-import-not-at-top
+  files = pretrained.resolve_model_files(RunConfig(
+      output_dir=str(tmp_path / "unused"), do_train=True, train_file="t.csv",
+      bert_hub_module_handle=encoder_dir, do_lower_case=False))
+  assert files.do_lower_case is False and ("--do_lower_case=False contradicts the casing TF-Hub "
+                                           "module %s records" % encoder_dir) in caplog.text
   with pytest.raises(UsageError, match=r"--max_seq_length=41 is more than the 40 positions of "):
     export.export_pretrained_to_hub(trained["model_dir"], str(tmp_path / "hub41"),
                                     max_seq_length=41)
