@@ -25,6 +25,7 @@ from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import run_dir
 from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
+from bert_tf.preprocessing import Preprocessor
 from bert_tf.predictor import MAX_BATCH_TEXTS, MAX_TEXT_CHARS, load_trained_model, version_dirs
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
 from bert_tf.tokenization import load_vocab
@@ -274,11 +275,8 @@ def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
   check_export_dir(export_dir)
   _check_new_hub_dir(export_dir)
   files = pretrained.model_files(pretrained.check_model_dir(model_dir))
-  positions = modeling.BertConfig.from_json_file(files.bert_config_file).max_position_embeddings
-  if max_seq_length > positions:
-    raise UsageError("--max_seq_length=%d is more than the %d positions of %s: export with "
-                     "--max_seq_length=%d or less." % (max_seq_length, positions,
-                                                       files.bert_config_file, positions))
+  Preprocessor.from_vocab(files.vocab_file, files.do_lower_case, max_seq_length).check_model(
+      modeling.BertConfig.from_json_file(files.bert_config_file), files.bert_config_file)
   encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
   return export_hub_encoder(encoder, files.vocab_file, files.do_lower_case, export_dir,
                             max_seq_length)

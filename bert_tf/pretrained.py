@@ -108,9 +108,8 @@ def _is_training_run(directory):
 def _casing_of_training_run(directory):
   """A fine-tuning run's casing (its model_info.json), for --init_checkpoint=RUN/model.ckpt-N;
   None for any other directory."""
-  if not _is_training_run(directory):
-    return None
-  return run_dir.RunDir(directory).require_model_info().preprocessor.get("do_lower_case")
+  info = run_dir.RunDir(directory).read_model_info()
+  return info.preprocessor.get("do_lower_case") if info else None
 
 
 def check_model_dir(model):

@@ -706,22 +706,14 @@ def _looks_int(value):
     return False
 
 
-def _finite_number(value):
-  try:
-    number = float(value)
-  except (TypeError, ValueError):
-    return None
-  return number if math.isfinite(number) else None
-
-
 def sort_labels(labels):
   """Stable label order: numerically when all labels are numbers ("2" before "10", "0.5"
   before "1.5"), else by string."""
   labels = set(labels)
   if all(_looks_int(l) for l in labels):
     return sorted(labels, key=lambda l: (int(l), l))  # "01" and "1": not by the set's order
-  if all(_finite_number(l) is not None for l in labels):
-    return sorted(labels, key=lambda l: (_finite_number(l), l))
+  if all(as_number(l) is not None for l in labels):
+    return sorted(labels, key=lambda l: (as_number(l), l))
   return sorted(labels)
 
 

@@ -189,7 +189,8 @@ def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path, caplo
       bert_hub_module_handle=encoder_dir, do_lower_case=False))
   assert files.do_lower_case is False and ("--do_lower_case=False contradicts the casing TF-Hub "
                                            "module %s records" % encoder_dir) in caplog.text
-  with pytest.raises(UsageError, match=r"--max_seq_length=41 is more than the 40 positions of "):
+  with pytest.raises(UsageError, match=r"Cannot use --max_seq_length=41 because the BERT model "
+                     r"was only trained up to sequence length 40"):
     export.export_pretrained_to_hub(trained["model_dir"], str(tmp_path / "hub41"),
                                     max_seq_length=41)
 
