@@ -296,9 +296,10 @@ def child_matmuls(p):
 
 
 def child_bf16_probe(_):
-  """bert_tf.hardware's probe: float32's time / bfloat16's for one matrix product."""
+  """bert_tf.hardware's probe (float32's time / bfloat16's for one matrix product), and the
+  reading above which a float32 training suggests mixed_bfloat16."""
   from bert_tf import hardware  # pylint: disable=g-import-not-at-top
-  return hardware.bf16_matmul_speedup()
+  return dict(speedup=hardware.bf16_matmul_speedup(), suggest_above=hardware.SUGGEST_BF16_ABOVE)
 
 
 CHILDREN = dict(train=child_train, infer=child_infer, text=child_text, profile=child_profile,
@@ -386,11 +387,13 @@ def machine():
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout.split()
   info["versions"] = "TensorFlow %s, PyTorch %s, transformers %s, Python %s" % (
       *(versions or ["?"] * 3), platform.python_version())
-  speedup, _ = measure("bf16_probe")
+  probe, _ = measure("bf16_probe")
   info["bf16"] = (
       "one matrix product ([1024, 384] x [384, 1536], bert_tf.hardware's probe) runs at %.2fx "
-      "float32's speed in bfloat16 here. bert_tf never picks mixed_bfloat16 by default, and "
-      "warns when it is asked for on a CPU where this is below 1" % speedup)
+      "float32's speed in bfloat16 here. bert_tf never picks mixed_bfloat16 by default (a "
+      "run's numbers would then depend on the machine): it warns when it is asked for on a CPU "
+      "where this is below 1, and suggests it to a float32 training where this is above %.1f"
+      % (probe["speedup"], probe["suggest_above"]))
   return info
 
 

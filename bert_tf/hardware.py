@@ -4,7 +4,10 @@ bfloat16 halves the cost of matrix products only where the CPU multiplies bfloat
 than float32: AMX, or AVX-512 BF16 on some cores. bench/run_all.py measured mixed_bfloat16
 training at 1.49x float32's speed on a 2-core AMD Zen 4 with AVX-512 BF16, and at 0.60x
 on a 2-core Intel Xeon with AVX-512 BF16 but no AMX, whose bfloat16 matmul ran at half
-float32's speed. Feature flags do not tell these apart, so we time one product.
+float32's speed, and at 1.6x on a 2-core Xeon with AMX, whose probe read 2.8x (2.0x HF
+PyTorch's float32 training there: bench/RESULTS_amx.md). Feature flags do not tell these
+apart, so we time one product. float32 stays the default everywhere (a run's numbers do not
+depend on the machine); where bfloat16 pays, a float32 training says so.
 """
 
 import functools
@@ -13,6 +16,10 @@ import time
 import numpy as np
 import tensorflow as tf
 from absl import logging
+
+# Above this probe reading, mixed_bfloat16 is worth suggesting: a training step also holds
+# float32 work (softmax, LayerNorm, GELU, AdamW) that bfloat16 does not speed up.
+SUGGEST_BF16_ABOVE = 1.5
 
 # One FFN product of a small BERT: big enough to reach each kernel's speed (~5-10 ms). Ten
 # rounds, because over the first five a fresh process read 0.79-0.81 where later rounds read
@@ -54,18 +61,35 @@ def bf16_matmul_speedup(shape=_PROBE_SHAPE, repeats=10):
   return best[tf.float32] / best[tf.bfloat16]
 
 
-def warn_if_bf16_is_slow(strategy):
-  """Under mixed_bfloat16 on a CPU-only run, warns when this CPU's bfloat16 products are
-  slower than its float32 ones (then the whole run is slower, for no gain)."""
+def advise_on_precision(strategy, mixed_precision):
+  """On a CPU-only training: warns when mixed_bfloat16 was asked for and this CPU's bfloat16
+  products are slower than its float32 ones (the whole run is then slower, for no gain), and
+  suggests it when float32 was and bfloat16 products are much faster here."""
   if (tf.config.list_logical_devices("GPU") or
       isinstance(strategy, tf.distribute.TPUStrategy)):
     return
+  if mixed_precision == "mixed_bfloat16":
+    _warn_if_bf16_is_slow()
+  elif not mixed_precision and {"amx_bf16", "avx512_bf16"} & cpu_flags():
+    speedup = _probe()  # only where the CPU multiplies bfloat16 natively: it costs ~0.5 s
+    if speedup and speedup > SUGGEST_BF16_ABOVE:
+      logging.info("This CPU multiplies bfloat16 %.1fx faster than float32: "
+                   "--mixed_precision=mixed_bfloat16 would likely train faster, with float32 "
+                   "weights, softmax and LayerNorm.", speedup)
+
+
+def _probe():
+  """bf16_matmul_speedup(), or None where there is no bfloat16 matmul kernel."""
   try:
-    speedup = bf16_matmul_speedup()
-  except tf.errors.OpError as e:  # no bfloat16 matmul kernel: the run itself will say so
+    return bf16_matmul_speedup()
+  except tf.errors.OpError as e:  # no bfloat16 matmul kernel: a bf16 run itself will say so
     logging.info("bfloat16 speed probe failed: %s", str(e).splitlines()[0])
-    return
-  if speedup >= 1.0:
+    return None
+
+
+def _warn_if_bf16_is_slow():
+  speedup = _probe()
+  if speedup is None or speedup >= 1.0:
     return
   flags = cpu_flags()
   if "amx_bf16" in flags or not {"avx", "avx2"} & flags:

@@ -124,8 +124,8 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
   elif owner and plan.info is None:  # eval/predict of a checkpoint trained elsewhere (Google's)
     _write_model_description(plan, identity=None)
   distribute.barrier(strategy)  # workers read the directory once the chief has set it up
-  if config.do_train and config.mixed_precision == "mixed_bfloat16":
-    hardware.warn_if_bf16_is_slow(strategy)
+  if config.do_train:
+    hardware.advise_on_precision(strategy, config.mixed_precision)
   keras.utils.set_random_seed(config.seed)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy(config.mixed_precision)

@@ -23,9 +23,26 @@ def test_a_cpu_whose_bf16_is_slower_is_named_in_a_warning(monkeypatch, caplog, s
                                                            said):
   monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda: speedup)
   monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
-  hardware.warn_if_bf16_is_slow(tf.distribute.get_strategy())
+  hardware.advise_on_precision(tf.distribute.get_strategy(), "mixed_bfloat16")
   if said:
     assert "mixed_bfloat16 will likely make training slower" in caplog.text
     assert said in caplog.text
   else:
     assert "mixed_bfloat16" not in caplog.text
+
+
+@pytest.mark.parametrize("speedup, flags, suggested", [
+    (2.8, {"avx2", "avx512_bf16", "amx_bf16"}, True),
+    (1.2, {"avx2", "avx512_bf16"}, False),  # too little to pay for float32's share of a step
+    (2.8, {"avx2"}, False),  # emulated bfloat16: the probe is not even run
+])
+def test_float32_training_on_a_cpu_fast_in_bf16_suggests_it(monkeypatch, caplog, speedup, flags,
+                                                            suggested):
+  probed = []
+  monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda: probed.append(1) or speedup)
+  monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
+  with caplog.at_level("INFO"):
+    hardware.advise_on_precision(tf.distribute.get_strategy(), None)
+  assert ("--mixed_precision=mixed_bfloat16 would likely train faster" in caplog.text) == suggested
+  assert bool(probed) == bool({"amx_bf16", "avx512_bf16"} & flags)
+  assert "slower" not in caplog.text
