@@ -30,7 +30,7 @@ from absl import logging
 
 from bert_tf import progress
 from bert_tf import run_dir
-from bert_tf.config import RunConfig, options_where
+from bert_tf.config import RunConfig, options_where, settings_from_training
 from bert_tf.errors import EmptySplitError, UsageError
 
 
@@ -392,9 +392,10 @@ def _label_values_in(frames, label):
 
 
 def _stored_columns(run):
-  """How a trained run read its data (its run_config.json), to read evaluation data alike."""
+  """How a trained run read its data (config.settings_from_training), to read evaluation
+  data alike; None for a run without its settings."""
   stored = run.read_run_config()
-  return {k: stored.get(k) for k in _COLUMN_OPTIONS} if stored else None
+  return settings_from_training(stored) if stored else None
 
 
 # Options the API sets itself, and where a user says them instead.
@@ -446,8 +447,6 @@ def _options_of_run(run):
           and v != _DEFAULTS[k]}
 
 
-# How fit read its data: evaluate reads labelled data the same way.
-_COLUMN_OPTIONS = options_where(RunConfig, role="reading")
 _MODEL_OPTIONS = ("init_checkpoint", "bert_config_file", "vocab_file", "model",
                   "bert_hub_module_handle")
 

@@ -535,3 +535,43 @@ class RunConfig:
       data = json.load(f)
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# What eval and predict of a trained run take from its training, for each group of options of
+# which the user gives none: how its data were read (the "reading" options; a label column and
+# its delimiter are one choice) and how dev and test were split off the training file (another
+# split would score examples the run trained on). Both doors, the flags and the API, use it.
+# A --seed given chooses the split too (split_seed defaults to it); a seed is never taken.
+_LABEL_COLUMNS = ("label_column", "label_delimiter")
+FROM_TRAINING = (_LABEL_COLUMNS, ("dev_split", "test_split", "split_seed", "seed")) + tuple(
+    (name,) for name in options_where(RunConfig, role="reading") if name not in _LABEL_COLUMNS)
+
+
+def settings_from_training(trained, given=()):
+  """{option: value} of FROM_TRAINING's groups that share no name with `given`, as `trained`
+  (a run's run_config.json, read) set them apart from the defaults. Values of another type
+  than the option's (a damaged file) are left out, and so is a labels_file that is not found
+  from here, with a warning."""
+  if trained.get("split_seed") is None:  # the split's seed was --seed
+    trained = dict(trained, split_seed=trained.get("seed"))
+  fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+  taken = {}
+  for group in FROM_TRAINING:
+    if not set(group) & set(given):
+      taken.update({name: trained[name] for name in group if name != "seed" and _is_of_type(
+          fields[name], trained.get(name)) and trained[name] != fields[name].default})
+  labels_file = taken.get("labels_file")
+  if labels_file is not None and not os.path.isfile(labels_file):
+    logging.warning("The run's --labels_file %s (from its training) is not found from here: "
+                    "pass --labels_file if the data's labels are ids into it.", labels_file)
+    del taken["labels_file"]
+  return taken
+
+
+def _is_of_type(field, value):
+  """Whether `value` is of an option's type: X of Optional[X], a float option taking ints
+  (None, a setting not stored, is not)."""
+  kind = next(t for t in (getattr(field.type, "__args__", None) or (field.type,))
+              if t is not type(None))
+  kinds = (int, float) if kind is float else (kind,)
+  return isinstance(value, kinds) and isinstance(value, bool) == (kind is bool)

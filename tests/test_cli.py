@@ -133,11 +133,12 @@ def test_eval_and_predict_read_data_with_the_trainings_flags_unless_told(tmp_pat
       absl_logging.set_verbosity(level)
   read = lambda c: (c.text_column, c.label_column, c.labels_file, c.text_b_column, c.dev_split,
                     c.split_seed, c.encoding)
-  # The labels, the pairs and the split come from training; how a file is laid out does not.
+  # How the files were read (columns, labels, encoding) and the split come from training.
   assert read(config("--do_eval", "--train_file=t.csv")) == (
-      "text", "stars", str(labels), "other", 0.2, 7, "utf-8")
-  assert ("As in the run's training: --dev_split=0.2 --label_column=stars --labels_file=%s "
-          "--split_seed=7 --text_b_column=other." % labels) in caplog.text
+      "review", "stars", str(labels), "other", 0.2, 7, "latin-1")
+  assert ("As in the run's training: --dev_split=0.2 --encoding=latin-1 --label_column=stars "
+          "--labels_file=%s --split_seed=7 --text_b_column=other --text_column=review." % labels
+          ) in caplog.text
   # A group given in part is the user's own: none of it is taken (the labels file is apart).
   assert read(config("--do_predict", "--test_file=t.csv", "--label_delimiter=,", "--seed=3")
               )[1:6] == ("label", str(labels), "other", 0.1, None)

@@ -12,36 +12,22 @@ JSON Lines or a folder per class) with --text_column/--label_column.
 """
 
 import dataclasses
-import os
 
 from absl import logging
 
 from bert_tf import processors
 from bert_tf.cli import common
-from bert_tf.config import RunConfig
+from bert_tf.config import RunConfig, settings_from_training
 from bert_tf.errors import UsageError
-
-# What eval and predict of a trained run take from its training when no flag of a group is
-# given: how labels are read, whether texts are pairs, and how dev and test were split off
-# the training file (another split would score examples the run trained on).
-RUN_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
-FROM_TRAINING = (("label_column", "label_delimiter"), ("labels_file",), ("regression",),
-                 ("text_b_column",), ("dev_split", "test_split", "split_seed", "seed"))
 
 
 def config_from_flags():
-  """The RunConfig of the flags; eval and predict of a trained run fill in FROM_TRAINING."""
+  """The RunConfig of the flags; eval and predict of a trained run take what the user does
+  not give from its training (config.FROM_TRAINING)."""
   config = common.options_from_flags(RunConfig)
   if config.do_train:
     return config
   return common.options_from_flags(RunConfig, _from_training(config.output_dir))
-
-
-def _fits(name, value):
-  """Whether a stored value is of the option's type (None: not stored)."""
-  kind = common.flag_type(RUN_CONFIG_FIELDS[name])
-  kinds = (int, float) if kind is float else (kind,)
-  return isinstance(value, kinds) and isinstance(value, bool) == (kind is bool)
 
 
 def _from_training(output_dir):
@@ -52,18 +38,8 @@ def _from_training(output_dir):
     trained = None  # damaged: the run's own checks say so where it matters
   if not isinstance(trained, dict):
     return {}
-  if trained.get("split_seed") is None:  # the split's seed was --seed
-    trained = dict(trained, split_seed=trained.get("seed"))
-  taken = {}
-  for group in FROM_TRAINING:
-    if not any(common.FLAGS[name].present for name in group):
-      taken.update({name: trained[name] for name in group if name != "seed" and _fits(
-          name, trained.get(name)) and trained[name] != RUN_CONFIG_FIELDS[name].default})
-  labels_file = taken.get("labels_file")
-  if labels_file is not None and not os.path.isfile(labels_file):
-    logging.warning("The run's --labels_file %s (from its training) is not found from here: "
-                    "pass --labels_file if the data's labels are ids into it.", labels_file)
-    del taken["labels_file"]
+  given = [f.name for f in dataclasses.fields(RunConfig) if common.FLAGS[f.name].present]
+  taken = settings_from_training(trained, given)
   if taken:
     logging.info("As in the run's training: %s.", " ".join(
         "--%s=%s" % item for item in sorted(taken.items())))
