@@ -32,8 +32,8 @@ setup(
         # reference our tokenizer and TFRecords are checked against.
         # ai-edge-litert runs TFLite models with tf-text's custom ops (string in).
         # nbclient/nbformat/ipykernel run examples/*.ipynb in a test.
-        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "six", "ai-edge-litert>=2.3",
-                 "nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.29"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "bert-tensorflow==1.0.4", "six",
+                 "ai-edge-litert>=2.3", "nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.29"],
         "bench": ["tokenizers>=0.20"],
     },
     entry_points={"console_scripts": [

@@ -8,6 +8,7 @@ bert_config.json + bert_model.ckpt.* + vocab.txt, so a run needs no
 """
 
 import dataclasses
+import fcntl
 import os
 from typing import Optional
 
@@ -53,11 +54,18 @@ def resolve(name):
     raise UsageError("Unknown model %r: pass a Google-format directory or one of %s." %
                      (name, ", ".join(available_models())))
   target = os.path.join(cache_dir(), key)
-  if not checkpoints.checkpoint_exists(os.path.join(target, "bert_model.ckpt")):
-    remove_temporaries(cache_dir(), older_than=3600)  # of a conversion that was killed
-    source = _SOURCES[key]()
-    logging.info("Converting %s from %s to %s (once).", name, source, target)
-    checkpoints.convert_hf_to_google(source, target)
+  converted = lambda: checkpoints.checkpoint_exists(os.path.join(target, "bert_model.ckpt"))
+  if converted():
+    return target
+  os.makedirs(cache_dir(), exist_ok=True)
+  # Processes that start at once (a grid's, parallel tests) convert it once: the others wait.
+  with open(os.path.join(cache_dir(), ".converting.lock"), "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not converted():
+      remove_temporaries(cache_dir(), older_than=3600)  # of a conversion that was killed
+      source = _SOURCES[key]()
+      logging.info("Converting %s from %s to %s (once).", name, source, target)
+      checkpoints.convert_hf_to_google(source, target)
   return target
 
 

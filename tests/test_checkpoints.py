@@ -133,14 +133,19 @@ def _google_to_hf(weights):
   return hf
 
 
-def test_convert_hf_directory_from_command_line(tmp_path):
-  weights = random_google_weights(TINY_CONFIG, seed=3)
+def _tiny_hf_dir(tmp_path, weights):
   hf_dir = tmp_path / "hf"
   hf_dir.mkdir()
   _write_safetensors(str(hf_dir / "model.safetensors"), _google_to_hf(weights))
   hf_config = dict(TINY_CONFIG, hidden_act="gelu", model_type="bert")
   (hf_dir / "config.json").write_text(json.dumps(hf_config))
   (hf_dir / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
+  return hf_dir
+
+
+def test_convert_hf_directory_from_command_line(tmp_path):
+  weights = random_google_weights(TINY_CONFIG, seed=3)
+  hf_dir = _tiny_hf_dir(tmp_path, weights)
   out = tmp_path / "google"
   result = run_tool(["-m", "bert_tf.cli.convert", "--hf_dir", str(hf_dir), "--output_dir", str(out)],
                     cwd=os.path.dirname(os.path.dirname(__file__)))
@@ -209,3 +214,25 @@ def test_convert_rejects_incomplete_directory(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "vocab.txt").write_text("a\n")
     checkpoints.convert_hf_to_google(str(tmp_path), str(tmp_path / "out"))
+
+
+def test_a_named_model_resolved_by_two_at_once_is_converted_once(tmp_path, monkeypatch):
+  """A grid's runs or parallel tests starting together: one converts, the other waits."""
+  import concurrent.futures  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  from bert_tf import pretrained  # pylint: disable=g-import-not-at-top
+  hf_dir = _tiny_hf_dir(tmp_path, random_google_weights(TINY_CONFIG, seed=3))
+  monkeypatch.setenv("BERT_TF_CACHE", str(tmp_path / "cache"))
+  monkeypatch.setitem(pretrained._SOURCES, "tiny", lambda: str(hf_dir))  # pylint: disable=protected-access
+  converted, convert = [], checkpoints.convert_hf_to_google
+
+  def slow_convert(*args, **kwargs):
+    converted.append(args[1])
+    time.sleep(0.5)  # the other caller arrives meanwhile
+    return convert(*args, **kwargs)
+  monkeypatch.setattr(checkpoints, "convert_hf_to_google", slow_convert)
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    targets = list(pool.map(pretrained.resolve, ["tiny", "tiny"]))
+  assert targets[0] == targets[1] == str(tmp_path / "cache" / "tiny")
+  assert converted == [targets[0]]
+  assert checkpoints.checkpoint_exists(os.path.join(targets[0], "bert_model.ckpt"))

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import tensorflow as tf
+from absl import logging as absl_logging
 
 from bert_tf import hardware
 
@@ -41,8 +42,13 @@ def test_float32_training_on_a_cpu_fast_in_bf16_suggests_it(monkeypatch, caplog,
   probed = []
   monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda: probed.append(1) or speedup)
   monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
-  with caplog.at_level("INFO"):
-    hardware.advise_on_precision(tf.distribute.get_strategy(), None)
+  level = absl_logging.get_verbosity()  # an earlier test may have quietened absl
+  absl_logging.set_verbosity(absl_logging.INFO)
+  try:
+    with caplog.at_level("INFO"):
+      hardware.advise_on_precision(tf.distribute.get_strategy(), None)
+  finally:
+    absl_logging.set_verbosity(level)
   assert ("--mixed_precision=mixed_bfloat16 would likely train faster" in caplog.text) == suggested
   assert bool(probed) == bool({"amx_bf16", "avx512_bf16"} & flags)
   assert "slower" not in caplog.text
