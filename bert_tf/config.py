@@ -126,7 +126,7 @@ def option(default, help, flag_default=None, choices=None, role=None,  # pylint:
   `role` says what the option changes: "training", the trained weights (with the data,
   model and preprocessor, a training's identity); "operational", where and how a run
   works, never what it learns; "reading", how the data files are read (columns, labels),
-  which the API's evaluate() takes from the run's training; None,
+  which eval and predict take from the run's training (FROM_TRAINING); None,
   anything else (the data, model, preprocessing, or the evaluation that chooses the best
   checkpoint). `path`: a file or directory.
   """
