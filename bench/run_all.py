@@ -25,6 +25,7 @@ is better). Rows:
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -369,6 +370,14 @@ class Table:
     return head + "\n".join(self.line(r) for r in self.rows) + "\n"
 
 
+def _installed_version(distribution):
+  """The installed version of a package, or "not installed" (read without importing it)."""
+  try:
+    return importlib.metadata.version(distribution)
+  except importlib.metadata.PackageNotFoundError:
+    return "not installed"
+
+
 def machine():
   info = {}
   with open("/proc/cpuinfo") as f:
@@ -381,12 +390,9 @@ def machine():
   info["cores"] = os.cpu_count()
   with open("/proc/meminfo") as f:
     info["memory"] = "%.0f GiB" % (int(f.readline().split()[1]) / 2 ** 20)
-  versions = subprocess.run(
-      [sys.executable, "-c", "import tensorflow as tf, torch, transformers; print(tf.__version__,"
-       " torch.__version__, transformers.__version__)"], capture_output=True, text=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout.split()
   info["versions"] = "TensorFlow %s, PyTorch %s, transformers %s, Python %s" % (
-      *(versions or ["?"] * 3), platform.python_version())
+      *(_installed_version(name) for name in ("tensorflow", "torch", "transformers")),
+      platform.python_version())
   probe, _ = measure("bf16_probe")
   info["bf16"] = (
       "one matrix product ([1024, 384] x [384, 1536], bert_tf.hardware's probe) runs at %.2fx "
