@@ -2,12 +2,13 @@
 
 bfloat16 halves the cost of matrix products only where the CPU multiplies bfloat16 faster
 than float32: AMX, or AVX-512 BF16 on some cores. bench/run_all.py measured mixed_bfloat16
-training at 1.49x float32's speed on a 2-core AMD Zen 4 with AVX-512 BF16, and at 0.60x
-on a 2-core Intel Xeon with AVX-512 BF16 but no AMX, whose bfloat16 matmul ran at half
-float32's speed, and at 1.6x on a 2-core Xeon with AMX, whose probe read 2.8x (2.0x HF
-PyTorch's float32 training there: bench/RESULTS_amx.md). Feature flags do not tell these
-apart, so we time one product. float32 stays the default everywhere (a run's numbers do not
-depend on the machine); where bfloat16 pays, a float32 training says so.
+training at 1.44x float32's speed on a 2-core AMD Zen 4 with AVX-512 BF16 (probe 1.9x),
+at 1.63x on a 2-core Intel Xeon with AMX (probe 2.8-3.3x; 2.1x HF PyTorch's float32
+training there), and at 0.60x on a 2-core Xeon with AVX-512 BF16 but no AMX, whose bfloat16
+matmul ran at half float32's speed (bench/RESULTS_zen4.md, RESULTS_amx.md, RESULTS.md).
+Feature flags do not tell these apart, so we time one product. float32 stays the default
+everywhere (a run's numbers do not depend on the machine); where bfloat16 pays, a float32
+training says so.
 """
 
 import functools
