@@ -84,9 +84,11 @@ _PRETRAINING_FILES = _names(
     (PRETRAINING_INFO, TOKENIZER_CONFIG, VOCAB, BERT_CONFIG, CHECKPOINT_INDEX, TRAIN_HISTORY,
      EVAL_HISTORY, EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json"),
     [re.escape(PRETRAINED_CHECKPOINT) + r"\.(index|data-\d+-of-\d+)"])
-# A run's results: in a directory holding no run, files of these names are a user's.
-_RESULT_FILES = (EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json", TEST_RESULTS, TEST_METRICS,
-                 PREDICTIONS, EVAL_PREDICTIONS, REPORT, TRAIN_HISTORY, EVAL_HISTORY)
+# What a run writes only after model_info.json: in a directory holding no run, files of
+# these names are a user's. (Its description files come before: see check_no_foreign_files.)
+_AFTER_MODEL_INFO = (RUN_CONFIG, THRESHOLDS, LABEL_VALUES, TRAINING_STATE, BEST_DIR,
+                     EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json", TEST_RESULTS, TEST_METRICS,
+                     PREDICTIONS, EVAL_PREDICTIONS, REPORT, TRAIN_HISTORY, EVAL_HISTORY)
 _TENSORBOARD_DIRS = ("train", "eval")
 FORMAT_VERSION = 2
 
@@ -239,27 +241,41 @@ class RunDir:
     """Whether a run's description or checkpoints are here (whether or not they read)."""
     return any(os.path.exists(self.path(name)) for name in (MODEL_INFO, CHECKPOINT_INDEX))
 
-  def check_no_foreign_results(self):
-    """A new run here would replace files named as a run's results that no run wrote."""
-    foreign = [n for n in _RESULT_FILES if os.path.exists(self.path(n))]
-    if foreign and not self.holds_a_run():
+  def check_no_foreign_files(self, description):
+    """A new run here would replace files of a run's names that no run wrote. `description`:
+    {name: bytes} of the files a run writes before model_info.json (label list, vocab,
+    config); an interrupted start leaves those as they are about to be written again."""
+    if self.holds_a_run():
+      return
+    foreign = [n for n in _AFTER_MODEL_INFO if os.path.exists(self.path(n))]
+    for name, content in description.items():
+      if os.path.isfile(self.path(name)):
+        with open(self.path(name), "rb") as f:
+          foreign += [name] if f.read() != content else []
+      elif os.path.exists(self.path(name)):
+        foreign.append(name)
+    if foreign:
       raise UsageError("--output_dir %s holds %s but no run: a run would replace them; move "
                        "them, or write the run into another directory." % (
                            self.directory, ", ".join(foreign)))
 
   def clear(self, pretraining=False):
     """--overwrite_output_dir: removes every file a run (or a pretraining) writes, and only
-    those (a train/ folder goes only if it holds nothing but TensorBoard event files)."""
+    those (TensorBoard's event files in train/ and eval/, and the folder if nothing else is
+    left in it)."""
     ours = _PRETRAINING_FILES if pretraining else _RUN_FILES
     for name in os.listdir(self.directory) if os.path.isdir(self.directory) else []:
       if ours.match(name):
         path = self.path(name)
         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-    for name in _TENSORBOARD_DIRS:
+    for name in _TENSORBOARD_DIRS:  # the old run's curves, not a user's files beside them
       folder = self.path(name)
-      if os.path.isdir(folder) and all(f.startswith("events.out.tfevents")
-                                       for f in os.listdir(folder)):
-        shutil.rmtree(folder)
+      events = [f for f in os.listdir(folder) if f.startswith("events.out.tfevents")
+                ] if os.path.isdir(folder) else []
+      for event_file in events:
+        os.remove(os.path.join(folder, event_file))
+      if events and not os.listdir(folder):
+        os.rmdir(folder)
 
   # ---- model_info.json: what the run is ----
   def read_model_info(self):
@@ -274,8 +290,8 @@ class RunDir:
   def require_model_info(self):
     info = self.read_model_info()
     if info is None and not os.path.isdir(self.directory):
-      raise UsageError("%s does not exist: pass the output_dir of a training run." %
-                       self.directory)
+      raise UsageError("%s %s: pass the output_dir of a training run." % (
+          self.directory, "is a file" if os.path.exists(self.directory) else "does not exist"))
     elif info is None:
       raise UsageError("%s has no %s: is it the output_dir of a training run?" %
                        (self.directory, MODEL_INFO))
@@ -369,7 +385,7 @@ class RunDir:
 
   # ---- labels and thresholds ----
   def save_label_list(self, labels):
-    write_text_atomic(self.path(LABEL_LIST), "".join("%s\n" % l for l in labels))
+    write_text_atomic(self.path(LABEL_LIST), label_list_text(labels))
 
   def save_label_values(self, values):
     """label_values.json: {label name: the Python value (1, True, 2.5) the API's data held
@@ -615,6 +631,11 @@ class RunDir:
       os.makedirs(tmp)
       write_checkpoint(os.path.join(tmp, name))
       self.write_checkpoint_index(name, [name], directory=tmp)
+
+
+def label_list_text(labels):
+  """label_list.txt's text: a label per line, in the task's order."""
+  return "".join("%s\n" % label for label in labels)
 
 
 def read_jsonl(path):

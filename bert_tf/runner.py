@@ -304,8 +304,10 @@ def _read_sets(config, processor, skip_empty=False):
   readers = dict(train=processor.get_train_examples, dev=processor.get_dev_examples,
                  test=processor.get_test_examples)
   limits = dict(train=config.max_train_examples, dev=config.max_eval_examples, test=0)
-  if config.do_train and not wanted["dev"]:
-    _warn_of_unused_split(processor, config.data_dir)
+  if config.do_train:
+    for name, used_by in (("dev", "evaluate (--do_eval)"), ("test", "predict (--do_predict)")):
+      if not wanted[name]:
+        _warn_of_unused_split(processor, config.data_dir, name, used_by)
   examples = {}
   for name in [n for n, w in wanted.items() if w]:
     found = readers[name](config.data_dir)
@@ -319,15 +321,16 @@ def _read_sets(config, processor, skip_empty=False):
   return examples
 
 
-def _warn_of_unused_split(processor, data_dir):
-  """Dev split off train, in a run that never evaluates: examples left out for nothing."""
-  fraction = processor.split_fraction("dev", data_dir)
+def _warn_of_unused_split(processor, data_dir, name, used_by):
+  """A set split off train, in a run that never uses it: examples left out for nothing."""
+  fraction = processor.split_fraction(name, data_dir)
   if fraction:
-    held_out = len(processor.get_dev_examples(data_dir))
+    held_out = len(processor.get_dev_examples(data_dir) if name == "dev" else
+                   processor.get_test_examples(data_dir))
     if held_out:
-      logging.warning("No dev file: %d training examples (--dev_split=%g) are held out as dev, "
-                      "which this run does not evaluate (--do_eval): pass --dev_split=0 to train "
-                      "on all of them.", held_out, fraction)
+      logging.warning("No %s file: %d training examples (--%s_split=%g) are held out as %s, "
+                      "which this run does not %s: pass --%s_split=0 to train on all of them.",
+                      name, held_out, name, fraction, name, used_by, name)
 
 
 def _empty_set_error(processor, name, data_dir):
@@ -487,10 +490,22 @@ def _start_training_run(plan):
   if overwrite and run.holds_a_run():  # a directory without a run holds nothing of ours
     logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
     run.clear()
-  run.check_no_foreign_results()
+  run.check_no_foreign_files(_model_description(plan))
   run.check_same_run(identity)
   _write_model_description(plan, identity)
   run.write_run_config(config_json, status="running")
+
+
+def _model_description(plan):
+  """{name: bytes} of the files that describe the run's model, besides model_info.json."""
+  run = plan.run
+  files = {run_dir.LABEL_LIST: run_dir.label_list_text(plan.task.label_list).encode("utf-8")}
+  if plan.bert_config is not None:
+    files[run_dir.BERT_CONFIG] = plan.bert_config.to_json_string().encode("utf-8")
+  if _abs(plan.files.vocab_file) != _abs(run.path(run_dir.VOCAB)):
+    with open(plan.files.vocab_file, "rb") as f:
+      files[run_dir.VOCAB] = f.read()
+  return files
 
 
 def _write_model_description(plan, identity):

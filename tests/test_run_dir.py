@@ -311,16 +311,29 @@ def test_overwrite_removes_only_a_runs_own_files(tmp_path):
            "train.tf_record.README"]
   for name in ours + users:
     (tmp_path / name).write_text("x")
+  (tmp_path / "train").mkdir()
+  for name in ("events.out.tfevents.1.host", "important.txt"):
+    (tmp_path / "train" / name).write_text("x")
   RunDir(str(tmp_path)).clear()
-  assert sorted(os.listdir(tmp_path)) == sorted(users)
-  # Without a run, result-named files are a user's: a new run stops rather than replace them.
-  with pytest.raises(UsageError, match=r"holds predictions.csv, report.html but no run: a run "
-                     r"would replace them"):
-    for name in ("predictions.csv", "report.html"):
-      (tmp_path / name).write_text("mine")
-    RunDir(str(tmp_path)).check_no_foreign_results()
+  assert sorted(os.listdir(tmp_path)) == sorted(users + ["train"])
+  assert os.listdir(tmp_path / "train") == ["important.txt"]  # the old run's curves are gone
+
+
+def test_a_new_run_does_not_replace_files_of_its_names_that_no_run_wrote(tmp_path):
+  from bert_tf.run_dir import RunDir  # pylint: disable=g-import-not-at-top
+  run = RunDir(str(tmp_path))
+  description = {"label_list.txt": b"neg\npos\n", "vocab.txt": b"[CLS]\n"}
+  run.check_no_foreign_files(description)
+  (tmp_path / "vocab.txt").write_bytes(b"[CLS]\n")  # as an interrupted start left it
+  run.check_no_foreign_files(description)
+  for name, text in (("predictions.csv", "mine"), ("report.html", "mine"),
+                     ("label_list.txt", "my labels\n"), ("run_config.json", "{}")):
+    (tmp_path / name).write_text(text)
+  with pytest.raises(UsageError, match=r"holds run_config.json, predictions.csv, report.html, "
+                     r"label_list.txt but no run: a run would replace them"):
+    run.check_no_foreign_files(description)
   (tmp_path / "model_info.json").write_text("{}")  # with a run, they are its own
-  RunDir(str(tmp_path)).check_no_foreign_results()
+  run.check_no_foreign_files(description)
 
 
 def test_the_dev_set_that_selects_checkpoints_is_part_of_the_run(tmp_path):
