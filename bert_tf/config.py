@@ -398,13 +398,17 @@ class RunConfig:
       if "://" in value and not value.startswith("file://"):
         fail("--%s=%s: remote paths (gs://, s3://) are not read or written yet; copy the data "
              "and model to a local disk (gsutil cp -r) and the finished run back." % (name, value))
+    if not (self.do_train or self.do_eval or self.do_predict):
+      fail("At least one of --do_train, --do_eval or --do_predict must be True.")
+    if self.data_dir and "://" not in self.data_dir and not os.path.exists(self.data_dir):
+      fail("--data_dir %s does not exist." % self.data_dir)
     if self.data_dir and os.path.isfile(self.data_dir):
       fail("--data_dir %s is a file: pass it as --train_file (or --dev_file, --test_file), or "
            "pass the folder that holds it as --data_dir." % self.data_dir)
-    if not (self.do_train or self.do_eval or self.do_predict):
-      fail("At least one of --do_train, --do_eval or --do_predict must be True.")
     self._check_numbers(fail)
     self._check_texts_and_switches(fail)
+    if self.do_train:
+      self._warn_of_unread_options()
     if self.max_seq_length is not None and not 3 <= self.max_seq_length <= 512:
       fail("--max_seq_length must be between 3 and 512, got %d." % self.max_seq_length)
     if self.max_seq_length is not None and self.max_seq_length < 8:
@@ -525,6 +529,24 @@ class RunConfig:
       _warn_once("--truncation=head_tail keeps the first %d tokens, all that "
                  "--max_seq_length=%d holds, so it cuts like head: pass a smaller "
                  "--head_tokens (e.g. %d).", head, length, (length - 2) // 4)
+    if self.do_train and self.truncation == "head_tail" and head == 0:
+      _warn_once("--truncation=head_tail with --head_tokens=0 keeps only the end, as "
+                 "--truncation=tail does: pass --head_tokens (e.g. %d) to keep the start too.",
+                 (length - 2) // 4)
+
+  def _warn_of_unread_options(self):
+    """Options given to a training where nothing reads them: the user meant something else."""
+    unread = []
+    if self.regression and self.label_list:
+      unread.append(("label_list", "--regression (a score has no labels)"))
+    if self.head_tokens is not None and self.truncation != "head_tail":
+      unread.append(("head_tokens", "--truncation=head_tail"))
+    if self.window_pooling is not None and not self.doc_stride:
+      unread.append(("window_pooling", "--doc_stride"))
+    if self.group_by_length and not self.dynamic_padding:
+      unread.append(("group_by_length", "--dynamic_padding (it sorts batches to trim them)"))
+    for name, needs in unread:
+      _warn_once("--%s is read only with %s, so this run ignores it.", name, needs)
 
   def to_json_string(self):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

@@ -23,7 +23,7 @@ from bert_tf.dataset import model_inputs
 from bert_tf.errors import UsageError
 from bert_tf.features import featurize
 from bert_tf.preprocessing import Preprocessor
-from bert_tf.processors import InputExample
+from bert_tf.processors import InputExample, is_blank
 
 # Serving limits: a request past these is refused with a clear error instead of
 # running the process out of memory.
@@ -150,9 +150,14 @@ class Predictor:
   def label_list(self):
     return self.task.label_list
 
-  def predict_proba(self, texts, texts_b=None):
-    """[n, outputs] probabilities (or [n, 1] scores for regression)."""
+  def predict_proba(self, texts, texts_b=None, blank_said=False):
+    """[n, outputs] probabilities (or [n, 1] scores for regression). Blank texts get the
+    model's answer to no text: warned about, unless the caller says so itself."""
     texts, texts_b = check_request(texts, texts_b)
+    blank = [i for i, text in enumerate(texts) if is_blank(text)]
+    if blank and not blank_said:
+      logging.warning("%d of %d texts are blank (the first at index %d): what is predicted for "
+                      "them is the model's answer to no text.", len(blank), len(texts), blank[0])
     if (texts_b is not None) != bool(self.info.text_pair):
       raise UsageError("This model was trained on %s: %s." % (
           ("sentence pairs", "pass the second texts (text_b) too") if self.info.text_pair else
@@ -175,8 +180,8 @@ class Predictor:
       out.append(self._forward(model_inputs(arrays)).numpy())
     return np.concatenate(out) if out else np.zeros((0, self.task.num_outputs), np.float32)
 
-  def predict(self, texts, texts_b=None):
+  def predict(self, texts, texts_b=None, blank_said=False):
     """A list of {"label": ..., "probabilities": {label: p}} ({"labels": [...], ...} for
     multi-label, {"score": x} for regression)."""
-    probs = self.predict_proba(texts, texts_b)
+    probs = self.predict_proba(texts, texts_b, blank_said)
     return [self.task.decision_record(d, p) for d, p in zip(self.task.decide(probs), probs)]

@@ -1160,8 +1160,8 @@ class FileProcessor(DataProcessor):
       return  # not UTF-8: the encoding given may well be right
     word = next((w for w in text.split() if not w.isascii()), None)
     if word is not None:
-      self._warn_once("%s is valid UTF-8 (%r), which --encoding=%s reads as %r: leave "
-                      "--encoding out if the file is UTF-8.", path, word[:30],
+      self._warn_once("%s is valid UTF-8 (%r), which --encoding=%s reads as %r: pass "
+                      "--encoding=utf-8 if the file is UTF-8.", path, word[:30],
                       self.config.encoding, word.encode("utf-8").decode(encoding, "replace")[:30])
 
   def _warn_once(self, message, *args):
@@ -1237,6 +1237,11 @@ class FileProcessor(DataProcessor):
       raise UsageError("%s: the label is a JSON object, not a label." % where)
     if self.config.label_delimiter is not None:
       parts = value if isinstance(value, list) else str(value).split(self.config.label_delimiter)
+      joined = next((p for p in parts if self.config.label_delimiter in str(p)), None)
+      if joined is not None:  # a file of these labels, read with the run's delimiter, would split it
+        raise UsageError("%s: the label %r holds the label delimiter %r: pass another "
+                         "--label_delimiter, one that no label holds." % (
+                             where, joined, self.config.label_delimiter))
       return self._listed_labels(where, value, parts)
     if isinstance(value, list):
       raise UsageError("%s: the label is a list; pass --label_delimiter for multi-label data." %

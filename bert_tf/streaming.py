@@ -23,6 +23,10 @@ from bert_tf import run_dir
 from bert_tf import tasks
 from bert_tf.errors import UsageError
 
+# The training rows the data warnings look at (processors.log_data_warnings): the first
+# ones, since the file is not held.
+_WARNINGS_SAMPLE = 10000
+
 
 def write_records(config, run, processor, preprocessor):
   """TFRecords (and label_list.txt) of the sets config asks for; {set: TFRecordInfo}."""
@@ -36,10 +40,18 @@ def write_records(config, run, processor, preprocessor):
             if files["train"] and not files[name] and fraction > 0]
   scan = _scan_train(processor, files["train"], splits, processor.config.split_seed,
                      _limit(config, "train"))
+  for code, (name, fraction) in enumerate(splits, 1):
+    if name in wanted and not (scan.destination == code).any():
+      raise UsageError("%s: no %s examples could be split off its %d rows at --%s_split=%g: "
+                       "pass --%s_file, more data, or --%s_split=0 to write no %s set." % (
+                           files["train"], name, len(scan.destination), name, fraction, name,
+                           name, name))
   labels = (config.label_names() or processor.declared_labels() or
             processors.sort_labels(scan.seen))
   task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
   if scan.train_counts and config.do_train:
+    processors.log_data_warnings(scan.sample, "training data")
+    preprocessor.warn_about_texts(scan.sample, "training data")
     _log_label_warnings(task, scan)
   run.save_label_list(task.label_list)
   records = {}
@@ -61,6 +73,8 @@ class _Scan:
   destination: object = None  # per row, int8: 0 train, i the i-th split; None: no split
   train_counts: dict = dataclasses.field(default_factory=dict)  # {label key: train rows}
   first: object = None  # its first row if in train, texts dropped (for the warnings)
+  sample: list = dataclasses.field(default_factory=list)  # its first rows, for the warnings
+  label_sizes: dict = dataclasses.field(default_factory=dict)  # {labels in a row: a row's}
 
 
 def _scan_train(processor, path, splits, seed, train_limit):
@@ -79,6 +93,10 @@ def _scan_train(processor, path, splits, seed, train_limit):
       scan.train_counts[key] = scan.train_counts.get(key, 0) + 1
     if scan.first is None:
       scan.first = dataclasses.replace(example, text_a="", text_b=None)
+    if len(scan.sample) < _WARNINGS_SAMPLE:
+      scan.sample.append(example)
+    if isinstance(example.label, list):  # multi-label: one row of each size stands in
+      scan.label_sizes.setdefault(len(example.label), example.label)
   if not interned:
     raise UsageError("%s: no examples found." % path)
   for key in interned:
@@ -109,7 +127,8 @@ def _split(keys, splits, seed):
 def _log_label_warnings(task, scan):
   """The in-memory path's warnings about training labels, from the scan's counts. Made-up
   examples stand in for the rows: the first two labels' (twice when they occur more than
-  once: what a constant score needs), the first row as itself (a header read as data)."""
+  once: what a constant score needs), the first row as itself (a header read as data), a
+  row of each number of labels (multi-label rows that all hold one)."""
   counts, stand_ins = {}, []
   first_key = None if scan.first is None else processors.label_key(scan.first.label)
   for number, (key, n) in enumerate(scan.train_counts.items()):
@@ -119,6 +138,8 @@ def _log_label_warnings(task, scan):
       stand_ins += [example] * min(n, 2)
     for label, m in task.label_counts([example]).items():
       counts[label] = counts.get(label, 0) + m * n
+  stand_ins += [processors.InputExample("train", "", label=labels)
+                for labels in scan.label_sizes.values()]
   tasks.log_label_warnings(task, stand_ins, "training data", counts=counts,
                            rows=sum(scan.train_counts.values()))
 

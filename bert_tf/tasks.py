@@ -265,6 +265,13 @@ class MultiLabel(Task):
   def _labels_of(self, example):
     return list(example.label or [])
 
+  def log_target_warnings(self, examples, source):
+    sizes = {len(self._labels_of(e)) for e in examples if getattr(e, "label", None) is not None}
+    if sizes == {1} and len(self.label_list) > 1:
+      logging.warning("%s: every row has exactly one label, so the classes exclude each other: "
+                      "unless a text may have several, train single-label (one label column, "
+                      "no --label_delimiter), which predicts exactly one.", source)
+
   def label_array(self, examples):
     out = np.zeros((len(examples), len(self.label_list)), np.float32)
     for i, example in enumerate(examples):

@@ -93,6 +93,10 @@ def test_labels_come_back_as_the_values_fit_was_given(tiny_model, tmp_path, capl
   strings = TextClassifier(tiny_model, output_dir=str(tmp_path / "digits"), **FAST)
   strings.fit(frame, text="review", label="digits", epochs=1, batch_size=16, verbose=0)
   assert strings.labels == ["1", "5"] and set(strings.predict(["good"])) <= {"1", "5"}
+  assert "blank" not in caplog.text
+  assert len(strings.predict(["good", " ", "\u200b"])) == 3
+  assert ("2 of 3 texts are blank (the first at index 1): what is predicted for them is the "
+          "model's answer to no text") in caplog.text
   # Cells read as one label: said, and answered as its name.
   label_values = api._label_values_in  # pylint: disable=protected-access
   mixed = pd.DataFrame({"y": [1, "1", True, 2.5, np.float32(0.5), None, " b", "b"]})
@@ -168,6 +172,10 @@ def test_multi_label_pairs_and_regression_from_tuples(tiny_model, tmp_path):
   decided = ml.predict(["good fun", "bad boring"])
   assert all(isinstance(d, list) for d in decided) and ml.predict_proba(["good"]).shape == (1, 2)
   assert "f1_micro" in ml.evaluate((texts[:20], tags[:20]), verbose=0)
+  joined = TextClassifier(tiny_model, output_dir=str(tmp_path / "joined"), **FAST)
+  with pytest.raises(UsageError, match=r"the label 'plot\|twist' holds the label delimiter "
+                     r"'\|': pass another label_delimiter"):
+    joined.fit((texts[:4], [["plot|twist"], ["pos"], [], ["neg"]]), verbose=0)
 
   pairs = TextClassifier(tiny_model, output_dir=str(tmp_path / "pairs"), **FAST)
   a = [_sentence(rng, POSITIVE) for _ in range(64)]

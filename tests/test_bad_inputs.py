@@ -99,6 +99,7 @@ def test_json_text_that_is_a_list_and_infinite_regression_label(model_dir, tmp_p
      "(classification); use one of accuracy, f1, f1_macro, f1_micro, loss, mcc, roc_auc."),
     ("--vocab_file=" + os.path.dirname(__file__), "is a directory; pass --vocab_file="),
     ("--do_lower_case=maybe", "error: flag --do_lower_case=maybe: maybe is not true or false"),
+    ("--data_dir=/no/such/folder", "error: --data_dir /no/such/folder does not exist."),
 ])
 def test_bad_flags(flag, expected, model_dir, tmp_path):
   rc, last, output = _train(model_dir, tmp_path / "out", _write(tmp_path / "t.csv", GOOD), flag)
@@ -258,6 +259,24 @@ def test_suspicious_but_legal_input_warns(model_dir, tmp_path):
   assert "1 label(s) of the label list never occur (x)" in output
   assert ("--truncation=head_tail keeps the first 128 tokens, all that --max_seq_length=16 "
           "holds, so it cuts like head: pass a smaller --head_tokens (e.g. 3)") in output
+
+
+def test_options_that_nothing_reads_are_said(caplog):
+  from bert_tf.config import RunConfig  # pylint: disable=g-import-not-at-top
+  base = dict(output_dir="out", train_file="t.csv", do_train=True)
+  RunConfig(**base, head_tokens=4, window_pooling="max", group_by_length=True,
+            dynamic_padding=False)
+  RunConfig(**base, regression=True, label_list="a,b")
+  for name, needs in (("head_tokens", "--truncation=head_tail"), ("window_pooling",
+                      "--doc_stride"), ("group_by_length", "--dynamic_padding"),
+                      ("label_list", "--regression")):
+    assert "--%s is read only with %s" % (name, needs) in caplog.text
+  caplog.clear()
+  RunConfig(**base, truncation="head_tail", head_tokens=4, window_pooling="max", doc_stride=8)
+  RunConfig(**dict(base, do_train=False, do_predict=True), head_tokens=4)  # a run's own
+  assert "is read only with" not in caplog.text
+  RunConfig(**base, truncation="head_tail", head_tokens=0)
+  assert "--head_tokens=0 keeps only the end, as --truncation=tail does" in caplog.text
 
 
 def test_more_suspicious_input_warns(model_dir, tmp_path):

@@ -748,12 +748,19 @@ def test_a_dev_split_that_no_evaluation_reads_is_named(tmp_path, caplog):
   path.write_text("text,label\n" + "".join("text %d,%s\n" % (i, "ab"[i % 2]) for i in range(40)))
   read = lambda **flags: runner._read_sets(RunConfig(  # pylint: disable=protected-access
       output_dir=str(tmp_path / "out"), train_file=str(path), do_train=True, **flags),
-      FileProcessor(FileDataConfig(train_file=str(path), dev_split=flags.get("dev_split", 0.1))))
+      FileProcessor(FileDataConfig(train_file=str(path), dev_split=flags.get("dev_split", 0.1),
+                                   test_split=flags.get("test_split", 0.0))))
   assert len(read()["train"]) == 36
   assert ("No dev file: 4 training examples (--dev_split=0.1) are held out as dev, which this "
           "run does not evaluate") in caplog.text
   caplog.clear()
   assert len(read(do_eval=True)["train"]) == 36 and len(read(dev_split=0.0)["train"]) == 40
+  assert "held out" not in caplog.text
+  assert len(read(dev_split=0.0, test_split=0.25)["train"]) == 30
+  assert ("No test file: 10 training examples (--test_split=0.25) are held out as test, which "
+          "this run does not predict (--do_predict): pass --test_split=0") in caplog.text
+  caplog.clear()
+  assert len(read(dev_split=0.0, test_split=0.25, do_predict=True)["train"]) == 30
   assert "held out" not in caplog.text
 
 
@@ -829,7 +836,7 @@ def test_utf8_file_read_as_latin1_warns(tmp_path, caplog):
                                             dev_split=0)).get_train_examples(None)
   assert examples[0].text_a == "caf\u00c3\u00a9 cr\u00c3\u00a8me"  # as asked, but said
   assert ("%s is valid UTF-8 ('caf\u00e9'), which --encoding=latin-1 reads as 'caf\u00c3\u00a9': "
-          "leave --encoding out if the file is UTF-8." % path) in caplog.text
+          "pass --encoding=utf-8 if the file is UTF-8." % path) in caplog.text
   caplog.clear()
   latin = tmp_path / "l.csv"
   latin.write_bytes("text,label\ncaf\u00e9,pos\n".encode("latin-1"))

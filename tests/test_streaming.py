@@ -161,6 +161,31 @@ def test_streamed_label_warnings_are_the_in_memory_ones(tmp_path, tiny_model_dir
   assert any("'Pos' and 'pos' differ only in case" in m for m in streamed), streamed
 
 
+def test_streamed_data_warnings_are_the_in_memory_ones(tmp_path, tiny_model_dir, caplog):
+  """Numbers read as the texts, and multi-label rows that all hold one label."""
+  _write_csv(str(tmp_path / "train.csv"), [(str(i), "ab"[i % 2]) for i in range(30)])
+  config = dict(train_file=str(tmp_path / "train.csv"), do_train=True, dev_split=0,
+                label_delimiter="|", max_seq_length=12,
+                init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+                bert_config_file=tiny_model_dir + "/bert_config.json",
+                vocab_file=tiny_model_dir + "/vocab.txt")
+  said = lambda: sorted({r.getMessage() for r in caplog.records
+                         if r.getMessage().startswith("training data: ")})
+  runner.prepare_data(RunConfig(output_dir=str(tmp_path / "streamed"), **config))
+  streamed, _ = said(), caplog.clear()
+  memory = run_dir.RunDir(str(tmp_path / "memory"))
+  memory.create()
+  runner.make_plan(RunConfig(output_dir=memory.directory, **config), memory)
+  assert streamed == said()
+  assert any("30 of the first 30 texts are numbers" in m for m in streamed), streamed
+  assert any("every row has exactly one label" in m for m in streamed), streamed
+  _write_csv(str(tmp_path / "train.csv"), [(str(i), "a|b" if i == 29 else "ab"[i % 2])
+                                           for i in range(30)])
+  caplog.clear()
+  runner.prepare_data(RunConfig(output_dir=str(tmp_path / "streamed2"), **config))
+  assert "every row has exactly one label" not in caplog.text
+
+
 def test_a_constant_streamed_score_is_warned_about(caplog):
   from bert_tf import processors, streaming, tasks  # pylint: disable=g-import-not-at-top
   scan = streaming._Scan(train_counts={"2.5": 40},  # pylint: disable=protected-access
