@@ -479,11 +479,11 @@ def _place(name, value, frames, files, columns):
         value, ("texts", "labels") if len(value) == 2 else ("texts", "texts_pair", "labels")))
     lengths = {len(v) for v in value}
     if len(lengths) != 1:
-      raise UsageError("The %s data's texts and labels differ in length (%s)." % (
-          name, ", ".join(str(len(v)) for v in value)))
+      raise UsageError("%s DataFrame: its texts and labels differ in length (%s)." % (
+          name, ", ".join(str(len(v)) for v in value)))  # named as the caller's argument
     frames[name] = pd.DataFrame(dict(zip(columns, value)))
   else:
-    raise UsageError("The %s data must be a DataFrame, a file path, or a (texts, labels) "
+    raise UsageError("%s DataFrame: must be a DataFrame, a file path, or a (texts, labels) "
                      "tuple; got %s." % (name, type(value).__name__))
 
 
@@ -510,7 +510,7 @@ def _sequence(values, name, what):
 def _holds_lists(frame, label):
   if not isinstance(label, str) or label not in frame.columns or not len(frame):
     return False
-  return isinstance(frame[label].iloc[0], (list, tuple, np.ndarray))
+  return bool(frame[label].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any())
 
 
 _PROGRESS = {0: "off", 1: "bar", 2: "log", "auto": "bar"}  # verbose -> progress, as in Keras

@@ -423,6 +423,9 @@ def _decide_task(config, info, processor, examples, run):
   else:
     labels = explicit_labels or processor.get_labels()
     task = tasks.make_task(processor.task_kind, labels, processor.main_metric)
+  if config.retune_thresholds and not task.tunes_thresholds:
+    logging.warning("--retune_thresholds is read only by multi-label runs (this one is %s), so "
+                    "this run ignores it.", task.kind)
   if "train" in examples:
     processors.log_data_warnings(examples["train"], "training data")
     tasks.log_label_warnings(task, examples["train"], "training data")

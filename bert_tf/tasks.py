@@ -95,6 +95,8 @@ class Task:
       raise UsageError("--pos_weight applies to multi-label tasks; this task is %s." % self.kind)
     return self
 
+  tunes_thresholds = False  # whether tuned() chooses decision thresholds
+
   def with_thresholds(self, thresholds):
     return self
 
@@ -250,6 +252,7 @@ class MultiLabel(Task):
   """Any number of labels per example: one sigmoid per label, per-label thresholds."""
   kind = "multi_label"
   main_metric = "f1_micro"
+  tunes_thresholds = True
 
   def __init__(self, label_list, main_metric=None, thresholds=None, pos_weight=None):
     super().__init__(label_list, main_metric)

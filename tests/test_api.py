@@ -257,8 +257,11 @@ def test_bad_input_is_a_value_error_with_the_clis_message(tiny_model, tmp_path, 
   with pytest.raises(UsageError, match=r"^verbose must be 0 \(silent\), 1 \(progress bars\) or 2 "
                      r"\(log lines\), got 5"):
     clf.fit(_reviews(20, 1), label="sentiment", verbose=5)
-  with pytest.raises(UsageError, match=r"texts and labels differ in length \(3, 2\)"):
+  with pytest.raises(UsageError, match=r"^data: its texts and labels differ in length \(3, 2\)"):
     clf.fit((["a", "b", "c"], ["x", "y"]), verbose=0)
+  with pytest.raises(UsageError, match=r"^validation_data: must be a DataFrame, a file path, or "
+                     r"a \(texts, labels\) tuple; got list"):
+    clf.fit(_reviews(20, 1), ["a"], text="review", label="sentiment", verbose=0)
   with pytest.raises(UsageError, match=r"Unknown option\(s\): epoch \(did you mean epochs\?\)"):
     clf.fit(_reviews(20, 1), text="review", label="sentiment", epoch=3, verbose=0)
   with pytest.raises(UsageError, match=r"^num_train_epochs is fit\(\)'s epochs: pass epochs=2"):

@@ -321,3 +321,10 @@ def test_predict_input_file_that_looks_like_a_table():
   assert _looks_like_a_table("texts.txt", "id\tsentence\tlabel")
   assert not _looks_like_a_table("texts.txt", "good, bad and ugly")
   assert not _looks_like_a_table("texts.txt", "text")  # one field: a text like any other
+
+
+def test_predict_input_file_that_is_not_a_regular_file(tmp_path):
+  from bert_tf.cli.predict import _read_lines  # pylint: disable=g-import-not-at-top
+  with pytest.raises(UsageError, match=r"^--input_file %s is not a regular file \(a device, pipe "
+                     r"or folder\?\): pass a file with one text per line, or --text\.$" % tmp_path):
+    _read_lines(str(tmp_path), "utf-8")

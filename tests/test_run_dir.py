@@ -137,7 +137,7 @@ def test_unreadable_bookkeeping_is_an_error_not_a_fresh_start(trained):
     run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
 
 
-def test_eval_and_predict_use_the_runs_settings(trained):
+def test_eval_and_predict_use_the_runs_settings(trained, caplog):
   out = trained["out"]
   with pytest.raises(UsageError, match=r"--max_seq_length=64 contradicts the trained run in "
                      r".* \(max_seq_length=16\): leave the flag out"):
@@ -146,7 +146,10 @@ def test_eval_and_predict_use_the_runs_settings(trained):
   with pytest.raises(UsageError, match=r"--head_hidden_size=8 contradicts"):
     run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True,
                              head_hidden_size=8))
-  run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True))
+  run_classifier(RunConfig(output_dir=out, data_dir=trained["data_dir"], do_predict=True,
+                           retune_thresholds=True))
+  assert ("--retune_thresholds is read only by multi-label runs (this one is classification), "
+          "so this run ignores it.") in caplog.text
   probs = np.loadtxt(os.path.join(out, "test_results.tsv"))
   texts = [l.strip() for l in open(os.path.join(trained["data_dir"], "test.csv"))][1:]
   np.testing.assert_allclose(probs, Predictor(out).predict_proba(texts), atol=1e-5)

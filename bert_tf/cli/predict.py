@@ -82,6 +82,9 @@ def _read_lines(path, encoding):
   try:
     lines = read_text_lines(path, encoding, keep_blank=True)  # the data files' guards
   except UsageError as e:
+    if os.path.exists(path) and not os.path.isfile(path):  # the data files' advice is not ours
+      raise UsageError("--input_file %s is not a regular file (a device, pipe or folder?): pass "
+                       "a file with one text per line, or --text." % path) from None
     raise UsageError("--input_file: %s" % e) from None
   if not lines:
     raise UsageError("--input_file %s is empty: put one text per line." % path)
