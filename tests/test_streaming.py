@@ -138,52 +138,48 @@ def test_the_stream_cache_notices_how_the_file_is_read(data, tiny_model_dir):
   assert not again.reused and again.num_examples == 3
 
 
+def _training_data_warnings(tmp_path, tiny_model_dir, caplog, rows, **options):
+  """The "training data: " warnings of the streamed path and of the in-memory one."""
+  _write_csv(str(tmp_path / "train.csv"), rows)
+  config = dict(train_file=str(tmp_path / "train.csv"), do_train=True, max_seq_length=12,
+                init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
+                bert_config_file=tiny_model_dir + "/bert_config.json",
+                vocab_file=tiny_model_dir + "/vocab.txt", **options)
+  said = lambda: sorted({r.getMessage() for r in caplog.records
+                         if r.getMessage().startswith("training data: ")})
+  caplog.clear()
+  streamed = tmp_path / ("streamed%d" % len(os.listdir(tmp_path)))
+  runner.prepare_data(RunConfig(output_dir=str(streamed), **config))
+  streamed, _ = said(), caplog.clear()
+  memory = run_dir.RunDir(str(tmp_path / ("memory%d" % len(os.listdir(tmp_path)))))
+  memory.create()
+  runner.make_plan(RunConfig(output_dir=memory.directory, **config), memory)
+  return streamed, said()
+
+
 def test_streamed_label_warnings_are_the_in_memory_ones(tmp_path, tiny_model_dir, caplog):
   """Counted on the rows that stay in train (after the dev split), as in memory: 'solo'
   has two rows, one of which goes to dev."""
   rows = [("good fun", "pos")] * 20 + [("bad film", "neg")] * 20 + [("odd", "solo")] * 2 + [
       ("fine", "Pos")] * 3
-  _write_csv(str(tmp_path / "train.csv"), rows)
-  config = dict(train_file=str(tmp_path / "train.csv"), do_train=True, do_eval=True,
-                dev_split=0.5, max_seq_length=12,
-                init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
-                bert_config_file=tiny_model_dir + "/bert_config.json",
-                vocab_file=tiny_model_dir + "/vocab.txt")
-  said = lambda: sorted({r.getMessage() for r in caplog.records
-                         if r.getMessage().startswith("training data: ")})
-  runner.prepare_data(RunConfig(output_dir=str(tmp_path / "streamed"), **config))
-  streamed, _ = said(), caplog.clear()
-  memory = run_dir.RunDir(str(tmp_path / "memory"))
-  memory.create()
-  runner.make_plan(RunConfig(output_dir=memory.directory, **config), memory)
-  assert streamed == said()
+  streamed, memory = _training_data_warnings(tmp_path, tiny_model_dir, caplog, rows,
+                                             do_eval=True, dev_split=0.5)
+  assert streamed == memory
   assert any("occur only once (" in m and "solo" in m for m in streamed), streamed
   assert any("'Pos' and 'pos' differ only in case" in m for m in streamed), streamed
 
 
 def test_streamed_data_warnings_are_the_in_memory_ones(tmp_path, tiny_model_dir, caplog):
   """Numbers read as the texts, and multi-label rows that all hold one label."""
-  _write_csv(str(tmp_path / "train.csv"), [(str(i), "ab"[i % 2]) for i in range(30)])
-  config = dict(train_file=str(tmp_path / "train.csv"), do_train=True, dev_split=0,
-                label_delimiter="|", max_seq_length=12,
-                init_checkpoint=tiny_model_dir + "/bert_model.ckpt",
-                bert_config_file=tiny_model_dir + "/bert_config.json",
-                vocab_file=tiny_model_dir + "/vocab.txt")
-  said = lambda: sorted({r.getMessage() for r in caplog.records
-                         if r.getMessage().startswith("training data: ")})
-  runner.prepare_data(RunConfig(output_dir=str(tmp_path / "streamed"), **config))
-  streamed, _ = said(), caplog.clear()
-  memory = run_dir.RunDir(str(tmp_path / "memory"))
-  memory.create()
-  runner.make_plan(RunConfig(output_dir=memory.directory, **config), memory)
-  assert streamed == said()
+  rows = [(str(i), "ab"[i % 2]) for i in range(30)]
+  options = dict(dev_split=0, label_delimiter="|")
+  streamed, memory = _training_data_warnings(tmp_path, tiny_model_dir, caplog, rows, **options)
+  assert streamed == memory
   assert any("30 of the first 30 texts are numbers" in m for m in streamed), streamed
   assert any("every row has exactly one label" in m for m in streamed), streamed
-  _write_csv(str(tmp_path / "train.csv"), [(str(i), "a|b" if i == 29 else "ab"[i % 2])
-                                           for i in range(30)])
-  caplog.clear()
-  runner.prepare_data(RunConfig(output_dir=str(tmp_path / "streamed2"), **config))
-  assert "every row has exactly one label" not in caplog.text
+  rows[29] = ("29", "a|b")
+  streamed, memory = _training_data_warnings(tmp_path, tiny_model_dir, caplog, rows, **options)
+  assert not any("every row has exactly one label" in m for m in streamed + memory)
 
 
 def test_a_constant_streamed_score_is_warned_about(caplog):
