@@ -538,15 +538,16 @@ class RunConfig:
     """Options given to a training where nothing reads them: the user meant something else."""
     unread = []
     if self.regression and self.label_list:
-      unread.append(("label_list", "--regression (a score has no labels)"))
+      unread.append(("label_list", "is not read with --regression (a score has no labels)"))
     if self.head_tokens is not None and self.truncation != "head_tail":
-      unread.append(("head_tokens", "--truncation=head_tail"))
+      unread.append(("head_tokens", "is read only with --truncation=head_tail"))
     if self.window_pooling is not None and not self.doc_stride:
-      unread.append(("window_pooling", "--doc_stride"))
+      unread.append(("window_pooling", "is read only with --doc_stride"))
     if self.group_by_length and not self.dynamic_padding:
-      unread.append(("group_by_length", "--dynamic_padding (it sorts batches to trim them)"))
-    for name, needs in unread:
-      _warn_once("--%s is read only with %s, so this run ignores it.", name, needs)
+      unread.append(("group_by_length", "is read only with --dynamic_padding (it sorts batches "
+                     "to trim them)"))
+    for name, why in unread:
+      _warn_once("--%s %s, so this run ignores it.", name, why)
 
   def to_json_string(self):
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
