@@ -530,6 +530,8 @@ def _verbosity(verbose):
   level = logging.get_verbosity()
   if verbose == 0:
     logging.set_verbosity(logging.WARNING)
+  elif verbose == 2:  # the lines are INFO records, which absl drops unless told (no app.run)
+    logging.set_verbosity(logging.INFO)
   try:
     with progress.mode(mode):
       yield

@@ -12,11 +12,13 @@ A string-in SavedModel needs `import tensorflow_text` before loading (its ops).
 Every export is written to a temporary directory and renamed into place.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -24,7 +26,8 @@ import tensorflow as tf
 from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import run_dir
-from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
+from bert_tf.errors import (UsageError, atomic_path, remove_temporaries,
+                            temporary_directory_for, write_text_atomic)
 from bert_tf.preprocessing import Preprocessor
 from bert_tf.predictor import MAX_BATCH_TEXTS, MAX_TEXT_CHARS, load_trained_model, version_dirs
 from bert_tf.text_graph import BertTextPreprocessor, fast_bert_tokenizer
@@ -315,6 +318,8 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
     raise UsageError("batch_size must be a positive integer, got %r." % (batch_size,))
   path = os.fspath(path)
   check_export_dir(os.path.dirname(os.path.abspath(path)))  # vocab.txt etc. go beside it
+  # What a killed export left beside it (an hour old: not a concurrent export's, at work).
+  remove_temporaries(os.path.dirname(os.path.abspath(path)), older_than=3600)
   trained = _exportable(load_trained_model(output_dir, checkpoint))
   _check_tflite_companions(path, trained)
   model, task = trained.model, trained.task
@@ -357,12 +362,26 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
     converter.target_spec.supported_types = [tf.float16]
   elif quantization == "int8":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-  flatbuffer = converter.convert()
+  with _tf_temporaries_beside(path):
+    flatbuffer = converter.convert()
   with atomic_path(path) as tmp:
     with open(tmp, "wb") as f:
       f.write(flatbuffer)
   _write_tflite_companions(trained, path, quantization, text_input, batch_size)
   return path
+
+
+@contextlib.contextmanager
+def _tf_temporaries_beside(path):
+  """The converter saves the model into a temporary folder of tempfile's (/tmp, ~90 MB for
+  MiniLM): made beside `path` instead, where a killed export's is found and removed."""
+  folder, default = temporary_directory_for(path), tempfile.tempdir
+  tempfile.tempdir = folder
+  try:
+    yield
+  finally:
+    tempfile.tempdir = default
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _write_tflite_companions(trained, path, quantization, text_input, batch_size):

@@ -94,11 +94,15 @@ class CheckpointManager:
 
   def drop_optimizer_state(self):
     """Rewrites the kept checkpoints with the model's weights only (a finished run needs
-    no Adam slots: about 1/3 of the size), keeping their global_step."""
+    no Adam slots: about 1/3 of the size), keeping their global_step. Those already
+    rewritten are left as they are: a rewrite that a kill stopped is finished by the rerun."""
     for prefix in self.run.checkpoint_paths():
       reader = tf.train.load_checkpoint(prefix)
-      names = [n for n in reader.get_variable_to_shape_map() if not n.endswith(SLOT_SUFFIXES)]
-      checkpoints.write_checkpoint({n: reader.get_tensor(n) for n in names}, prefix)
+      shapes = reader.get_variable_to_shape_map()
+      names = [n for n in shapes if not n.endswith(SLOT_SUFFIXES)]
+      if len(names) < len(shapes):
+        checkpoints.write_checkpoint({n: reader.get_tensor(n) for n in names}, prefix)
+
   def restore(self, path, with_optimizer):
     """Restores model (and optimizer) variables; returns the checkpoint's global_step."""
     variables = self._all_variables() if with_optimizer else dict(self.model_variables)
@@ -238,6 +242,8 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
     # Finished (its checkpoints may hold no optimizer state any more): nothing to restore.
     logging.warning("%s already holds this training, finished at step %d: nothing to train.",
                     job.run.directory, start_step)
+    if not job.config.save_optimizer_state and manager.write:
+      manager.drop_optimizer_state()
     return dict(global_step=start_step, resumed_from=start_step, **state)
   if latest:
     manager.restore(latest, with_optimizer=True)

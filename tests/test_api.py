@@ -381,3 +381,15 @@ def test_the_readme_api_example_with_minilm_on_the_example_data(tmp_path):
   pairs.fit(read("question_pairs", "train.csv"), text="question1", text_pair="question2",
             epochs=3, batch_size=16, learning_rate=1e-4, verbose=0)
   assert pairs.evaluate(read("question_pairs", "dev.csv"), verbose=0)["accuracy"] >= 0.8
+
+
+def test_verbose_2_shows_the_log_lines(caplog):
+  before = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.WARNING)  # absl's level without app.run
+  try:
+    with api._verbosity(2):  # pylint: disable=protected-access
+      absl_logging.info("step 10: loss 0.5")
+    absl_logging.info("step 20: loss 0.4")  # the level is restored after the call
+  finally:
+    absl_logging.set_verbosity(before)
+  assert "step 10: loss 0.5" in caplog.text and "step 20" not in caplog.text

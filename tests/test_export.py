@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 import shutil
 import subprocess
 import sys
@@ -158,6 +159,24 @@ def test_tflite_does_not_share_a_folder_with_another_models_labels(trained, tmp_
   with pytest.raises(UsageError, match=r"holds model_ids_float32.tflite, exported from another "
                      r"run: export this run into another --export_dir"):
     export.export_tflite(trained["out"], str(tmp_path / "same" / "model_ids_float32.tflite"))
+
+
+def test_tflite_conversion_temporaries_stay_beside_the_export(trained, tmp_path, monkeypatch):
+  """TF's converter saves the model into tempfile's folder: beside the export, where what a
+  killed export left (here an hour old) is removed by the next one."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  stale = tmp_path / ".tmp-m.tflite-killed"
+  stale.mkdir()
+  (stale / "saved_model.pb").write_bytes(b"x")
+  os.utime(stale, (time.time() - 7200,) * 2)
+  used, mkdtemp = [], tempfile.mkdtemp
+  monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: used.append(
+      k.get("dir") or tempfile.gettempdir()) or mkdtemp(*a, **k))
+  export.export_tflite(trained["out"], str(tmp_path / "m.tflite"))
+  assert all(d.startswith(str(tmp_path)) for d in used), used
+  assert any(os.path.basename(d).startswith(".tmp-m.tflite-") for d in used), used  # TF's
+  assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+  assert tempfile.gettempdir() != str(tmp_path) and os.path.exists(tmp_path / "m.tflite")
 
 
 def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path, caplog):
