@@ -90,6 +90,9 @@ _AFTER_MODEL_INFO = (RUN_CONFIG, THRESHOLDS, LABEL_VALUES, TRAINING_STATE, BEST_
                      EVAL_RESULTS + ".txt", EVAL_RESULTS + ".json", TEST_RESULTS, TEST_METRICS,
                      PREDICTIONS, EVAL_PREDICTIONS, REPORT, TRAIN_HISTORY, EVAL_HISTORY)
 _TENSORBOARD_DIRS = ("train", "eval")
+# A training identity's fingerprints, said in words where a rerun differs in them.
+_IDENTITY_NAMES = dict(data="data (the training examples)",
+                       selection_data="selection_data (the dev examples that pick checkpoints)")
 FORMAT_VERSION = 2
 
 
@@ -326,8 +329,8 @@ class RunDir:
     # Only what both record: an older version's run resumes, and a part recorded only
     # when it applies (the dev set that selects checkpoints) is compared when both have it.
     common = set(stored) & set(identity)
-    differences = describe_differences({k: stored[k] for k in common},
-                                       {k: identity[k] for k in common})
+    shown = lambda parts: {_IDENTITY_NAMES.get(k, k): parts[k] for k in common}
+    differences = describe_differences(shown(stored), shown(identity))
     if differences and not has_checkpoint:
       # Nothing was trained yet (e.g. the first attempt ran out of memory): a new setting
       # loses nothing.

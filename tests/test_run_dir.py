@@ -41,7 +41,8 @@ def test_a_different_run_stops_before_writing_anything(trained):
   other = trained["tmp"] / "other"
   other.mkdir()
   write_sentiment_csv(str(other / "train.csv"), 64, seed=9)
-  with pytest.raises(UsageError, match=r"holds a different run \(data: .*; task.label_list"):
+  with pytest.raises(UsageError, match=r"holds a different run \(data \(the training examples\): "
+                     r"\w{12}\.\.\. -> \w{12}\.\.\.; task.label_list"):
     run_classifier(_config(trained, out, data_dir=str(other), do_train=True,
                            num_train_epochs=1, label_list="pos,neg"))
   with pytest.raises(UsageError, match=r"preprocessor.max_seq_length: 16 -> 32"):
@@ -348,8 +349,8 @@ def test_the_dev_set_that_selects_checkpoints_is_part_of_the_run(tmp_path):
   run.write_model_info(ModelInfo(task={}, preprocessor={},
                                  identity=dict(base, selection_data="dev-a")))
   run.check_same_run(dict(base, selection_data="dev-a"))
-  with pytest.raises(UsageError, match=r"holds a different run \(selection_data: 'dev-a' -> "
-                     r"'dev-b'\)"):
+  with pytest.raises(UsageError, match=r"holds a different run \(selection_data \(the dev "
+                     r"examples that pick checkpoints\): 'dev-a' -> 'dev-b'\)"):
     run.check_same_run(dict(base, selection_data="dev-b"))
   run.check_same_run(base)  # without --eval_every_steps now: no dev set selects
   run.write_model_info(ModelInfo(task={}, preprocessor={}, identity=base))  # an older run
