@@ -3,6 +3,7 @@
 import contextlib
 import copy
 import dataclasses
+import itertools
 import json
 import math
 import numbers
@@ -598,3 +599,98 @@ def _is_of_type(field, value):
               if t is not type(None))
   kinds = (int, float) if kind is float else (kind,)
   return isinstance(value, kinds) and isinstance(value, bool) == (kind is bool)
+
+
+# ============================================================================
+# The grid's and the pretraining's own options (their doors check them before TensorFlow loads)
+# ============================================================================
+@dataclasses.dataclass
+class GridSpec:
+  """The grid's axes (the BERT paper's, Appendix A.3, by default)."""
+  batch_sizes: str = option("16,32", "Comma-separated --train_batch_size values to try.")
+  learning_rates: str = option("5e-5,3e-5,2e-5", "Comma-separated --learning_rate values.")
+  epochs: str = option("2,3,4", "Comma-separated --num_train_epochs values.")
+  num_restarts: int = option(1, "Runs per point with seeds --seed, --seed+1, ... (random "
+                             "restarts: the paper's advice for small sets).")
+
+  def __post_init__(self):
+    for name, kind in (("batch_sizes", int), ("learning_rates", float), ("epochs", float)):
+      values = self.values(name, kind)
+      if not values or any(v <= 0 for v in values) or len(set(values)) != len(values):
+        raise UsageError("--%s must be distinct positive numbers separated by commas, got %r."
+                         % (name, getattr(self, name)))
+    if self.num_restarts < 1:
+      raise UsageError("--num_restarts must be at least 1, got %d." % self.num_restarts)
+
+  def values(self, name, kind):
+    try:
+      return [kind(v) for v in str(getattr(self, name)).split(",")]
+    except ValueError:
+      raise UsageError("--%s must be numbers separated by commas, got %r." % (
+          name, getattr(self, name))) from None
+
+  def points(self, base_seed):
+    """Every (batch, lr, epochs, seed), cheapest first: fewer epochs, larger batches."""
+    grid = itertools.product(sorted(self.values("epochs", float)),
+                             sorted(self.values("batch_sizes", int), reverse=True),
+                             self.values("learning_rates", float),
+                             range(base_seed, base_seed + self.num_restarts))
+    points = [Point(batch, lr, epochs, seed) for epochs, batch, lr, seed in grid]
+    if len({p.name for p in points}) < len(points):
+      raise UsageError("Two grid values print the same (%s): use values that differ in their "
+                       "first 6 digits." % ", ".join(sorted(p.name for p in points)[:4]))
+    return points
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+  train_batch_size: int
+  learning_rate: float
+  num_train_epochs: float
+  seed: int
+
+  @property
+  def name(self):
+    return "bs%d-lr%g-ep%g-seed%d" % (self.train_batch_size, self.learning_rate,
+                                      self.num_train_epochs, self.seed)
+
+
+# The RunConfig options the pretraining door takes (the rest are fine-tuning's).
+PRETRAIN_RUN_OPTIONS = (
+    "output_dir", "model", "init_checkpoint", "bert_config_file", "vocab_file", "do_lower_case",
+    "task_name", "data_dir", "train_file", "dev_file", "file_format", "text_column",
+    "text_b_column", "label_column", "label_delimiter", "header", "encoding", "regression",
+    "dev_split", "test_split", "split_seed", "skip_bad_rows", "max_train_examples",
+    "max_seq_length", "train_batch_size", "learning_rate", "num_train_epochs",
+    "warmup_proportion", "weight_decay", "clip_norm", "seed",
+    "strategy", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_steps", "progress",
+    "overwrite_output_dir")
+@dataclasses.dataclass
+class PretrainSpec:
+  """The masked-LM options (Google's create_pretraining_data.py names)."""
+  masked_lm_prob: float = option(0.15, "Masked LM probability.")
+  max_predictions_per_seq: int = option(20, "Maximum number of masked LM predictions per "
+                                        "sequence.")
+  do_whole_word_mask: bool = option(False, "Whether to use whole word masking rather than "
+                                    "per-WordPiece masking.")
+  unlabelled_file: str = option("", "Extra texts to pretrain on (no labels needed): a UTF-8 "
+                                "text file, one text per line; several files comma-separated.")
+  num_train_steps: int = option(0, "Number of training steps (0: --num_train_epochs passes "
+                                "over the texts).")
+  head_warmup_steps: int = option(
+      0, "When the model has no masked-LM head (a converted encoder such as the embedded "
+      "MiniLM), train the new head alone for this many of the steps first, so that its random "
+      "start does not pull the encoder around (linear probing before fine-tuning).")
+
+  def __post_init__(self):
+    if not 0 < self.masked_lm_prob < 1:
+      raise UsageError("--masked_lm_prob must be in (0, 1), got %r." % self.masked_lm_prob)
+    if self.max_predictions_per_seq < 1:
+      raise UsageError("--max_predictions_per_seq must be positive, got %d." %
+                       self.max_predictions_per_seq)
+    for name in ("num_train_steps", "head_warmup_steps"):
+      if getattr(self, name) < 0:
+        raise UsageError("--%s must be >= 0, got %d." % (name, getattr(self, name)))
+
+  def unlabelled_files(self):
+    return [p.strip() for p in self.unlabelled_file.split(",") if p.strip()]

@@ -19,7 +19,6 @@ interrupted one resumes from its checkpoint, the rest follow.
 import csv
 import dataclasses
 import io
-import itertools
 import json
 import os
 import time
@@ -32,7 +31,7 @@ from bert_tf import distribute
 from bert_tf import report
 from bert_tf import run_dir
 from bert_tf import runner
-from bert_tf.config import RunConfig, option, options_where, warnings_said_once
+from bert_tf.config import GridSpec, Point, RunConfig, options_where, warnings_said_once
 from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
 from bert_tf.metrics import better_first_key, dev_metric_name
 
@@ -46,57 +45,6 @@ SETTINGS = "grid_settings.json"
 _POINT_OPTIONS = ("train_batch_size", "learning_rate", "num_train_epochs", "seed")
 _PER_RUN_OPTIONS = _POINT_OPTIONS + options_where(RunConfig, role="operational")
 BEST = "best"
-
-
-@dataclasses.dataclass
-class GridSpec:
-  """The grid's axes (the BERT paper's, Appendix A.3, by default)."""
-  batch_sizes: str = option("16,32", "Comma-separated --train_batch_size values to try.")
-  learning_rates: str = option("5e-5,3e-5,2e-5", "Comma-separated --learning_rate values.")
-  epochs: str = option("2,3,4", "Comma-separated --num_train_epochs values.")
-  num_restarts: int = option(1, "Runs per point with seeds --seed, --seed+1, ... (random "
-                             "restarts: the paper's advice for small sets).")
-
-  def __post_init__(self):
-    for name, kind in (("batch_sizes", int), ("learning_rates", float), ("epochs", float)):
-      values = self.values(name, kind)
-      if not values or any(v <= 0 for v in values) or len(set(values)) != len(values):
-        raise UsageError("--%s must be distinct positive numbers separated by commas, got %r."
-                         % (name, getattr(self, name)))
-    if self.num_restarts < 1:
-      raise UsageError("--num_restarts must be at least 1, got %d." % self.num_restarts)
-
-  def values(self, name, kind):
-    try:
-      return [kind(v) for v in str(getattr(self, name)).split(",")]
-    except ValueError:
-      raise UsageError("--%s must be numbers separated by commas, got %r." % (
-          name, getattr(self, name))) from None
-
-  def points(self, base_seed):
-    """Every (batch, lr, epochs, seed), cheapest first: fewer epochs, larger batches."""
-    grid = itertools.product(sorted(self.values("epochs", float)),
-                             sorted(self.values("batch_sizes", int), reverse=True),
-                             self.values("learning_rates", float),
-                             range(base_seed, base_seed + self.num_restarts))
-    points = [Point(batch, lr, epochs, seed) for epochs, batch, lr, seed in grid]
-    if len({p.name for p in points}) < len(points):
-      raise UsageError("Two grid values print the same (%s): use values that differ in their "
-                       "first 6 digits." % ", ".join(sorted(p.name for p in points)[:4]))
-    return points
-
-
-@dataclasses.dataclass(frozen=True)
-class Point:
-  train_batch_size: int
-  learning_rate: float
-  num_train_epochs: float
-  seed: int
-
-  @property
-  def name(self):
-    return "bs%d-lr%g-ep%g-seed%d" % (self.train_batch_size, self.learning_rate,
-                                      self.num_train_epochs, self.seed)
 
 
 def run_grid(config, spec):

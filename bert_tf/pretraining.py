@@ -37,59 +37,18 @@ from bert_tf import pretrained
 from bert_tf import processors
 from bert_tf import run_dir
 from bert_tf import training
-from bert_tf.config import BertConfig, option
+from bert_tf.config import BertConfig, PretrainSpec
 from bert_tf.dataset import encoder_inputs
 from bert_tf.errors import UsageError
 from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay
 from bert_tf.preprocessing import Preprocessor, truncate_seq_pair
 from bert_tf.progress import progress_bar
 
-# The RunConfig options the pretraining door takes (the rest are fine-tuning's).
-RUN_OPTIONS = (
-    "output_dir", "model", "init_checkpoint", "bert_config_file", "vocab_file", "do_lower_case",
-    "task_name", "data_dir", "train_file", "dev_file", "file_format", "text_column",
-    "text_b_column", "label_column", "label_delimiter", "header", "encoding", "regression",
-    "dev_split", "test_split", "split_seed", "skip_bad_rows", "max_train_examples",
-    "max_seq_length", "train_batch_size", "learning_rate", "num_train_epochs",
-    "warmup_proportion", "weight_decay", "clip_norm", "seed",
-    "strategy", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_steps", "progress",
-    "overwrite_output_dir")
 # What changes the pretrained weights (with the model, data and masking): the run's identity.
 # (--num_train_epochs counts through the number of steps it gives.)
 _TRAINING_OPTIONS = ("max_seq_length", "train_batch_size", "learning_rate", "warmup_proportion",
                      "weight_decay", "clip_norm", "seed")
 _EVAL_SEED = 987654321  # fixed masks for the dev measurement, comparable across runs
-
-
-@dataclasses.dataclass
-class PretrainSpec:
-  """The masked-LM options (Google's create_pretraining_data.py names)."""
-  masked_lm_prob: float = option(0.15, "Masked LM probability.")
-  max_predictions_per_seq: int = option(20, "Maximum number of masked LM predictions per "
-                                        "sequence.")
-  do_whole_word_mask: bool = option(False, "Whether to use whole word masking rather than "
-                                    "per-WordPiece masking.")
-  unlabelled_file: str = option("", "Extra texts to pretrain on (no labels needed): a UTF-8 "
-                                "text file, one text per line; several files comma-separated.")
-  num_train_steps: int = option(0, "Number of training steps (0: --num_train_epochs passes "
-                                "over the texts).")
-  head_warmup_steps: int = option(
-      0, "When the model has no masked-LM head (a converted encoder such as the embedded "
-      "MiniLM), train the new head alone for this many of the steps first, so that its random "
-      "start does not pull the encoder around (linear probing before fine-tuning).")
-
-  def __post_init__(self):
-    if not 0 < self.masked_lm_prob < 1:
-      raise UsageError("--masked_lm_prob must be in (0, 1), got %r." % self.masked_lm_prob)
-    if self.max_predictions_per_seq < 1:
-      raise UsageError("--max_predictions_per_seq must be positive, got %d." %
-                       self.max_predictions_per_seq)
-    for name in ("num_train_steps", "head_warmup_steps"):
-      if getattr(self, name) < 0:
-        raise UsageError("--%s must be >= 0, got %d." % (name, getattr(self, name)))
-
-  def unlabelled_files(self):
-    return [p.strip() for p in self.unlabelled_file.split(",") if p.strip()]
 
 
 # ============================================================================

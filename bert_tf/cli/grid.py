@@ -13,10 +13,8 @@ import dataclasses
 from absl import flags
 
 from bert_tf.cli import common
-from bert_tf.config import RunConfig
+from bert_tf.config import GridSpec, RunConfig
 from bert_tf.errors import UsageError
-with common.interruptible(), common.quiet_native_startup():  # TensorFlow loads here
-  from bert_tf.grid import GridSpec
 
 
 @dataclasses.dataclass

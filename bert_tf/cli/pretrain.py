@@ -15,11 +15,9 @@ resumes.
 import dataclasses
 
 from bert_tf.cli import common
-from bert_tf.config import RunConfig
-with common.interruptible(), common.quiet_native_startup():  # TensorFlow loads here
-  from bert_tf.pretraining import RUN_OPTIONS, PretrainSpec
+from bert_tf.config import PRETRAIN_RUN_OPTIONS, PretrainSpec, RunConfig
 
-NAMES = RUN_OPTIONS + tuple(f.name for f in dataclasses.fields(PretrainSpec))
+NAMES = PRETRAIN_RUN_OPTIONS + tuple(f.name for f in dataclasses.fields(PretrainSpec))
 
 
 @dataclasses.dataclass
