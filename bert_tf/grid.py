@@ -31,7 +31,7 @@ from bert_tf import distribute
 from bert_tf import report
 from bert_tf import run_dir
 from bert_tf import runner
-from bert_tf.config import GridSpec, Point, RunConfig, options_where, warnings_said_once
+from bert_tf.config import RunConfig, options_where, warnings_said_once
 from bert_tf.errors import UsageError, atomic_path, remove_temporaries, write_text_atomic
 from bert_tf.metrics import better_first_key, dev_metric_name
 

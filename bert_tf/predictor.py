@@ -150,12 +150,12 @@ class Predictor:
   def label_list(self):
     return self.task.label_list
 
-  def predict_proba(self, texts, texts_b=None, blank_said=False):
+  def predict_proba(self, texts, texts_b=None):
     """[n, outputs] probabilities (or [n, 1] scores for regression). Blank texts get the
-    model's answer to no text: warned about, unless the caller says so itself."""
+    model's answer to no text, with a warning."""
     texts, texts_b = check_request(texts, texts_b)
     blank = [i for i, text in enumerate(texts) if is_blank(text)]
-    if blank and not blank_said:
+    if blank:
       logging.warning("%d of %d texts are blank (the first at index %d): what is predicted for "
                       "them is the model's answer to no text.", len(blank), len(texts), blank[0])
     if (texts_b is not None) != bool(self.info.text_pair):
@@ -180,8 +180,8 @@ class Predictor:
       out.append(self._forward(model_inputs(arrays)).numpy())
     return np.concatenate(out) if out else np.zeros((0, self.task.num_outputs), np.float32)
 
-  def predict(self, texts, texts_b=None, blank_said=False):
+  def predict(self, texts, texts_b=None):
     """A list of {"label": ..., "probabilities": {label: p}} ({"labels": [...], ...} for
     multi-label, {"score": x} for regression)."""
-    probs = self.predict_proba(texts, texts_b, blank_said)
+    probs = self.predict_proba(texts, texts_b)
     return [self.task.decision_record(d, p) for d, p in zip(self.task.decide(probs), probs)]

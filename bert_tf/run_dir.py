@@ -386,6 +386,13 @@ class RunDir:
     thresholds = self.read_thresholds(task.label_list)
     return task.with_thresholds(thresholds) if thresholds is not None else task
 
+  def write_files(self, files):
+    """{name: bytes}, each written to a temporary name and renamed."""
+    for name, content in files.items():
+      with atomic_path(self.path(name)) as tmp:
+        with open(tmp, "wb") as f:
+          f.write(content)
+
   # ---- labels and thresholds ----
   def save_label_list(self, labels):
     write_text_atomic(self.path(LABEL_LIST), label_list_text(labels))

@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import tempfile
 
 import tf_keras as keras
@@ -38,7 +37,7 @@ from bert_tf import tokenization
 from bert_tf import training
 from bert_tf.config import RUN_SETTING_DEFAULTS, BertConfig, RunConfig, options_where
 from bert_tf.dataset import make_dataset
-from bert_tf.errors import EmptySplitError, UsageError, atomic_path, write_text_atomic
+from bert_tf.errors import EmptySplitError, UsageError
 from bert_tf.metrics import dev_metric_name
 from bert_tf.preprocessing import Preprocessor
 
@@ -306,8 +305,9 @@ def _read_sets(config, processor, skip_empty=False):
   limits = dict(train=config.max_train_examples, dev=config.max_eval_examples, test=0)
   if config.do_train:
     for name, used_by in (("dev", "evaluate (--do_eval)"), ("test", "predict (--do_predict)")):
-      if not wanted[name]:
-        _warn_of_unused_split(processor, config.data_dir, name, used_by)
+      fraction = None if wanted[name] else processor.split_fraction(name, config.data_dir)
+      if fraction:
+        _warn_of_unused_split(name, fraction, readers[name](config.data_dir), used_by)
   examples = {}
   for name in [n for n, w in wanted.items() if w]:
     found = readers[name](config.data_dir)
@@ -321,16 +321,12 @@ def _read_sets(config, processor, skip_empty=False):
   return examples
 
 
-def _warn_of_unused_split(processor, data_dir, name, used_by):
+def _warn_of_unused_split(name, fraction, held_out, used_by):
   """A set split off train, in a run that never uses it: examples left out for nothing."""
-  fraction = processor.split_fraction(name, data_dir)
-  if fraction:
-    held_out = len(processor.get_dev_examples(data_dir) if name == "dev" else
-                   processor.get_test_examples(data_dir))
-    if held_out:
-      logging.warning("No %s file: %d training examples (--%s_split=%g) are held out as %s, "
-                      "which this run does not %s: pass --%s_split=0 to train on all of them.",
-                      name, held_out, name, fraction, name, used_by, name)
+  if held_out:
+    logging.warning("No %s file: %d training examples (--%s_split=%g) are held out as %s, "
+                    "which this run does not %s: pass --%s_split=0 to train on all of them.",
+                    name, len(held_out), name, fraction, name, used_by, name)
 
 
 def _empty_set_error(processor, name, data_dir):
@@ -493,14 +489,14 @@ def _start_training_run(plan):
   if overwrite and run.holds_a_run():  # a directory without a run holds nothing of ours
     logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
     run.clear()
-  run.check_no_foreign_files(_model_description(plan))
   run.check_same_run(identity)
   _write_model_description(plan, identity)
   run.write_run_config(config_json, status="running")
 
 
 def _model_description(plan):
-  """{name: bytes} of the files that describe the run's model, besides model_info.json."""
+  """{name: bytes} of the files that describe the run's model, besides model_info.json
+  (the vocab only where it is not the run's own copy already)."""
   run = plan.run
   files = {run_dir.LABEL_LIST: run_dir.label_list_text(plan.task.label_list).encode("utf-8")}
   if plan.bert_config is not None:
@@ -512,15 +508,13 @@ def _model_description(plan):
 
 
 def _write_model_description(plan, identity):
-  run = plan.run
-  if plan.bert_config is not None:
-    write_text_atomic(run.path(run_dir.BERT_CONFIG), plan.bert_config.to_json_string())
-  if _abs(plan.files.vocab_file) != _abs(run.path(run_dir.VOCAB)):
-    with atomic_path(run.path(run_dir.VOCAB)) as tmp:
-      shutil.copyfile(plan.files.vocab_file, tmp)
-  run.save_label_list(plan.task.label_list)
+  """The files that describe the run's model, never over a user's files of their names;
+  model_info.json last, since its presence makes the directory a run."""
+  description = _model_description(plan)
+  plan.run.check_no_foreign_files(description)
+  plan.run.write_files(description)
   stored_task = dict(plan.task.to_dict(), thresholds=None)  # thresholds.json holds those
-  run.write_model_info(run_dir.ModelInfo(
+  plan.run.write_model_info(run_dir.ModelInfo(
       task=stored_task, preprocessor=plan.preprocessor.settings(),
       head_hidden_size=plan.head_hidden_size, hub_module_handle=plan.files.hub_module_handle,
       text_pair=plan.processor.has_text_b, task_name=plan.config.task_name, identity=identity,

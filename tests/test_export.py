@@ -257,6 +257,7 @@ def test_predictor_cli(trained, tmp_path):
   assert "model.ckpt-3 loaded in" in proc.stderr  # says which checkpoint answered
   assert lines[1] == {"text": "", "empty": True}  # in its place, with no answer
   assert lines[3] == {"text": "\u200b\u00ad", "empty": True}
+  assert "blank" not in proc.stderr  # marked, so not also warned about
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines[0:3:2])
   proc = run_tool(["-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"], "--text=good",

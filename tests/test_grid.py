@@ -11,9 +11,8 @@ import time
 import pytest
 
 from bert_tf import grid
-from bert_tf.config import RunConfig
+from bert_tf.config import GridSpec, RunConfig
 from bert_tf.errors import UsageError
-from bert_tf.grid import GridSpec
 from test_training import REPO, tiny_setup  # noqa: F401 (fixture)
 from tool_runner import run_tool
 

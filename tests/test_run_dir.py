@@ -340,6 +340,20 @@ def test_a_new_run_does_not_replace_files_of_its_names_that_no_run_wrote(tmp_pat
   run.check_no_foreign_files(description)
 
 
+def test_training_and_eval_of_a_checkpoint_leave_a_users_files_alone(tiny_setup):  # noqa: F811
+  out = tiny_setup["tmp"] / "mine"
+  out.mkdir()
+  (out / "label_list.txt").write_text("my labels\n")
+  google = tiny_setup["model_dir"] + "/bert_model.ckpt"  # eval of a checkpoint trained elsewhere
+  for flags in (dict(do_train=True, num_train_epochs=1),
+                dict(do_eval=True, eval_checkpoint=google)):
+    with pytest.raises(UsageError, match=r"holds label_list.txt but no run: a run would "
+                       r"replace them"):
+      run_classifier(_config(tiny_setup, str(out), **flags))
+    assert os.listdir(out) == ["label_list.txt"]
+    assert (out / "label_list.txt").read_text() == "my labels\n"
+
+
 def test_the_dev_set_that_selects_checkpoints_is_part_of_the_run(tmp_path):
   from bert_tf.run_dir import ModelInfo, RunDir  # pylint: disable=g-import-not-at-top
   run = RunDir(str(tmp_path))

@@ -53,13 +53,14 @@ def main(_):
   loaded = time.perf_counter()
   if (o.text_b is not None) != bool(predictor.info.text_pair):
     raise UsageError("--text_b: %s reads %s." % (o.model_dir, _pair_advice(predictor, o)))
-  texts_b = [o.text_b] * len(texts) if o.text_b is not None else None
-  results = predictor.predict(texts, texts_b, blank_said=True)  # marked "empty" below
+  # A blank line keeps its place in the output, but gets no (meaningless) answer.
+  readable = [text for text in texts if not processors.is_blank(text)]
+  texts_b = [o.text_b] * len(readable) if o.text_b is not None else None
+  results = iter(predictor.predict(readable, texts_b))
   done = time.perf_counter()
-  for text, result in zip(texts, results):
-    # A blank line keeps its place in the output, but gets no (meaningless) answer.
+  for text in texts:
     answer = (dict(text=text, empty=True) if processors.is_blank(text) else
-              dict(text=text, **result))
+              dict(text=text, **next(results)))
     print(json.dumps(answer, ensure_ascii=False))
   print("%s loaded in %.2f s; %d text(s) in %.1f ms (%.1f ms/text)" % (
       predictor.checkpoint, loaded - start, len(texts), 1000 * (done - loaded),
