@@ -111,9 +111,10 @@ class WindowPooling(keras.Model):
 
 def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidden_size=0,
                       dropout=0.1, freeze_encoder=False, window_pooling=None,
-                      fixed_shapes=False):
+                      fixed_shapes=False, skip_padding=False):
   """Encoder (ours from a BertConfig, built first_token_only: its last layer computes
-  [CLS] alone; or a TF-Hub module) + head.
+  [CLS] alone, and with `skip_padding` token-wise work on real tokens alone; or a TF-Hub
+  module) + head.
 
   Returns (model, encoder, variable_map) where variable_map is {checkpoint name:
   variable}: Google's names for our encoder and the head, `hub/<name>` for a hub
@@ -123,7 +124,8 @@ def create_classifier(num_outputs, bert_config=None, hub_handle=None, head_hidde
     encoder = hub.load_hub_encoder(hub_handle, trainable=not freeze_encoder)
     initializer_range = 0.02
   else:
-    encoder = modeling.build_encoder(bert_config, first_token_only=True)  # the head reads [CLS]
+    encoder = modeling.build_encoder(bert_config, first_token_only=True,  # the head reads [CLS]
+                                     skip_padding=skip_padding)
     initializer_range = bert_config.initializer_range
   model = build_classifier(encoder, num_outputs, head_hidden_size=head_hidden_size,
                            dropout=dropout, freeze_encoder=freeze_encoder,

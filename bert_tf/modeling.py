@@ -15,6 +15,15 @@ position but queries, attention output and feed-forward for [CLS] alone, so that
 sequence_output and last encoder_outputs are [batch, 1, hidden]. The same weights, the
 same logits, and 5/6 of one layer's products less: about 14% of a 6-layer model's work
 at seq 128. `with_all_positions` turns such an encoder back into a full one.
+
+Training with dynamic padding builds it with `skip_padding` as well: the token-wise work
+(projections, feed-forward, LayerNorm, dropout) runs on the batch's real tokens alone,
+packed into [tokens, hidden], and only attention sees the [batch, seq] grid (padding keys
+are masked, so they may as well be zeros). Real tokens get the same values; padding
+positions of sequence_output are zeros instead of values nothing reads. On short texts
+most of a batch is padding even when trimmed to its longest example (SST-2: 13 real tokens
+of 41), so this is most of what dynamic padding saves. The number of tokens varies per
+batch: not for XLA or TPUs, which need static shapes.
 """
 
 import math
@@ -188,20 +197,27 @@ class TransformerBlock(keras.layers.Layer):
     x = tf.reshape(x, [batch, seq, self.num_heads, self.head_size])
     return tf.transpose(x, [0, 2, 1, 3])  # [batch, heads, seq, head_size]
 
-  def call(self, hidden, attention_bias, training=None, first_token_only=False):
+  def call(self, hidden, attention_bias, training=None, first_token_only=False,
+           packed_mask=None):
     """[batch, seq, hidden] -> [batch, seq, hidden], or [batch, 1, hidden] (the first
-    position attending to all) with `first_token_only`."""
-    # The dense layers see [batch * seq, hidden]: on 2-D inputs Keras emits MatMul, BiasAdd
-    # and the activation, which TensorFlow's CPU graph rewriter fuses into one op (3-D inputs
-    # go through tensordot, and stay three ops).
-    batch, seq = tf.shape(hidden)[0], tf.shape(hidden)[1]
-    tokens = tf.reshape(hidden, [-1, self.hidden_size])
+    position attending to all) with `first_token_only`. With `packed_mask` (the [batch, seq]
+    input mask), `hidden` is its real tokens packed, [tokens, hidden], and so is the output
+    (or [batch, 1, hidden])."""
+    packing = None if packed_mask is None else TokenPacking(packed_mask)
+    # The dense layers see 2-D [rows, hidden]: on 2-D inputs Keras emits MatMul, BiasAdd and
+    # the activation, which TensorFlow's CPU graph rewriter fuses into one op (3-D inputs go
+    # through tensordot, and stay three ops).
+    batch, seq = tf.shape(attention_bias)[0], tf.shape(attention_bias)[-1]
+    to_grid = (lambda x: x) if packing is None else packing.unpack
+    tokens = tf.reshape(hidden, [-1, self.hidden_size]) if packing is None else hidden
     queries, query_seq = tokens, seq
     if first_token_only:
-      queries, query_seq = hidden[:, 0, :], 1
-    q = self._split_heads(self.query(queries), batch, query_seq)
-    k = self._split_heads(self.key(tokens), batch, seq)
-    v = self._split_heads(self.value(tokens), batch, seq)
+      query_seq = 1
+      queries = hidden[:, 0, :] if packing is None else packing.unpack(hidden, first_only=True)
+    q = self.query(queries)
+    q = self._split_heads(q if first_token_only else to_grid(q), batch, query_seq)
+    k = self._split_heads(to_grid(self.key(tokens)), batch, seq)
+    v = self._split_heads(to_grid(self.value(tokens)), batch, seq)
     scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
     # Softmax in float32 under mixed precision (a no-op in float32): bfloat16's 8-bit
     # mantissa would blur the attention weights. LayerNorm upcasts by itself.
@@ -210,11 +226,15 @@ class TransformerBlock(keras.layers.Layer):
     probs = self.attention_probs_dropout(probs, training=training)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
     context = tf.reshape(context, [-1, self.hidden_size])
+    if packing is not None and not first_token_only:
+      context = packing.pack(context)
     attention = self.attention_output_dropout(self.attention_output(context), training=training)
     attention = self.attention_layer_norm(attention + queries)
     ffn = self.output_dropout(self.output_dense(self.intermediate(attention)), training=training)
-    return tf.reshape(self.output_layer_norm(ffn + attention),
-                      [batch, query_seq, self.hidden_size])
+    output = self.output_layer_norm(ffn + attention)
+    if packing is not None and not first_token_only:
+      return output
+    return tf.reshape(output, [batch, query_seq, self.hidden_size])
 
   def get_config(self):
     config = super().get_config()
@@ -225,15 +245,48 @@ class TransformerBlock(keras.layers.Layer):
     return config
 
 
+class TokenPacking:
+  """Where a [batch, seq] mask's real tokens sit: moves rows of token-wise values between
+  the grid (flat [batch * seq, width]) and the packed real tokens ([tokens, width])."""
+
+  def __init__(self, input_mask):
+    flat = tf.reshape(input_mask, [-1]) > 0
+    self.real = tf.where(flat)[:, 0]  # [tokens]: grid rows of the real tokens
+    count = tf.size(self.real, out_type=tf.int64)
+    # [batch * seq]: each grid row's packed row; padding points past the end, to a zero row.
+    self.slots = tf.where(flat, tf.cumsum(tf.cast(flat, tf.int64)) - 1, count)
+    self.batch, self.seq = tf.shape(input_mask)[0], tf.shape(input_mask)[1]
+
+  def pack(self, grid):
+    """[batch * seq, width] (or [batch, seq, width]) -> [tokens, width]."""
+    return tf.gather(tf.reshape(grid, [-1, grid.shape[-1]]), self.real)
+
+  def unpack(self, packed, first_only=False):
+    """[tokens, width] -> [batch * seq, width] with zeros for padding; `first_only`: the
+    first position of each sequence alone, [batch, width]."""
+    slots = self.slots
+    if first_only:
+      slots = tf.reshape(slots, [self.batch, self.seq])[:, 0]
+    return tf.gather(tf.pad(packed, [[0, 1], [0, 0]]), slots)
+
+
 def _attention_bias(input_mask):
   """[batch, seq] 0/1 mask -> additive [batch, 1, 1, seq] bias on attention logits."""
   mask = tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]
   return (1.0 - mask) * MASK_LOGIT
 
 
-def build_encoder(config, name="bert_encoder", first_token_only=False):
+def _packed_to_grid(inputs):
+  """([tokens, hidden] real tokens, [batch, seq] mask) -> [batch, seq, hidden], zero padding."""
+  packed, mask = inputs
+  packing = TokenPacking(mask)
+  return tf.reshape(packing.unpack(packed), [packing.batch, packing.seq, packed.shape[-1]])
+
+
+def build_encoder(config, name="bert_encoder", first_token_only=False, skip_padding=False):
   """Builds an uninitialised BERT encoder (a functional Keras model) from `config`;
-  `first_token_only`: the last layer computes [CLS] alone (for classifiers)."""
+  `first_token_only`: the last layer computes [CLS] alone (for classifiers);
+  `skip_padding`: token-wise work on real tokens alone (dynamic shapes: not for XLA)."""
   if not isinstance(config, BertConfig):
     raise TypeError("config must be a BertConfig, got %r" % type(config))
   word_ids = keras.Input(shape=(None,), dtype=tf.int32, name="input_word_ids")
@@ -251,6 +304,9 @@ def build_encoder(config, name="bert_encoder", first_token_only=False):
       config.max_position_embeddings, _initializer(config), name="position_embeddings")(word_embeddings)
   embeddings = keras.layers.Add(name="embeddings_sum")(
       [word_embeddings, type_embeddings, position_embeddings])
+  if skip_padding:  # from here on, token-wise layers see [real tokens, hidden]
+    embeddings = keras.layers.Lambda(lambda x: TokenPacking(x[1]).pack(x[0]),
+                                     name="pack_tokens")([embeddings, mask])
   embeddings = LayerNorm(epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(embeddings)
   hidden = Dropout(config.hidden_dropout_prob, name="embeddings_dropout")(embeddings)
 
@@ -258,13 +314,19 @@ def build_encoder(config, name="bert_encoder", first_token_only=False):
   attention_bias = keras.layers.Lambda(_attention_bias, name="attention_bias")(mask)
   encoder_outputs = []
   for i in range(config.num_hidden_layers):
+    first_only = first_token_only and i == config.num_hidden_layers - 1
     hidden = TransformerBlock(
         config.hidden_size, config.num_attention_heads, config.intermediate_size,
         config.hidden_act, config.hidden_dropout_prob, config.attention_probs_dropout_prob,
         config.initializer_range, name="transformer_layer_%d" % i)(
-            hidden, attention_bias,
-            first_token_only=first_token_only and i == config.num_hidden_layers - 1)
-    encoder_outputs.append(hidden)
+            hidden, attention_bias, first_token_only=first_only,
+            packed_mask=mask if skip_padding else None)
+    if skip_padding and not first_only:
+      encoder_outputs.append(keras.layers.Lambda(
+          _packed_to_grid, name="layer_%d_to_grid" % i)([hidden, mask]))
+    else:
+      encoder_outputs.append(hidden)
+  hidden = encoder_outputs[-1]
 
   # ===== Pooler: dense + tanh on the [CLS] position =====
   first_token = keras.layers.Lambda(lambda x: x[:, 0, :], name="first_token")(hidden)
@@ -394,7 +456,8 @@ def with_all_positions(encoder, config):
   return full
 
 
-def load_encoder(model_dir, checkpoint=None, name="bert_encoder", first_token_only=False):
+def load_encoder(model_dir, checkpoint=None, name="bert_encoder", first_token_only=False,
+                 skip_padding=False):
   """Builds the encoder from `model_dir/bert_config.json` and loads its checkpoint.
 
   `model_dir` is a Google-format directory (bert_config.json, bert_model.ckpt.*,
@@ -403,6 +466,7 @@ def load_encoder(model_dir, checkpoint=None, name="bert_encoder", first_token_on
   if not os.path.isdir(model_dir):
     model_dir = pretrained.resolve(model_dir)
   config = BertConfig.from_json_file(os.path.join(model_dir, "bert_config.json"))
-  encoder = build_encoder(config, name=name, first_token_only=first_token_only)
+  encoder = build_encoder(config, name=name, first_token_only=first_token_only,
+                          skip_padding=skip_padding)
   load_google_checkpoint(encoder, checkpoint or os.path.join(model_dir, "bert_model.ckpt"))
   return encoder

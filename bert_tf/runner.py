@@ -134,7 +134,9 @@ def _run(config, run, data_frames, owner=True, records_dir=None):
         plan.task.num_outputs, plan.bert_config, plan.files.hub_module_handle,
         head_hidden_size=plan.head_hidden_size, dropout=config.head_dropout,
         freeze_encoder=config.freeze_encoder, window_pooling=plan.preprocessor.pooling,
-        fixed_shapes=plan.fixed_shapes)
+        fixed_shapes=plan.fixed_shapes,
+        # Dynamic padding skips padding tokens, not only trims them (varying shapes: not XLA).
+        skip_padding=config.dynamic_padding and not plan.fixed_shapes and not config.use_xla)
 
   result = dict(task_kind=plan.task.kind, num_labels=len(plan.task.label_list))
   if config.do_train:

@@ -292,8 +292,11 @@ def test_multi_label_thresholds_drive_every_output(trained, tmp_path):
   out = str(tmp_path / "ml_run")
   _train_kind(trained, out, str(data), label_column="pos,neg")
   reference = predictor.Predictor(out).predict_proba(TEXTS)
-  # Thresholds that split these probabilities differently from 0.5, per label.
-  cut = [float(np.median(reference[:, 0])), float(np.median(reference[:, 1])) + 1e-6]
+  # Thresholds that split these probabilities differently from 0.5, per label: halfway
+  # between two middle ones, far from each (the export's probabilities differ by < 1e-5).
+  middle = np.sort(reference, axis=0)[len(TEXTS) // 2 - 1:len(TEXTS) // 2 + 1]
+  cut = [float(c) for c in middle.mean(axis=0)]
+  assert (np.abs(reference - np.array(cut)) > 1e-5).all()
   RunDir(out).save_thresholds(["pos", "neg"], cut, ["test", "test"])
   expected = (reference >= np.array(cut)).astype(int)
   assert expected.tolist() != (reference >= 0.5).astype(int).tolist()

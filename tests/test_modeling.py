@@ -191,19 +191,53 @@ def test_first_token_only_gives_the_full_encoders_cls_and_gradients(tmp_path):
   np.testing.assert_allclose(again["sequence_output"], want["sequence_output"], atol=1e-6)
 
 
+@pytest.mark.parametrize("first_token_only", [False, True])
+def test_skip_padding_gives_real_tokens_the_same_values_and_gradients(tmp_path,
+                                                                      first_token_only):
+  config = dict(TINY_CONFIG, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+  model_dir, _ = write_google_model(str(tmp_path / "m"), config)
+  padded = modeling.load_encoder(model_dir, first_token_only=first_token_only)
+  packed = modeling.load_encoder(model_dir, first_token_only=first_token_only,
+                                 skip_padding=True)
+  ids, mask, types = _batch(config["vocab_size"], [7, 3, 11, 1], 11, pair_at={0, 2})
+  features = dict(input_word_ids=ids, input_mask=mask, input_type_ids=types)
+  with tf.GradientTape(persistent=True) as tape:
+    want, got = padded(features, training=True), packed(features, training=True)
+    losses = [tf.reduce_sum(out["pooled_output"] ** 2) for out in (want, got)]
+  np.testing.assert_allclose(got["pooled_output"], want["pooled_output"], atol=1e-6)
+  real = mask[:, :, np.newaxis].astype(bool)
+  for a, b in zip(want["encoder_outputs"], got["encoder_outputs"]):
+    assert a.shape == b.shape
+    if b.shape[1] == 1:  # the [CLS]-only last layer
+      np.testing.assert_allclose(b, a, atol=1e-6)
+      continue
+    np.testing.assert_allclose(np.where(real, b, 0), np.where(real, a, 0), atol=1e-6)
+    assert not np.where(real, 0, b).any()  # padding positions are zeros
+  grads = [tape.gradient(loss, enc.trainable_variables)
+           for loss, enc in zip(losses, (padded, packed))]
+  for a, b in zip(*grads):
+    np.testing.assert_allclose(tf.convert_to_tensor(b), tf.convert_to_tensor(a), atol=1e-5)
+  # A row of padding alone (no real token) gives finite numbers, not an error.
+  mask[3] = 0
+  out = packed(dict(features, input_mask=mask))
+  assert np.isfinite(out["pooled_output"]).all()
+
+
 def test_first_token_only_in_bfloat16_and_with_dropout(tiny_model_dir):
   import tf_keras as keras
   keras.mixed_precision.set_global_policy("mixed_bfloat16")
   try:
     full = modeling.load_encoder(tiny_model_dir)
     first = modeling.load_encoder(tiny_model_dir, first_token_only=True)
+    packed = modeling.load_encoder(tiny_model_dir, first_token_only=True, skip_padding=True)
   finally:
     keras.mixed_precision.set_global_policy("float32")
   ids, mask, types = _batch(50, [7, 3, 11, 5], 11, pair_at={0, 2})
   features = dict(input_word_ids=ids, input_mask=mask, input_type_ids=types)
   want, got = full(features)["pooled_output"], first(features)["pooled_output"]
-  assert got.dtype == tf.bfloat16
-  np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(want, tf.float32), atol=2e-2)
+  assert got.dtype == tf.bfloat16 and packed(features)["pooled_output"].dtype == tf.bfloat16
+  for out in (got, packed(features)["pooled_output"]):
+    np.testing.assert_allclose(tf.cast(out, tf.float32), tf.cast(want, tf.float32), atol=2e-2)
   # Training mode drops out in the cut-down layer's shapes too: finite, and not inference's.
   dropped = tf.cast(first(features, training=True)["pooled_output"], tf.float32).numpy()
   assert np.isfinite(dropped).all() and np.abs(dropped - tf.cast(got, tf.float32)).max() > 1e-3
