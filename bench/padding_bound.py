@@ -12,6 +12,11 @@ shuffles), as the default training does, and predicts the epoch's time with each
 trimmed to its longest example, against every batch at 128. The last line is the same
 ratio with `a` taken out: what dynamic padding could give if a step cost nothing but its
 tokens. Ours alone: this is a profile, not a comparison with a peer.
+
+It models trimming alone: what --dynamic_padding did before 2026-12-02, and still does with
+--use_xla. By default the encoder now also skips the padding left in a trimmed batch (its
+token-wise layers run on real tokens), which this model does not see: bench/padding_accuracy.py
+times whole epochs as they are trained.
 """
 
 import argparse

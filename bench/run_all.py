@@ -74,8 +74,9 @@ def _our_train_loop(p, data):
   from train_speed import as_dataset, our_train_loop  # pylint: disable=g-import-not-at-top
   if p.get("precision") == "bf16":
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  # The [CLS]-only last layer, as create_classifier's; these batches have no padding to skip.
   encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL),
-                                 first_token_only=True)  # as create_classifier builds it
+                                 first_token_only=True)
   _, loop = our_train_loop(encoder, p["batch"], p["seq"], use_xla=bool(p.get("xla")))
   return loop, iter(as_dataset(data)[1])
 
@@ -165,8 +166,9 @@ def child_profile(p):
   data = list(batches(p["steps"] + 2, p["batch"], p["seq"]))
   loop, iterator = _our_train_loop(p, data)
   from bert_tf import classifier, modeling, pretrained  # pylint: disable=g-import-not-at-top
+  # The [CLS]-only last layer, as create_classifier's; these batches have no padding to skip.
   encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL),
-                                 first_token_only=True)  # as create_classifier builds it
+                                 first_token_only=True)
   model = classifier.build_classifier(encoder, 2)
   feeds = [dict(input_word_ids=a, input_mask=b, input_type_ids=c) for a, b, c, _ in data]
   labels = [tf.constant(d) for *_, d in data]

@@ -64,8 +64,9 @@ def as_dataset(data):
 
 
 def ours(args):
+  # The [CLS]-only last layer, as create_classifier's; these batches have no padding to skip.
   encoder = modeling.load_encoder(pretrained.resolve(pretrained.DEFAULT_MODEL),
-                                 first_token_only=True)  # as create_classifier builds it
+                                 first_token_only=True)
   model, loop = our_train_loop(encoder, args.batch, args.seq)
   data, dataset = as_dataset(batches(args.steps + 2, args.batch, args.seq))
   iterator = iter(dataset)

@@ -344,12 +344,12 @@ class RunConfig:
   seed: int = option(12345, "Random seed (initialisation, shuffling, dev split).", role="training")
   split_seed: Optional[int] = option(None, "Seed of the dev/test split off train (default: "
                                      "--seed); a grid keeps it fixed across its restarts.")
-  dynamic_padding: bool = option(True, "Trim each batch to its longest example and run the "
-                                 "token-wise layers on its real tokens alone (CPU/GPU; off on "
-                                 "TPU; trimming only with --use_xla): fixed padding's batches "
-                                 "and math, faster.", role="training")
+  dynamic_padding: bool = option(True, "Trim each batch to its longest example and run our "
+                                 "encoder's token-wise layers on its real tokens alone (CPU/GPU; "
+                                 "off on TPU; trimming only with --use_xla): fixed padding's "
+                                 "batches and math, faster.", role="training")
   group_by_length: bool = option(False, "With --dynamic_padding: also sort training examples "
-                                 "by length within windows of 4 batches: about 1.6x faster "
+                                 "by length within windows of 4 batches: about 1.2x faster "
                                  "again, but batches of alike lengths cost dev accuracy "
                                  "(SST-2: -0.6 pt against trimmed batches, mean of 3 seeds).",
                                  role="training")

@@ -16,14 +16,15 @@ sequence_output and last encoder_outputs are [batch, 1, hidden]. The same weight
 same logits, and 5/6 of one layer's products less: about 14% of a 6-layer model's work
 at seq 128. `with_all_positions` turns such an encoder back into a full one.
 
-Training with dynamic padding builds it with `skip_padding` as well: the token-wise work
-(projections, feed-forward, LayerNorm, dropout) runs on the batch's real tokens alone,
-packed into [tokens, hidden], and only attention sees the [batch, seq] grid (padding keys
-are masked, so they may as well be zeros). Real tokens get the same values; padding
-positions of sequence_output are zeros instead of values nothing reads. On short texts
-most of a batch is padding even when trimmed to its longest example (SST-2: 13 real tokens
-of 41), so this is most of what dynamic padding saves. The number of tokens varies per
-batch: not for XLA or TPUs, which need static shapes.
+run_classifier with --dynamic_padding (training, eval, predict) and the Predictor build it
+with `skip_padding` as well: the token-wise work (projections, feed-forward, LayerNorm,
+dropout) runs on the batch's real tokens alone, packed into [tokens, hidden], and only
+attention sees the [batch, seq] grid (padding keys are masked, so they may as well be
+zeros). Real tokens and pooled_output get the same values; sequence_output is zero at the
+padding positions skipped (packing_index says which). On short texts most of a batch is
+padding even when trimmed to its longest example (SST-2: 13 real tokens of 41), so this is
+most of what dynamic padding saves. The number of tokens varies per batch: not for XLA or
+TPUs, which need static shapes, nor for exports.
 """
 
 import math
@@ -198,17 +199,20 @@ class TransformerBlock(keras.layers.Layer):
     return tf.transpose(x, [0, 2, 1, 3])  # [batch, heads, seq, head_size]
 
   def call(self, hidden, attention_bias, training=None, first_token_only=False,
-           packed_mask=None):
+           packing_index=None):
     """[batch, seq, hidden] -> [batch, seq, hidden], or [batch, 1, hidden] (the first
-    position attending to all) with `first_token_only`. With `packed_mask` (the [batch, seq]
-    input mask), `hidden` is its real tokens packed, [tokens, hidden], and so is the output
-    (or [batch, 1, hidden])."""
-    packing = None if packed_mask is None else TokenPacking(packed_mask)
+    position attending to all) with `first_token_only`. With a `packing_index` (of the input
+    mask), `hidden` is its packed tokens, [tokens, hidden], and so is the output (or
+    [batch, 1, hidden])."""
     # The dense layers see 2-D [rows, hidden]: on 2-D inputs Keras emits MatMul, BiasAdd and
     # the activation, which TensorFlow's CPU graph rewriter fuses into one op (3-D inputs go
     # through tensordot, and stay three ops).
-    batch, seq = tf.shape(attention_bias)[0], tf.shape(attention_bias)[-1]
-    to_grid = (lambda x: x) if packing is None else packing.unpack
+    if packing_index is None:
+      packing, to_grid = None, lambda x: x
+      batch, seq = tf.shape(hidden)[0], tf.shape(hidden)[1]
+    else:
+      packing = TokenPacking(packing_index)
+      to_grid, batch, seq = packing.unpack, packing.batch, packing.seq
     tokens = tf.reshape(hidden, [-1, self.hidden_size]) if packing is None else hidden
     queries, query_seq = tokens, seq
     if first_token_only:
@@ -245,28 +249,37 @@ class TransformerBlock(keras.layers.Layer):
     return config
 
 
-class TokenPacking:
-  """Where a [batch, seq] mask's real tokens sit: moves rows of token-wise values between
-  the grid (flat [batch * seq, width]) and the packed real tokens ([tokens, width])."""
+def packing_index(input_mask):
+  """[batch, seq] mask -> (kept, slots) for TokenPacking: `kept` [tokens], the flat grid
+  rows computed; `slots` [batch, seq], each position's row among them, or `tokens` (past the
+  end: a zero row) for the others. Kept: the real tokens; position 0 whatever its mask (the
+  pooler reads it); and every position of a row without a real token (its attention, all
+  masked, averages them all). So pooled_output is the unpacked encoder's for any mask."""
+  real = input_mask > 0
+  keep = (real | (tf.range(tf.shape(input_mask)[1]) == 0)[tf.newaxis, :]
+          | ~tf.reduce_any(real, axis=1, keepdims=True))
+  flat = tf.reshape(keep, [-1])
+  kept = tf.where(flat)[:, 0]
+  slots = tf.where(flat, tf.cumsum(tf.cast(flat, tf.int64)) - 1, tf.size(kept, out_type=tf.int64))
+  return kept, tf.reshape(slots, tf.shape(input_mask))
 
-  def __init__(self, input_mask):
-    flat = tf.reshape(input_mask, [-1]) > 0
-    self.real = tf.where(flat)[:, 0]  # [tokens]: grid rows of the real tokens
-    count = tf.size(self.real, out_type=tf.int64)
-    # [batch * seq]: each grid row's packed row; padding points past the end, to a zero row.
-    self.slots = tf.where(flat, tf.cumsum(tf.cast(flat, tf.int64)) - 1, count)
-    self.batch, self.seq = tf.shape(input_mask)[0], tf.shape(input_mask)[1]
+
+class TokenPacking:
+  """Moves rows of token-wise values between the grid (flat [batch * seq, width]) and the
+  packed tokens ([tokens, width]) of a packing_index."""
+
+  def __init__(self, index):
+    self.kept, self.slots = index
+    self.batch, self.seq = tf.shape(self.slots)[0], tf.shape(self.slots)[1]
 
   def pack(self, grid):
     """[batch * seq, width] (or [batch, seq, width]) -> [tokens, width]."""
-    return tf.gather(tf.reshape(grid, [-1, grid.shape[-1]]), self.real)
+    return tf.gather(tf.reshape(grid, [-1, grid.shape[-1]]), self.kept)
 
   def unpack(self, packed, first_only=False):
     """[tokens, width] -> [batch * seq, width] with zeros for padding; `first_only`: the
     first position of each sequence alone, [batch, width]."""
-    slots = self.slots
-    if first_only:
-      slots = tf.reshape(slots, [self.batch, self.seq])[:, 0]
+    slots = self.slots[:, 0] if first_only else tf.reshape(self.slots, [-1])
     return tf.gather(tf.pad(packed, [[0, 1], [0, 0]]), slots)
 
 
@@ -276,10 +289,9 @@ def _attention_bias(input_mask):
   return (1.0 - mask) * MASK_LOGIT
 
 
-def _packed_to_grid(inputs):
-  """([tokens, hidden] real tokens, [batch, seq] mask) -> [batch, seq, hidden], zero padding."""
-  packed, mask = inputs
-  packing = TokenPacking(mask)
+def _packed_to_grid(packed, index):
+  """[tokens, hidden] packed tokens -> [batch, seq, hidden], zeros for padding."""
+  packing = TokenPacking(index)
   return tf.reshape(packing.unpack(packed), [packing.batch, packing.seq, packed.shape[-1]])
 
 
@@ -304,9 +316,11 @@ def build_encoder(config, name="bert_encoder", first_token_only=False, skip_padd
       config.max_position_embeddings, _initializer(config), name="position_embeddings")(word_embeddings)
   embeddings = keras.layers.Add(name="embeddings_sum")(
       [word_embeddings, type_embeddings, position_embeddings])
+  index = None
   if skip_padding:  # from here on, token-wise layers see [real tokens, hidden]
-    embeddings = keras.layers.Lambda(lambda x: TokenPacking(x[1]).pack(x[0]),
-                                     name="pack_tokens")([embeddings, mask])
+    index = keras.layers.Lambda(lambda m: list(packing_index(m)), name="packing_index")(mask)
+    embeddings = keras.layers.Lambda(lambda x: TokenPacking(x[1:]).pack(x[0]),
+                                     name="pack_tokens")([embeddings] + index)
   embeddings = LayerNorm(epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(embeddings)
   hidden = Dropout(config.hidden_dropout_prob, name="embeddings_dropout")(embeddings)
 
@@ -319,11 +333,10 @@ def build_encoder(config, name="bert_encoder", first_token_only=False, skip_padd
         config.hidden_size, config.num_attention_heads, config.intermediate_size,
         config.hidden_act, config.hidden_dropout_prob, config.attention_probs_dropout_prob,
         config.initializer_range, name="transformer_layer_%d" % i)(
-            hidden, attention_bias, first_token_only=first_only,
-            packed_mask=mask if skip_padding else None)
+            hidden, attention_bias, first_token_only=first_only, packing_index=index)
     if skip_padding and not first_only:
       encoder_outputs.append(keras.layers.Lambda(
-          _packed_to_grid, name="layer_%d_to_grid" % i)([hidden, mask]))
+          lambda x: _packed_to_grid(x[0], x[1:]), name="layer_%d_to_grid" % i)([hidden] + index))
     else:
       encoder_outputs.append(hidden)
   hidden = encoder_outputs[-1]

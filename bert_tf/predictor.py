@@ -43,9 +43,10 @@ class TrainedModel:
   bert_config: object = None  # BertConfig of our encoder; None for a TF-Hub encoder
 
 
-def load_trained_model(output_dir, checkpoint=None):
+def load_trained_model(output_dir, checkpoint=None, skip_padding=False):
   """Rebuilds a training output_dir's classifier and restores its checkpoint
-  (--eval_checkpoint, else best, else latest)."""
+  (--eval_checkpoint, else best, else latest). `skip_padding` computes on real tokens
+  alone (modeling.build_encoder's): faster in Python, but not for an export's fixed graph."""
   run = run_dir.RunDir(output_dir)
   info = run.require_model_info()
   task = run.load_task(info)
@@ -58,7 +59,7 @@ def load_trained_model(output_dir, checkpoint=None):
   model, _, variables = classifier.create_classifier(
       task.num_outputs, bert_config, info.hub_module_handle,
       head_hidden_size=info.head_hidden_size,
-      window_pooling=preprocessor.pooling)
+      window_pooling=preprocessor.pooling, skip_padding=skip_padding)
   checkpoints.restore_variables(variables, checkpoint, allow_unused=True)
   return TrainedModel(model, task, preprocessor, info, checkpoint, vocab_file, bert_config)
 
@@ -123,7 +124,7 @@ class Predictor:
     self._init_checkpoint(model_dir, checkpoint)
 
   def _init_checkpoint(self, output_dir, checkpoint):
-    trained = load_trained_model(output_dir, checkpoint)
+    trained = load_trained_model(output_dir, checkpoint, skip_padding=True)
     self.model, self.task, self.info = trained.model, trained.task, trained.info
     self.preprocessor, self.checkpoint = trained.preprocessor, trained.checkpoint
     logging.info("Predictor: %s", self.checkpoint)

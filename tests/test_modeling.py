@@ -217,10 +217,15 @@ def test_skip_padding_gives_real_tokens_the_same_values_and_gradients(tmp_path,
            for loss, enc in zip(losses, (padded, packed))]
   for a, b in zip(*grads):
     np.testing.assert_allclose(tf.convert_to_tensor(b), tf.convert_to_tensor(a), atol=1e-5)
-  # A row of padding alone (no real token) gives finite numbers, not an error.
-  mask[3] = 0
-  out = packed(dict(features, input_mask=mask))
-  assert np.isfinite(out["pooled_output"]).all()
+  # Masks that are not a prefix: a hole, a padded first position, no real token at all.
+  mask[0, 4], mask[2, 0], mask[3] = 0, 0, 0
+  odd = dict(features, input_mask=mask)
+  want, got = padded(odd), packed(odd)
+  np.testing.assert_allclose(got["pooled_output"], want["pooled_output"], atol=1e-6)
+  real = mask[:, :, np.newaxis].astype(bool)
+  if not first_token_only:
+    np.testing.assert_allclose(np.where(real, got["sequence_output"], 0),
+                               np.where(real, want["sequence_output"], 0), atol=1e-6)
 
 
 def test_first_token_only_in_bfloat16_and_with_dropout(tiny_model_dir):
