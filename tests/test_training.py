@@ -382,15 +382,24 @@ def test_gradient_accumulation_makes_the_large_batchs_updates(tiny_setup):
             gradient_accumulation_steps=3)
 
 
-def test_trimmed_batches_without_grouping_train_like_fixed_padding(tiny_setup):
-  """--dynamic_padding --group_by_length=false: fixed padding's batches, trimmed; padding is
-  masked, so the weights are fixed padding's (float32 sums over fewer zeros)."""
+def test_trimmed_batches_without_grouping_train_like_fixed_padding(tiny_setup, monkeypatch):
+  """--dynamic_padding --group_by_length=false: fixed padding's batches, trimmed, and the
+  encoder skips their padding tokens; padding is masked, so the weights are fixed padding's
+  (float32 sums in other orders)."""
+  from bert_tf import classifier
+  built, create = [], classifier.create_classifier
+
+  def recording_create(*args, **kwargs):
+    built.append(kwargs["skip_padding"])
+    return create(*args, **kwargs)
+  monkeypatch.setattr(classifier, "create_classifier", recording_create)
   weights = {}
   for name, options in (("fixed", dict(dynamic_padding=False)),
                         ("trimmed", dict(group_by_length=False))):
     out = str(tiny_setup["tmp"] / name)
     run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=0.5, **options))
     weights[name] = _weights(out, step=8)
+  assert built == [False, True]  # the padding is skipped, not only trimmed
   for name in ("output_weights", "bert/encoder/layer_1/output/dense/kernel"):
     np.testing.assert_allclose(weights["trimmed"][name], weights["fixed"][name], atol=1e-5)
 
