@@ -92,7 +92,9 @@ _AFTER_MODEL_INFO = (RUN_CONFIG, THRESHOLDS, LABEL_VALUES, TRAINING_STATE, BEST_
 _TENSORBOARD_DIRS = ("train", "eval")
 # A training identity's fingerprints, said in words where a rerun differs in them.
 _IDENTITY_NAMES = dict(data="data (the training examples)",
-                       selection_data="selection_data (the dev examples that pick checkpoints)")
+                       data_examples="data (how many training examples)",
+                       selection_data="selection_data (the dev examples that pick checkpoints)",
+                       selection_examples="selection_data (how many dev examples)")
 FORMAT_VERSION = 2
 
 

@@ -448,11 +448,15 @@ def _identity(plan):
       task=dict(kind=plan.task.kind, label_list=plan.task.label_list),
       preprocessor=dict(plan.preprocessor.settings(), vocab=plan.preprocessor.vocab_fingerprint()),
       data=features.examples_fingerprint(plan.examples["train"]),
+      # Beside the fingerprint, so that a refusal can say "160 -> 170" (runs recorded
+      # before it lack it, and are compared without it).
+      data_examples=len(plan.examples["train"]),
       training=dict({name: getattr(c, name) for name in TRAINING_OPTIONS},
                     head_hidden_size=plan.head_hidden_size))
   if (c.eval_every_steps or c.early_stopping_patience) and "dev" in plan.examples:
     # The dev set that picks the best checkpoint, or stops early, steers what is kept.
     identity["selection_data"] = features.examples_fingerprint(plan.examples["dev"])
+    identity["selection_examples"] = len(plan.examples["dev"])
   return identity
 
 

@@ -41,8 +41,9 @@ def test_a_different_run_stops_before_writing_anything(trained):
   other = trained["tmp"] / "other"
   other.mkdir()
   write_sentiment_csv(str(other / "train.csv"), 64, seed=9)
-  with pytest.raises(UsageError, match=r"holds a different run \(data \(the training examples\): "
-                     r"\w{12}\.\.\. -> \w{12}\.\.\.; task.label_list"):
+  with pytest.raises(UsageError, match=r"holds a different run \(data \(how many training "
+                     r"examples\): 256 -> 58; data \(the training examples\): \w{12}\.\.\. -> "
+                     r"\w{12}\.\.\.; task.label_list"):
     run_classifier(_config(trained, out, data_dir=str(other), do_train=True,
                            num_train_epochs=1, label_list="pos,neg"))
   with pytest.raises(UsageError, match=r"preprocessor.max_seq_length: 16 -> 32"):
