@@ -370,3 +370,7 @@ def test_the_dev_set_that_selects_checkpoints_is_part_of_the_run(tmp_path):
   run.check_same_run(base)  # without --eval_every_steps now: no dev set selects
   run.write_model_info(ModelInfo(task={}, preprocessor={}, identity=base))  # an older run
   run.check_same_run(dict(base, selection_data="dev-b"))
+  run.check_same_run(dict(base, data_examples=58))  # recorded before the counts were
+  run.write_model_info(ModelInfo(task={}, preprocessor={}, identity=dict(base, data_examples=58)))
+  with pytest.raises(UsageError, match=r"\(data \(how many training examples\): 58 -> 59\)"):
+    run.check_same_run(dict(base, data_examples=59))
