@@ -5,7 +5,8 @@
 
 One epoch of SST-2's first --rows rows (batch 32, lr 5e-5, max_seq_length 128, MiniLM) per
 variant and seed: `trimmed` (the default: Google's batches, each cut to its longest
-example; the same math as fixed padding, padding being masked), `grouped`
+example, the padding left skipped by the encoder's token-wise layers; the same math as fixed
+padding, padding being masked), `grouped`
 (--group_by_length: trimmed batches of similar lengths), `fixed` (Google's 128 padding),
 `trimmed_bf16` (trimmed, --mixed_precision=mixed_bfloat16: does bfloat16 move accuracy?).
 Prints each run's dev accuracy and train seconds, then mean and spread per variant: a
