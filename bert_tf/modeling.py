@@ -22,8 +22,8 @@ dropout) runs on the batch's real tokens alone, packed into [tokens, hidden], an
 attention sees the [batch, seq] grid (padding keys are masked, so they may as well be
 zeros). Real tokens and pooled_output get the same values; sequence_output is zero at the
 padding positions skipped (packing_index says which). On short texts most of a batch is
-padding even when trimmed to its longest example (SST-2: 13 real tokens of 41), so this is
-most of what dynamic padding saves. The number of tokens varies per batch: not for XLA or
+padding even when trimmed to its longest example (SST-2: 41 positions, 13 real tokens per
+example), so this is most of what dynamic padding saves. The number of tokens varies per batch: not for XLA or
 TPUs, which need static shapes, nor for exports.
 """
 
@@ -208,18 +208,20 @@ class TransformerBlock(keras.layers.Layer):
     # the activation, which TensorFlow's CPU graph rewriter fuses into one op (3-D inputs go
     # through tensordot, and stay three ops).
     if packing_index is None:
-      packing, to_grid = None, lambda x: x
+      packing, tokens = None, tf.reshape(hidden, [-1, self.hidden_size])
+      to_grid = lambda x: x  # the grid is the rows
       batch, seq = tf.shape(hidden)[0], tf.shape(hidden)[1]
     else:
-      packing = TokenPacking(packing_index)
+      packing, tokens = TokenPacking(packing_index), hidden
       to_grid, batch, seq = packing.unpack, packing.batch, packing.seq
-    tokens = tf.reshape(hidden, [-1, self.hidden_size]) if packing is None else hidden
+    # Queries of every token, packed: they go to the grid for attention and come back.
+    packed_queries = packing is not None and not first_token_only
     queries, query_seq = tokens, seq
     if first_token_only:
       query_seq = 1
       queries = hidden[:, 0, :] if packing is None else packing.unpack(hidden, first_only=True)
     q = self.query(queries)
-    q = self._split_heads(q if first_token_only else to_grid(q), batch, query_seq)
+    q = self._split_heads(to_grid(q) if packed_queries else q, batch, query_seq)
     k = self._split_heads(to_grid(self.key(tokens)), batch, seq)
     v = self._split_heads(to_grid(self.value(tokens)), batch, seq)
     scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
@@ -230,13 +232,13 @@ class TransformerBlock(keras.layers.Layer):
     probs = self.attention_probs_dropout(probs, training=training)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
     context = tf.reshape(context, [-1, self.hidden_size])
-    if packing is not None and not first_token_only:
+    if packed_queries:
       context = packing.pack(context)
     attention = self.attention_output_dropout(self.attention_output(context), training=training)
     attention = self.attention_layer_norm(attention + queries)
     ffn = self.output_dropout(self.output_dense(self.intermediate(attention)), training=training)
     output = self.output_layer_norm(ffn + attention)
-    if packing is not None and not first_token_only:
+    if packed_queries:
       return output
     return tf.reshape(output, [batch, query_seq, self.hidden_size])
 
