@@ -12,9 +12,10 @@ padding, padding being masked), `grouped`
 Prints each run's dev accuracy and train seconds, then mean and spread per variant: a
 difference smaller than the spread between seeds is noise, not an effect.
 
-Dropout draws its masks in the shape of the batch, so trimmed and fixed batches see
-different masks, which moves dev accuracy as a new seed would. --no_dropout trains
-without dropout (encoder and head), where that noise is gone and only padding is left.
+Dropout masks are keyed by (example, position), so on one seed trimmed and fixed batches
+drop the same elements and should reach the same dev accuracy (before 2026-12-02 they were
+drawn in the batch's shape, and differed as a new seed would). --no_dropout trains without
+dropout (encoder and head): then nothing random is left but the data order.
 """
 
 import argparse

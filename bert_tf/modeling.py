@@ -25,10 +25,15 @@ padding positions skipped (packing_index says which). On short texts most of a b
 padding even when trimmed to its longest example (SST-2: 41 positions, 13 real tokens per
 example), so this is most of what dynamic padding saves. The number of tokens varies per batch: not for XLA or
 TPUs, which need static shapes, nor for exports.
+
+Dropout masks are keyed by (example, position), not drawn in a tensor's shape: under one
+seed, fixed, trimmed and packed batches, and the [CLS]-only last layer, drop the same
+elements of the real tokens, so none of them changes what a run learns.
 """
 
 import math
 import os
+import zlib
 
 import tensorflow as tf
 import tf_keras as keras
@@ -68,45 +73,92 @@ def _gelu_erf(x):
 
 
 class Dropout(keras.layers.Dropout):
-  """keras.layers.Dropout with a mask that costs half the random numbers.
+  """keras.layers.Dropout whose mask is keyed by where an element is, not by the tensor's shape.
 
-  Keras's dropout draws one float from TensorFlow's Philox generator per element, and
-  those draws were the largest cost after the matrix products in a training step on CPU
-  (bench/op_profile.py). Here each 32-bit draw gives two elements a 16-bit number, and an
-  element is dropped if its number is below round(rate * 65536): a Bernoulli mask with the
-  rate kept to 1/65536, and the kept elements scaled so that the mean is unchanged. Each
-  call draws a fresh seed as Keras's own does, so each step has a new mask and
-  tf.random.set_seed still makes a run repeatable. `noise_shape` is not supported.
+  Each element's keep-or-drop comes from a 32-bit hash of (this call's key, its row's key,
+  its index on the last axis). The encoder keys a token's rows by (example, position), so a
+  batch trimmed to its longest example, or packed to its real tokens (skip_padding), drops
+  exactly what Google's fixed padding drops at the real tokens: --dynamic_padding changes a
+  run's speed, not its model. Keras's mask, one Philox draw per element of the tensor's
+  shape, would differ with the padding. Other callers' rows are keyed by their index.
+
+  The call key is a fresh draw per call and replica, from an op seed of the layer's `seed`
+  or, failing that, its explicit `name`: the same in any model that names it so, and
+  tf.random.set_seed makes a run repeatable. Dropped where the hash is below
+  round(rate * 2**32); kept elements are scaled to keep the mean. No `noise_shape`.
   """
 
-  def __init__(self, rate, **kwargs):
-    super().__init__(rate, **kwargs)
-    self._threshold = round(rate * 65536)  # drop where a 16-bit draw is below this
-    if self._threshold == 65536:  # Keras has refused rates outside [0, 1]
+  def __init__(self, rate, seed=None, **kwargs):
+    if seed is None and kwargs.get("name"):
+      seed = name_seed(kwargs["name"])
+    super().__init__(rate, seed=seed, **kwargs)
+    self._threshold = round(rate * 2 ** 32)  # drop where the hash is below this
+    if self._threshold >= 2 ** 32:  # Keras has refused rates outside [0, 1]
       raise ValueError("Dropout takes a rate in [0, 1), got %r" % (rate,))
     if self.noise_shape is not None:
       raise ValueError("Dropout does not support noise_shape")
 
-  def call(self, inputs, training=None):
+  def call(self, inputs, training=None, row_keys=None):
+    """`row_keys`: uint32 of inputs.shape[:-1] naming each row; by default its index."""
     if not self.rate:
       return tf.identity(inputs)
     if training is None:
       training = keras.backend.learning_phase()
     return tf.__internal__.smart_cond.smart_cond(
-        training, lambda: inputs * self._scaled_keep_mask(inputs), lambda: tf.identity(inputs))
+        training, lambda: inputs * self._scaled_keep_mask(inputs, row_keys),
+        lambda: tf.identity(inputs))
 
-  def _scaled_keep_mask(self, inputs):
-    """65536 / (65536 - threshold) where an element is kept, 0 where dropped, like `inputs`."""
-    size = tf.size(inputs, out_type=tf.int64)
-    seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32,
-                             seed=self._random_generator.make_legacy_seed())
-    words = tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None,
-                                        dtype=tf.uint32)
-    # Slicing the whole tensor (an even size, the usual case) copies nothing.
-    halves = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
-    keep = halves >= tf.constant(self._threshold, tf.uint16)
-    scale = tf.constant(65536 / (65536 - self._threshold), inputs.dtype)
-    return tf.reshape(tf.where(keep, scale, tf.zeros([], inputs.dtype)), tf.shape(inputs))
+  def _scaled_keep_mask(self, inputs, row_keys):
+    """2**32 / (2**32 - threshold) where an element is kept, 0 where dropped, like `inputs`."""
+    if row_keys is None:
+      shape = tf.shape(inputs)[:-1]
+      row_keys = tf.reshape(_range_uint32(tf.reduce_prod(shape)), shape)
+    call_key = tf.random.uniform([], maxval=tf.int32.max, dtype=tf.int32,
+                                 seed=self._random_generator.make_legacy_seed())
+    replica = tf.distribute.get_replica_context()
+    replica = 0 if replica is None else replica.replica_id_in_sync_group
+    call_key = hash_uint32(_xor(tf.cast(call_key, tf.uint32),
+                                hash_uint32(tf.cast(replica, tf.uint32))))
+    rows = hash_uint32(_xor(row_keys, call_key))[..., tf.newaxis]
+    columns = _spread(_range_uint32(tf.shape(inputs)[-1]))
+    keep = hash_uint32(_xor(rows, columns)) >= tf.constant(self._threshold, tf.uint32)
+    scale = tf.constant(2 ** 32 / (2 ** 32 - self._threshold), inputs.dtype)
+    return tf.where(keep, scale, tf.zeros([], inputs.dtype))
+
+
+_xor = tf.bitwise.bitwise_xor
+
+
+def name_seed(name):
+  """An op seed from a layer's name: the same in every model that names it so."""
+  return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def _range_uint32(n):
+  return tf.cast(tf.range(n), tf.uint32)  # TensorFlow has no uint32 range kernel
+
+
+def _spread(small):
+  """Small uint32 integers times 2**32 / golden ratio: far apart before they are xored."""
+  return small * tf.constant(0x9E3779B9, tf.uint32)
+
+
+def hash_uint32(x):
+  """A bijective 32-bit integer hash with good avalanche (lowbias32, from Chris Wellons'
+  hash-prospector): uint32 -> uint32, elementwise."""
+  for shift, multiplier in ((16, 0x7FEB352D), (15, 0x846CA68B)):
+    x = _xor(x, tf.bitwise.right_shift(x, tf.constant(shift, tf.uint32)))
+    x = x * tf.constant(multiplier, tf.uint32)
+  return _xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def dropout_keys(input_mask):
+  """[batch, seq] mask -> [batch, seq] uint32 keys of (example, position), which Dropout
+  hashes into its masks: the same for a token however its batch is padded."""
+  shape = tf.shape(input_mask)
+  examples = hash_uint32(_spread(_range_uint32(shape[0])))
+  positions = _spread(_range_uint32(shape[1]))
+  return hash_uint32(_xor(examples[:, tf.newaxis], positions[tf.newaxis, :]))
 
 
 def _initializer(config):
@@ -190,20 +242,23 @@ class TransformerBlock(keras.layers.Layer):
                               activation=get_activation(hidden_act))
     self.output_dense = dense(hidden_size, "output_dense")
     self.output_layer_norm = LayerNorm(epsilon=LAYER_NORM_EPSILON, name="output_layer_norm")
-    self.attention_probs_dropout = Dropout(attention_dropout, name="attention_probs_dropout")
-    self.attention_output_dropout = Dropout(hidden_dropout, name="attention_output_dropout")
-    self.output_dropout = Dropout(hidden_dropout, name="output_dropout")
+    # Seeded by the block's name too: each layer draws its own masks.
+    dropout = lambda rate, name: Dropout(rate, name=name, seed=name_seed(self.name + "/" + name))
+    self.attention_probs_dropout = dropout(attention_dropout, "attention_probs_dropout")
+    self.attention_output_dropout = dropout(hidden_dropout, "attention_output_dropout")
+    self.output_dropout = dropout(hidden_dropout, "output_dropout")
 
   def _split_heads(self, x, batch, seq):
     x = tf.reshape(x, [batch, seq, self.num_heads, self.head_size])
     return tf.transpose(x, [0, 2, 1, 3])  # [batch, heads, seq, head_size]
 
   def call(self, hidden, attention_bias, training=None, first_token_only=False,
-           packing_index=None):
+           packing_index=None, dropout_keys=None):
     """[batch, seq, hidden] -> [batch, seq, hidden], or [batch, 1, hidden] (the first
     position attending to all) with `first_token_only`. With a `packing_index` (of the input
     mask), `hidden` is its packed tokens, [tokens, hidden], and so is the output (or
-    [batch, 1, hidden])."""
+    [batch, 1, hidden]). `dropout_keys` ([batch, seq], of dropout_keys) key the masks of
+    dropout by token, so that they do not depend on the padding."""
     # The dense layers see 2-D [rows, hidden]: on 2-D inputs Keras emits MatMul, BiasAdd and
     # the activation, which TensorFlow's CPU graph rewriter fuses into one op (3-D inputs go
     # through tensordot, and stay three ops).
@@ -220,6 +275,7 @@ class TransformerBlock(keras.layers.Layer):
     if first_token_only:
       query_seq = 1
       queries = hidden[:, 0, :] if packing is None else packing.unpack(hidden, first_only=True)
+    keys = _BlockDropoutKeys(dropout_keys, packing, first_token_only, self.num_heads)
     q = self.query(queries)
     q = self._split_heads(to_grid(q) if packed_queries else q, batch, query_seq)
     k = self._split_heads(to_grid(self.key(tokens)), batch, seq)
@@ -229,14 +285,16 @@ class TransformerBlock(keras.layers.Layer):
     # mantissa would blur the attention weights. LayerNorm upcasts by itself.
     scores = tf.cast(scores, tf.float32) + tf.cast(attention_bias, tf.float32)
     probs = tf.cast(tf.nn.softmax(scores, axis=-1), v.dtype)
-    probs = self.attention_probs_dropout(probs, training=training)
+    probs = self.attention_probs_dropout(probs, training=training, row_keys=keys.heads)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
     context = tf.reshape(context, [-1, self.hidden_size])
     if packed_queries:
       context = packing.pack(context)
-    attention = self.attention_output_dropout(self.attention_output(context), training=training)
+    attention = self.attention_output_dropout(self.attention_output(context), training=training,
+                                              row_keys=keys.queries)
     attention = self.attention_layer_norm(attention + queries)
-    ffn = self.output_dropout(self.output_dense(self.intermediate(attention)), training=training)
+    ffn = self.output_dropout(self.output_dense(self.intermediate(attention)), training=training,
+                              row_keys=keys.queries)
     output = self.output_layer_norm(ffn + attention)
     if packed_queries:
       return output
@@ -249,6 +307,25 @@ class TransformerBlock(keras.layers.Layer):
                   hidden_dropout=self.hidden_dropout, attention_dropout=self.attention_dropout,
                   initializer_range=self.initializer_range)
     return config
+
+
+class _BlockDropoutKeys:
+  """A block's dropout row keys from the [batch, seq] dropout_keys (or all None): `queries`
+  for the rows of its token-wise values, `heads` [batch, heads, query_seq] for attention."""
+
+  def __init__(self, grid, packing, first_token_only, num_heads):
+    self.queries = self.heads = None
+    if grid is None:
+      return
+    query_grid = grid[:, :1] if first_token_only else grid
+    if first_token_only:
+      self.queries = grid[:, 0]
+    elif packing is not None:
+      self.queries = packing.pack_keys(grid)
+    else:
+      self.queries = tf.reshape(grid, [-1])
+    heads = _spread(_range_uint32(num_heads))
+    self.heads = hash_uint32(_xor(query_grid[:, tf.newaxis, :], heads[tf.newaxis, :, tf.newaxis]))
 
 
 def packing_index(input_mask):
@@ -277,6 +354,11 @@ class TokenPacking:
   def pack(self, grid):
     """[batch * seq, width] (or [batch, seq, width]) -> [tokens, width]."""
     return tf.gather(tf.reshape(grid, [-1, grid.shape[-1]]), self.kept)
+
+  def pack_keys(self, grid):
+    """[batch, seq] uint32 -> [tokens] (gathered as int32: GPUs gather no uint32)."""
+    flat = tf.bitcast(tf.reshape(grid, [-1]), tf.int32)
+    return tf.bitcast(tf.gather(flat, self.kept), tf.uint32)
 
   def unpack(self, packed, first_only=False):
     """[tokens, width] -> [batch * seq, width] with zeros for padding; `first_only`: the
@@ -318,13 +400,17 @@ def build_encoder(config, name="bert_encoder", first_token_only=False, skip_padd
       config.max_position_embeddings, _initializer(config), name="position_embeddings")(word_embeddings)
   embeddings = keras.layers.Add(name="embeddings_sum")(
       [word_embeddings, type_embeddings, position_embeddings])
-  index = None
+  keys = keras.layers.Lambda(dropout_keys, name="dropout_keys")(mask)
+  token_keys, index = keys, None
   if skip_padding:  # from here on, token-wise layers see [real tokens, hidden]
     index = keras.layers.Lambda(lambda m: list(packing_index(m)), name="packing_index")(mask)
     embeddings = keras.layers.Lambda(lambda x: TokenPacking(x[1:]).pack(x[0]),
                                      name="pack_tokens")([embeddings] + index)
+    token_keys = keras.layers.Lambda(lambda x: TokenPacking(x[1:]).pack_keys(x[0]),
+                                     name="pack_dropout_keys")([keys] + index)
   embeddings = LayerNorm(epsilon=LAYER_NORM_EPSILON, name="embeddings_layer_norm")(embeddings)
-  hidden = Dropout(config.hidden_dropout_prob, name="embeddings_dropout")(embeddings)
+  hidden = Dropout(config.hidden_dropout_prob, name="embeddings_dropout")(
+      embeddings, row_keys=token_keys)
 
   # ===== Transformer blocks =====
   attention_bias = keras.layers.Lambda(_attention_bias, name="attention_bias")(mask)
@@ -335,7 +421,8 @@ def build_encoder(config, name="bert_encoder", first_token_only=False, skip_padd
         config.hidden_size, config.num_attention_heads, config.intermediate_size,
         config.hidden_act, config.hidden_dropout_prob, config.attention_probs_dropout_prob,
         config.initializer_range, name="transformer_layer_%d" % i)(
-            hidden, attention_bias, first_token_only=first_only, packing_index=index)
+            hidden, attention_bias, first_token_only=first_only, packing_index=index,
+            dropout_keys=keys)
     if skip_padding and not first_only:
       encoder_outputs.append(keras.layers.Lambda(
           lambda x: _packed_to_grid(x[0], x[1:]), name="layer_%d_to_grid" % i)([hidden] + index))

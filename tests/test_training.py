@@ -384,8 +384,9 @@ def test_gradient_accumulation_makes_the_large_batchs_updates(tiny_setup):
 
 def test_trimmed_batches_without_grouping_train_like_fixed_padding(tiny_setup, monkeypatch):
   """--dynamic_padding --group_by_length=false: fixed padding's batches, trimmed, and the
-  encoder skips their padding tokens; padding is masked, so the weights are fixed padding's
-  (float32 sums in other orders)."""
+  encoder skips their padding tokens. Padding is masked and dropout masks are keyed by
+  (example, position), so with dropout on the weights are fixed padding's (float32 sums in
+  other orders); another seed's are not."""
   from bert_tf import classifier
   built, create = [], classifier.create_classifier
 
@@ -393,15 +394,22 @@ def test_trimmed_batches_without_grouping_train_like_fixed_padding(tiny_setup, m
     built.append(kwargs["skip_padding"])
     return create(*args, **kwargs)
   monkeypatch.setattr(classifier, "create_classifier", recording_create)
+  model_dir, _ = write_google_model(str(tiny_setup["tmp"] / "dropout"), TINY_CONFIG)
+  setup = dict(tiny_setup, model_dir=model_dir)
+  assert TINY_CONFIG["hidden_dropout_prob"] and TINY_CONFIG["attention_probs_dropout_prob"]
   weights = {}
   for name, options in (("fixed", dict(dynamic_padding=False)),
-                        ("trimmed", dict(group_by_length=False))):
+                        ("trimmed", dict(group_by_length=False)),
+                        ("trimmed_seed_2", dict(group_by_length=False, seed=2))):
     out = str(tiny_setup["tmp"] / name)
-    run_classifier(_config(tiny_setup, out, do_train=True, num_train_epochs=0.5, **options))
+    run_classifier(_config(setup, out, do_train=True, num_train_epochs=0.5, head_dropout=0.1,
+                           **options))
     weights[name] = _weights(out, step=8)
-  assert built == [False, True]  # the padding is skipped, not only trimmed
+  assert built == [False, True, True]  # the padding is skipped, not only trimmed
   for name in ("output_weights", "bert/encoder/layer_1/output/dense/kernel"):
     np.testing.assert_allclose(weights["trimmed"][name], weights["fixed"][name], atol=1e-5)
+    other_masks = np.abs(weights["trimmed_seed_2"][name] - weights["fixed"][name]).max()
+    assert other_masks > 1e-3, other_masks
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tiny_setup):
