@@ -347,7 +347,7 @@ class RunConfig:
   dynamic_padding: bool = option(True, "Trim each batch to its longest example and run our "
                                  "encoder's token-wise layers on its real tokens alone (CPU/GPU; "
                                  "off on TPU; trimming only with --use_xla): fixed padding's "
-                                 "batches and math, faster.", role="training")
+                                 "batches, math and dropout masks, faster.", role="training")
   group_by_length: bool = option(False, "With --dynamic_padding: also sort training examples "
                                  "by length within windows of 4 batches: about 1.2x faster "
                                  "again, but batches of alike lengths cost dev accuracy "

@@ -82,10 +82,12 @@ class Dropout(keras.layers.Dropout):
   run's speed, not its model. Keras's mask, one Philox draw per element of the tensor's
   shape, would differ with the padding. Other callers' rows are keyed by their index.
 
-  The call key is a fresh draw per call and replica, from an op seed of the layer's `seed`
-  or, failing that, its explicit `name`: the same in any model that names it so, and
-  tf.random.set_seed makes a run repeatable. Dropped where the hash is below
-  round(rate * 2**32); kept elements are scaled to keep the mean. No `noise_shape`.
+  The call key is mixed with the replica's id and comes from the layer's `seed` (by default
+  from its explicit `name`: the same in any model that names it so) and tf.random.set_seed's:
+  in training (key_dropout_by) with the count of micro-batches, a pure function that XLA
+  compiles and a resumed run repeats; otherwise a stateful draw per call. Dropped where the
+  hash is below round(rate * 2**32); kept elements are scaled to keep the mean. No
+  `noise_shape`.
   """
 
   def __init__(self, rate, seed=None, **kwargs):
@@ -97,6 +99,7 @@ class Dropout(keras.layers.Dropout):
       raise ValueError("Dropout takes a rate in [0, 1), got %r" % (rate,))
     if self.noise_shape is not None:
       raise ValueError("Dropout does not support noise_shape")
+    self.clock = None  # a DropoutClock, set by key_dropout_by
 
   def call(self, inputs, training=None, row_keys=None):
     """`row_keys`: uint32 of inputs.shape[:-1] naming each row; by default its index."""
@@ -113,17 +116,40 @@ class Dropout(keras.layers.Dropout):
     if row_keys is None:
       shape = tf.shape(inputs)[:-1]
       row_keys = tf.reshape(_range_uint32(tf.reduce_prod(shape)), shape)
-    call_key = tf.random.uniform([], maxval=tf.int32.max, dtype=tf.int32,
-                                 seed=self._random_generator.make_legacy_seed())
-    replica = tf.distribute.get_replica_context()
-    replica = 0 if replica is None else replica.replica_id_in_sync_group
-    call_key = hash_uint32(_xor(tf.cast(call_key, tf.uint32),
-                                hash_uint32(tf.cast(replica, tf.uint32))))
-    rows = hash_uint32(_xor(row_keys, call_key))[..., tf.newaxis]
+    rows = hash_uint32(_xor(row_keys, self._call_key()))[..., tf.newaxis]
     columns = _spread(_range_uint32(tf.shape(inputs)[-1]))
     keep = hash_uint32(_xor(rows, columns)) >= tf.constant(self._threshold, tf.uint32)
     scale = tf.constant(2 ** 32 / (2 ** 32 - self._threshold), inputs.dtype)
     return tf.where(keep, scale, tf.zeros([], inputs.dtype))
+
+  def _call_key(self):
+    """uint32: this call's key, new per micro-batch (or call) and replica."""
+    if self.clock is None:
+      key = tf.cast(tf.random.uniform([], maxval=tf.int32.max, dtype=tf.int32,
+                                      seed=self._random_generator.make_legacy_seed()), tf.uint32)
+    else:  # (the global seed, the layer's), fixed when the step is traced
+      seeds = tf.compat.v1.get_seed(self.seed)
+      key = _xor(hash_uint32(tf.cast(self.clock.count, tf.uint32)),
+                 tf.constant(name_seed(repr(seeds)), tf.uint32))
+    replica = tf.distribute.get_replica_context()
+    replica = 0 if replica is None else replica.replica_id_in_sync_group
+    return hash_uint32(_xor(key, hash_uint32(tf.cast(replica, tf.uint32))))
+
+
+class DropoutClock:
+  """The count of micro-batches a trainer has run (an int64 variable it sets before each):
+  what keys its model's dropout masks per step (key_dropout_by)."""
+
+  def __init__(self, count):
+    self.count = count
+
+
+def key_dropout_by(model, clock):
+  """Keys the masks of every Dropout in `model` by `clock` and the seeds, not by a stateful
+  draw: the same masks for the same step under XLA too, and after a resume."""
+  for layer in model.submodules:
+    if isinstance(layer, Dropout):
+      layer.clock = clock
 
 
 _xor = tf.bitwise.bitwise_xor
@@ -156,9 +182,9 @@ def dropout_keys(input_mask):
   """[batch, seq] mask -> [batch, seq] uint32 keys of (example, position), which Dropout
   hashes into its masks: the same for a token however its batch is padded."""
   shape = tf.shape(input_mask)
-  examples = hash_uint32(_spread(_range_uint32(shape[0])))
-  positions = _spread(_range_uint32(shape[1]))
-  return hash_uint32(_xor(examples[:, tf.newaxis], positions[tf.newaxis, :]))
+  # Distinct before the (bijective) hash for up to 65536 examples of 65536 positions.
+  examples = tf.bitwise.left_shift(_range_uint32(shape[0]), tf.constant(16, tf.uint32))
+  return hash_uint32(examples[:, tf.newaxis] + _range_uint32(shape[1])[tf.newaxis, :])
 
 
 def _initializer(config):

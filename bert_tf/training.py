@@ -19,6 +19,7 @@ from absl import logging
 
 from bert_tf import checkpoints
 from bert_tf import distribute
+from bert_tf import modeling
 from bert_tf import run_dir
 from bert_tf.dataset import make_dataset
 from bert_tf.errors import UsageError
@@ -398,6 +399,10 @@ def forward_backward_fn(model, optimizer, job, loss_scale):
 
 def _make_train_loop(model, optimizer, strategy, job, loss_scale):
   forward_backward = forward_backward_fn(model, optimizer, job, loss_scale)
+  with strategy.scope():
+    micro_batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="micro_batches")
+  # Dropout masks keyed by the micro-batch's number: a resumed run redraws its steps' masks.
+  modeling.key_dropout_by(model, modeling.DropoutClock(micro_batches))
 
   def replica_apply(grads):
     """All-reduce, unscale (float16), clip and apply one optimizer step."""
@@ -419,8 +424,11 @@ def _make_train_loop(model, optimizer, strategy, job, loss_scale):
     """One optimizer step over --gradient_accumulation_steps micro-batches: their
     gradients (each of a loss already divided by the full batch size) add up to the
     full batch's."""
+    first = optimizer.iterations * job.accumulation_steps
+    micro_batches.assign(first)
     loss, grads = strategy.run(forward_backward, args=next(iterator))
-    for _ in range(job.accumulation_steps - 1):
+    for i in range(1, job.accumulation_steps):
+      micro_batches.assign(first + i)
       more_loss, more_grads = strategy.run(forward_backward, args=next(iterator))
       loss, grads = strategy.run(add, args=(loss, grads, more_loss, more_grads))
     strategy.run(replica_apply, args=(grads,))

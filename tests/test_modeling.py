@@ -165,6 +165,22 @@ def test_dropout_is_repeatable_under_a_seed_and_refuses_what_it_does_not_do():
     modeling.Dropout(0.1, noise_shape=[1, 5])
 
 
+def test_dropout_gives_each_replica_its_own_masks(monkeypatch):
+  """Replicas that run one traced program (TPU cores, multi-worker) draw the same call keys;
+  each mixes its replica id in, so the same rows on two replicas are not dropped alike."""
+  class Replica:  # what tf.distribute.get_replica_context() gives inside strategy.run
+    def __init__(self, replica_id):
+      self.replica_id_in_sync_group = replica_id
+  masks = []
+  for replica_id in (0, 1, 0):
+    monkeypatch.setattr(tf.distribute, "get_replica_context", lambda: Replica(replica_id))
+    tf.random.set_seed(5)
+    layer = modeling.Dropout(0.5, name="replicated_dropout")
+    masks.append(tf.function(lambda: layer(tf.ones([64, 64]), training=True))().numpy() == 0)
+  np.testing.assert_array_equal(masks[0], masks[2])  # the same replica and seed: the same mask
+  assert abs((masks[0] != masks[1]).mean() - 0.5) < 0.04  # independent masks disagree on half
+
+
 def test_first_token_only_gives_the_full_encoders_cls_and_gradients(tmp_path):
   # Dropout off, so that the training-mode forward and its gradients are deterministic.
   config = dict(TINY_CONFIG, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)

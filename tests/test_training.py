@@ -263,13 +263,16 @@ def _cli_args(setup, out, extra=()):
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tiny_setup):
-  """Kill -9 after a checkpoint; the rerun resumes and ends with the same weights."""
+  """Kill -9 after a checkpoint; the rerun resumes and ends with the same weights, dropout on
+  (its masks are keyed by the micro-batch's number, which the resumed run counts on from)."""
+  model_dir, _ = write_google_model(str(tiny_setup["tmp"] / "dropout"), TINY_CONFIG)
+  tiny_setup = dict(tiny_setup, model_dir=model_dir)
   straight = str(tiny_setup["tmp"] / "straight")
-  proc = _run_cli(_cli_args(tiny_setup, straight))
+  proc = _run_cli(_cli_args(tiny_setup, straight, ["--head_dropout=0.1"]))
   assert proc.wait(timeout=300) == 0, proc.stdout.read()
 
   killed = str(tiny_setup["tmp"] / "killed")
-  proc = _run_cli(_cli_args(tiny_setup, killed, ["--log_every_steps=1"]))
+  proc = _run_cli(_cli_args(tiny_setup, killed, ["--log_every_steps=1", "--head_dropout=0.1"]))
   deadline = time.time() + 300
   index = os.path.join(killed, "checkpoint")
   # Kill once the index names a checkpoint (not when a checkpoint's file appears: the
@@ -282,7 +285,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tiny_setup):
   last = tf.train.latest_checkpoint(killed)
   step_at_kill = int(last.rsplit("-", 1)[1])
   assert 4 <= step_at_kill < 64
-  proc = _run_cli(_cli_args(tiny_setup, killed))
+  proc = _run_cli(_cli_args(tiny_setup, killed, ["--head_dropout=0.1"]))
   output = proc.communicate(timeout=300)[0]
   assert proc.returncode == 0, output
   assert "Resuming from %s at step %d" % (last, step_at_kill) in output
@@ -409,6 +412,25 @@ def test_trimmed_batches_without_grouping_train_like_fixed_padding(tiny_setup, m
   for name in ("output_weights", "bert/encoder/layer_1/output/dense/kernel"):
     np.testing.assert_allclose(weights["trimmed"][name], weights["fixed"][name], atol=1e-5)
     other_masks = np.abs(weights["trimmed_seed_2"][name] - weights["fixed"][name]).max()
+    assert other_masks > 1e-3, other_masks
+
+
+def test_xla_training_draws_the_same_dropout_masks(tiny_setup):
+  """--use_xla compiles forward and backward, dropout included. Its masks are a pure function
+  of the seeds and the micro-batch's number (XLA would ignore a stateful draw's seed), so an
+  XLA run learns what the same run without XLA learns, to compiled float32 sums."""
+  model_dir, _ = write_google_model(str(tiny_setup["tmp"] / "dropout"), TINY_CONFIG)
+  setup = dict(tiny_setup, model_dir=model_dir)
+  weights = {}
+  for name, options in (("plain", {}), ("xla", dict(use_xla=True)),
+                        ("xla_seed_2", dict(use_xla=True, seed=2))):
+    out = str(tiny_setup["tmp"] / name)
+    run_classifier(_config(setup, out, do_train=True, num_train_epochs=0.5, head_dropout=0.1,
+                           **options))
+    weights[name] = _weights(out, step=8)
+  for name in ("output_weights", "bert/encoder/layer_1/attention/self/query/kernel"):
+    np.testing.assert_allclose(weights["xla"][name], weights["plain"][name], atol=1e-4)
+    other_masks = np.abs(weights["xla_seed_2"][name] - weights["plain"][name]).max()
     assert other_masks > 1e-3, other_masks
 
 
