@@ -195,8 +195,9 @@ def test_pretraining_learns_and_writes_a_google_model_that_fine_tuning_starts_fr
 
 
 def test_an_interrupted_pretraining_resumes_to_the_same_model(tmp_path, monkeypatch):
-  config_no_dropout = dict(TINY_CONFIG, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-  model_dir, _ = write_google_model(str(tmp_path / "model"), config=config_no_dropout)
+  """Dropout on: its masks are keyed by the step's number, which a resumed run goes on from."""
+  assert TINY_CONFIG["hidden_dropout_prob"] and TINY_CONFIG["attention_probs_dropout_prob"]
+  model_dir, _ = write_google_model(str(tmp_path / "model"), config=TINY_CONFIG)
   straight, spec = _config(tmp_path, model_dir, out="straight", num_train_epochs=2)
   pretraining.pretrain(straight, spec)
 
