@@ -137,8 +137,9 @@ class Dropout(keras.layers.Dropout):
 
 
 class DropoutClock:
-  """The count of micro-batches a trainer has run (an int64 variable it sets before each):
-  what keys its model's dropout masks per step (key_dropout_by)."""
+  """The number of the micro-batch being trained (an int64 variable the trainer keeps, such
+  as its optimizer's step count): what keys its model's dropout masks (key_dropout_by). A
+  wrapper, so that Keras does not track the variable as one of the layer's weights."""
 
   def __init__(self, count):
     self.count = count
@@ -301,7 +302,8 @@ class TransformerBlock(keras.layers.Layer):
     if first_token_only:
       query_seq = 1
       queries = hidden[:, 0, :] if packing is None else packing.unpack(hidden, first_only=True)
-    keys = _BlockDropoutKeys(dropout_keys, packing, first_token_only, self.num_heads)
+    keys = _BlockDropoutKeys(None if training is False else dropout_keys, packing,
+                             first_token_only, self.num_heads)
     q = self.query(queries)
     q = self._split_heads(to_grid(q) if packed_queries else q, batch, query_seq)
     k = self._split_heads(to_grid(self.key(tokens)), batch, seq)

@@ -489,9 +489,8 @@ def _has_head(checkpoint):
              checkpoints.list_checkpoint(checkpoint))
 
 
-def _train_step(encoder, head, optimizer, strategy, names, step_number):
-  """One optimizer step that trains the variables named `names` (the others keep still);
-  `step_number` is set to the step's number first (it keys the dropout masks)."""
+def _train_step(encoder, head, optimizer, strategy, names):
+  """One optimizer step that trains the variables named `names` (the others keep still)."""
   variables = [optimizer.variables_by_name[n] for n in names]
 
   def replica_step(batch):
@@ -513,7 +512,6 @@ def _train_step(encoder, head, optimizer, strategy, names, step_number):
 
   @tf.function
   def step(iterator):
-    step_number.assign(optimizer.iterations)
     loss, accuracy = strategy.run(replica_step, args=(next(iterator),))
     reduce = lambda t: strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None)
     return reduce(loss), reduce(accuracy)
@@ -522,13 +520,10 @@ def _train_step(encoder, head, optimizer, strategy, names, step_number):
 
 def _train_loop(config, run, manager, optimizer, strategy, encoder, head, dataset, start,
                 num_steps, head_only_steps=0):
-  with strategy.scope():
-    step_number = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_number")
   # Dropout masks keyed by the step's number: a resumed run redraws its steps' masks.
-  modeling.key_dropout_by(encoder, modeling.DropoutClock(step_number))
-  train_all = _train_step(encoder, head, optimizer, strategy, optimizer.names, step_number)
-  train_head = _train_step(encoder, head, optimizer, strategy, sorted(head.variable_map()),
-                           step_number)
+  modeling.key_dropout_by(encoder, modeling.DropoutClock(optimizer.iterations))
+  train_all = _train_step(encoder, head, optimizer, strategy, optimizer.names)
+  train_head = _train_step(encoder, head, optimizer, strategy, sorted(head.variable_map()))
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
   writer = tf.summary.create_file_writer(run.tensorboard_dir("train"))
   progress = progress_bar(num_steps, "step", always=True)

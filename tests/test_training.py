@@ -397,21 +397,27 @@ def test_trimmed_batches_without_grouping_train_like_fixed_padding(tiny_setup, m
     built.append(kwargs["skip_padding"])
     return create(*args, **kwargs)
   monkeypatch.setattr(classifier, "create_classifier", recording_create)
+  _assert_same_dropout(tiny_setup, dict(dynamic_padding=False), dict(group_by_length=False),
+                       "bert/encoder/layer_1/output/dense/kernel", atol=1e-5)
+  assert built == [False, True, True]  # the padding is skipped, not only trimmed
+
+
+def _assert_same_dropout(tiny_setup, reference, options, weight, atol):
+  """Trains 8 steps with dropout on (encoder and head) under `reference` and `options`:
+  the weights agree to `atol`; under `options` with another seed they do not."""
+  assert TINY_CONFIG["hidden_dropout_prob"] and TINY_CONFIG["attention_probs_dropout_prob"]
   model_dir, _ = write_google_model(str(tiny_setup["tmp"] / "dropout"), TINY_CONFIG)
   setup = dict(tiny_setup, model_dir=model_dir)
-  assert TINY_CONFIG["hidden_dropout_prob"] and TINY_CONFIG["attention_probs_dropout_prob"]
-  weights = {}
-  for name, options in (("fixed", dict(dynamic_padding=False)),
-                        ("trimmed", dict(group_by_length=False)),
-                        ("trimmed_seed_2", dict(group_by_length=False, seed=2))):
-    out = str(tiny_setup["tmp"] / name)
+  weights = []
+  for i, run in enumerate((reference, options, dict(options, seed=2))):
+    out = str(tiny_setup["tmp"] / ("run_%d" % i))
     run_classifier(_config(setup, out, do_train=True, num_train_epochs=0.5, head_dropout=0.1,
-                           **options))
-    weights[name] = _weights(out, step=8)
-  assert built == [False, True, True]  # the padding is skipped, not only trimmed
-  for name in ("output_weights", "bert/encoder/layer_1/output/dense/kernel"):
-    np.testing.assert_allclose(weights["trimmed"][name], weights["fixed"][name], atol=1e-5)
-    other_masks = np.abs(weights["trimmed_seed_2"][name] - weights["fixed"][name]).max()
+                           **run))
+    weights.append(_weights(out, step=8))
+  want, got, other_seed = weights
+  for name in ("output_weights", weight):
+    np.testing.assert_allclose(got[name], want[name], atol=atol)
+    other_masks = np.abs(other_seed[name] - want[name]).max()
     assert other_masks > 1e-3, other_masks
 
 
@@ -419,19 +425,8 @@ def test_xla_training_draws_the_same_dropout_masks(tiny_setup):
   """--use_xla compiles forward and backward, dropout included. Its masks are a pure function
   of the seeds and the micro-batch's number (XLA would ignore a stateful draw's seed), so an
   XLA run learns what the same run without XLA learns, to compiled float32 sums."""
-  model_dir, _ = write_google_model(str(tiny_setup["tmp"] / "dropout"), TINY_CONFIG)
-  setup = dict(tiny_setup, model_dir=model_dir)
-  weights = {}
-  for name, options in (("plain", {}), ("xla", dict(use_xla=True)),
-                        ("xla_seed_2", dict(use_xla=True, seed=2))):
-    out = str(tiny_setup["tmp"] / name)
-    run_classifier(_config(setup, out, do_train=True, num_train_epochs=0.5, head_dropout=0.1,
-                           **options))
-    weights[name] = _weights(out, step=8)
-  for name in ("output_weights", "bert/encoder/layer_1/attention/self/query/kernel"):
-    np.testing.assert_allclose(weights["xla"][name], weights["plain"][name], atol=1e-4)
-    other_masks = np.abs(weights["xla_seed_2"][name] - weights["plain"][name]).max()
-    assert other_masks > 1e-3, other_masks
+  _assert_same_dropout(tiny_setup, {}, dict(use_xla=True),
+                       "bert/encoder/layer_1/attention/self/query/kernel", atol=1e-4)
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tiny_setup):
