@@ -52,7 +52,8 @@ THRESHOLDS = "thresholds.json"
 LABEL_VALUES = "label_values.json"  # the API's: labels as the user's data held them
 CHECKPOINT_INDEX = "checkpoint"
 BEST_DIR = "best"
-TRAINING_STATE = "training_state.json"
+TRAINING_STATE = "training_state.json"  # {"by_checkpoint_step": {"N": state of model.ckpt-N}}
+_STATES_BY_STEP = "by_checkpoint_step"
 TRAIN_HISTORY = "train_history.jsonl"
 EVAL_HISTORY = "eval_history.jsonl"
 EVAL_RESULTS = "eval_results"        # .txt (Google's key = value) and .json
@@ -446,8 +447,15 @@ class RunDir:
     data["status"] = status
     write_text_atomic(self.path(RUN_CONFIG), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
-  def read_training_state(self):
-    return self._read_json_object(TRAINING_STATE)
+  def read_training_state(self, checkpoint=None):
+    """The training state (best evaluation, early stopping) saved with `checkpoint`, a
+    model.ckpt-N prefix (default: the latest checkpoint); {} when none was."""
+    saved = self._read_json_object(TRAINING_STATE)
+    if not isinstance(saved.get(_STATES_BY_STEP), dict):
+      return saved  # one state, saved after its checkpoint (runs before 2026-12-02)
+    checkpoint = checkpoint or self.latest_checkpoint()
+    step = checkpoint_step(checkpoint) if checkpoint else None
+    return dict(saved[_STATES_BY_STEP].get(str(step), {}))
 
   def _read_json_object(self, name):
     """A bookkeeping file's JSON object, {} when absent."""
@@ -460,8 +468,20 @@ class RunDir:
     """The options of the last command in this directory (a dict), or None."""
     return self._read_json(RUN_CONFIG)
 
-  def save_training_state(self, state):
-    write_text_atomic(self.path(TRAINING_STATE), json.dumps(state, indent=1))
+  def save_training_state(self, state, step, kept_steps):
+    """Saves `state` as checkpoint `step`'s, beside those of the `kept_steps` checkpoints.
+    Saved before the checkpoint index names the checkpoint: a run stopped in between
+    resumes from the checkpoint before, with that one's state."""
+    saved = self._read_json_object(TRAINING_STATE)
+    by_step = saved.get(_STATES_BY_STEP)
+    if not isinstance(by_step, dict):  # an older run's one state: its latest checkpoint's
+      latest = self.latest_checkpoint()
+      by_step = {str(checkpoint_step(latest)): saved} if latest and saved else {}
+    kept = {str(s) for s in kept_steps}
+    by_step = {k: v for k, v in by_step.items() if k in kept}
+    by_step[str(step)] = state
+    write_text_atomic(self.path(TRAINING_STATE),
+                      json.dumps({_STATES_BY_STEP: by_step}, indent=1))
 
   def append_history(self, name, record):
     """Appends a step's record (one JSON line; non-finite numbers -> null)."""

@@ -7,9 +7,12 @@ Checkpoints: `output_dir/model.ckpt-<step>.{index,data-*}` holding `bert/...`,
 from the latest one at the same step, optimizer state and data position.
 """
 
+import contextlib
 import dataclasses
 import glob
 import os
+import signal
+import threading
 import time
 import weakref
 
@@ -60,24 +63,30 @@ class CheckpointManager:
   def latest(self):
     return self.run.latest_checkpoint()
 
-  def save(self, step, protect=()):
-    """Writes model.ckpt-<step> (atomically), updates `checkpoint`, prunes old ones.
+  def save(self, step, protect=(), training_state=None):
+    """Writes model.ckpt-<step> (atomically) and the `training_state` that goes with it,
+    prunes old ones, then updates `checkpoint`, which makes it the latest. Ctrl-C meanwhile
+    takes effect once that is done: the checkpoint is not lost.
 
     Weights that are not finite are never written: the last good checkpoint stays.
     """
     prefix = self.run.checkpoint_prefix(step)
     if not self.write:
       return prefix
-    self.write_weights(prefix, with_optimizer=True, step=step)
-    kept = [p for p in self.run.checkpoint_paths() if p != prefix] + [prefix]
-    while len(kept) > self.keep_checkpoint_max:
-      victim = next((p for p in kept if p not in protect), None)
-      if victim is None or victim == prefix:
-        break
-      kept.remove(victim)
-      for path in glob.glob(victim + ".*"):
-        os.remove(path)
-    self.run.write_checkpoint_index(prefix, kept)
+    with interrupts_deferred():
+      self.write_weights(prefix, with_optimizer=True, step=step)
+      kept = [p for p in self.run.checkpoint_paths() if p != prefix] + [prefix]
+      while len(kept) > self.keep_checkpoint_max:
+        victim = next((p for p in kept if p not in protect), None)
+        if victim is None or victim == prefix:
+          break
+        kept.remove(victim)
+        for path in glob.glob(victim + ".*"):
+          os.remove(path)
+      if training_state is not None:
+        self.run.save_training_state(training_state, step,
+                                     [run_dir.checkpoint_step(p) for p in kept])
+      self.run.write_checkpoint_index(prefix, kept)
     return prefix
 
   def write_weights(self, prefix, with_optimizer=False, step=None):
@@ -335,12 +344,13 @@ class _TrainingLoop:
                    self.state.get("best_value"), self.state.get("best_step"))
       self.state["stopped_early_at"] = step
     if step % c.save_checkpoints_steps == 0 or last or evaluated:
-      # The training state is saved with its checkpoint, so that a resume sees both as one.
-      self.manager.save(step, protect=_protected(self.run_dir, self.state))
-      if write and evaluated and self.state.get("best_step") == step:
-        self.run_dir.save_best(step, self.manager.write_weights)
-      if write:
-        self.run_dir.save_training_state(self.state)
+      # best/ and the training state are written before the checkpoint index names this
+      # step: a resume reads a checkpoint with its own state, and redoes what came after.
+      with interrupts_deferred():
+        if write and evaluated and self.state.get("best_step") == step:
+          self.run_dir.save_best(step, self.manager.write_weights)
+        self.manager.save(step, protect=_protected(self.run_dir, self.state),
+                          training_state=self.state)
     return stop
 
 
@@ -446,6 +456,26 @@ def _make_train_loop(model, optimizer, strategy, job, loss_scale):
 def _update_loss_scale(loss_scale, finite):
   finite = tf.distribute.get_strategy().experimental_local_results(finite)[0]
   loss_scale.assign(tf.where(finite, loss_scale, tf.maximum(loss_scale / 2.0, 1.0)))
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+  """Ctrl-C (SIGINT) inside is handled on leaving: a checkpoint is written whole, rather
+  than dropped half-way and its steps redone. Outside the main thread, signals never come."""
+  previous = signal.getsignal(signal.SIGINT)
+  if threading.current_thread() is not threading.main_thread() or previous is None:
+    yield  # (None: a handler not set from Python, which could not be put back)
+    return
+  received = []
+  signal.signal(signal.SIGINT, lambda number, frame: received.append(frame))
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):  # Python's: raises KeyboardInterrupt
+      previous(signal.SIGINT, received[0])
+    elif received and previous == signal.SIG_DFL:
+      os.kill(os.getpid(), signal.SIGINT)
 
 
 def _protected(run, state):

@@ -374,3 +374,26 @@ def test_the_dev_set_that_selects_checkpoints_is_part_of_the_run(tmp_path):
   run.write_model_info(ModelInfo(task={}, preprocessor={}, identity=dict(base, data_examples=58)))
   with pytest.raises(UsageError, match=r"\(data \(how many training examples\): 58 -> 59\)"):
     run.check_same_run(dict(base, data_examples=59))
+
+
+def test_the_training_state_read_is_the_one_saved_with_the_latest_checkpoint(tmp_path):
+  """Each checkpoint's training state is kept until the checkpoint goes; a state saved for
+  a checkpoint the index does not name yet is not the one read. A run's single state (as
+  written before 2026-12-02) stays its latest checkpoint's."""
+  run = run_dir.RunDir(str(tmp_path))
+  for step in (8, 16, 24):
+    open(run.checkpoint_prefix(step) + ".index", "w").close()
+  (tmp_path / "training_state.json").write_text(json.dumps({"best_step": 8}))
+  run.write_checkpoint_index(run.checkpoint_prefix(8), [run.checkpoint_prefix(8)])
+  assert run.read_training_state() == {"best_step": 8}
+
+  run.save_training_state({"best_step": 16}, 16, kept_steps=[8, 16])
+  assert run.read_training_state() == {"best_step": 8}  # the index names 8, not yet 16
+  run.write_checkpoint_index(run.checkpoint_prefix(16), [run.checkpoint_prefix(s) for s in (8, 16)])
+  assert run.read_training_state() == {"best_step": 16}
+  assert run.read_training_state(run.checkpoint_prefix(8)) == {"best_step": 8}
+
+  run.save_training_state({"best_step": 16, "evaluations_without_improvement": 1}, 24,
+                          kept_steps=[16, 24])
+  assert run.read_training_state(run.checkpoint_prefix(8)) == {}  # pruned with its checkpoint
+  assert run.read_training_state(run.checkpoint_prefix(16)) == {"best_step": 16}

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import hardware
+from bert_tf import run_dir
 from bert_tf.config import RunConfig
 from bert_tf.errors import UsageError
 from bert_tf.runner import run_classifier
@@ -244,6 +245,58 @@ def test_best_checkpoint_and_early_stopping(tiny_setup):
                                  early_stopping_patience=2, learning_rate=1e-9,
                                  num_train_epochs=20))
   assert again["train"]["global_step"] == 12 and again["train"]["resumed_from"] == 12
+
+
+def _best_run(tiny_setup, out):
+  return run_classifier(_config(tiny_setup, out, do_train=True, do_eval=True,
+                                eval_every_steps=8, save_checkpoints_steps=8,
+                                keep_checkpoint_max=2))
+
+
+def test_a_run_stopped_between_a_checkpoint_and_its_state_resumes_to_the_same_best(
+    tiny_setup, monkeypatch):
+  """Stopped while the state of the best evaluation is saved (before the checkpoint index
+  names that step): the rerun redoes the step rather than going on from it with the
+  state before it, and ends with the uninterrupted run's best checkpoint."""
+  straight = _best_run(tiny_setup, str(tiny_setup["tmp"] / "straight"))
+  best_step = straight["train"]["best_step"]
+  assert best_step > 8  # an earlier evaluation was the best before it
+
+  saved = run_dir.RunDir.save_training_state
+  def stopped_at_best(self, state, *args, **kwargs):
+    if state.get("best_step") == best_step:
+      raise KeyboardInterrupt
+    return saved(self, state, *args, **kwargs)
+  monkeypatch.setattr(run_dir.RunDir, "save_training_state", stopped_at_best)
+  out = str(tiny_setup["tmp"] / "stopped")
+  with pytest.raises(KeyboardInterrupt):
+    _best_run(tiny_setup, out)
+  monkeypatch.setattr(run_dir.RunDir, "save_training_state", saved)
+
+  resumed = _best_run(tiny_setup, out)
+  assert resumed["train"]["resumed_from"] < best_step
+  assert resumed["train"]["best_step"] == best_step
+  assert resumed["eval"]["checkpoint_path"].endswith("best/model.ckpt-%d" % best_step)
+  assert resumed["eval"]["eval_loss"] == pytest.approx(straight["eval"]["eval_loss"], rel=1e-5)
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_keeps_it(tiny_setup, monkeypatch):
+  """Ctrl-C during a checkpoint's write stops the run after the write: the rerun resumes
+  from that checkpoint."""
+  write = checkpoints.write_checkpoint
+  def interrupted_write(arrays, prefix):
+    if prefix.endswith("model.ckpt-16"):
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(0.1)  # Python runs the handler between bytecodes: here, without deferral
+    write(arrays, prefix)
+  monkeypatch.setattr(checkpoints, "write_checkpoint", interrupted_write)
+  out = str(tiny_setup["tmp"] / "out")
+  with pytest.raises(KeyboardInterrupt):
+    run_classifier(_config(tiny_setup, out, do_train=True))
+  assert tf.train.latest_checkpoint(out) == os.path.join(out, "model.ckpt-16")
+  monkeypatch.setattr(checkpoints, "write_checkpoint", write)
+  resumed = run_classifier(_config(tiny_setup, out, do_train=True))
+  assert resumed["train"]["resumed_from"] == 16
 
 
 def _run_cli(args, **kwargs):
