@@ -199,7 +199,7 @@ class TextClassifier:
         "text_column", "text_b_column", "label_column")))
     config = self._config(do_eval=True, **dict(self._columns, **files))
     processor = processors.get_processor(None, processors.FileDataConfig.from_run_config(config),
-                                         data_frames=frames)
+                                         data_frames=_named(frames, dev="data"))
     from bert_tf.runner import check_declared_labels  # pylint: disable=g-import-not-at-top
     check_declared_labels(predictor.info, processor, run_dir.RunDir(self.output_dir))
     examples = processor.get_dev_examples(None)
@@ -274,7 +274,7 @@ class TextClassifier:
   def _run(self, config, frames, verbose):
     from bert_tf.runner import run_classifier  # pylint: disable=g-import-not-at-top
     with _verbosity(verbose):
-      return run_classifier(config, data_frames=frames)
+      return run_classifier(config, data_frames=_named(frames, train="data", dev="validation_data"))
 
   def _train(self, config, frames, verbose, dev_optional):
     """Runs a fit; a dev set fit() chose to hold out, which the data is too small for, is
@@ -449,6 +449,12 @@ def _options_of_run(run):
 
 _MODEL_OPTIONS = ("init_checkpoint", "bert_config_file", "vocab_file", "model",
                   "bert_hub_module_handle")
+
+
+def _named(frames, **argument_of_set):
+  """{set: DataFrame} -> {set: (the argument it came in, DataFrame)}: the engine's messages
+  and the predictions' source column say "validation_data row 3"."""
+  return {name: (argument_of_set[name], frame) for name, frame in frames.items()}
 
 
 def _place(name, value, frames, files, columns):

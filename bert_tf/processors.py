@@ -739,7 +739,12 @@ class FileProcessor(DataProcessor):
   def __init__(self, config, label_list=None, data_dir=None, data_frames=None):
     self.config = config
     self.data_dir = data_dir  # used when a get_*_examples call passes no data_dir
-    self.data_frames = dict(data_frames or {})  # set name -> pandas DataFrame (the API)
+    # set name -> pandas DataFrame (the API's), and what messages and predictions' source
+    # column call it: "dev DataFrame", or the caller's name given as a (name, DataFrame) pair.
+    self.data_frames, self._frame_names = {}, {}
+    for set_name, frame in (data_frames or {}).items():
+      name, frame = frame if isinstance(frame, tuple) else ("%s DataFrame" % set_name, frame)
+      self.data_frames[set_name], self._frame_names[set_name] = frame, name
     self.task_kind = ("regression" if config.regression else
                       "multi_label" if config.multi_label else "classification")
     self.has_text_b = config.text_b_column is not None
@@ -847,8 +852,8 @@ class FileProcessor(DataProcessor):
     if self._splits is not None:
       return self._splits
     data_dir = data_dir or self.data_dir
-    paths = {name: ("%s DataFrame" % name if name in self.data_frames else
-                    self._path(data_dir, name)) for name in ("train", "dev", "test")}
+    paths = {name: self._frame_names.get(name) or self._path(data_dir, name)
+             for name in ("train", "dev", "test")}
     for name in ("dev", "test"):
       if _same_frame(self.data_frames.get(name), self.data_frames.get("train")):
         self._warn_training_data_reused(paths[name], name)

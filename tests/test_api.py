@@ -1,6 +1,7 @@
 """The Python API on a tiny random BERT: fit/evaluate/predict/export/load for each kind of
 task, DataFrames and tuples, and a CLI-trained run loaded by the API."""
 
+import csv
 import logging as std_logging
 import os
 import pathlib
@@ -46,6 +47,9 @@ def test_single_label_dataframes(tiny_model, tmp_path):
   clf.fit(_reviews(256, 1), validation_data=_reviews(32, 2), text="review", label="sentiment",
           epochs=4, batch_size=16, learning_rate=2e-3, verbose=0)
   assert clf.history["train"]["global_step"] == 64
+  with open(os.path.join(out, "eval_predictions.csv"), encoding="utf-8") as f:
+    sources = [row["source"] for row in csv.DictReader(f)]
+  assert sources == ["validation_data row %d" % i for i in range(32)]  # fit()'s argument
   metrics = clf.evaluate(_reviews(40, 3), verbose=0)
   assert metrics["accuracy"] >= 0.9, metrics
   assert clf.predict(["a good fun film", "bad boring movie"]) == ["pos", "neg"]
