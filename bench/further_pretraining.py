@@ -2,6 +2,7 @@
 
   python bench/further_pretraining.py [--train 2000] [--test 2000] [--unlabelled 2000]
                                       [--mlm_epochs 1] [--work DIR]
+                                      [--mixed_precision mixed_bfloat16] [--mlm_only]
 
 The seeded IMDB sample of bench/long_texts.py (balanced, disjoint train/test reviews)
 and --unlabelled further training reviews (disjoint from both, labels dropped):
@@ -69,6 +70,8 @@ def main():
   parser.add_argument("--work", default=None)
   parser.add_argument("--head_warmup_steps", type=int, default=0)
   parser.add_argument("--skip_base", action="store_true", help="only the pretrained row")
+  parser.add_argument("--mixed_precision", default=None, help="of the pretraining")
+  parser.add_argument("--mlm_only", action="store_true", help="pretraining alone (its speed)")
   args = parser.parse_args()
   work = args.work or tempfile.mkdtemp(prefix="bert_tf-mlm-")
   os.makedirs(work, exist_ok=True)
@@ -77,14 +80,19 @@ def main():
                                   os.path.join(work, "unlabelled.txt"))
   print("IMDB: %d train / %d test reviews, %d unlabelled; MiniLM, max_seq_length 128" % (
       args.train, args.test, args.unlabelled), flush=True)
-  mlm_dir = os.path.join(work, "mlm-hw%d" % args.head_warmup_steps if args.head_warmup_steps
-                         else "mlm")
+  mlm_dir = os.path.join(work, "mlm" + ("-hw%d" % args.head_warmup_steps
+                                        if args.head_warmup_steps else "") +
+                         ("-" + args.mixed_precision if args.mixed_precision else ""))
   mlm, seconds = pretrain(paths, unlabelled, mlm_dir, args.mlm_epochs,
-                          ["--head_warmup_steps=%d" % args.head_warmup_steps])
-  print("pretraining: %d steps in %.0f s; dev masked-LM accuracy %.4f -> %.4f, loss %.3f -> "
-        "%.3f" % (mlm["global_step"], seconds, mlm["initial_masked_lm_accuracy"],
-                  mlm["masked_lm_accuracy"], mlm["initial_masked_lm_loss"],
-                  mlm["masked_lm_loss"]), flush=True)
+                          ["--head_warmup_steps=%d" % args.head_warmup_steps] +
+                          (["--mixed_precision=" + args.mixed_precision]
+                           if args.mixed_precision else []))
+  print("pretraining (%s): %d steps in %.0f s; dev masked-LM accuracy %.4f -> %.4f, loss %.3f "
+        "-> %.3f" % (args.mixed_precision or "float32", mlm["global_step"], seconds,
+                     mlm["initial_masked_lm_accuracy"], mlm["masked_lm_accuracy"],
+                     mlm["initial_masked_lm_loss"], mlm["masked_lm_loss"]), flush=True)
+  if args.mlm_only:
+    return
   print("| start of fine-tuning | test accuracy | fine-tune s / epoch |\n|---|---|---|")
   rows = (("base MiniLM (the peer)", os.path.join(work, "ft0"), []),
           ("after within-task MLM", os.path.join(mlm_dir, "..", os.path.basename(mlm_dir) +

@@ -663,7 +663,7 @@ PRETRAIN_RUN_OPTIONS = (
     "text_b_column", "label_column", "label_delimiter", "header", "encoding", "regression",
     "dev_split", "test_split", "split_seed", "skip_bad_rows", "max_train_examples",
     "max_seq_length", "train_batch_size", "learning_rate", "num_train_epochs",
-    "warmup_proportion", "weight_decay", "clip_norm", "seed",
+    "warmup_proportion", "weight_decay", "clip_norm", "seed", "mixed_precision",
     "strategy", "save_checkpoints_steps", "keep_checkpoint_max", "log_every_steps", "progress",
     "overwrite_output_dir")
 @dataclasses.dataclass

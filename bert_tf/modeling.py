@@ -31,6 +31,7 @@ seed, fixed, trimmed and packed batches, and the [CLS]-only last layer, drop the
 elements of the real tokens, so none of them changes what a run learns.
 """
 
+import contextlib
 import math
 import os
 import zlib
@@ -45,6 +46,19 @@ from bert_tf.config import BertConfig
 LAYER_NORM_EPSILON = 1e-12
 # Google adds -10000 to attention logits of padding positions, not -inf.
 MASK_LOGIT = -10000.0
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+  """Keras's global dtype policy `name` ("mixed_bfloat16"; None: left as it is) for the
+  models built inside; the one before is put back after, since it is process-wide."""
+  previous = keras.mixed_precision.global_policy()
+  try:
+    if name:
+      keras.mixed_precision.set_global_policy(name)
+    yield
+  finally:
+    keras.mixed_precision.set_global_policy(previous)
 
 
 def get_activation(name):

@@ -32,6 +32,7 @@ from absl import logging
 
 from bert_tf import checkpoints
 from bert_tf import distribute
+from bert_tf import hardware
 from bert_tf import modeling
 from bert_tf import pretrained
 from bert_tf import processors
@@ -288,8 +289,9 @@ class MaskedLMHead(keras.layers.Layer):
   def call(self, sequence_output, positions):
     hidden = tf.gather(sequence_output, positions, batch_dims=1)  # [batch, predictions, hidden]
     hidden = self.layer_norm(self.dense(hidden))
-    logits = tf.matmul(hidden, self.word_embeddings, transpose_b=True) + self.output_bias
-    return tf.nn.log_softmax(logits, axis=-1)
+    logits = (tf.matmul(hidden, tf.cast(self.word_embeddings, hidden.dtype), transpose_b=True) +
+              tf.cast(self.output_bias, hidden.dtype))
+    return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)  # float32 under mixed precision
 
   def variable_map(self):
     prefix = self.SCOPE
@@ -341,6 +343,9 @@ def pretrain(config, spec):
     raise UsageError("Pretraining runs in one process on CPUs or GPUs (--strategy=default or "
                      "mirrored, no TF_CONFIG); for TPUs and several workers use Google's "
                      "run_pretraining.py.")
+  if config.mixed_precision == "mixed_float16":
+    raise UsageError("Pretraining takes --mixed_precision=mixed_bfloat16 or float32: "
+                     "mixed_float16 needs loss scaling, which only fine-tuning has.")
   run = run_dir.RunDir(config.output_dir)
   with run.lock(kind="pretraining"):
     files = pretrained.resolve_model_files(config)
@@ -403,7 +408,10 @@ def _identity(config, spec, files, bert_config, preprocessor, texts, num_steps):
                          vocab=preprocessor.vocab_fingerprint()),
               data=digest.hexdigest(), masking=masking,
               training=dict({name: getattr(config, name) for name in _TRAINING_OPTIONS},
-                            num_steps=num_steps))
+                            num_steps=num_steps,
+                            # only when set: runs from before it was an option stay the same
+                            **({"mixed_precision": config.mixed_precision}
+                               if config.mixed_precision else {})))
 
 
 def _pretrain(config, spec, run, files, bert_config, train, dev, num_steps):
@@ -414,18 +422,20 @@ def _pretrain(config, spec, run, files, bert_config, train, dev, num_steps):
                     model_dir=run.directory)
     return dict(finished, eval=run.read_eval_results()) if dev else finished
   strategy = distribute.get_strategy(config)
-  encoder, head, optimizer, manager = _build(config, run, bert_config, strategy, num_steps)
-  has_head = _has_head(files.init_checkpoint)
-  start = _restore_or_start(run, manager, latest, encoder, head, files.init_checkpoint, has_head,
-                            dev)
-  if spec.head_warmup_steps and has_head:
-    logging.info("%s has a masked-LM head: --head_warmup_steps is not needed.",
-                 files.init_checkpoint)
-  summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
-                        train.dataset(config.seed, start), start, num_steps,
-                        0 if has_head else spec.head_warmup_steps)
-  if dev is not None:
-    summary["eval"] = _final_evaluation(run, encoder, head, dev, num_steps)
+  hardware.advise_on_precision(strategy, config.mixed_precision)
+  with modeling.dtype_policy(config.mixed_precision):
+    encoder, head, optimizer, manager = _build(config, run, bert_config, strategy, num_steps)
+    has_head = _has_head(files.init_checkpoint)
+    start = _restore_or_start(run, manager, latest, encoder, head, files.init_checkpoint,
+                              has_head, dev)
+    if spec.head_warmup_steps and has_head:
+      logging.info("%s has a masked-LM head: --head_warmup_steps is not needed.",
+                   files.init_checkpoint)
+    summary = _train_loop(config, run, manager, optimizer, strategy, encoder, head,
+                          train.dataset(config.seed, start), start, num_steps,
+                          0 if has_head else spec.head_warmup_steps)
+    if dev is not None:
+      summary["eval"] = _final_evaluation(run, encoder, head, dev, num_steps)
   run.write_pretrained_model(manager.write_weights, bert_config.to_json_string(),
                              files.vocab_file, files.do_lower_case)
   summary["model_dir"] = run.directory

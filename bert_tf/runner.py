@@ -71,20 +71,17 @@ def run_classifier(config, data_frames=None, records_dir=None):
   `records_dir` holds the TFRecords instead of the run directory (a grid's runs share
   them: the cache reuses records whose inputs did not change).
   """
-  previous_policy = keras.mixed_precision.global_policy()
   run = run_dir.RunDir(config.output_dir)
   # Multi-worker: the chief owns the directory; other workers only train alongside it.
   owner = distribute.is_chief_process()
-  try:
-    with contextlib.ExitStack() as stack:
-      stack.enter_context(progress.mode(config.progress))
-      if owner:
-        stack.enter_context(run.lock())
-      else:  # a worker's own records, on its own disk
-        records_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bert_tf-worker-"))
-      return _run(config, run, data_frames or {}, owner, records_dir)
-  finally:  # the policy is process-wide: leave it as we found it
-    keras.mixed_precision.set_global_policy(previous_policy)
+  with contextlib.ExitStack() as stack:
+    stack.enter_context(modeling.dtype_policy(None))  # _run sets the run's; the caller's after
+    stack.enter_context(progress.mode(config.progress))
+    if owner:
+      stack.enter_context(run.lock())
+    else:  # a worker's own records, on its own disk
+      records_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bert_tf-worker-"))
+    return _run(config, run, data_frames or {}, owner, records_dir)
 
 
 def prepare_data(config):

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 
 from bert_tf import modeling
 from bert_tf import pretraining
@@ -218,6 +219,28 @@ def test_an_interrupted_pretraining_resumes_to_the_same_model(tmp_path, monkeypa
   b = tf.train.load_checkpoint(str(tmp_path / "resumed" / "bert_model.ckpt"))
   for name in a.get_variable_to_shape_map():
     np.testing.assert_allclose(a.get_tensor(name), b.get_tensor(name), atol=1e-5, err_msg=name)
+
+
+def test_mixed_bfloat16_pretraining_learns_like_float32_in_float32_weights(
+    tmp_path, tiny_model_dir):
+  """bfloat16 products; float32 weights, masked-LM softmax and loss. It learns as float32
+  does, to weights that differ by bfloat16's rounding; the process's dtype policy is put
+  back. mixed_float16 (which would need loss scaling) stops with one line."""
+  fp32, spec = _config(tmp_path, tiny_model_dir, out="fp32")
+  bf16, _ = _config(tmp_path, tiny_model_dir, out="bf16", mixed_precision="mixed_bfloat16")
+  a, b = pretraining.pretrain(fp32, spec)["eval"], pretraining.pretrain(bf16, spec)["eval"]
+  assert keras.mixed_precision.global_policy().name == "float32"
+  assert b["masked_lm_loss"] < b["initial_masked_lm_loss"] - 0.5
+  assert abs(b["masked_lm_loss"] - a["masked_lm_loss"]) < 0.1, (a, b)
+  name = "bert/encoder/layer_1/output/dense/kernel"
+  ra, rb = (tf.train.load_checkpoint(str(tmp_path / out / "bert_model.ckpt")).get_tensor(name)
+            for out in ("fp32", "bf16"))
+  assert rb.dtype == np.float32
+  assert 0 < np.abs(ra - rb).max() < 0.05  # bfloat16 products moved it, a little
+  fp16, _ = _config(tmp_path, tiny_model_dir, out="fp16", mixed_precision="mixed_float16")
+  with pytest.raises(UsageError, match="^Pretraining takes --mixed_precision=mixed_bfloat16 "):
+    pretraining.pretrain(fp16, spec)
+  assert not (tmp_path / "fp16").exists()
 
 
 def test_head_warmup_trains_only_a_fresh_head_first(tmp_path, tiny_model_dir):
