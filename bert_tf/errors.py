@@ -1,4 +1,4 @@
-"""User-facing errors and atomic file writing.
+"""User-facing errors, atomic file writing, and Ctrl-C held back where it would do harm.
 
 A `UsageError` is a mistake in the user's input (a flag, a file, a label) or its
 environment (a full disk, a read-only directory): the CLI prints its one line and
@@ -9,7 +9,9 @@ import contextlib
 import errno
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 
 # Temporaries are siblings named TMP_PREFIX...; run_dir removes those an
@@ -49,6 +51,7 @@ def atomic_path(path):
   Works for files and directories. A crash leaves the old `path` (if any) intact
   and at worst a `.tmp-*` directory behind, never a half-written artefact.
   """
+  made = _missing_directories(os.path.dirname(os.path.abspath(path)))
   tmp_dir = _tmp_sibling(path)
   tmp_path = os.path.join(tmp_dir, os.path.basename(path))
   try:
@@ -63,6 +66,21 @@ def atomic_path(path):
         os.replace(tmp_path, path)
   finally:
     shutil.rmtree(tmp_dir, ignore_errors=True)
+    for directory in made:  # made for it, left empty by a failure: removed, deepest first
+      try:
+        os.rmdir(directory)
+      except OSError:
+        break
+
+
+def _missing_directories(directory):
+  """`directory` and those of its ancestors that do not exist yet, deepest first."""
+  missing = []
+  while directory and not os.path.exists(directory):
+    missing.append(directory)
+    parent = os.path.dirname(directory)
+    directory = parent if parent != directory else None
+  return missing
 
 
 @contextlib.contextmanager
@@ -117,3 +135,24 @@ def write_text_atomic(path, text):
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:
       f.write(text)
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+  """Ctrl-C (SIGINT) inside is handled on leaving: a checkpoint is written whole rather than
+  dropped half-way; processes are forked without Python dropping a KeyboardInterrupt raised
+  in an at-fork handler. Outside the main thread, signals never come."""
+  previous = signal.getsignal(signal.SIGINT)
+  if threading.current_thread() is not threading.main_thread() or previous is None:
+    yield  # (None: a handler not set from Python, which could not be put back)
+    return
+  received = []
+  signal.signal(signal.SIGINT, lambda number, frame: received.append(frame))
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):  # Python's: raises KeyboardInterrupt
+      previous(signal.SIGINT, received[0])
+    elif received and previous == signal.SIG_DFL:
+      os.kill(os.getpid(), signal.SIGINT)

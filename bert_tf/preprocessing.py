@@ -17,6 +17,7 @@ the run directory (model_info.json) and `in_graph()` builds the same recipe as
 TensorFlow ops for string-in serving.
 """
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -29,7 +30,7 @@ import numpy as np
 from absl import logging
 
 from bert_tf import tokenization
-from bert_tf.errors import UsageError
+from bert_tf.errors import UsageError, interrupts_deferred
 from bert_tf.text_cleaning import clean_text
 from bert_tf.progress import progress_bar
 
@@ -255,10 +256,12 @@ class Preprocessor:
       _WORKER["args"] = args  # forked workers read it copy-on-write: no pickling
       try:
         bounds = np.linspace(0, len(examples), num_workers + 1).astype(int)
-        # Workers ignore Ctrl-C: the parent stops them, and says so in one line.
-        with multiprocessing.get_context("fork").Pool(
-            num_workers, initializer=signal.signal,
-            initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        with contextlib.ExitStack() as stack:
+          # Workers ignore Ctrl-C: the parent stops them, and says so in one line. Ctrl-C
+          # while they fork waits for it to end (Python would drop it there).
+          with interrupts_deferred():
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(
+                num_workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)))
           parts = pool.starmap(_pack_range, zip(bounds[:-1], bounds[1:]))
       finally:
         _WORKER.clear()

@@ -477,7 +477,8 @@ class RunDir:
     if not isinstance(by_step, dict):  # an older run's one state: its latest checkpoint's
       latest = self.latest_checkpoint()
       by_step = {str(checkpoint_step(latest)): saved} if latest and saved else {}
-    kept = {str(s) for s in kept_steps}
+    # The index's checkpoints keep theirs too: until it is rewritten, a resume reads them.
+    kept = {str(s) for s in kept_steps} | {str(checkpoint_step(p)) for p in self.checkpoint_paths()}
     by_step = {k: v for k, v in by_step.items() if k in kept}
     by_step[str(step)] = state
     write_text_atomic(self.path(TRAINING_STATE),
@@ -646,6 +647,15 @@ class RunDir:
     except UsageError:
       return False
     return isinstance(data, dict) and data.get("status") == "running"
+
+  def remove_checkpoints_except(self, kept):
+    """Deletes the model.ckpt-N files of this directory but those of `kept` (prefixes): the
+    pruned ones, and any that a run killed while pruning left behind."""
+    names = {os.path.basename(p) for p in kept}
+    for name in os.listdir(self.directory):
+      part = re.fullmatch(r"(model\.ckpt-\d+)\.(index|data-\d+-of-\d+)", name)
+      if part and part.group(1) not in names:
+        os.remove(self.path(name))
 
   def write_checkpoint_index(self, latest, all_paths, directory=None):
     """Writes the `checkpoint` file (CheckpointState text proto) that

@@ -451,9 +451,14 @@ def _identity(plan):
       training=dict({name: getattr(c, name) for name in TRAINING_OPTIONS},
                     head_hidden_size=plan.head_hidden_size))
   if (c.eval_every_steps or c.early_stopping_patience) and "dev" in plan.examples:
-    # The dev set that picks the best checkpoint, or stops early, steers what is kept.
+    # The dev set that picks the best checkpoint, or stops early, steers what is kept;
+    # so do the metric and when it is measured (a resume by another metric would compare
+    # its values with the first one's).
     identity["selection_data"] = features.examples_fingerprint(plan.examples["dev"])
     identity["selection_examples"] = len(plan.examples["dev"])
+    identity["selection"] = dict(
+        best_metric=dev_metric_name(c.best_metric or plan.task.main_metric),
+        eval_every_steps=c.eval_every_steps, early_stopping_patience=c.early_stopping_patience)
   return identity
 
 

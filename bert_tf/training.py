@@ -7,12 +7,8 @@ Checkpoints: `output_dir/model.ckpt-<step>.{index,data-*}` holding `bert/...`,
 from the latest one at the same step, optimizer state and data position.
 """
 
-import contextlib
 import dataclasses
-import glob
 import os
-import signal
-import threading
 import time
 import weakref
 
@@ -25,7 +21,7 @@ from bert_tf import distribute
 from bert_tf import modeling
 from bert_tf import run_dir
 from bert_tf.dataset import make_dataset
-from bert_tf.errors import UsageError
+from bert_tf.errors import UsageError, interrupts_deferred
 from bert_tf.metrics import LOWER_IS_BETTER, dev_metric_name
 from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay, layerwise_multipliers
 from bert_tf.progress import progress_bar
@@ -81,12 +77,12 @@ class CheckpointManager:
         if victim is None or victim == prefix:
           break
         kept.remove(victim)
-        for path in glob.glob(victim + ".*"):
-          os.remove(path)
       if training_state is not None:
         self.run.save_training_state(training_state, step,
                                      [run_dir.checkpoint_step(p) for p in kept])
       self.run.write_checkpoint_index(prefix, kept)
+      # Deleted once the index no longer names them: a run killed before resumes from them.
+      self.run.remove_checkpoints_except(kept)
     return prefix
 
   def write_weights(self, prefix, with_optimizer=False, step=None):
@@ -456,26 +452,6 @@ def _make_train_loop(model, optimizer, strategy, job, loss_scale):
 def _update_loss_scale(loss_scale, finite):
   finite = tf.distribute.get_strategy().experimental_local_results(finite)[0]
   loss_scale.assign(tf.where(finite, loss_scale, tf.maximum(loss_scale / 2.0, 1.0)))
-
-
-@contextlib.contextmanager
-def interrupts_deferred():
-  """Ctrl-C (SIGINT) inside is handled on leaving: a checkpoint is written whole, rather
-  than dropped half-way and its steps redone. Outside the main thread, signals never come."""
-  previous = signal.getsignal(signal.SIGINT)
-  if threading.current_thread() is not threading.main_thread() or previous is None:
-    yield  # (None: a handler not set from Python, which could not be put back)
-    return
-  received = []
-  signal.signal(signal.SIGINT, lambda number, frame: received.append(frame))
-  try:
-    yield
-  finally:
-    signal.signal(signal.SIGINT, previous)
-    if received and callable(previous):  # Python's: raises KeyboardInterrupt
-      previous(signal.SIGINT, received[0])
-    elif received and previous == signal.SIG_DFL:
-      os.kill(os.getpid(), signal.SIGINT)
 
 
 def _protected(run, state):

@@ -1,6 +1,8 @@
 """Preprocessor: truncation, packing, the model check, parallel encoding."""
 
 import logging
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -63,6 +65,31 @@ def test_parallel_encoding_equals_serial(tiny_vocab_file, monkeypatch):
   parallel = p.encode(examples, num_workers=2, show_progress=False)
   for name in ("input_ids", "input_mask", "segment_ids"):
     np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))
+
+
+_FORKED = []  # armed: the next fork's parent gets a SIGINT inside an at-fork handler
+
+
+def _interrupt_after_fork():
+  if _FORKED:
+    _FORKED.clear()
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+os.register_at_fork(after_in_parent=_interrupt_after_fork)  # (no way to unregister: inert)
+
+
+def test_ctrl_c_while_workers_fork_stops_the_encoding(tiny_vocab_file, monkeypatch):
+  """Python drops a KeyboardInterrupt raised in an at-fork handler ("Exception ignored");
+  Ctrl-C while the workers fork waits for the fork, then stops the encoding."""
+  p = Preprocessor.from_vocab(tiny_vocab_file, True, 16)
+  examples = [InputExample(str(i), "good movie", None) for i in range(50)]
+  monkeypatch.setattr(preprocessing, "_PARALLEL_MIN_CHARS", 0)  # force worker processes
+  _FORKED.append(True)
+  with pytest.raises(KeyboardInterrupt):
+    p.encode(examples, num_workers=2, show_progress=False)
+  assert not _FORKED
+  assert len(p.encode(examples, num_workers=2, show_progress=False).input_ids) == 50
 
 
 @pytest.mark.parametrize("truncation", preprocessing.TRUNCATIONS)

@@ -299,6 +299,38 @@ def test_ctrl_c_while_a_checkpoint_is_written_keeps_it(tiny_setup, monkeypatch):
   assert resumed["train"]["resumed_from"] == 16
 
 
+def test_a_run_killed_while_pruning_checkpoints_resumes_and_leaves_none_behind(
+    tiny_setup, monkeypatch):
+  """--keep_checkpoint_max=1. Killed before the index names the new checkpoint: the old one
+  is still there to resume from. Killed after, before the old one's files go: the next save
+  removes them."""
+  out = str(tiny_setup["tmp"] / "out")
+  config = _config(tiny_setup, out, do_train=True, keep_checkpoint_max=1)
+  write_index = run_dir.RunDir.write_checkpoint_index
+  def killed_at_32(self, latest, *args, **kwargs):
+    if latest.endswith("model.ckpt-32"):
+      raise KeyboardInterrupt
+    return write_index(self, latest, *args, **kwargs)
+  monkeypatch.setattr(run_dir.RunDir, "write_checkpoint_index", killed_at_32)
+  with pytest.raises(KeyboardInterrupt):
+    run_classifier(config)
+  monkeypatch.setattr(run_dir.RunDir, "write_checkpoint_index", write_index)
+  assert tf.train.latest_checkpoint(out) == os.path.join(out, "model.ckpt-16")
+
+  remove = run_dir.RunDir.remove_checkpoints_except
+  def killed_before_removing(self, kept):
+    raise KeyboardInterrupt
+  monkeypatch.setattr(run_dir.RunDir, "remove_checkpoints_except", killed_before_removing)
+  with pytest.raises(KeyboardInterrupt):
+    run_classifier(config)  # resumes at 16, saves 32, stops before 16's files go
+  monkeypatch.setattr(run_dir.RunDir, "remove_checkpoints_except", remove)
+  assert tf.train.latest_checkpoint(out) == os.path.join(out, "model.ckpt-32")
+  result = run_classifier(config)
+  assert result["train"]["resumed_from"] == 32 and result["train"]["global_step"] == 64
+  assert sorted(n for n in os.listdir(out) if n.startswith("model.ckpt-")) == [
+      "model.ckpt-64.data-00000-of-00001", "model.ckpt-64.index"]
+
+
 def _run_cli(args, **kwargs):
   env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
   return subprocess.Popen([sys.executable, os.path.join(REPO, "run_classifier.py")] + args,
