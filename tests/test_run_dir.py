@@ -397,7 +397,8 @@ def test_the_training_state_read_is_the_one_saved_with_the_latest_checkpoint(tmp
                           kept_steps=[16, 24])
   # 8 is pruned, but kept while the index names it: a run stopped here resumes from 16.
   assert run.read_training_state(run.checkpoint_prefix(8)) == {"best_step": 8}
-  run.write_checkpoint_index(run.checkpoint_prefix(24), [run.checkpoint_prefix(s) for s in (16, 24)])
+  run.write_checkpoint_index(run.checkpoint_prefix(24),
+                             [run.checkpoint_prefix(s) for s in (16, 24)])
   run.save_training_state({"best_step": 16, "evaluations_without_improvement": 2}, 32,
                           kept_steps=[24, 32])
   assert run.read_training_state(run.checkpoint_prefix(8)) == {}  # gone with its checkpoint
@@ -405,7 +406,8 @@ def test_the_training_state_read_is_the_one_saved_with_the_latest_checkpoint(tmp
   assert run.read_training_state() == {"best_step": 16, "evaluations_without_improvement": 1}
 
 
-def test_a_resume_that_would_pick_checkpoints_otherwise_is_a_different_run(tiny_setup):  # noqa: F811
+def test_a_resume_that_would_pick_checkpoints_otherwise_is_a_different_run(
+    tiny_setup):  # noqa: F811
   """The metric that picks best/, and when it is measured, are the run's: rerun with another,
   the values of two metrics would be compared (a best accuracy of 0.9 against losses)."""
   out = str(tiny_setup["tmp"] / "run")
