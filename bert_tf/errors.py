@@ -141,18 +141,26 @@ def write_text_atomic(path, text):
 def interrupts_deferred():
   """Ctrl-C (SIGINT) inside is handled on leaving: a checkpoint is written whole rather than
   dropped half-way; processes are forked without Python dropping a KeyboardInterrupt raised
-  in an at-fork handler. Outside the main thread, signals never come."""
+  in an at-fork handler. A second Ctrl-C stops at once. Outside the main thread, signals
+  never come."""
   previous = signal.getsignal(signal.SIGINT)
   if threading.current_thread() is not threading.main_thread() or previous is None:
     yield  # (None: a handler not set from Python, which could not be put back)
     return
   received = []
-  signal.signal(signal.SIGINT, lambda number, frame: received.append(frame))
+
+  def hold(number, frame):
+    if received:  # pressed again: stop now
+      raise KeyboardInterrupt
+    received.append(frame)
+  signal.signal(signal.SIGINT, hold)
   try:
     yield
-  finally:
+  except BaseException:  # an error already on its way is what the user sees
     signal.signal(signal.SIGINT, previous)
-    if received and callable(previous):  # Python's: raises KeyboardInterrupt
-      previous(signal.SIGINT, received[0])
-    elif received and previous == signal.SIG_DFL:
-      os.kill(os.getpid(), signal.SIGINT)
+    raise
+  signal.signal(signal.SIGINT, previous)
+  if received and callable(previous):  # Python's: raises KeyboardInterrupt
+    previous(signal.SIGINT, received[0])
+  elif received and previous == signal.SIG_DFL:
+    os.kill(os.getpid(), signal.SIGINT)

@@ -409,9 +409,10 @@ def _identity(config, spec, files, bert_config, preprocessor, texts, num_steps):
               data=digest.hexdigest(), masking=masking,
               training=dict({name: getattr(config, name) for name in _TRAINING_OPTIONS},
                             num_steps=num_steps,
-                            # only when set: runs from before it was an option stay the same
+                            # only when not float32: runs from before it was an option,
+                            # and float32 ones however named, stay the same
                             **({"mixed_precision": config.mixed_precision}
-                               if config.mixed_precision else {})))
+                               if config.mixed_precision not in (None, "float32") else {})))
 
 
 def _pretrain(config, spec, run, files, bert_config, train, dev, num_steps):

@@ -25,6 +25,7 @@ import csv
 import dataclasses
 import errno
 import fcntl
+import glob
 import io
 import json
 import math
@@ -648,14 +649,11 @@ class RunDir:
       return False
     return isinstance(data, dict) and data.get("status") == "running"
 
-  def remove_checkpoints_except(self, kept):
-    """Deletes the model.ckpt-N files of this directory but those of `kept` (prefixes): the
-    pruned ones, and any that a run killed while pruning left behind."""
-    names = {os.path.basename(p) for p in kept}
-    for name in os.listdir(self.directory):
-      part = re.fullmatch(r"(model\.ckpt-\d+)\.(index|data-\d+-of-\d+)", name)
-      if part and part.group(1) not in names:
-        os.remove(self.path(name))
+  def remove_checkpoint(self, prefix):
+    """Deletes a model.ckpt-N: its .index first, so that a half-deleted one is never read."""
+    paths = glob.glob(glob.escape(prefix) + ".*")
+    for path in sorted(paths, key=lambda p: not p.endswith(".index")):
+      os.remove(path)
 
   def write_checkpoint_index(self, latest, all_paths, directory=None):
     """Writes the `checkpoint` file (CheckpointState text proto) that

@@ -67,7 +67,8 @@ class Plan:
 def run_classifier(config, data_frames=None, records_dir=None):
   """Runs what config asks for (do_train/do_eval/do_predict); returns a result dict.
 
-  `data_frames` ({"train"|"dev"|"test": DataFrame}) stand in for data files (the API);
+  `data_frames` ({"train"|"dev"|"test": DataFrame, or (the caller's name for it, DataFrame)})
+  stand in for data files (the API);
   `records_dir` holds the TFRecords instead of the run directory (a grid's runs share
   them: the cache reuses records whose inputs did not change).
   """

@@ -61,8 +61,9 @@ class CheckpointManager:
 
   def save(self, step, protect=(), training_state=None):
     """Writes model.ckpt-<step> (atomically) and the `training_state` that goes with it,
-    prunes old ones, then updates `checkpoint`, which makes it the latest. Ctrl-C meanwhile
-    takes effect once that is done: the checkpoint is not lost.
+    updates `checkpoint`, which makes it the latest, then deletes the checkpoints past
+    keep_checkpoint_max. Ctrl-C meanwhile takes effect once that is done: the checkpoint is
+    not lost.
 
     Weights that are not finite are never written: the last good checkpoint stays.
     """
@@ -72,17 +73,20 @@ class CheckpointManager:
     with interrupts_deferred():
       self.write_weights(prefix, with_optimizer=True, step=step)
       kept = [p for p in self.run.checkpoint_paths() if p != prefix] + [prefix]
+      pruned = []
       while len(kept) > self.keep_checkpoint_max:
         victim = next((p for p in kept if p not in protect), None)
         if victim is None or victim == prefix:
           break
         kept.remove(victim)
+        pruned.append(victim)
       if training_state is not None:
         self.run.save_training_state(training_state, step,
                                      [run_dir.checkpoint_step(p) for p in kept])
       self.run.write_checkpoint_index(prefix, kept)
       # Deleted once the index no longer names them: a run killed before resumes from them.
-      self.run.remove_checkpoints_except(kept)
+      for victim in pruned:
+        self.run.remove_checkpoint(victim)
     return prefix
 
   def write_weights(self, prefix, with_optimizer=False, step=None):
@@ -252,6 +256,7 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
       manager.drop_optimizer_state()
     return dict(global_step=start_step, resumed_from=start_step, **state)
   if latest:
+    _check_same_best_metric(job, state)
     manager.restore(latest, with_optimizer=True)
     logging.info("Resuming from %s at step %d of %d.", latest, start_step, job.num_train_steps)
   elif init_fn is not None:
@@ -261,6 +266,14 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
   loop = _TrainingLoop(job, manager, optimizer, state, evaluate_fn)
   return loop.run(_make_train_loop(model, optimizer, strategy, job, loss_scale),
                   _train_iterator(job, strategy, start_step), start_step)
+
+
+def _check_same_best_metric(job, state):
+  """A resume goes on comparing dev scores with the best so far: by the same metric."""
+  used, asked = state.get("best_metric"), job.config.best_metric or job.task.main_metric
+  if used and dev_metric_name(used) != dev_metric_name(asked):
+    raise UsageError("%s picked its best checkpoint so far by %s: resume with --best_metric=%s, "
+                     "or start over with --overwrite_output_dir." % (job.run.directory, used, used))
 
 
 def _train_iterator(job, strategy, start_step):

@@ -31,3 +31,18 @@ def test_ctrl_c_inside_is_raised_on_leaving_and_nests():
       done.append("outer")
   assert done == ["inner", "outer"]
   assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_error_on_its_way_wins_and_a_second_ctrl_c_stops_at_once():
+  with pytest.raises(ValueError, match="disk full"):
+    with interrupts_deferred():
+      os.kill(os.getpid(), signal.SIGINT)
+      raise ValueError("disk full")
+  done = []
+  with pytest.raises(KeyboardInterrupt):
+    with interrupts_deferred():
+      os.kill(os.getpid(), signal.SIGINT)
+      os.kill(os.getpid(), signal.SIGINT)
+      done.append("after")
+  assert done == []
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

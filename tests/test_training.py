@@ -299,7 +299,7 @@ def test_ctrl_c_while_a_checkpoint_is_written_keeps_it(tiny_setup, monkeypatch):
   assert resumed["train"]["resumed_from"] == 16
 
 
-def test_a_run_killed_while_pruning_checkpoints_resumes_and_leaves_none_behind(
+def test_a_run_killed_while_pruning_checkpoints_resumes(
     tiny_setup, monkeypatch):
   """--keep_checkpoint_max=1. Killed before the index names the new checkpoint: the old one
   is still there to resume from. Killed after, before the old one's files go: the next save
@@ -317,18 +317,43 @@ def test_a_run_killed_while_pruning_checkpoints_resumes_and_leaves_none_behind(
   monkeypatch.setattr(run_dir.RunDir, "write_checkpoint_index", write_index)
   assert tf.train.latest_checkpoint(out) == os.path.join(out, "model.ckpt-16")
 
-  remove = run_dir.RunDir.remove_checkpoints_except
-  def killed_before_removing(self, kept):
+  remove = run_dir.RunDir.remove_checkpoint
+  def killed_before_removing(self, prefix):
     raise KeyboardInterrupt
-  monkeypatch.setattr(run_dir.RunDir, "remove_checkpoints_except", killed_before_removing)
+  monkeypatch.setattr(run_dir.RunDir, "remove_checkpoint", killed_before_removing)
   with pytest.raises(KeyboardInterrupt):
     run_classifier(config)  # resumes at 16, saves 32, stops before 16's files go
-  monkeypatch.setattr(run_dir.RunDir, "remove_checkpoints_except", remove)
+  monkeypatch.setattr(run_dir.RunDir, "remove_checkpoint", remove)
   assert tf.train.latest_checkpoint(out) == os.path.join(out, "model.ckpt-32")
   result = run_classifier(config)
   assert result["train"]["resumed_from"] == 32 and result["train"]["global_step"] == 64
-  assert sorted(n for n in os.listdir(out) if n.startswith("model.ckpt-")) == [
-      "model.ckpt-64.data-00000-of-00001", "model.ckpt-64.index"]
+  assert os.path.exists(os.path.join(out, "model.ckpt-64.index"))
+  assert not os.path.exists(os.path.join(out, "model.ckpt-32.index"))  # pruned after 64's index
+
+
+def test_a_resume_by_another_best_metric_is_refused(tiny_setup, monkeypatch):
+  """Even when a resume in between, not selecting checkpoints, left it out of the identity:
+  the best so far was measured by the first metric."""
+  out = str(tiny_setup["tmp"] / "out")
+  write_index = run_dir.RunDir.write_checkpoint_index
+  def stop_at(step):
+    def stopped(self, latest, *args, **kwargs):
+      if latest.endswith("model.ckpt-%d" % step):
+        raise KeyboardInterrupt
+      return write_index(self, latest, *args, **kwargs)
+    monkeypatch.setattr(run_dir.RunDir, "write_checkpoint_index", stopped)
+  options = dict(do_train=True, num_train_epochs=2, save_checkpoints_steps=8)
+  stop_at(16)
+  with pytest.raises(KeyboardInterrupt):
+    run_classifier(_config(tiny_setup, out, do_eval=True, eval_every_steps=8, **options))
+  stop_at(24)
+  with pytest.raises(KeyboardInterrupt):
+    run_classifier(_config(tiny_setup, out, **options))
+  monkeypatch.setattr(run_dir.RunDir, "write_checkpoint_index", write_index)
+  with pytest.raises(UsageError, match=r"picked its best checkpoint so far by accuracy: resume "
+                     r"with --best_metric=accuracy, or start over"):
+    run_classifier(_config(tiny_setup, out, do_eval=True, eval_every_steps=8, best_metric="loss",
+                           **options))
 
 
 def _run_cli(args, **kwargs):
