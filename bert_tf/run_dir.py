@@ -470,16 +470,15 @@ class RunDir:
     return self._read_json(RUN_CONFIG)
 
   def save_training_state(self, state, step, kept_steps):
-    """Saves `state` as checkpoint `step`'s, beside those of the `kept_steps` checkpoints.
-    Saved before the checkpoint index names the checkpoint: a run stopped in between
-    resumes from the checkpoint before, with that one's state."""
+    """Saves `state` as checkpoint `step`'s, beside those of the `kept_steps` checkpoints
+    (the others' go). Saved before the checkpoint index names the checkpoint: a run stopped
+    in between resumes from the checkpoint before, with that one's state."""
     saved = self._read_json_object(TRAINING_STATE)
     by_step = saved.get(_STATES_BY_STEP)
     if not isinstance(by_step, dict):  # an older run's one state: its latest checkpoint's
       latest = self.latest_checkpoint()
       by_step = {str(checkpoint_step(latest)): saved} if latest and saved else {}
-    # The index's checkpoints keep theirs too: until it is rewritten, a resume reads them.
-    kept = {str(s) for s in kept_steps} | {str(checkpoint_step(p)) for p in self.checkpoint_paths()}
+    kept = {str(s) for s in kept_steps}
     by_step = {k: v for k, v in by_step.items() if k in kept}
     by_step[str(step)] = state
     write_text_atomic(self.path(TRAINING_STATE),

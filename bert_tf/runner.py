@@ -452,15 +452,21 @@ def _identity(plan):
       training=dict({name: getattr(c, name) for name in TRAINING_OPTIONS},
                     head_hidden_size=plan.head_hidden_size))
   if (c.eval_every_steps or c.early_stopping_patience) and "dev" in plan.examples:
-    # The dev set that picks the best checkpoint, or stops early, steers what is kept;
-    # so do the metric and when it is measured (a resume by another metric would compare
-    # its values with the first one's).
+    # The dev set that picks the best checkpoint, or stops early, steers what is kept.
     identity["selection_data"] = features.examples_fingerprint(plan.examples["dev"])
     identity["selection_examples"] = len(plan.examples["dev"])
-    identity["selection"] = dict(
-        best_metric=dev_metric_name(c.best_metric or plan.task.main_metric),
-        eval_every_steps=c.eval_every_steps, early_stopping_patience=c.early_stopping_patience)
   return identity
+
+
+def _check_same_best_metric(plan):
+  """A resume goes on comparing dev scores with the best so far, and a finished run's best/
+  was picked by its metric: by the same metric, or not at all."""
+  used = plan.run.read_training_state().get("best_metric")
+  asked = plan.config.best_metric or plan.task.main_metric
+  if used and dev_metric_name(used) != dev_metric_name(asked):
+    raise UsageError("%s picked its best checkpoint so far by %s: resume with --best_metric=%s, "
+                     "or start over with --overwrite_output_dir." % (plan.run.directory, used,
+                                                                    used))
 
 
 def _abs(path):
@@ -499,6 +505,8 @@ def _start_training_run(plan):
     logging.warning("--overwrite_output_dir: deleting the run in %s.", run.directory)
     run.clear()
   run.check_same_run(identity)
+  if not overwrite:
+    _check_same_best_metric(plan)
   _write_model_description(plan, identity)
   run.write_run_config(config_json, status="running")
 

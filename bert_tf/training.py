@@ -72,7 +72,8 @@ class CheckpointManager:
       return prefix
     with interrupts_deferred():
       self.write_weights(prefix, with_optimizer=True, step=step)
-      kept = [p for p in self.run.checkpoint_paths() if p != prefix] + [prefix]
+      indexed = self.run.checkpoint_paths()
+      kept = [p for p in indexed if p != prefix] + [prefix]
       pruned = []
       while len(kept) > self.keep_checkpoint_max:
         victim = next((p for p in kept if p not in protect), None)
@@ -80,9 +81,9 @@ class CheckpointManager:
           break
         kept.remove(victim)
         pruned.append(victim)
-      if training_state is not None:
+      if training_state is not None:  # the index's checkpoints keep theirs until it changes
         self.run.save_training_state(training_state, step,
-                                     [run_dir.checkpoint_step(p) for p in kept])
+                                     [run_dir.checkpoint_step(p) for p in indexed + kept])
       self.run.write_checkpoint_index(prefix, kept)
       # Deleted once the index no longer names them: a run killed before resumes from them.
       for victim in pruned:
@@ -256,7 +257,6 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
       manager.drop_optimizer_state()
     return dict(global_step=start_step, resumed_from=start_step, **state)
   if latest:
-    _check_same_best_metric(job, state)
     manager.restore(latest, with_optimizer=True)
     logging.info("Resuming from %s at step %d of %d.", latest, start_step, job.num_train_steps)
   elif init_fn is not None:
@@ -266,14 +266,6 @@ def train(model, model_variables, strategy, job, evaluate_fn=None, init_fn=None)
   loop = _TrainingLoop(job, manager, optimizer, state, evaluate_fn)
   return loop.run(_make_train_loop(model, optimizer, strategy, job, loss_scale),
                   _train_iterator(job, strategy, start_step), start_step)
-
-
-def _check_same_best_metric(job, state):
-  """A resume goes on comparing dev scores with the best so far: by the same metric."""
-  used, asked = state.get("best_metric"), job.config.best_metric or job.task.main_metric
-  if used and dev_metric_name(used) != dev_metric_name(asked):
-    raise UsageError("%s picked its best checkpoint so far by %s: resume with --best_metric=%s, "
-                     "or start over with --overwrite_output_dir." % (job.run.directory, used, used))
 
 
 def _train_iterator(job, strategy, start_step):

@@ -393,31 +393,30 @@ def test_the_training_state_read_is_the_one_saved_with_the_latest_checkpoint(tmp
   assert run.read_training_state() == {"best_step": 16}
   assert run.read_training_state(run.checkpoint_prefix(8)) == {"best_step": 8}
 
+  # The trainer keeps the states of the checkpoints the index still names (8 here) until
+  # the index changes: a run stopped before that resumes from them.
   run.save_training_state({"best_step": 16, "evaluations_without_improvement": 1}, 24,
-                          kept_steps=[16, 24])
-  # 8 is pruned, but kept while the index names it: a run stopped here resumes from 16.
+                          kept_steps=[8, 16, 24])
   assert run.read_training_state(run.checkpoint_prefix(8)) == {"best_step": 8}
   run.write_checkpoint_index(run.checkpoint_prefix(24),
                              [run.checkpoint_prefix(s) for s in (16, 24)])
   run.save_training_state({"best_step": 16, "evaluations_without_improvement": 2}, 32,
-                          kept_steps=[24, 32])
+                          kept_steps=[16, 24, 32])
   assert run.read_training_state(run.checkpoint_prefix(8)) == {}  # gone with its checkpoint
   assert run.read_training_state(run.checkpoint_prefix(16)) == {"best_step": 16}
   assert run.read_training_state() == {"best_step": 16, "evaluations_without_improvement": 1}
 
 
-def test_a_resume_that_would_pick_checkpoints_otherwise_is_a_different_run(
-    tiny_setup):  # noqa: F811
-  """The metric that picks best/, and when it is measured, are the run's: rerun with another,
-  the values of two metrics would be compared (a best accuracy of 0.9 against losses)."""
+def test_a_finished_run_is_not_retrained_by_another_best_metric(tiny_setup):  # noqa: F811
+  """best/ was picked by the run's metric: asked for another, the run says so in one line
+  (rather than report the other as its main metric beside the first one's best/)."""
   out = str(tiny_setup["tmp"] / "run")
   selecting = dict(do_train=True, do_eval=True, num_train_epochs=1, eval_every_steps=8)
   run_classifier(_config(tiny_setup, out, **selecting))
   before = _snapshot(out)
-  with pytest.raises(run_dir.DifferentRunError, match=r"best_metric: 'accuracy' -> 'loss'"):
+  with pytest.raises(UsageError, match=r"picked its best checkpoint so far by accuracy: resume "
+                     r"with --best_metric=accuracy"):
     run_classifier(_config(tiny_setup, out, best_metric="loss", **selecting))
-  with pytest.raises(run_dir.DifferentRunError, match=r"early_stopping_patience: 0 -> 2"):
-    run_classifier(_config(tiny_setup, out, early_stopping_patience=2, **selecting))
   assert _snapshot(out) == before
   again = run_classifier(_config(tiny_setup, out, best_metric="eval_accuracy", **selecting))
   assert again["train"]["resumed_from"] == 16  # the same metric, named as eval_results names it
