@@ -3,8 +3,8 @@
   python bench/export_parity.py --output_dir /work/runs/sst2 --task sst-2 \
       --data_dir ../shared/data/glue/SST-2
 
-Keras (the checkpoint) vs the string-in SavedModel, vs TFLite float32, float16 and
-dynamic-range int8: max |prob diff| against Keras, dev accuracy, file size, and
+Keras (the checkpoint, float32) vs the same in bfloat16 (the Predictor's dtype), the
+string-in SavedModel (float32 and bfloat16), TFLite float32, float16 and dynamic-range int8: max |prob diff| against Keras, dev accuracy, file size, and
 batch-1 latency (median of 100 single-example calls).
 """
 
@@ -62,13 +62,24 @@ def main():
       "Keras (model.ckpt)", keras_acc, ckpt_size / 1e6,
       median_ms(lambda: keras_predictor.predict_proba(texts[0]))))
 
-  saved_path = export.export_saved_model(args.output_dir, os.path.join(work, "serving"))
-  saved = predictor.Predictor(saved_path, batch_size=64)
-  saved_probs = saved.predict_proba(texts)
-  print("%-28s acc %.4f  size %7.1f MB  batch-1 %6.1f ms  max|diff| vs Keras %.2e" % (
-      "SavedModel (text in)", float((saved_probs.argmax(1) == labels).mean()),
-      dir_size(saved_path) / 1e6, median_ms(lambda: saved.predict_proba(texts[0])),
-      np.abs(saved_probs - keras_probs).max()))
+  bf16_predictor = predictor.Predictor(args.output_dir, batch_size=64, dtype="bfloat16")
+  bf16_probs = bf16_predictor.predict_proba(texts)
+  bf16_acc = float((bf16_probs.argmax(1) == labels).mean())
+  print("%-28s acc %.4f  batch-1 %6.1f ms  max|diff| vs Keras %.2e  acc drop %.2f pt" % (
+      "Keras, dtype=bfloat16", bf16_acc, median_ms(lambda: bf16_predictor.predict_proba(
+          texts[0])), np.abs(bf16_probs - keras_probs).max(), 100 * (keras_acc - bf16_acc)))
+
+  for dtype in ("float32", "bfloat16"):
+    saved_path = export.export_saved_model(args.output_dir, os.path.join(work, "serving_" + dtype),
+                                           dtype=dtype)
+    saved = predictor.Predictor(saved_path, batch_size=64)
+    saved_probs = saved.predict_proba(texts)
+    saved_acc = float((saved_probs.argmax(1) == labels).mean())
+    print("%-28s acc %.4f  size %7.1f MB  batch-1 %6.1f ms  max|diff| vs Keras %.2e  "
+          "acc drop %.2f pt" % (
+              "SavedModel %s (text in)" % dtype, saved_acc, dir_size(saved_path) / 1e6,
+              median_ms(lambda: saved.predict_proba(texts[0])),
+              np.abs(saved_probs - keras_probs).max(), 100 * (keras_acc - saved_acc)))
 
   length = keras_predictor.preprocessor.max_seq_length
   arrays = featurize(examples, keras_predictor.task, keras_predictor.preprocessor, num_workers=1,

@@ -1,14 +1,15 @@
 """Where a training step's time goes, by TensorFlow op type: MiniLM + 2-class head, 32 x 128.
 
-  python bench/op_profile.py [--precision float32|mixed_bfloat16] [--inference] [--top 20]
-                             [--by op|part]
+  python bench/op_profile.py [--precision float32|mixed_bfloat16|bfloat16] [--inference]
+                             [--top 20] [--by op|part]
 
 Builds the classifier in graph mode and runs forward + backward (or the forward pass
 alone) with a full trace; sums each op type's time over 3 traced steps. `--by part` sums
 by part of a layer instead (e.g. "intermediate" is the FFN's first matmul and its
 activation; "grad: intermediate" their gradients), over all layers. Ops run two at a
 time on 2 cores, so the op times add up to more than the wall time: read the shares,
-not the sum. The weights are random (speed does not depend on them).
+not the sum. The weights are random (speed does not depend on them). bfloat16 (weights
+too) is how the Predictor's dtype=bfloat16 computes: profile it with --inference.
 """
 
 import argparse
@@ -66,7 +67,8 @@ def traced_op_times(fetches, steps, key=op_type):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
+  parser.add_argument("--precision", default="float32",
+                      choices=["float32", "mixed_bfloat16", "bfloat16"])
   parser.add_argument("--inference", action="store_true", help="the forward pass alone")
   parser.add_argument("--batch", type=int, default=32)
   parser.add_argument("--seq", type=int, default=128)

@@ -12,12 +12,12 @@ is better). Rows:
 
   train    MiniLM + 2-class head, random batches of 32 x 128 (fixed shape), AdamW, the
            CPU: ours fp32 and mixed_bfloat16 vs HF PyTorch fp32; the optimizer step alone
-  infer    the same shape: Keras fp32, TFLite fp32 and int8 (batch 32) vs HF fp32; a full
-           forward's matrix products alone (TensorFlow vs torch.matmul: the fp32 ceiling of a
-           forward that computes every position, as HF's does; ours computes [CLS] alone in
-           the last layer, modeling.build_encoder's first_token_only); batch-1
-           latency at length 128; the string-in SavedModel on SST-2 dev texts vs HF's fast
-           tokenizer + model on the same texts
+  infer    the same shape: Keras fp32 and bfloat16 (the Predictor's dtype), TFLite fp32 and
+           int8 (batch 32) vs HF fp32; a full forward's matrix products alone (TensorFlow vs
+           torch.matmul: the fp32 ceiling of a forward that computes every position, as HF's
+           does; ours computes [CLS] alone in the last layer, modeling.build_encoder's
+           first_token_only); batch-1 latency at length 128; the string-in SavedModel (float32 and bfloat16) on SST-2
+           dev texts vs HF's fast tokenizer + model on the same texts
   epoch    one epoch of SST-2 (--sst2_rows rows), dynamic padding vs Google's fixed 128,
            fp32 and bf16, with dev accuracy and checkpoint sizes (full and weights-only)
   exports  dev accuracy of the SavedModel and TFLite fp32/int8 of the dynamic-padding run
@@ -98,7 +98,7 @@ def child_infer(p):
   elif p["impl"] == "keras":
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from bert_tf import predictor  # pylint: disable=g-import-not-at-top
-    model = predictor.load_trained_model(p["run"]).model
+    model = predictor.load_trained_model(p["run"], dtype=p.get("dtype", "float32")).model
     forward = tf.function(lambda f: model(f, training=False))
     feeds = [dict(input_word_ids=a, input_mask=b, input_type_ids=c) for a, b, c, _ in data]
     call = lambda i: forward(feeds[i]).numpy()
@@ -411,7 +411,10 @@ def machine():
 def child_export(p):
   """Exports the run: the string-in SavedModel and TFLite fp32/int8 at batch 32 and 1."""
   from bert_tf import export  # pylint: disable=g-import-not-at-top
-  paths = dict(savedmodel=export.export_saved_model(p["run"], os.path.join(p["dir"], "serving")))
+  paths = {("savedmodel" if dtype == "float32" else "savedmodel_" + dtype):
+           export.export_saved_model(p["run"], os.path.join(p["dir"], "serving_" + dtype),
+                                     dtype=dtype)
+           for dtype in ("float32", "bfloat16")}
   for quantization in ("float32", "int8"):
     for batch in (32, 1):
       paths["tflite_%s_%d" % (quantization, batch)] = export.export_tflite(
@@ -502,6 +505,9 @@ def speed_rows(table, steps, run, exported):
   table.compare("inference Keras fp32, 32 x 128", "examples/s",
                 lambda: m("infer", impl="keras", run=run, **shape),
                 lambda: m("infer", impl="hf", **shape), "HF PyTorch fp32")
+  table.compare("inference Keras bfloat16 (dtype=bfloat16), 32 x 128", "examples/s",
+                lambda: m("infer", impl="keras", run=run, dtype="bfloat16", **shape),
+                None, "HF PyTorch fp32 (the fp32 row's)", same_peer_as=table.rows[-1])
   table.compare("matmuls of a full forward alone (HF's fp32 ceiling), 32 x 128", "examples/s",
                 lambda: m("matmuls", impl="ours", **shape),
                 lambda: m("matmuls", impl="hf", **shape), "torch.matmul, same shapes")
@@ -518,6 +524,9 @@ def speed_rows(table, steps, run, exported):
   table.compare("batch-1 latency Keras fp32, length 128", "ms (lower is better)",
                 lambda: m("infer", impl="keras", run=run, **one),
                 lambda: m("infer", impl="hf", **one), "HF PyTorch fp32")
+  table.compare("batch-1 latency Keras bfloat16, length 128", "ms (lower is better)",
+                lambda: m("infer", impl="keras", run=run, dtype="bfloat16", **one),
+                None, "HF PyTorch fp32 (the fp32 row's)", same_peer_as=table.rows[-1])
   for quantization in ("float32", "int8"):
     table.compare("batch-1 latency TFLite %s, length 128" % quantization, "ms (lower is better)",
                   lambda q=quantization: m("infer", impl="tflite",
@@ -528,6 +537,12 @@ def speed_rows(table, steps, run, exported):
                           steps=steps * 2),
                 lambda: m("text", impl="hf", batch=32, steps=steps * 2),
                 "HF BertTokenizerFast + PyTorch fp32")
+  table.compare("text in: SavedModel bfloat16 (--dtype=bfloat16), SST-2 dev, batch 32",
+                "examples/s",
+                lambda: m("text", impl="ours", model=exported["savedmodel_bfloat16"], batch=32,
+                          steps=steps * 2),
+                None, "HF BertTokenizerFast + PyTorch fp32 (the row above's)",
+                same_peer_as=table.rows[-1])
 
 
 def main():

@@ -183,25 +183,27 @@ def _exportable(trained):
 
 
 def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
-                       max_batch_texts=MAX_BATCH_TEXTS, max_text_chars=MAX_TEXT_CHARS):
+                       max_batch_texts=MAX_BATCH_TEXTS, max_text_chars=MAX_TEXT_CHARS,
+                       dtype="float32"):
   """Exports a trained output_dir to export_dir/<version>/; returns that path.
 
   The string-in signature refuses requests past `max_batch_texts` texts or a text past
-  `max_text_chars` characters (InvalidArgumentError naming the limit)."""
+  `max_text_chars` characters (InvalidArgumentError naming the limit). `dtype` (one of
+  config.INFERENCE_DTYPES) is what the served model computes in; its model_info.json says."""
   check_export_dir(export_dir)
   if version is not None and (isinstance(version, bool) or not isinstance(version, int) or
                               version < 1):
     raise UsageError("--version must be a positive integer (TF Serving loads numbered "
                      "versions), got %r." % (version,))
   remove_temporaries(export_dir)  # of an export that was killed
-  trained = _exportable(load_trained_model(output_dir, checkpoint))
+  trained = _exportable(load_trained_model(output_dir, checkpoint, dtype=dtype or "float32"))
   module = ClassifierServingModule(trained, max_batch_texts, max_text_chars)
   version = version or _next_version(export_dir)
   path = os.path.join(export_dir, str(version))
   if os.path.exists(path):
     raise UsageError("%s already exists: pass another --version (or leave it out for the next "
                      "one)." % path)
-  info = _served_info(trained)
+  info = dict(_served_info(trained), dtype=dtype or "float32")
   _check_same_interface(export_dir, info)
   return _save_atomic(module, path, signatures=module.signatures(),
                       extra_files={run_dir.MODEL_INFO: json.dumps(info, indent=1)})
@@ -320,7 +322,7 @@ def export_tflite(output_dir, path, quantization="float32", checkpoint=None, bat
   check_export_dir(os.path.dirname(os.path.abspath(path)))  # vocab.txt etc. go beside it
   # What a killed export left beside it (an hour old: not a concurrent export's, at work).
   remove_temporaries(os.path.dirname(os.path.abspath(path)), older_than=3600)
-  trained = _exportable(load_trained_model(output_dir, checkpoint))
+  trained = _exportable(load_trained_model(output_dir, checkpoint, dtype="float32"))
   _check_tflite_companions(path, trained)
   model, task = trained.model, trained.task
   length = trained.preprocessor.max_seq_length
@@ -466,7 +468,7 @@ def export_run_to_hub(output_dir, export_dir, checkpoint=None):
   """A trained run's fine-tuned encoder (and its preprocessor) in TF-Hub format."""
   check_export_dir(export_dir)
   _check_new_hub_dir(export_dir)
-  trained = _exportable(load_trained_model(output_dir, checkpoint))
+  trained = _exportable(load_trained_model(output_dir, checkpoint, dtype="float32"))
   encoder = encoder_of(trained.model)
   if trained.bert_config is not None:  # the classifier's computes [CLS] alone in its last layer
     encoder = modeling.with_all_positions(encoder, trained.bert_config)

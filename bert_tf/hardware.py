@@ -70,7 +70,8 @@ def advise_on_precision(strategy, mixed_precision):
       isinstance(strategy, tf.distribute.TPUStrategy)):
     return
   if mixed_precision == "mixed_bfloat16":
-    _warn_if_bf16_is_slow()
+    warn_if_bf16_is_slow("--mixed_precision=mixed_bfloat16", "training",
+                         "Leave --mixed_precision unset to train in float32.")
   elif not mixed_precision and {"amx_bf16", "avx512_bf16"} & cpu_flags():
     speedup = _probe()  # only where the CPU multiplies bfloat16 natively: it costs ~0.5 s
     if speedup and speedup > SUGGEST_BF16_ABOVE:
@@ -88,7 +89,12 @@ def _probe():
     return None
 
 
-def _warn_if_bf16_is_slow():
+def warn_if_bf16_is_slow(asked, work, instead):
+  """Warns that `asked` (a bfloat16 setting) will likely make `work` slower, when this CPU's
+  bfloat16 products are slower than its float32 ones; `instead` says what to do. Silent
+  on a GPU, where bfloat16 pays."""
+  if tf.config.list_logical_devices("GPU"):
+    return
   speedup = _probe()
   if speedup is None or speedup >= 1.0:
     return
@@ -99,6 +105,5 @@ def _warn_if_bf16_is_slow():
     why = " (AVX-512 BF16 without AMX)"
   else:
     why = " (no AVX-512 BF16 or AMX: bfloat16 is emulated)"
-  logging.warning("--mixed_precision=mixed_bfloat16 will likely make training slower on this "
-                  "CPU: its bfloat16 matrix products ran at %.2fx float32's speed%s. Leave "
-                  "--mixed_precision unset to train in float32.", speedup, why)
+  logging.warning("%s will likely make %s slower on this CPU: its bfloat16 matrix products "
+                  "ran at %.2fx float32's speed%s. %s", asked, work, speedup, why, instead)

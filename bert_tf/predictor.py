@@ -17,8 +17,10 @@ from absl import logging
 
 from bert_tf import checkpoints
 from bert_tf import classifier
+from bert_tf import hardware
+from bert_tf import modeling
 from bert_tf import run_dir
-from bert_tf.config import BertConfig
+from bert_tf.config import INFERENCE_DTYPES, BertConfig
 from bert_tf.dataset import model_inputs
 from bert_tf.errors import UsageError
 from bert_tf.features import featurize
@@ -43,12 +45,18 @@ class TrainedModel:
   bert_config: object = None  # BertConfig of our encoder; None for a TF-Hub encoder
 
 
-def load_trained_model(output_dir, checkpoint=None, skip_padding=False):
+def load_trained_model(output_dir, checkpoint=None, skip_padding=False, dtype=None):
   """Rebuilds a training output_dir's classifier and restores its checkpoint
   (--eval_checkpoint, else best, else latest). `skip_padding` computes on real tokens
-  alone (modeling.build_encoder's): faster in Python, but not for an export's fixed graph."""
+  alone (modeling.build_encoder's): faster in Python, but not for an export's fixed graph.
+  `dtype`: one of INFERENCE_DTYPES, or None for Keras's global policy (a run's own)."""
+  check_inference_dtype(dtype)
   run = run_dir.RunDir(output_dir)
   info = run.require_model_info()
+  if dtype == "bfloat16" and info.hub_module_handle:
+    raise UsageError("%s was trained on a TF-Hub encoder, which computes in the dtype its "
+                     "SavedModel was built with: predict it in float32 (leave dtype out)." %
+                     output_dir)
   task = run.load_task(info)
   checkpoint = run.eval_checkpoint(checkpoint)
   vocab_file = run.path(run_dir.VOCAB)
@@ -56,12 +64,23 @@ def load_trained_model(output_dir, checkpoint=None, skip_padding=False):
   bert_config = None
   if not info.hub_module_handle:
     bert_config = BertConfig.from_json_file(run.path(run_dir.BERT_CONFIG))
-  model, _, variables = classifier.create_classifier(
-      task.num_outputs, bert_config, info.hub_module_handle,
-      head_hidden_size=info.head_hidden_size,
-      window_pooling=preprocessor.pooling, skip_padding=skip_padding)
-  checkpoints.restore_variables(variables, checkpoint, allow_unused=True)
+  with modeling.dtype_policy(dtype):  # layers keep the policy they were built under
+    model, _, variables = classifier.create_classifier(
+        task.num_outputs, bert_config, info.hub_module_handle,
+        head_hidden_size=info.head_hidden_size,
+        window_pooling=preprocessor.pooling, skip_padding=skip_padding)
+  checkpoints.restore_variables(variables, checkpoint, allow_unused=True)  # cast to theirs
   return TrainedModel(model, task, preprocessor, info, checkpoint, vocab_file, bert_config)
+
+
+def check_inference_dtype(dtype):
+  """A one-line UsageError for a dtype not in INFERENCE_DTYPES (None: the global policy);
+  a warning where bfloat16 would be slower than float32 on this CPU."""
+  if dtype is not None and dtype not in INFERENCE_DTYPES:
+    raise UsageError("dtype %r: a model predicts in %s." % (dtype, " or ".join(INFERENCE_DTYPES)))
+  if dtype == "bfloat16":
+    hardware.warn_if_bf16_is_slow("dtype=bfloat16", "prediction",
+                                  "Leave dtype out to predict in float32.")
 
 
 def check_request(texts, texts_b=None):
@@ -111,20 +130,22 @@ def version_dirs(export_dir):
 class Predictor:
   """Loads once, predicts many: `Predictor(output_dir).predict(["text", ...])`."""
 
-  def __init__(self, model_dir, checkpoint=None, batch_size=32):
+  def __init__(self, model_dir, checkpoint=None, batch_size=32, dtype=None):
+    """`dtype`: what a run directory's model computes in (INFERENCE_DTYPES; None: Keras's
+    global policy, float32 unless set). A SavedModel computes in the one it was exported in."""
     self.batch_size = batch_size
     if os.path.exists(os.path.join(model_dir, "saved_model.pb")):
-      self._init_saved_model(model_dir)
+      self._init_saved_model(model_dir, dtype)
       return
     versions = [v for v in version_dirs(model_dir)
                 if os.path.exists(os.path.join(model_dir, v, "saved_model.pb"))]
     if versions:
       raise UsageError("%s holds SavedModel versions (%s): pass one of them, e.g. %s." % (
           model_dir, ", ".join(versions), os.path.join(model_dir, versions[-1])))
-    self._init_checkpoint(model_dir, checkpoint)
+    self._init_checkpoint(model_dir, checkpoint, dtype)
 
-  def _init_checkpoint(self, output_dir, checkpoint):
-    trained = load_trained_model(output_dir, checkpoint, skip_padding=True)
+  def _init_checkpoint(self, output_dir, checkpoint, dtype):
+    trained = load_trained_model(output_dir, checkpoint, skip_padding=True, dtype=dtype)
     self.model, self.task, self.info = trained.model, trained.task, trained.info
     self.preprocessor, self.checkpoint = trained.preprocessor, trained.checkpoint
     logging.info("Predictor: %s", self.checkpoint)
@@ -135,16 +156,21 @@ class Predictor:
     self._forward = forward
     self._saved = None
 
-  def _init_saved_model(self, export_dir):
+  def _init_saved_model(self, export_dir, dtype):
     import tensorflow_text  # noqa: F401  pylint: disable=unused-import,g-import-not-at-top
     from bert_tf import tasks  # pylint: disable=g-import-not-at-top
     path = os.path.join(export_dir, "assets.extra", run_dir.MODEL_INFO)
     if not os.path.exists(path):
       raise UsageError("%s is a SavedModel without %s: only classifiers exported by bert_tf "
                        "(export_dir/<version>) can be loaded here." % (export_dir, path))
-    self._saved = tf.saved_model.load(export_dir)
     with open(path, encoding="utf-8") as f:
-      self.info = run_dir.ModelInfo.from_dict(json.load(f), path)
+      served = json.load(f)
+    exported_dtype = served.get("dtype", "float32")  # exports before dtype were float32
+    if dtype is not None and dtype != exported_dtype:
+      raise UsageError("%s was exported in %s and computes in it: leave dtype out (or export "
+                       "the run again with --dtype=%s)." % (export_dir, exported_dtype, dtype))
+    self._saved = tf.saved_model.load(export_dir)
+    self.info = run_dir.ModelInfo.from_dict(served, path)
     self.task, self.checkpoint = tasks.task_from_dict(self.info.task), export_dir
 
   @property

@@ -229,6 +229,7 @@ def test_export_flags_that_the_format_does_not_read(tmp_path):
       (["--quantization=int8"], "--quantization is read only with --format=tflite, not "
                                 "--format=saved_model: leave it out."),
       (["--format=tflite", "--version=3"], "--version is read only with --format=saved_model"),
+      (["--format=tflite", "--dtype=bfloat16"], "--dtype is read only with --format=saved_model"),
       (["--format=hub", "--model=all-MiniLM-L6-v2"], "--model exports a pretrained model; "
                                                      "--output_dir exports a training run"),
       (["--format=hub", "--max_seq_length=64"], "--max_seq_length is the run's own")):

@@ -68,6 +68,32 @@ def test_saved_model_signatures_match_predictor(trained):
   np.testing.assert_allclose(saved_predictor.predict_proba(TEXTS), reference, atol=1e-5)
 
 
+def test_bfloat16_prediction_and_export_agree_with_float32(trained, tmp_path):
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  reference = predictor.Predictor(trained["out"]).predict_proba(TEXTS)
+  bf16 = predictor.Predictor(trained["out"], dtype="bfloat16")
+  kernels = [v for v in bf16.model.weights if "kernel" in v.name]
+  assert kernels and {v.dtype for v in kernels} == {tf.bfloat16}  # stored, not cast per call
+  assert tf_keras.mixed_precision.global_policy().name == "float32"  # the caller's, put back
+  probs = bf16.predict_proba(TEXTS)
+  # Computed in bfloat16 (so not float32's to the last bit), yet the same answers.
+  assert probs.dtype == np.float32 and 0 < np.abs(probs - reference).max() < 0.02
+
+  path = export.export_saved_model(trained["out"], str(tmp_path / "serving"), dtype="bfloat16")
+  info = json.load(open(os.path.join(path, "assets.extra", "model_info.json")))
+  assert info["dtype"] == "bfloat16"
+  stored = tf.train.load_checkpoint(os.path.join(path, "variables", "variables"))
+  assert tf.bfloat16 in set(stored.get_variable_to_dtype_map().values())  # half the size
+  served = predictor.Predictor(path).predict_proba(TEXTS)
+  assert np.abs(served - reference).max() < 0.02
+  with pytest.raises(UsageError, match=r"serving.1 was exported in bfloat16 and computes in it: "
+                                       r"leave dtype out"):
+    predictor.Predictor(path, dtype="float32")
+  with pytest.raises(UsageError, match=r"dtype 'float16': a model predicts in float32 or "
+                                       r"bfloat16"):
+    predictor.Predictor(trained["out"], dtype="float16")
+
+
 def test_serving_limits(trained, tmp_path, monkeypatch):
   import tensorflow_text  # noqa: F401
   path = export.export_saved_model(trained["out"], str(tmp_path / "limited"), max_batch_texts=3,
@@ -235,6 +261,9 @@ def test_hub_export_loads_as_keras_layer_and_fine_tunes(trained, tmp_path, caplo
                                    do_predict=True, test_file=trained["data"] + "/train.csv",
                                    max_seq_length=16))
   assert again["predict"]["num_examples"] == 64
+  with pytest.raises(UsageError, match=r"hub_run was trained on a TF-Hub encoder, which computes "
+                                       r"in the dtype its SavedModel was built with"):
+    predictor.Predictor(out, dtype="bfloat16")
 
 
 def test_hub_handle_without_network_is_one_clear_line():
@@ -260,6 +289,11 @@ def test_predictor_cli(trained, tmp_path):
   assert "blank" not in proc.stderr  # marked, so not also warned about
   assert all(l["label"] in ("neg", "pos") and abs(sum(l["probabilities"].values()) - 1) < 1e-5
              for l in lines[0:3:2])
+  proc = run_tool(["-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"],
+                   "--text=the good movie", "--dtype=bfloat16"], cwd=REPO)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  in_bf16 = json.loads(proc.stdout)["probabilities"]
+  assert all(abs(in_bf16[k] - p) < 0.02 for k, p in lines[0]["probabilities"].items())
   proc = run_tool(["-m", "bert_tf.cli.predict", "--model_dir=" + trained["out"], "--text=good",
                    "--text_b=film"], cwd=REPO)
   last = proc.stderr.strip().splitlines()[-1]

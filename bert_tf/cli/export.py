@@ -11,7 +11,7 @@ import os
 from typing import Optional
 
 from bert_tf.cli import common
-from bert_tf.config import option
+from bert_tf.config import INFERENCE_DTYPE_HELP, INFERENCE_DTYPES, option
 from bert_tf.errors import UsageError
 
 
@@ -28,11 +28,13 @@ class ExportOptions:
   checkpoint: Optional[str] = option(None, "model.ckpt-N to export (default: best, else "
                                      "latest).")
   version: Optional[int] = option(None, "SavedModel version directory (default: next).")
+  dtype: str = option("float32", "The SavedModel's dtype. " + INFERENCE_DTYPE_HELP,
+                      choices=INFERENCE_DTYPES)
   max_seq_length: int = option(128, "Preprocessor sequence length (--format=hub from --model).")
 
 
 # Flags that only some --format values read: set with another, they would be ignored.
-_FORMAT_ONLY = dict(quantization="tflite", tflite_input="tflite", version="saved_model",
+_FORMAT_ONLY = dict(quantization="tflite", tflite_input="tflite", version="saved_model", dtype="saved_model",
                     model="hub", max_seq_length="hub")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExportOptions)}
 
@@ -73,8 +75,10 @@ def main(_):
                          text_input=o.tflite_input == "text")
     print("TFLite model: %s (%.1f MB)" % (path, os.path.getsize(path) / 1e6))
   else:
-    path = export.export_saved_model(o.output_dir, o.export_dir, o.checkpoint, o.version)
-    print("SavedModel for TF Serving: %s" % path)
+    path = export.export_saved_model(o.output_dir, o.export_dir, o.checkpoint, o.version,
+                                     dtype=o.dtype)
+    print("SavedModel for TF Serving%s: %s" % (" (bfloat16)" if o.dtype == "bfloat16" else "",
+                                               path))
 
 
 def console_main():

@@ -19,7 +19,7 @@ from absl import logging
 
 from bert_tf import processors
 from bert_tf.cli import common
-from bert_tf.config import option
+from bert_tf.config import INFERENCE_DTYPE_HELP, INFERENCE_DTYPES, option
 from bert_tf.errors import UsageError
 
 
@@ -33,6 +33,8 @@ class PredictOptions:
   input_file: Optional[str] = option(None, "A text file with one text per line.")
   encoding: str = option("utf-8", "The encoding of --input_file.")
   batch_size: int = option(32, "Texts per forward pass.")
+  dtype: Optional[str] = option(None, INFERENCE_DTYPE_HELP + " Default: float32 (a SavedModel: "
+                                "the dtype it was exported in).", choices=INFERENCE_DTYPES)
 
 
 def _check_flags(o):
@@ -49,7 +51,8 @@ def main(_):
   o = common.options_from_flags(PredictOptions)  # checked by _check_flags
   texts = [o.text] if o.text is not None else _read_lines(o.input_file, o.encoding)
   start = time.perf_counter()
-  predictor = Predictor(o.model_dir, checkpoint=o.checkpoint, batch_size=o.batch_size)
+  predictor = Predictor(o.model_dir, checkpoint=o.checkpoint, batch_size=o.batch_size,
+                        dtype=o.dtype)
   loaded = time.perf_counter()
   if (o.text_b is not None) != bool(predictor.info.text_pair):
     raise UsageError("--text_b: %s reads %s." % (o.model_dir, _pair_advice(predictor, o)))
