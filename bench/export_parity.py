@@ -4,8 +4,9 @@
       --data_dir ../shared/data/glue/SST-2
 
 Keras (the checkpoint, float32) vs the same in bfloat16 (the Predictor's dtype), the
-string-in SavedModel (float32 and bfloat16), TFLite float32, float16 and dynamic-range int8: max |prob diff| against Keras, dev accuracy, file size, and
-batch-1 latency (median of 100 single-example calls).
+string-in SavedModel (float32 and bfloat16), TFLite float32, float16 and dynamic-range
+int8: max |prob diff| against Keras, dev accuracy, file size, and batch-1 latency (median
+of 100 single-example calls).
 """
 
 import argparse
@@ -58,14 +59,14 @@ def main():
   keras_acc = float((keras_probs.argmax(1) == labels).mean())
   ckpt = keras_predictor.checkpoint
   ckpt_size = sum(os.path.getsize(p) for p in tf.io.gfile.glob(ckpt + ".*"))
-  print("%-28s acc %.4f  size %7.1f MB (checkpoint)  batch-1 %6.1f ms" % (
+  print("%-30s acc %.4f  size %7.1f MB (checkpoint)  batch-1 %6.1f ms" % (
       "Keras (model.ckpt)", keras_acc, ckpt_size / 1e6,
       median_ms(lambda: keras_predictor.predict_proba(texts[0]))))
 
   bf16_predictor = predictor.Predictor(args.output_dir, batch_size=64, dtype="bfloat16")
   bf16_probs = bf16_predictor.predict_proba(texts)
   bf16_acc = float((bf16_probs.argmax(1) == labels).mean())
-  print("%-28s acc %.4f  batch-1 %6.1f ms  max|diff| vs Keras %.2e  acc drop %.2f pt" % (
+  print("%-30s acc %.4f  batch-1 %6.1f ms  max|diff| vs Keras %.2e  acc drop %.2f pt" % (
       "Keras, dtype=bfloat16", bf16_acc, median_ms(lambda: bf16_predictor.predict_proba(
           texts[0])), np.abs(bf16_probs - keras_probs).max(), 100 * (keras_acc - bf16_acc)))
 
@@ -75,7 +76,7 @@ def main():
     saved = predictor.Predictor(saved_path, batch_size=64)
     saved_probs = saved.predict_proba(texts)
     saved_acc = float((saved_probs.argmax(1) == labels).mean())
-    print("%-28s acc %.4f  size %7.1f MB  batch-1 %6.1f ms  max|diff| vs Keras %.2e  "
+    print("%-30s acc %.4f  size %7.1f MB  batch-1 %6.1f ms  max|diff| vs Keras %.2e  "
           "acc drop %.2f pt" % (
               "SavedModel %s (text in)" % dtype, saved_acc, dir_size(saved_path) / 1e6,
               median_ms(lambda: saved.predict_proba(texts[0])),
@@ -93,7 +94,7 @@ def main():
                          input_type_ids=arrays.segment_ids[i:i + 1])
     probs = np.concatenate([export.run_tflite(interpreter, row(i)) for i in range(len(texts))])
     acc = float((probs.argmax(1) == labels).mean())
-    print("%-28s acc %.4f  size %7.1f MB  batch-1 %6.1f ms  max|diff| vs Keras %.2e  "
+    print("%-30s acc %.4f  size %7.1f MB  batch-1 %6.1f ms  max|diff| vs Keras %.2e  "
           "acc drop %.2f pt" % (
               "TFLite %s (ids in, L=%d)" % (quantization, length), acc,
               os.path.getsize(path) / 1e6, median_ms(lambda: export.run_tflite(interpreter,

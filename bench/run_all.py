@@ -16,8 +16,9 @@ is better). Rows:
            int8 (batch 32) vs HF fp32; a full forward's matrix products alone (TensorFlow vs
            torch.matmul: the fp32 ceiling of a forward that computes every position, as HF's
            does; ours computes [CLS] alone in the last layer, modeling.build_encoder's
-           first_token_only); batch-1 latency at length 128; the string-in SavedModel (float32 and bfloat16) on SST-2
-           dev texts vs HF's fast tokenizer + model on the same texts
+           first_token_only); batch-1 latency at length 128; the string-in SavedModel
+           (float32 and bfloat16) on SST-2 dev texts vs HF's fast tokenizer + model on the
+           same texts
   epoch    one epoch of SST-2 (--sst2_rows rows), dynamic padding vs Google's fixed 128,
            fp32 and bf16, with dev accuracy and checkpoint sizes (full and weights-only)
   exports  dev accuracy of the SavedModel and TFLite fp32/int8 of the dynamic-padding run
@@ -463,6 +464,11 @@ def sst2_epoch(work, rows, name, extra):
 
 def _exports(run, directory):
   done = os.path.join(directory, "paths.json")  # reused by a rerun with the same --work
+  if os.path.exists(done):
+    with open(done) as f:
+      older = "savedmodel_bfloat16" not in json.load(f)
+    if older:  # an older bench's exports: made again
+      shutil.rmtree(directory)
   if not os.path.exists(done):
     paths, _ = measure("export", run=run, dir=directory)
     with open(done, "w") as f:

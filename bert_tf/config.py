@@ -150,12 +150,13 @@ RUN_SETTING_DEFAULTS = dict(max_seq_length=128, truncation="head", head_tokens=1
 STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
 # What a trained model predicts in (Predictor, bert-tf-predict, a SavedModel export):
-# bfloat16 keeps weights and products in bfloat16, softmax, LayerNorm, GELU and logits in
-# float32 (modeling's), and pays where the CPU has AMX, or on a GPU.
+# bfloat16 keeps weights, products and activations in bfloat16, softmax, LayerNorm's
+# arithmetic and the logits in float32 (modeling's), and pays where the CPU has AMX, or on
+# a GPU.
 INFERENCE_DTYPES = ("float32", "bfloat16")
 INFERENCE_DTYPE_HELP = ("What the model computes in: bfloat16 stores weights and multiplies in "
-                        "bfloat16 (softmax, LayerNorm and GELU stay float32); faster where the "
-                        "CPU has AMX, or on a GPU.")
+                        "bfloat16 (softmax, LayerNorm and the logits stay float32); faster "
+                        "where the CPU has AMX, or on a GPU.")
 
 
 _SAID = None  # inside warnings_said_once(): the config warnings said so far

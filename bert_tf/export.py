@@ -196,7 +196,9 @@ def export_saved_model(output_dir, export_dir, checkpoint=None, version=None,
     raise UsageError("--version must be a positive integer (TF Serving loads numbered "
                      "versions), got %r." % (version,))
   remove_temporaries(export_dir)  # of an export that was killed
-  trained = _exportable(load_trained_model(output_dir, checkpoint, dtype=dtype or "float32"))
+  # Padding skipped, as the Predictor does: requests are padded to their longest text.
+  trained = _exportable(load_trained_model(output_dir, checkpoint, skip_padding=True,
+                                           dtype=dtype or "float32"))
   module = ClassifierServingModule(trained, max_batch_texts, max_text_chars)
   version = version or _next_version(export_dir)
   path = os.path.join(export_dir, str(version))
@@ -282,7 +284,8 @@ def export_pretrained_to_hub(model_dir, export_dir, max_seq_length=128):
   files = pretrained.model_files(pretrained.check_model_dir(model_dir))
   Preprocessor.from_vocab(files.vocab_file, files.do_lower_case, max_seq_length).check_model(
       modeling.BertConfig.from_json_file(files.bert_config_file), files.bert_config_file)
-  encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
+  with modeling.dtype_policy("float32"):  # a TF-Hub encoder is float32, whatever the caller's
+    encoder = modeling.load_encoder(os.path.dirname(files.init_checkpoint))
   return export_hub_encoder(encoder, files.vocab_file, files.do_lower_case, export_dir,
                             max_seq_length)
 
@@ -471,7 +474,8 @@ def export_run_to_hub(output_dir, export_dir, checkpoint=None):
   trained = _exportable(load_trained_model(output_dir, checkpoint, dtype="float32"))
   encoder = encoder_of(trained.model)
   if trained.bert_config is not None:  # the classifier's computes [CLS] alone in its last layer
-    encoder = modeling.with_all_positions(encoder, trained.bert_config)
+    with modeling.dtype_policy("float32"):
+      encoder = modeling.with_all_positions(encoder, trained.bert_config)
   return export_hub_encoder(encoder, trained.vocab_file,
                             trained.preprocessor.do_lower_case, export_dir,
                             trained.preprocessor.max_seq_length,

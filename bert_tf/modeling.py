@@ -23,8 +23,9 @@ attention sees the [batch, seq] grid (padding keys are masked, so they may as we
 zeros). Real tokens and pooled_output get the same values; sequence_output is zero at the
 padding positions skipped (packing_index says which). On short texts most of a batch is
 padding even when trimmed to its longest example (SST-2: 41 positions, 13 real tokens per
-example), so this is most of what dynamic padding saves. The number of tokens varies per batch: not for XLA or
-TPUs, which need static shapes, nor for exports.
+example), so this is most of what dynamic padding saves. The string-in SavedModel skips
+padding too. The number of tokens varies per batch: not for XLA or TPUs, which need
+static shapes, nor for TFLite.
 
 Dropout masks are keyed by (example, position), not drawn in a tensor's shape: under one
 seed, fixed, trimmed and packed batches, and the [CLS]-only last layer, drop the same

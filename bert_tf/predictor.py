@@ -48,15 +48,15 @@ class TrainedModel:
 def load_trained_model(output_dir, checkpoint=None, skip_padding=False, dtype=None):
   """Rebuilds a training output_dir's classifier and restores its checkpoint
   (--eval_checkpoint, else best, else latest). `skip_padding` computes on real tokens
-  alone (modeling.build_encoder's): faster in Python, but not for an export's fixed graph.
+  alone (modeling.build_encoder's): for the Predictor and the SavedModel, not for TFLite's
+  fixed shapes.
   `dtype`: one of INFERENCE_DTYPES, or None for Keras's global policy (a run's own)."""
   check_inference_dtype(dtype)
   run = run_dir.RunDir(output_dir)
   info = run.require_model_info()
   if dtype == "bfloat16" and info.hub_module_handle:
-    raise UsageError("%s was trained on a TF-Hub encoder, which computes in the dtype its "
-                     "SavedModel was built with: predict it in float32 (leave dtype out)." %
-                     output_dir)
+    raise UsageError("--dtype=bfloat16: %s was trained on a TF-Hub encoder, which computes in "
+                     "its SavedModel's own dtype: leave --dtype out (float32)." % output_dir)
   task = run.load_task(info)
   checkpoint = run.eval_checkpoint(checkpoint)
   vocab_file = run.path(run_dir.VOCAB)
@@ -74,13 +74,10 @@ def load_trained_model(output_dir, checkpoint=None, skip_padding=False, dtype=No
 
 
 def check_inference_dtype(dtype):
-  """A one-line UsageError for a dtype not in INFERENCE_DTYPES (None: the global policy);
-  a warning where bfloat16 would be slower than float32 on this CPU."""
+  """A one-line UsageError for a dtype not in INFERENCE_DTYPES (None: the global policy)."""
   if dtype is not None and dtype not in INFERENCE_DTYPES:
-    raise UsageError("dtype %r: a model predicts in %s." % (dtype, " or ".join(INFERENCE_DTYPES)))
-  if dtype == "bfloat16":
-    hardware.warn_if_bf16_is_slow("dtype=bfloat16", "prediction",
-                                  "Leave dtype out to predict in float32.")
+    raise UsageError("--dtype=%s: a model predicts in %s." % (dtype,
+                                                             " or ".join(INFERENCE_DTYPES)))
 
 
 def check_request(texts, texts_b=None):
@@ -134,6 +131,7 @@ class Predictor:
     """`dtype`: what a run directory's model computes in (INFERENCE_DTYPES; None: Keras's
     global policy, float32 unless set). A SavedModel computes in the one it was exported in."""
     self.batch_size = batch_size
+    check_inference_dtype(dtype)
     if os.path.exists(os.path.join(model_dir, "saved_model.pb")):
       self._init_saved_model(model_dir, dtype)
       return
@@ -143,6 +141,9 @@ class Predictor:
       raise UsageError("%s holds SavedModel versions (%s): pass one of them, e.g. %s." % (
           model_dir, ", ".join(versions), os.path.join(model_dir, versions[-1])))
     self._init_checkpoint(model_dir, checkpoint, dtype)
+    if dtype == "bfloat16":  # once the run loaded: a bad directory is one line, no warning
+      hardware.warn_if_bf16_is_slow("--dtype=bfloat16", "prediction",
+                                    "Leave --dtype out to predict in float32.")
 
   def _init_checkpoint(self, output_dir, checkpoint, dtype):
     trained = load_trained_model(output_dir, checkpoint, skip_padding=True, dtype=dtype)
@@ -167,10 +168,14 @@ class Predictor:
       served = json.load(f)
     exported_dtype = served.get("dtype", "float32")  # exports before dtype were float32
     if dtype is not None and dtype != exported_dtype:
-      raise UsageError("%s was exported in %s and computes in it: leave dtype out (or export "
-                       "the run again with --dtype=%s)." % (export_dir, exported_dtype, dtype))
+      raise UsageError("--dtype=%s: %s was exported in %s and computes in it: leave --dtype out "
+                       "(or export the run again with --dtype=%s)." % (
+                           dtype, export_dir, exported_dtype, dtype))
     self._saved = tf.saved_model.load(export_dir)
     self.info = run_dir.ModelInfo.from_dict(served, path)
+    if exported_dtype == "bfloat16":
+      hardware.warn_if_bf16_is_slow("This bfloat16 SavedModel", "prediction",
+                                    "Export the run with --dtype=float32 for this CPU.")
     self.task, self.checkpoint = tasks.task_from_dict(self.info.task), export_dir
 
   @property

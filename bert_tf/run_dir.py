@@ -332,6 +332,7 @@ class RunDir:
       return
     # Only what both record: an older version's run resumes, and a part recorded only
     # when it applies (the dev set that selects checkpoints) is compared when both have it.
+    stored = _current_identity(stored)
     common = set(stored) & set(identity)
     shown = lambda parts: {_IDENTITY_NAMES.get(k, k): parts[k] for k in common}
     differences = describe_differences(shown(stored), shown(identity))
@@ -693,6 +694,15 @@ def read_jsonl(path):
       if isinstance(record, dict):
         records.append(record)
   return records
+
+
+def _current_identity(stored):
+  """A training identity as this version records it: runs before it wrote
+  --mixed_precision=float32 as given, now recorded as unset (the same training)."""
+  training = stored.get("training")
+  if isinstance(training, dict) and training.get("mixed_precision") == "float32":
+    stored = dict(stored, training=dict(training, mixed_precision=None))
+  return stored
 
 
 def describe_differences(stored, new, prefix=""):

@@ -451,6 +451,8 @@ def _identity(plan):
       data_examples=len(plan.examples["train"]),
       training=dict({name: getattr(c, name) for name in TRAINING_OPTIONS},
                     head_hidden_size=plan.head_hidden_size))
+  if c.mixed_precision == "float32":  # the same training as leaving it unset
+    identity["training"]["mixed_precision"] = None
   if (c.eval_every_steps or c.early_stopping_patience) and "dev" in plan.examples:
     # The dev set that picks the best checkpoint, or stops early, steers what is kept.
     identity["selection_data"] = features.examples_fingerprint(plan.examples["dev"])

@@ -61,7 +61,9 @@ def test_export_parity_bench(tmp_path):
                            num_train_epochs=1))
   printed = _bench("export_parity.py", "--output_dir", out, "--data_dir", str(data),
                    "--max_examples", "4", "--work_dir", str(tmp_path / "work"))
-  assert "SavedModel (text in)" in printed and "TFLite int8" in printed
+  for line in ("Keras, dtype=bfloat16", "SavedModel float32 (text in)",
+               "SavedModel bfloat16 (text in)", "TFLite int8"):
+    assert line in printed, printed
 
 
 @pytest.mark.slow

@@ -53,15 +53,3 @@ def test_float32_training_on_a_cpu_fast_in_bf16_suggests_it(monkeypatch, caplog,
   assert bool(probed) == bool({"amx_bf16", "avx512_bf16"} & flags)
   assert "slower" not in caplog.text
 
-
-def test_bfloat16_prediction_on_a_cpu_slow_in_it_warns(monkeypatch, caplog):
-  from bert_tf import predictor  # pylint: disable=g-import-not-at-top
-  monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda: 0.6)
-  monkeypatch.setattr(hardware, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
-  predictor.check_inference_dtype("bfloat16")
-  assert ("dtype=bfloat16 will likely make prediction slower on this CPU: its bfloat16 matrix "
-          "products ran at 0.60x float32's speed (AVX-512 BF16 without AMX). Leave dtype out to "
-          "predict in float32.") in caplog.text
-  caplog.clear()
-  predictor.check_inference_dtype("float32")
-  assert not caplog.text

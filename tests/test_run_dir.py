@@ -51,6 +51,24 @@ def test_a_different_run_stops_before_writing_anything(trained):
   assert _snapshot(out) == before  # the finished run is untouched
 
 
+def test_float32_named_or_left_unset_is_the_same_run(trained):
+  out = trained["out"]  # trained with --mixed_precision unset
+  again = run_classifier(_config(trained, out, do_train=True, num_train_epochs=1,
+                                 mixed_precision="float32"))
+  assert again["train"]["resumed_from"] == 16
+  # A run recorded by a version that kept "float32" as given resumes without the flag too.
+  info_path = os.path.join(out, "model_info.json")
+  info = json.load(open(info_path))
+  info["identity"]["training"]["mixed_precision"] = "float32"
+  with open(info_path, "w") as f:
+    json.dump(info, f)
+  again = run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))
+  assert again["train"]["resumed_from"] == 16
+  with pytest.raises(UsageError, match=r"training.mixed_precision: None -> 'mixed_bfloat16'"):
+    run_classifier(_config(trained, out, do_train=True, num_train_epochs=1,
+                           mixed_precision="mixed_bfloat16"))
+
+
 def test_the_same_command_resumes_and_overwrite_starts_over(trained):
   out = trained["out"]
   again = run_classifier(_config(trained, out, do_train=True, num_train_epochs=1))

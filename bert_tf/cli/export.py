@@ -34,8 +34,8 @@ class ExportOptions:
 
 
 # Flags that only some --format values read: set with another, they would be ignored.
-_FORMAT_ONLY = dict(quantization="tflite", tflite_input="tflite", version="saved_model", dtype="saved_model",
-                    model="hub", max_seq_length="hub")
+_FORMAT_ONLY = dict(quantization="tflite", tflite_input="tflite", version="saved_model",
+                    dtype="saved_model", model="hub", max_seq_length="hub")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ExportOptions)}
 
 
